@@ -1,0 +1,157 @@
+// The one typed configuration of fmd: a JSON or YAML file (flat-manager's key names where the
+// concept exists) overlaid by environment variables. Nothing else in fmd reads process.env.
+import { readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import YAML from 'yaml';
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const configSchema = z
+  .object({
+    'data-dir': z.string().min(1).default('./data'),
+    /** mysql://user:pass@host:port/db; absent = embedded MariaDB under data-dir */
+    'database-url': z.url({ protocol: /^(mysql|mariadb)$/ }).optional(),
+    host: z.string().default('127.0.0.1'),
+    port: z.coerce.number().int().min(0).max(65535).default(8080),
+    /** public URL of this server, used in Location headers and .flatpakrepo files */
+    'base-url': z.url().optional(),
+    /** flat-manager: base URL under which build repos are served */
+    'build-repo-base': z.url().optional(),
+    /** flat-manager: base64 HMAC secret for API tokens; generated into data-dir when absent */
+    secret: z.string().min(1).optional(),
+    /** flat-manager: base64 secret for repo download tokens (defaults to secret) */
+    'repo-secret': z.string().min(1).optional(),
+    /** flat-manager: seconds an update-repo job waits to batch publishes */
+    'delay-update-secs': z.coerce.number().int().min(0).default(0),
+    /** prefix a client may put before the JWT in Authorization headers */
+    'token-prefix': z.string().default(''),
+    'log-level': z.enum(logLevels).default('info'),
+    'cors-origins': z.array(z.string()).default([]),
+    redis: z.string().optional(),
+    'max-query-depth': z.coerce.number().int().min(1).default(12),
+    'max-query-cost': z.coerce.number().int().min(1).default(5000),
+    'max-request-bytes': z.coerce.number().int().min(1024).default(1024 * 1024),
+    /** how often token last-used times are flushed to the database */
+    'token-usage-flush-ms': z.coerce.number().int().min(10).default(5000),
+  })
+  .strict();
+
+export type FmdConfig = {
+  dataDir: string;
+  databaseUrl: string | undefined;
+  host: string;
+  port: number;
+  baseUrl: string | undefined;
+  buildRepoBase: string | undefined;
+  secret: string | undefined;
+  repoSecret: string | undefined;
+  delayUpdateSecs: number;
+  tokenPrefix: string;
+  logLevel: (typeof logLevels)[number];
+  corsOrigins: string[];
+  redis: string | undefined;
+  maxQueryDepth: number;
+  maxQueryCost: number;
+  maxRequestBytes: number;
+  tokenUsageFlushMs: number;
+};
+
+/** Environment variables that override file keys. */
+const envKeys: Record<string, keyof z.input<typeof configSchema>> = {
+  FMD_DATA_DIR: 'data-dir',
+  DATABASE_URL: 'database-url',
+  FMD_HOST: 'host',
+  FMD_PORT: 'port',
+  FMD_BASE_URL: 'base-url',
+  FMD_BUILD_REPO_BASE: 'build-repo-base',
+  FMD_SECRET: 'secret',
+  FMD_REPO_SECRET: 'repo-secret',
+  FMD_DELAY_UPDATE_SECS: 'delay-update-secs',
+  FMD_TOKEN_PREFIX: 'token-prefix',
+  FMD_LOG_LEVEL: 'log-level',
+  FMD_CORS_ORIGINS: 'cors-origins',
+  FMD_REDIS_URL: 'redis',
+  FMD_MAX_QUERY_DEPTH: 'max-query-depth',
+  FMD_MAX_QUERY_COST: 'max-query-cost',
+  FMD_MAX_REQUEST_BYTES: 'max-request-bytes',
+};
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+function readFile(file: string): Record<string, unknown> {
+  const text = readFileSync(file, 'utf8');
+  const parsed: unknown = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError([`${file}: the top level must be a mapping of keys to values`]);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * Loads the config: `FMD_CONFIG` (or `configFile`) names a JSON/YAML file; env vars win.
+ * `overrides` (kebab-case keys) win over both; tests use them.
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<z.input<typeof configSchema>> = {},
+): FmdConfig {
+  const file = env.FMD_CONFIG;
+  let raw: Record<string, unknown> = {};
+  if (file) {
+    if (!existsSync(file)) throw new ConfigError([`FMD_CONFIG: file ${file} does not exist`]);
+    try {
+      raw = readFile(file);
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      throw new ConfigError([`${file}: cannot parse: ${(err as Error).message}`]);
+    }
+    // flat-manager configs carry repos and other sections fmd keeps in its database.
+    for (const ignored of ['repos', 'database_url', 'build-repo-base-url', 'build-gpg-key', 'gpg-homedir', 'storefront-info-endpoint']) {
+      delete raw[ignored];
+    }
+  }
+  for (const [name, key] of Object.entries(envKeys)) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    raw[key] = key === 'cors-origins' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
+  }
+  Object.assign(raw, overrides);
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const where = issue.path.length ? issue.path.join('.') : '(top level)';
+        return `${where}: ${issue.message}`;
+      }),
+    );
+  }
+  const c = result.data;
+  return {
+    dataDir: path.resolve(c['data-dir']),
+    databaseUrl: c['database-url'],
+    host: c.host,
+    port: c.port,
+    baseUrl: c['base-url']?.replace(/\/+$/, ''),
+    buildRepoBase: c['build-repo-base']?.replace(/\/+$/, ''),
+    secret: c.secret,
+    repoSecret: c['repo-secret'],
+    delayUpdateSecs: c['delay-update-secs'],
+    tokenPrefix: c['token-prefix'],
+    logLevel: c['log-level'],
+    corsOrigins: c['cors-origins'],
+    redis: c.redis,
+    maxQueryDepth: c['max-query-depth'],
+    maxQueryCost: c['max-query-cost'],
+    maxRequestBytes: c['max-request-bytes'],
+    tokenUsageFlushMs: c['token-usage-flush-ms'],
+  };
+}

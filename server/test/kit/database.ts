@@ -1,0 +1,55 @@
+// Test databases: one embedded MariaDB per test process (or FMD_TEST_DATABASE_URL's server),
+// and a fresh, empty database for every caller.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import { startEmbeddedMariaDb, type EmbeddedMariaDb } from '../../src/db/embedded-mariadb.ts';
+import { createMysqlPool, parseDatabaseUrl, targetToUrl, type DatabaseTarget } from '../../src/db/connection.ts';
+
+const quiet = { info() {}, warn() {} };
+let server: Promise<{ base: DatabaseTarget; embedded?: EmbeddedMariaDb; dir?: string }> | undefined;
+
+// Registered at import time so it belongs to the root of the test file, not to one test.
+after(async () => {
+  if (!server) return;
+  const s = await server.catch(() => undefined);
+  if (s?.embedded) await s.embedded.stop();
+  if (s?.dir) rmSync(s.dir, { recursive: true, force: true });
+});
+
+function startServer() {
+  server ??= (async () => {
+    const url = process.env.FMD_TEST_DATABASE_URL;
+    if (url) return { base: parseDatabaseUrl(url) };
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fmd-testdb-'));
+    const embedded = await startEmbeddedMariaDb(dir, 'unused', quiet);
+    return { base: embedded.target, embedded, dir };
+  })();
+  return server;
+}
+
+export type TestDatabase = { target: DatabaseTarget; url: string; pool: mysql.Pool; drop(): Promise<void> };
+
+/** A new empty database on the shared test server; call drop() or let the file's end remove the server. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const { base } = await startServer();
+  const name = `fmd_test_${randomBytes(6).toString('hex')}`;
+  const admin = await mysql.createConnection({ host: base.host, port: base.port, socketPath: base.socketPath, user: base.user, password: base.password });
+  await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  await admin.end();
+  const target = { ...base, database: name };
+  const pool = createMysqlPool(target, 5);
+  let dropped = false;
+  const drop = async () => {
+    if (dropped) return;
+    dropped = true;
+    await pool.end();
+    const c = await mysql.createConnection({ host: base.host, port: base.port, socketPath: base.socketPath, user: base.user, password: base.password });
+    await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
+    await c.end();
+  };
+  return { target, url: targetToUrl(target), pool, drop };
+}
