@@ -16,6 +16,8 @@ export type EmbeddedMariaDb = {
   /** true when a server left running by a killed fmd was taken over */
   adopted: boolean;
   stop(): Promise<void>;
+  /** immediate SIGKILL, for an exiting process that cannot wait (tests) */
+  kill(): void;
 };
 
 type Log = { info(msg: string): void; warn(msg: string): void };
@@ -72,7 +74,7 @@ export async function startEmbeddedMariaDb(
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
     if (pid && pidAlive(pid) && (await canConnect(socketPath, user))) {
       log.warn(`embedded MariaDB (pid ${pid}) was still running; reusing it`);
-      return { target, socketPath, adopted: true, stop: () => stopPid(pid, socketPath) };
+      return { target, socketPath, adopted: true, stop: () => stopPid(pid, socketPath), kill: () => process.kill(pid, 'SIGKILL') };
     }
   }
 
@@ -116,6 +118,8 @@ export async function startEmbeddedMariaDb(
   ];
   if (process.getuid?.() === 0) args.push('--user=root');
   const child: ChildProcess = spawn(findBinary('mariadbd'), args, { stdio: 'ignore' });
+  // The server keeps its process alive by itself; a test process must be able to end.
+  child.unref();
   let exited = false;
   let exitCode: number | null = null;
   child.on('exit', (code) => {
@@ -142,6 +146,9 @@ export async function startEmbeddedMariaDb(
     target,
     socketPath,
     adopted: false,
+    kill() {
+      if (!exited) child.kill('SIGKILL');
+    },
     async stop() {
       if (exited) return;
       const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));

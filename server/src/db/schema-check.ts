@@ -133,7 +133,7 @@ export async function compareSchema(pool: Pool, dm: DmmfDatamodel, ignoreTables:
     // Indexes: group the DB's by name.
     const dbIdx = new Map<string, { unique: boolean; cols: string[] }>();
     for (const r of idxRows.filter((x) => x.t === table)) {
-      const e = dbIdx.get(r.i) ?? { unique: Number(r.nu) === 0, cols: [] };
+      const e = dbIdx.get(r.i) ?? { unique: Number(r.nu) === 0, cols: [] as string[] };
       e.cols.push(r.c);
       dbIdx.set(r.i, e);
     }
@@ -167,7 +167,7 @@ export async function compareSchema(pool: Pool, dm: DmmfDatamodel, ignoreTables:
     // Foreign keys
     const dbFks = new Map<string, { cols: string[]; rt: string; rcs: string[]; del: string }>();
     for (const r of fkRows.filter((x) => x.t === table)) {
-      const e = dbFks.get(r.name) ?? { cols: [], rt: r.rt, rcs: [], del: r.del };
+      const e = dbFks.get(r.name) ?? { cols: [] as string[], rt: String(r.rt), rcs: [] as string[], del: String(r.del) };
       e.cols.push(r.c);
       e.rcs.push(r.rc);
       dbFks.set(r.name, e);

@@ -3,7 +3,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { startEmbeddedMariaDb, type EmbeddedMariaDb } from '../../src/db/embedded-mariadb.ts';
@@ -12,13 +11,9 @@ import { createMysqlPool, parseDatabaseUrl, targetToUrl, type DatabaseTarget } f
 const quiet = { info() {}, warn() {} };
 let server: Promise<{ base: DatabaseTarget; embedded?: EmbeddedMariaDb; dir?: string }> | undefined;
 
-// Registered at import time so it belongs to the root of the test file, not to one test.
-after(async () => {
-  if (!server) return;
-  const s = await server.catch(() => undefined);
-  if (s?.embedded) await s.embedded.stop();
-  if (s?.dir) rmSync(s.dir, { recursive: true, force: true });
-});
+// The server outlives every test's own clean-up: it is stopped when the test process exits.
+let cleanup: (() => void) | undefined;
+process.once('exit', () => cleanup?.());
 
 function startServer() {
   server ??= (async () => {
@@ -26,6 +21,10 @@ function startServer() {
     if (url) return { base: parseDatabaseUrl(url) };
     const dir = mkdtempSync(path.join(os.tmpdir(), 'fmd-testdb-'));
     const embedded = await startEmbeddedMariaDb(dir, 'unused', quiet);
+    cleanup = () => {
+      embedded.kill();
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+    };
     return { base: embedded.target, embedded, dir };
   })();
   return server;

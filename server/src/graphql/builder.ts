@@ -1,0 +1,54 @@
+// The single Pothos schema builder. One file per type/area registers on it (see index.ts).
+import SchemaBuilder from '@pothos/core';
+import PrismaPlugin from '@pothos/plugin-prisma';
+import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import ErrorsPlugin from '@pothos/plugin-errors';
+import ValidationPlugin from '@pothos/plugin-validation';
+import type PrismaTypes from '../generated/pothos-prisma-types.ts';
+import { getDatamodel } from '../generated/pothos-prisma-types.ts';
+import type { PrismaClient } from '../generated/prisma/client.ts';
+import type { GraphQLContext } from './context.ts';
+import type { Scope } from '../domain/tokens/claims.ts';
+import { hasScope } from '../domain/tokens/claims.ts';
+
+export const builder = new SchemaBuilder<{
+  PrismaTypes: PrismaTypes;
+  Context: GraphQLContext;
+  AuthScopes: { authenticated: boolean; scope: Scope; anyScope: readonly Scope[] };
+  DefaultFieldNullability: false;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date | string };
+    JSON: { Input: unknown; Output: unknown };
+  };
+}>({
+  defaultFieldNullability: false,
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, ValidationPlugin, PrismaPlugin, RelayPlugin],
+  prisma: {
+    // The client is per server instance; Pothos asks the context for it.
+    client: (ctx: GraphQLContext): PrismaClient => ctx.services.prisma,
+    dmmf: getDatamodel(),
+    exposeDescriptions: true,
+    filterConnectionTotalCount: true,
+  },
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+  },
+  scopeAuth: {
+    authScopes: (ctx) => ({
+      authenticated: ctx.viewer !== null,
+      scope: (scope: Scope) => ctx.viewer !== null && hasScope(ctx.viewer.claims, scope),
+      anyScope: (scopes: readonly Scope[]) => ctx.viewer !== null && scopes.some((s) => hasScope(ctx.viewer!.claims, s)),
+    }),
+    // Unauthenticated and forbidden are told apart, with flat-manager's error-type.
+    unauthorizedError: (_parent, ctx, _info, result) => ctx.authorizationError(result.message),
+  },
+  errors: {
+    directResult: true,
+  },
+});
+
+builder.queryType({});
+builder.mutationType({});
+builder.subscriptionType({});

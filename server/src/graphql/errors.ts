@@ -1,0 +1,34 @@
+// Typed error results: every expected failure of a mutation is a member of its result union.
+import { builder } from './builder.ts';
+import { DomainError, ForbiddenError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
+
+export const ErrorInterface = builder.interfaceRef<DomainError>('Error').implement({
+  description: 'An expected failure; `errorType` is the flat-manager error-type.',
+  fields: (t) => ({
+    message: t.exposeString('message'),
+    errorType: t.exposeString('errorType'),
+  }),
+});
+
+builder.objectType(ForbiddenError, {
+  name: 'ForbiddenError',
+  description: 'The token is valid but does not grant this.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (v) => v instanceof ForbiddenError,
+  fields: (t) => ({ requiredScope: t.exposeString('requiredScope', { nullable: true }) }),
+});
+
+builder.objectType(NotFoundError, {
+  name: 'NotFoundError',
+  interfaces: [ErrorInterface],
+  isTypeOf: (v) => v instanceof NotFoundError,
+  fields: (t) => ({ entity: t.exposeString('entity') }),
+});
+
+builder.objectType(InvalidInputError, {
+  name: 'InvalidInputError',
+  description: 'The input was rejected; `field` names the offending input field.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (v) => v instanceof InvalidInputError,
+  fields: (t) => ({ field: t.exposeString('field', { nullable: true }) }),
+});

@@ -1,0 +1,142 @@
+// API tokens: list, create (a subset of the caller's rights), revoke, and change events.
+import { builder } from './builder.ts';
+import type { GraphQLContext } from './context.ts';
+import { ForbiddenError, InvalidInputError } from '../domain/errors.ts';
+import { topics } from '../domain/events.ts';
+import { allScopes } from '../domain/tokens/claims.ts';
+
+const managerScopes = ['tokenmanagement', 'admin'] as const;
+const tokenManagers = { anyScope: managerScopes } as const;
+
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+
+export const ApiTokenRef = builder.prismaNode('ApiToken', {
+  id: { field: 'id' },
+  fields: (t) => ({
+    tokenId: t.exposeString('jti', { description: 'the `jti` claim, used to revoke it' }),
+    name: t.exposeString('name'),
+    subject: t.exposeString('sub'),
+    scopes: t.stringList({ resolve: (r) => strings(r.scopes) }),
+    prefixes: t.stringList({ resolve: (r) => strings(r.prefixes) }),
+    apps: t.stringList({ resolve: (r) => strings(r.apps) }),
+    repos: t.stringList({ resolve: (r) => strings(r.repos) }),
+    tokenType: t.exposeInt('tokenType', { nullable: true }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),
+    lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true }),
+    revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    external: t.exposeBoolean('external', { description: 'true when minted outside fmd (same secret) and first seen on a request' }),
+    parentTokenId: t.exposeString('parentJti', { nullable: true }),
+    owner: t.relation('owner', { nullable: true }),
+  }),
+});
+
+function tokenFilter(ctx: GraphQLContext, includeRevoked: boolean | null | undefined) {
+  return { ...ctx.services.tokens.visibleTokensWhere(ctx.viewer!), ...(includeRevoked ? {} : { revokedAt: null }) };
+}
+
+builder.queryField('tokens', (t) =>
+  t.prismaConnection({
+    type: 'ApiToken',
+    cursor: 'id',
+    description: 'Tokens you may manage: all for admins, your own otherwise. Newest first.',
+    authScopes: tokenManagers,
+    args: { includeRevoked: t.arg.boolean({ defaultValue: false }) },
+    totalCount: (_root, args, ctx) => ctx.services.prisma.apiToken.count({ where: tokenFilter(ctx, args.includeRevoked) }),
+    resolve: (query, _root, args, ctx) =>
+      ctx.services.prisma.apiToken.findMany({ ...query, where: tokenFilter(ctx, args.includeRevoked), orderBy: { id: 'desc' } }),
+  }),
+);
+
+const CreateTokenInput = builder.inputType('CreateTokenInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    scopes: t.stringList({ required: true, description: `any of: ${allScopes.join(', ')}` }),
+    subject: t.string({ description: 'defaults to your own sub' }),
+    prefixes: t.stringList({ description: 'defaults to your own prefixes' }),
+    apps: t.stringList({ description: 'defaults to your own apps' }),
+    repos: t.stringList({ description: 'defaults to your own repos' }),
+    durationSeconds: t.int({ required: true }),
+    tokenType: t.int(),
+  }),
+});
+
+const CreateTokenPayload = builder.objectRef<{ token: string; id: number }>('CreateTokenPayload').implement({
+  fields: (t) => ({
+    token: t.exposeString('token', { description: 'the JWT; shown only here, once' }),
+    apiToken: t.prismaField({
+      type: 'ApiToken',
+      resolve: (query, p, _a, ctx) => ctx.services.prisma.apiToken.findUniqueOrThrow({ ...query, where: { id: p.id } }),
+    }),
+  }),
+});
+
+builder.mutationField('createToken', (t) =>
+  t.field({
+    type: CreateTokenPayload,
+    description: "Mints a token with at most your own rights (flat-manager's token_subset).",
+    authScopes: { authenticated: true },
+    errors: { types: [ForbiddenError, InvalidInputError] },
+    args: { input: t.arg({ type: CreateTokenInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const { token, row } = await ctx.services.tokens.createSubset(ctx.viewer!, {
+        name: input.name,
+        scope: input.scopes,
+        sub: input.subject ?? undefined,
+        prefixes: input.prefixes ?? undefined,
+        apps: input.apps ?? undefined,
+        repos: input.repos ?? undefined,
+        duration: input.durationSeconds,
+        tokenType: input.tokenType ?? null,
+      });
+      await ctx.services.events.publish(topics.tokensChanged, { kind: 'CREATED', tokenIds: [row.jti] });
+      return { token, id: row.id };
+    },
+  }),
+);
+
+const RevokeTokensInput = builder.inputType('RevokeTokensInput', {
+  fields: (t) => ({ tokenIds: t.stringList({ required: true, description: 'jti values' }) }),
+});
+
+const RevokeTokensPayload = builder.objectRef<{ revokedCount: number }>('RevokeTokensPayload').implement({
+  fields: (t) => ({ revokedCount: t.exposeInt('revokedCount') }),
+});
+
+builder.mutationField('revokeTokens', (t) =>
+  t.field({
+    type: RevokeTokensPayload,
+    description: 'Revokes tokens by id; tokens created from them stop working too.',
+    authScopes: { authenticated: true },
+    errors: { types: [ForbiddenError, InvalidInputError] },
+    args: { input: t.arg({ type: RevokeTokensInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      if (input.tokenIds.length === 0) throw new InvalidInputError('name at least one token id', 'tokenIds');
+      const revokedCount = await ctx.services.tokens.revoke(ctx.viewer!, input.tokenIds);
+      await ctx.services.events.publish(topics.tokensChanged, { kind: 'REVOKED', tokenIds: input.tokenIds });
+      return { revokedCount };
+    },
+  }),
+);
+
+const TokenChangeKind = builder.enumType('TokenChangeKind', { values: ['CREATED', 'REVOKED'] as const });
+type TokenChange = { kind: 'CREATED' | 'REVOKED'; tokenIds: string[] };
+const TokenChangeRef = builder.objectRef<TokenChange>('TokenChange').implement({
+  fields: (t) => ({
+    kind: t.field({ type: TokenChangeKind, resolve: (c) => c.kind }),
+    tokenIds: t.exposeStringList('tokenIds'),
+  }),
+});
+
+builder.subscriptionField('tokensChanged', (t) =>
+  t.field({
+    type: TokenChangeRef,
+    description: 'Fires when a token is created or revoked.',
+    authScopes: tokenManagers,
+    subscribe: (_root, _args, ctx) => {
+      ctx.requireAnyScope(managerScopes);
+      return ctx.services.events.subscribe<TokenChange>(topics.tokensChanged);
+    },
+    resolve: (change) => change,
+  }),
+);

@@ -1,0 +1,64 @@
+// fmd server entry point: config, database (embedded by default), services, HTTP.
+import { loadConfig, ConfigError } from './config/index.ts';
+import { resolveSecret } from './config/secret.ts';
+import { createLogger } from './logger.ts';
+import { openDatabase } from './db/index.ts';
+import { MigrationError } from './db/migrate.ts';
+import { createServices } from './services.ts';
+import { startHttpServer } from './http/app.ts';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) console.error(`fmd: config: ${p}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config);
+  const secret = resolveSecret(config);
+  const started = Date.now();
+  const db = await openDatabase(config, log, { owner: true });
+  const services = await createServices(config, db, log, secret);
+  const adminToken = await services.users.bootstrapAdmin();
+  const http = await startHttpServer(services, { host: config.host, port: config.port });
+  log.info({ url: http.url, startupMs: Date.now() - started }, 'fmd is ready');
+
+  // The human-facing lines go to stdout plainly, so the README command shows them.
+  console.log(`\nfmd is running at ${http.url}  (GraphQL: ${http.url}/graphql)`);
+  if (adminToken) {
+    console.log('\nAdmin token (shown once; mint another with `npm run token -- --admin`):\n');
+    console.log(`  ${adminToken}\n`);
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, 60_000);
+    force.unref();
+    await http.stop();
+    await services.close();
+    await db.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof MigrationError || err instanceof ConfigError) {
+    console.error(`fmd: ${err.message}`);
+    process.exit(2);
+  }
+  console.error('fmd: failed to start:', err instanceof Error ? err.message : err);
+  process.exit(1);
+});

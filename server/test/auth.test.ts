@@ -1,0 +1,186 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createClient } from 'graphql-ws';
+import { signClaims, secretKey } from '../src/domain/tokens/jwt.ts';
+import type { Claims } from '../src/domain/tokens/claims.ts';
+import { startTestServer, pollFor, type TestServer } from './kit/server.ts';
+
+let s: TestServer;
+before(async () => {
+  s = await startTestServer();
+});
+after(async () => {
+  await s.stop();
+});
+
+const now = () => Math.floor(Date.now() / 1000);
+const claims = (c: Partial<Claims>): Claims => ({ sub: '', scope: [], prefixes: [], apps: [], repos: [], exp: now() + 3600, name: 'test', ...c });
+const viewerQuery = '{ viewer { name scopes tokenId } }';
+
+async function createToken(input: Record<string, unknown>, token?: string) {
+  const res = await s.gql(
+    `mutation($input: CreateTokenInput!) { createToken(input: $input) {
+       __typename ... on CreateTokenPayload { token apiToken { tokenId name prefixes repos scopes } }
+       ... on Error { message errorType } } }`,
+    { input },
+    token,
+  );
+  assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
+  return res.body.data.createToken;
+}
+
+test('the admin token answers viewer; no token and bad tokens are refused with the reason', async () => {
+  const ok = await s.gql(viewerQuery);
+  assert.equal(ok.body.data.viewer.name, 'bootstrap admin token');
+  assert.ok(ok.body.data.viewer.scopes.includes('admin'));
+
+  const none = await s.gql(viewerQuery, {}, null);
+  assert.equal(none.body.errors[0].extensions.code, 'UNAUTHENTICATED');
+  assert.equal(none.body.errors[0].extensions.reason, 'missing');
+
+  const cases: [string, string][] = [
+    [await signClaims(claims({ scope: ['build'], exp: now() - 10 }), secretKey(s.secret)), 'expired'],
+    [await signClaims(claims({ scope: ['build'] }), randomBytes(32)), 'bad-signature'],
+    ['not-a-jwt', 'malformed'],
+  ];
+  for (const [token, reason] of cases) {
+    const r = await s.gql(viewerQuery, {}, token);
+    assert.equal(r.body.errors[0].extensions.code, 'UNAUTHENTICATED', reason);
+    assert.equal(r.body.errors[0].extensions.reason, reason);
+    assert.equal(r.body.errors[0].extensions.errorType, 'invalid-token');
+  }
+});
+
+test('a revoked token is refused, and so are tokens created from it', async () => {
+  const parent = await createToken({ name: 'ci', scopes: ['build', 'upload', 'tokenmanagement'], durationSeconds: 3600, prefixes: ['org.example'] });
+  const child = await createToken({ name: 'child', scopes: ['build'], durationSeconds: 600 }, parent.token);
+  // flat-manager names a subset token "<parent name>/<name>"
+  assert.equal(child.apiToken.name, 'bootstrap admin token/ci/child');
+  assert.deepEqual(child.apiToken.prefixes, ['org.example']);
+  assert.equal((await s.gql(viewerQuery, {}, child.token)).body.data.viewer.name, 'bootstrap admin token/ci/child');
+
+  const revoke = await s.gql(
+    `mutation($ids: [String!]!) { revokeTokens(input: { tokenIds: $ids }) { __typename ... on RevokeTokensPayload { revokedCount } } }`,
+    { ids: [parent.apiToken.tokenId] },
+  );
+  assert.equal(revoke.body.data.revokeTokens.revokedCount, 1);
+  for (const t of [parent.token, child.token]) {
+    const r = await s.gql(viewerQuery, {}, t);
+    assert.equal(r.body.errors[0].extensions.reason, 'revoked');
+  }
+});
+
+test('a subset token can never exceed its parent', async () => {
+  const parent = await createToken({ name: 'narrow', scopes: ['build', 'upload'], durationSeconds: 3600, prefixes: ['org.example'], repos: ['stable'] });
+  const attempts: [Record<string, unknown>, RegExp][] = [
+    [{ scopes: ['publish'] }, /scope publish/],
+    [{ scopes: ['build'], prefixes: ['org.other'] }, /prefixes org.other/],
+    [{ scopes: ['build'], prefixes: [''] }, /prefixes/],
+    [{ scopes: ['build'], repos: ['beta'] }, /repos beta/],
+    [{ scopes: ['build'], repos: [''] }, /repos \(all\)/],
+    [{ scopes: ['build'], apps: ['org.other.App'] }, /apps org.other.App/],
+    [{ scopes: ['build'], durationSeconds: 7200 }, /outlive/],
+  ];
+  for (const [extra, why] of attempts) {
+    const r = await createToken({ name: 'x', durationSeconds: 60, ...extra }, parent.token);
+    assert.equal(r.__typename, 'ForbiddenError', JSON.stringify(extra));
+    assert.equal(r.errorType, 'token-insufficient');
+    assert.match(r.message, why);
+  }
+  const ok = await createToken({ name: 'ok', scopes: ['upload'], durationSeconds: 60, prefixes: ['org.example.App'], apps: ['org.example.Other'] }, parent.token);
+  assert.equal(ok.__typename, 'CreateTokenPayload');
+  const bad = await createToken({ name: 'x', scopes: ['fly'], durationSeconds: 60 });
+  assert.equal(bad.__typename, 'InvalidInputError');
+});
+
+test('listing tokens needs tokenmanagement or admin scope', async () => {
+  const builder = await createToken({ name: 'builder', scopes: ['build'], durationSeconds: 600 });
+  const r = await s.gql('{ tokens(first: 2) { totalCount edges { node { name } } } }', {}, builder.token);
+  assert.equal(r.body.errors[0].extensions.code, 'FORBIDDEN');
+  assert.equal(r.body.errors[0].extensions.errorType, 'token-insufficient');
+  const admin = await s.gql('{ tokens(first: 2) { totalCount pageInfo { hasNextPage endCursor } edges { node { name } } } }');
+  assert.equal(admin.body.errors, undefined, JSON.stringify(admin.body.errors));
+  assert.ok(admin.body.data.tokens.totalCount >= 2);
+  assert.equal(admin.body.data.tokens.edges.length, 2);
+  const next = await s.gql('query($after: String) { tokens(first: 100, after: $after) { edges { node { name } } } }', { after: admin.body.data.tokens.pageInfo.endCursor });
+  assert.equal(next.body.data.tokens.edges.length, admin.body.data.tokens.totalCount - 2);
+});
+
+test('tokens signed by an existing flat-manager secret work; with a jti they get a row and can be revoked', async () => {
+  const jti = randomUUID();
+  const external = await signClaims(claims({ scope: ['build', 'upload'], name: 'from-flat-manager', jti, repos: ['stable'] }), secretKey(s.secret));
+  assert.equal((await s.gql(viewerQuery, {}, external)).body.data.viewer.tokenId, jti);
+  // last_used and the first-seen row are written in the background, not by the request.
+  const row = await pollFor(() => s.services.prisma.apiToken.findUnique({ where: { jti } }));
+  assert.equal(row.external, true);
+  assert.ok(row.lastUsedAt);
+  await s.gql('mutation($ids: [String!]!) { revokeTokens(input: { tokenIds: $ids }) { __typename } }', { ids: [jti] });
+  assert.equal((await s.gql(viewerQuery, {}, external)).body.errors[0].extensions.reason, 'revoked');
+
+  const noJti = await signClaims(claims({ scope: ['build'], name: 'legacy' }), secretKey(s.secret));
+  const legacy = await s.gql(viewerQuery, {}, noJti);
+  assert.equal(legacy.body.data.viewer.name, 'legacy');
+  assert.equal(legacy.body.data.viewer.tokenId, null);
+});
+
+test('subscriptions over graphql-ws authenticate in connection_init and receive events', async () => {
+  const client = createClient({ url: s.wsUrl, connectionParams: { authorization: `Bearer ${s.adminToken}` }, lazy: true, retryAttempts: 0 });
+  const received: any[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    client.subscribe(
+      { query: 'subscription { tokensChanged { kind tokenIds } }' },
+      {
+        next: (v) => {
+          received.push(v);
+          resolve();
+        },
+        error: reject,
+        complete: () => undefined,
+      },
+    );
+  });
+  // The subscription is registered once the server acknowledged it; publish until seen.
+  let created: any;
+  await pollFor(async () => {
+    if (received.length) return true;
+    created = await createToken({ name: 'watched', scopes: ['build'], durationSeconds: 60 });
+    return received.length > 0;
+  }, 5000, 100);
+  await done;
+  assert.equal(received[0].data.tokensChanged.kind, 'CREATED');
+  assert.ok(received[0].data.tokensChanged.tokenIds[0]);
+  void created;
+  await client.dispose();
+
+  // A rejected token closes the socket with 4403; no token means subscriptions are refused.
+  const bad = createClient({ url: s.wsUrl, connectionParams: { authorization: 'Bearer nope' }, lazy: true, retryAttempts: 0 });
+  const closeCode = await new Promise<number>((resolve) => {
+    bad.on('closed', (ev) => resolve((ev as CloseEvent).code));
+    bad.subscribe({ query: 'subscription { tokensChanged { kind } }' }, { next: () => undefined, error: () => undefined, complete: () => undefined });
+  });
+  assert.equal(closeCode, 4403);
+  await bad.dispose();
+
+  const anon = createClient({ url: s.wsUrl, lazy: true, retryAttempts: 0 });
+  const anonError = await new Promise<any>((resolve) => {
+    anon.subscribe({ query: 'subscription { tokensChanged { kind } }' }, { next: (v) => resolve(v.errors), error: (e) => resolve(e), complete: () => undefined });
+  });
+  assert.equal((Array.isArray(anonError) ? anonError[0] : anonError).extensions?.code, 'UNAUTHENTICATED');
+  await anon.dispose();
+});
+
+test('query depth and request size are limited', async () => {
+  const nest = (n: number): string => (n === 0 ? 'name' : `tokens(first: 1) { edges { node { owner { ${nest(n - 1)} } } } }`);
+  assert.equal((await s.gql(`{ ${nest(2)} }`)).body.errors, undefined);
+  const tooDeep = await s.gql(`{ ${nest(4)} }`);
+  assert.match(tooDeep.body.errors[0].message, /depth/i);
+  const aliases = await s.gql(`{ ${Array.from({ length: 40 }, (_, i) => `a${i}: viewer { name }`).join(' ')} }`);
+  assert.match(aliases.body.errors[0].message, /alias/i);
+  const big = await fetch(`${s.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: `{ viewer { name } } # ${'x'.repeat(2 * 1024 * 1024)}` }),
+  });
+  assert.equal(big.status, 413);
+});

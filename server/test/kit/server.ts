@@ -1,0 +1,71 @@
+// Starts fmd in this process on a free port with a fresh database and data dir.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { loadConfig, type FmdConfig } from '../../src/config/index.ts';
+import { openDatabase } from '../../src/db/index.ts';
+import { createServices, type Services } from '../../src/services.ts';
+import { startHttpServer, type HttpServer } from '../../src/http/app.ts';
+import { createTestDatabase } from './database.ts';
+
+export type TestServer = {
+  url: string;
+  wsUrl: string;
+  config: FmdConfig;
+  services: Services;
+  http: HttpServer;
+  adminToken: string;
+  secret: string;
+  gql<T = any>(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<{ status: number; body: { data?: T; errors?: any[] } }>;
+  stop(): Promise<void>;
+};
+
+export async function startTestServer(overrides: Parameters<typeof loadConfig>[1] = {}): Promise<TestServer> {
+  const db = await createTestDatabase();
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'fmd-test-'));
+  const secret = randomBytes(32).toString('base64');
+  const config = loadConfig({}, { 'data-dir': dataDir, 'database-url': db.url, port: 0, secret, 'log-level': 'silent', 'token-usage-flush-ms': 50, ...overrides });
+  const log = pino({ level: process.env.FMD_TEST_LOG ?? 'silent' });
+  const database = await openDatabase(config, log, { owner: true });
+  const services = await createServices(config, database, log, secret);
+  const adminToken = (await services.users.bootstrapAdmin())!;
+  const http = await startHttpServer(services, { host: '127.0.0.1', port: 0 });
+  const gql: TestServer['gql'] = async (query, variables, token = adminToken) => {
+    const res = await fetch(`${http.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  return {
+    url: http.url,
+    wsUrl: `${http.url.replace(/^http/, 'ws')}/graphql`,
+    config,
+    services,
+    http,
+    adminToken,
+    secret,
+    gql,
+    async stop() {
+      await http.stop(1000);
+      await services.close();
+      await database.close();
+      await db.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls until `check` returns a truthy value, instead of sleeping. */
+export async function pollFor<T>(check: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 10_000, everyMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`pollFor: condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
