@@ -22,6 +22,8 @@ const configSchema = z
     secret: z.string().min(1).optional(),
     /** flat-manager: base64 secret for repo download tokens (defaults to secret) */
     'repo-secret': z.string().min(1).optional(),
+    /** encrypts signing keys at rest (any long random string); generated into data-dir when absent */
+    'master-key': z.string().min(16).optional(),
     /** flat-manager: seconds an update-repo job waits to batch publishes */
     'delay-update-secs': z.coerce.number().int().min(0).default(0),
     /** prefix a client may put before the JWT in Authorization headers */
@@ -46,6 +48,7 @@ export type FmdConfig = {
   buildRepoBase: string | undefined;
   secret: string | undefined;
   repoSecret: string | undefined;
+  masterKey: string | undefined;
   delayUpdateSecs: number;
   tokenPrefix: string;
   logLevel: (typeof logLevels)[number];
@@ -67,6 +70,7 @@ const envKeys: Record<string, keyof z.input<typeof configSchema>> = {
   FMD_BUILD_REPO_BASE: 'build-repo-base',
   FMD_SECRET: 'secret',
   FMD_REPO_SECRET: 'repo-secret',
+  FMD_MASTER_KEY: 'master-key',
   FMD_DELAY_UPDATE_SECS: 'delay-update-secs',
   FMD_TOKEN_PREFIX: 'token-prefix',
   FMD_LOG_LEVEL: 'log-level',
@@ -144,6 +148,7 @@ export function loadConfig(
     buildRepoBase: c['build-repo-base']?.replace(/\/+$/, ''),
     secret: c.secret,
     repoSecret: c['repo-secret'],
+    masterKey: c['master-key'],
     delayUpdateSecs: c['delay-update-secs'],
     tokenPrefix: c['token-prefix'],
     logLevel: c['log-level'],

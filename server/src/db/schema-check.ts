@@ -123,7 +123,8 @@ export async function compareSchema(pool: Pool, dm: DmmfDatamodel, ignoreTables:
       }
       cols.delete(c);
       const want = expectedColumnType(f, dm.enums);
-      const got = String(row.type).toLowerCase();
+      // Enum labels are case-sensitive; MariaDB reports other type names in lower case.
+      const got = f.kind === 'enum' ? String(row.type) : String(row.type).toLowerCase();
       if (got !== want) problems.push(`${table}.${c}: type is ${got}, schema.prisma says ${want}`);
       const nullable = row.nullable === 'YES';
       if (nullable === f.isRequired) problems.push(`${table}.${c}: ${nullable ? 'nullable' : 'NOT NULL'} in the database, ${f.isRequired ? 'required' : 'optional'} in schema.prisma`);

@@ -4,12 +4,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { after } from 'node:test';
 import mysql from 'mysql2/promise';
 import { startEmbeddedMariaDb, type EmbeddedMariaDb } from '../../src/db/embedded-mariadb.ts';
 import { createMysqlPool, parseDatabaseUrl, targetToUrl, type DatabaseTarget } from '../../src/db/connection.ts';
 
 const quiet = { info() {}, warn() {} };
 let server: Promise<{ base: DatabaseTarget; embedded?: EmbeddedMariaDb; dir?: string }> | undefined;
+
+// Databases not dropped by their test are dropped when the file's tests are done (a hook
+// registered at import time belongs to the file, not to one test).
+const created = new Set<() => Promise<void>>();
+after(async () => {
+  for (const drop of created) await drop().catch(() => undefined);
+});
 
 // The server outlives every test's own clean-up: it is stopped when the test process exits.
 let cleanup: (() => void) | undefined;
@@ -50,5 +58,6 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
     await c.end();
   };
+  created.add(drop);
   return { target, url: targetToUrl(target), pool, drop };
 }

@@ -18,7 +18,7 @@ export type TestServer = {
   http: HttpServer;
   adminToken: string;
   secret: string;
-  gql<T = any>(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<{ status: number; body: { data?: T; errors?: any[] } }>;
+  gql<T = any>(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<{ status: number; body: { data?: T; errors?: any } }>;
   stop(): Promise<void>;
 };
 
