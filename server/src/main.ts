@@ -24,6 +24,8 @@ async function main(): Promise<void> {
   const db = await openDatabase(config, log, { owner: true });
   const services = await createServices(config, db, log, secret);
   const adminToken = await services.users.bootstrapAdmin();
+  // With job-workers > 0 this process also runs jobs; `npm run worker` runs them elsewhere.
+  if (config.jobWorkers > 0) await services.jobEngine.startWorker();
   const http = await startHttpServer(services, { host: config.host, port: config.port });
   log.info({ url: http.url, startupMs: Date.now() - started }, 'fmd is ready');
 

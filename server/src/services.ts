@@ -7,6 +7,10 @@ import { MemoryEventBus, type EventBus } from './domain/events.ts';
 import { TokenService } from './domain/tokens/service.ts';
 import { secretKey } from './domain/tokens/jwt.ts';
 import { UserService } from './domain/users/service.ts';
+import { JobService } from './domain/jobs/service.ts';
+import type { JobQueue } from './domain/jobs/queue.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { createJobEngine, registerJobKinds, type JobEngine } from './jobs/index.ts';
 
 export type Services = {
   config: FmdConfig;
@@ -16,6 +20,13 @@ export type Services = {
   events: EventBus;
   tokens: TokenService;
   users: UserService;
+  metrics: Metrics;
+  /** the domain's job queue (enqueue, cancel) */
+  jobs: JobQueue;
+  /** reading jobs and following their logs */
+  jobRecords: JobService;
+  /** the engine behind `jobs`; only the composition root and workers touch it */
+  jobEngine: JobEngine;
   close(): Promise<void>;
 };
 
@@ -25,7 +36,9 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     : new MemoryEventBus();
   const tokens = new TokenService(db.prisma, secretKey(secret), { flushMs: config.tokenUsageFlushMs });
   const users = new UserService(db.prisma, tokens);
-  return {
+  const metrics = createMetrics();
+  const jobEngine = await createJobEngine({ config, prisma: db.prisma, pool: db.pool, events, log, registry: metrics.registry });
+  const services: Services = {
     config,
     log,
     db,
@@ -33,9 +46,16 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     events,
     tokens,
     users,
+    metrics,
+    jobs: jobEngine,
+    jobRecords: new JobService(db.prisma, events),
+    jobEngine,
     async close() {
+      await jobEngine.stop();
       await tokens.close();
       await events.close();
     },
   };
+  registerJobKinds(jobEngine, services);
+  return services;
 }

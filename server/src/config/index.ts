@@ -34,6 +34,16 @@ const configSchema = z
     'max-query-depth': z.coerce.number().int().min(1).default(12),
     'max-query-cost': z.coerce.number().int().min(1).default(5000),
     'max-request-bytes': z.coerce.number().int().min(1024).default(1024 * 1024),
+    /** job store: fmd's own MariaDB backend (default) or MongoDB via @agendajs/mongo-backend */
+    'jobs-backend': z.enum(['mariadb', 'mongo']).default('mariadb'),
+    /** mongodb://... when jobs-backend is mongo */
+    'mongodb-url': z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URL').optional(),
+    /** jobs this process runs at once; 0 = this process only queues (run `npm run worker` elsewhere) */
+    'job-workers': z.coerce.number().int().min(0).max(64).default(4),
+    /** a running job not heard from for this long is taken over by another worker */
+    'job-lock-lifetime-ms': z.coerce.number().int().min(1000).default(60_000),
+    /** poll interval of the job store (notifications start jobs sooner) */
+    'job-poll-ms': z.coerce.number().int().min(50).default(5000),
     /** how often token last-used times are flushed to the database */
     'token-usage-flush-ms': z.coerce.number().int().min(10).default(5000),
   })
@@ -58,6 +68,11 @@ export type FmdConfig = {
   maxQueryCost: number;
   maxRequestBytes: number;
   tokenUsageFlushMs: number;
+  jobsBackend: 'mariadb' | 'mongo';
+  mongodbUrl: string | undefined;
+  jobWorkers: number;
+  jobLockLifetimeMs: number;
+  jobPollMs: number;
 };
 
 /** Environment variables that override file keys. */
@@ -79,6 +94,11 @@ const envKeys: Record<string, keyof z.input<typeof configSchema>> = {
   FMD_MAX_QUERY_DEPTH: 'max-query-depth',
   FMD_MAX_QUERY_COST: 'max-query-cost',
   FMD_MAX_REQUEST_BYTES: 'max-request-bytes',
+  FMD_JOBS_BACKEND: 'jobs-backend',
+  FMD_MONGODB_URL: 'mongodb-url',
+  FMD_JOB_WORKERS: 'job-workers',
+  FMD_JOB_LOCK_LIFETIME_MS: 'job-lock-lifetime-ms',
+  FMD_JOB_POLL_MS: 'job-poll-ms',
 };
 
 export class ConfigError extends Error {
@@ -139,6 +159,9 @@ export function loadConfig(
     );
   }
   const c = result.data;
+  if (c['jobs-backend'] === 'mongo' && !c['mongodb-url']) {
+    throw new ConfigError(['mongodb-url: required when jobs-backend is mongo']);
+  }
   return {
     dataDir: path.resolve(c['data-dir']),
     databaseUrl: c['database-url'],
@@ -158,5 +181,10 @@ export function loadConfig(
     maxQueryCost: c['max-query-cost'],
     maxRequestBytes: c['max-request-bytes'],
     tokenUsageFlushMs: c['token-usage-flush-ms'],
+    jobsBackend: c['jobs-backend'],
+    mongodbUrl: c['mongodb-url'],
+    jobWorkers: c['job-workers'],
+    jobLockLifetimeMs: c['job-lock-lifetime-ms'],
+    jobPollMs: c['job-poll-ms'],
   };
 }

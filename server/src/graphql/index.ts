@@ -5,6 +5,7 @@ import './scalars.ts';
 import './errors.ts';
 import './viewer.ts';
 import './token.ts';
+import './job.ts';
 
 let schema: GraphQLSchema | undefined;
 

@@ -5,10 +5,10 @@ import type { Socket } from 'node:net';
 import express, { type ErrorRequestHandler } from 'express';
 import cors from 'cors';
 import type { Services } from '../services.ts';
-import { createMetrics } from './metrics.ts';
 import { createGraphQLEndpoint, graphqlPath } from './graphql.ts';
 import { DomainError } from '../domain/errors.ts';
 import { isDatabaseUnavailable } from '../db/index.ts';
+import { adminJobsPath, adminJobsRouter } from './admin-jobs.ts';
 
 export type HttpServer = {
   server: Server;
@@ -24,7 +24,7 @@ export async function startHttpServer(services: Services, opts: { host: string; 
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   const server = createServer(app);
-  const metrics = createMetrics();
+  const { metrics } = services;
   let shuttingDown = false;
 
   app.use(metrics.middleware);
@@ -51,6 +51,8 @@ export async function startHttpServer(services: Services, opts: { host: string; 
 
   const graphql = await createGraphQLEndpoint(services, server);
   app.use(graphqlPath, express.json({ limit: config.maxRequestBytes }), graphql.middleware);
+
+  app.use(adminJobsPath, adminJobsRouter(services));
 
   app.use((req, res) => {
     res.status(404).json({ status: 404, 'error-type': 'not-found', message: `no route for ${req.method} ${req.path}` });

@@ -11,6 +11,8 @@ import { startHttpServer, type HttpServer } from '../../src/http/app.ts';
 import { createTestDatabase } from './database.ts';
 
 export type TestServer = {
+  /** the test database, for other processes (workers) */
+  dbUrl: string;
   url: string;
   wsUrl: string;
   config: FmdConfig;
@@ -26,11 +28,12 @@ export async function startTestServer(overrides: Parameters<typeof loadConfig>[1
   const db = await createTestDatabase();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'fmd-test-'));
   const secret = randomBytes(32).toString('base64');
-  const config = loadConfig({}, { 'data-dir': dataDir, 'database-url': db.url, port: 0, secret, 'log-level': 'silent', 'token-usage-flush-ms': 50, ...overrides });
+  const config = loadConfig({}, { 'data-dir': dataDir, 'database-url': db.url, port: 0, secret, 'log-level': 'silent', 'token-usage-flush-ms': 50, 'job-poll-ms': 1000, 'job-lock-lifetime-ms': 5000, ...overrides });
   const log = pino({ level: process.env.FMD_TEST_LOG ?? 'silent' });
   const database = await openDatabase(config, log, { owner: true });
   const services = await createServices(config, database, log, secret);
   const adminToken = (await services.users.bootstrapAdmin())!;
+  if (config.jobWorkers > 0) await services.jobEngine.startWorker();
   const http = await startHttpServer(services, { host: '127.0.0.1', port: 0 });
   const gql: TestServer['gql'] = async (query, variables, token = adminToken) => {
     const res = await fetch(`${http.url}/graphql`, {
@@ -41,6 +44,7 @@ export async function startTestServer(overrides: Parameters<typeof loadConfig>[1
     return { status: res.status, body: (await res.json()) as any };
   };
   return {
+    dbUrl: db.url,
     url: http.url,
     wsUrl: `${http.url.replace(/^http/, 'ws')}/graphql`,
     config,

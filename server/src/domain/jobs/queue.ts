@@ -57,7 +57,8 @@ export type RecoveryRule = 'requeue' | 'fail';
 
 export type JobKindDefinition = {
   handler: JobHandler;
-  recovery: RecoveryRule;
+  /** a rule for the kind, or one decided from the job's contents */
+  recovery: RecoveryRule | ((contents: Record<string, unknown>) => RecoveryRule);
   /** retries with exponential backoff on failure (default 1 = no retry) */
   maxAttempts?: number;
 };

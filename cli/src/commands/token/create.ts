@@ -1,0 +1,42 @@
+import { Args, Flags } from '@oclif/core';
+import { isErrorResult, type ApiTokenFieldsFragment } from '@fmd/sdk';
+import { FmdCommand, exitCodes } from '../../base-command.ts';
+import { parseDuration } from '../../duration.ts';
+
+export default class TokenCreate extends FmdCommand<typeof TokenCreate> {
+  static override description = 'Create a token with at most the rights of your own. Prints the token (shown only once).';
+  static override examples = [
+    '<%= config.bin %> token create ci-upload --scope build --scope upload --prefix org.example --duration 30d',
+    'FMD_TOKEN=$(<%= config.bin %> token create reader --scope download --repo stable)',
+  ];
+
+  static override args = {
+    name: Args.string({ description: 'a name to recognise the token by', required: true }),
+  };
+
+  static override flags = {
+    scope: Flags.string({ description: 'a scope to grant (repeatable or comma-separated): jobs, build, upload, publish, generate, download, republish, reviewcheck, tokenmanagement, admin', multiple: true, delimiter: ',', required: true }),
+    prefix: Flags.string({ description: 'app id prefix the token is limited to (repeatable; default: your own)', multiple: true, delimiter: ',' }),
+    app: Flags.string({ description: 'app id the token is limited to (repeatable; default: your own)', multiple: true, delimiter: ',' }),
+    repo: Flags.string({ description: 'repo the token is limited to (repeatable; default: your own)', multiple: true, delimiter: ',' }),
+    duration: Flags.string({ description: 'lifetime: 30d, 12h, 90m, 1w, 1y or seconds', default: '30d' }),
+  };
+
+  async run(): Promise<{ token: string; apiToken: ApiTokenFieldsFragment }> {
+    const { name } = this.args;
+    const { scope, prefix, app, repo, duration } = this.flags;
+    const durationSeconds = parseDuration(duration);
+    if (durationSeconds === undefined) {
+      this.error(`--duration ${duration} is not a duration.`, { exit: exitCodes.usage, suggestions: ['Use a number with a unit: 30d, 12h, 90m, 1w, 1y, or plain seconds.'] });
+    }
+    const { createToken: result } = await this.client().CreateToken({
+      input: { name, scopes: scope, durationSeconds, ...(prefix && { prefixes: prefix }), ...(app && { apps: app }), ...(repo && { repos: repo }) },
+    });
+    if (isErrorResult(result)) this.failWith(result);
+    const { token, apiToken } = result;
+    // The token alone goes to stdout, so that `$(fmdc token create ...)` captures just it.
+    this.log(token);
+    this.logToStderr(`created ${apiToken.tokenId} "${apiToken.name}" (${apiToken.scopes.join(', ')}), expires ${apiToken.expiresAt ?? 'never'}; the token is shown only this once.`);
+    return { token, apiToken };
+  }
+}

@@ -1,0 +1,10 @@
+// Token lifetimes on the command line: `30d`, `12h`, `90m`, `1w`, `1y`, `3600s` or plain seconds.
+const unitSeconds: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800, y: 31_536_000 };
+
+/** Seconds in `text`, or undefined when it is not a duration. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^\s*(\d+)\s*([smhdwy]?)\s*$/i.exec(text);
+  if (!m) return undefined;
+  const seconds = Number(m[1]) * (unitSeconds[(m[2] || 's').toLowerCase()] ?? 1);
+  return seconds > 0 && Number.isSafeInteger(seconds) ? seconds : undefined;
+}

@@ -1,0 +1,56 @@
+-- The job store's tables (Agenda on MariaDB); generated from jobStoreSchemaSql() in
+-- server/src/jobs/mariadb-backend/schema.ts. They are not Prisma models: the drift test leaves them out by name.
+
+CREATE TABLE `agenda_jobs` (
+  `id` CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  `name` VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `priority` INT NOT NULL DEFAULT 0,
+  `next_run_at` DATETIME(3) NULL,
+  `type` VARCHAR(10) NOT NULL DEFAULT 'normal',
+  `single_name` VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin AS (IF(`type` = 'single', `name`, NULL)) STORED,
+  `locked_at` DATETIME(3) NULL,
+  `last_run_at` DATETIME(3) NULL,
+  `last_finished_at` DATETIME(3) NULL,
+  `failed_at` DATETIME(3) NULL,
+  `fail_count` INT NULL,
+  `fail_reason` TEXT NULL,
+  `repeat_interval` VARCHAR(255) NULL,
+  `repeat_timezone` VARCHAR(100) NULL,
+  `repeat_at` VARCHAR(255) NULL,
+  `data` LONGTEXT NULL CHECK (`data` IS NULL OR JSON_VALID(`data`)),
+  `disabled` BOOLEAN NOT NULL DEFAULT FALSE,
+  `progress` DOUBLE NULL,
+  `fork` BOOLEAN NOT NULL DEFAULT FALSE,
+  `last_modified_by` VARCHAR(255) NULL,
+  `debounce_started_at` DATETIME(3) NULL,
+  `start_date` DATETIME(3) NULL,
+  `end_date` DATETIME(3) NULL,
+  `skip_days` VARCHAR(64) NULL,
+  `created_at` DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  `updated_at` DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `agenda_jobs_single_name` (`single_name`),
+  KEY `agenda_jobs_find_and_lock` (`name`, `disabled`, `locked_at`, `next_run_at`, `priority` DESC),
+  KEY `agenda_jobs_next_run_at` (`next_run_at`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `agenda_job_logs` (
+  `id` BIGINT NOT NULL AUTO_INCREMENT,
+  `timestamp` DATETIME(3) NOT NULL,
+  `level` VARCHAR(10) NOT NULL,
+  `event` VARCHAR(30) NOT NULL,
+  `job_id` VARCHAR(255) NULL,
+  `job_name` VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `message` TEXT NOT NULL,
+  `duration` INT NULL,
+  `error` TEXT NULL,
+  `fail_count` INT NULL,
+  `retry_delay` INT NULL,
+  `retry_attempt` INT NULL,
+  `agenda_name` VARCHAR(255) NULL,
+  `meta` LONGTEXT NULL CHECK (`meta` IS NULL OR JSON_VALID(`meta`)),
+  PRIMARY KEY (`id`),
+  KEY `agenda_job_logs_timestamp` (`timestamp`),
+  KEY `agenda_job_logs_job_id` (`job_id`, `timestamp`),
+  KEY `agenda_job_logs_job_name` (`job_name`, `timestamp`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

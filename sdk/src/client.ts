@@ -1,0 +1,196 @@
+// The fmd client: the generated SDK over fetch (queries, mutations) and graphql-ws
+// (subscriptions). Runs in Node 24 (global fetch and WebSocket) and in browsers.
+import { print, type DocumentNode, type GraphQLFormattedError, type OperationDefinitionNode } from 'graphql';
+import { createClient, type Client as WsClient } from 'graphql-ws';
+import { getSdk, type Sdk } from './generated/graphql.ts';
+
+export type FmdClientOptions = {
+  /** the server's base URL (`http://host:8080`) or its GraphQL endpoint (`.../graphql`) */
+  url: string;
+  /** a JWT; sent as `Authorization: Bearer <token>` and in the WebSocket `connection_init` */
+  token?: string;
+  /** defaults to the global fetch */
+  fetch?: typeof globalThis.fetch;
+  /** defaults to the global WebSocket (Node 24, browsers) */
+  webSocketImpl?: unknown;
+};
+
+/** Options each SDK call accepts as its second argument. */
+export type FmdRequestOptions = { signal?: AbortSignal };
+
+/**
+ * A request the server refused or could not answer: HTTP failure, GraphQL errors, or a
+ * WebSocket closed by the server. Expected failures of mutations are not thrown: they are
+ * typed results (`__typename` ending in `Error`).
+ */
+export class FmdRequestError extends Error {
+  /** HTTP status, or the WebSocket close code for subscriptions; 0 when the server was not reached */
+  readonly status: number;
+  readonly errors: readonly GraphQLFormattedError[];
+  readonly operationName: string | undefined;
+
+  constructor(message: string, init: { status: number; errors?: readonly GraphQLFormattedError[]; operationName?: string | undefined; cause?: unknown }) {
+    super(message, { cause: init.cause });
+    this.name = 'FmdRequestError';
+    this.status = init.status;
+    this.errors = init.errors ?? [];
+    this.operationName = init.operationName;
+  }
+
+  /** `extensions.code` of the first GraphQL error (`UNAUTHENTICATED`, `FORBIDDEN`, ...) */
+  get code(): string | undefined {
+    const code = this.errors[0]?.extensions?.code;
+    return typeof code === 'string' ? code : this.status === 401 || this.status === 4403 ? 'UNAUTHENTICATED' : undefined;
+  }
+
+  /** flat-manager's error-type (`invalid-token`, `token-insufficient`, ...) when the server gave one */
+  get errorType(): string | undefined {
+    const t = this.errors[0]?.extensions?.errorType;
+    return typeof t === 'string' ? t : undefined;
+  }
+}
+
+export type FmdClient = Sdk & {
+  /** the GraphQL endpoint in use */
+  readonly endpoint: string;
+  /** runs any operation over HTTP; throws FmdRequestError on errors */
+  request<R, V = Record<string, unknown>>(document: DocumentNode | string, variables?: V, options?: FmdRequestOptions): Promise<R>;
+  /** subscribes over graphql-ws; the iterator throws FmdRequestError on errors, `return()` unsubscribes */
+  subscribe<R, V = Record<string, unknown>>(document: DocumentNode | string, variables?: V): AsyncIterableIterator<R>;
+  /** closes the WebSocket, if one was opened */
+  close(): Promise<void>;
+};
+
+/** Accepts a base URL or the endpoint itself. */
+export function graphqlEndpoint(url: string): string {
+  const u = new URL(url);
+  if (!u.pathname.endsWith('/graphql')) u.pathname = `${u.pathname.replace(/\/+$/, '')}/graphql`;
+  return u.toString();
+}
+
+const printed = new WeakMap<DocumentNode, string>();
+function source(document: DocumentNode | string): string {
+  if (typeof document === 'string') return document;
+  let s = printed.get(document);
+  if (s === undefined) printed.set(document, (s = print(document)));
+  return s;
+}
+
+function operationOf(document: DocumentNode | string): { kind: string; name: string | undefined } {
+  if (typeof document === 'string') {
+    const m = /^\s*(query|mutation|subscription)\b\s*([_A-Za-z][_0-9A-Za-z]*)?/.exec(document);
+    return { kind: m?.[1] ?? 'query', name: m?.[2] };
+  }
+  const op = document.definitions.find((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition');
+  return { kind: op?.operation ?? 'query', name: op?.name?.value };
+}
+
+function errorsMessage(errors: readonly GraphQLFormattedError[], fallback: string): string {
+  return errors.length ? errors.map((e) => e.message).join('; ') : fallback;
+}
+
+export function createFmdClient(options: FmdClientOptions): FmdClient {
+  const endpoint = graphqlEndpoint(options.url);
+  const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const authorization = options.token ? `Bearer ${options.token}` : undefined;
+  let ws: WsClient | undefined;
+
+  async function request<R, V>(document: DocumentNode | string, variables?: V, opts?: FmdRequestOptions): Promise<R> {
+    const { name } = operationOf(document);
+    let res: Response;
+    try {
+      res = await doFetch(endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...(authorization ? { authorization } : {}) },
+        body: JSON.stringify({ query: source(document), variables: variables ?? {}, operationName: name }),
+        signal: opts?.signal ?? null,
+      });
+    } catch (cause) {
+      throw new FmdRequestError(`cannot reach ${endpoint}: ${(cause as Error).message ?? String(cause)}`, { status: 0, operationName: name, cause });
+    }
+    const text = await res.text();
+    let body: { data?: R | null; errors?: GraphQLFormattedError[] } | undefined;
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      body = undefined;
+    }
+    const errors = body?.errors ?? [];
+    if (!res.ok || errors.length || body?.data == null) {
+      const fallback = `HTTP ${res.status} ${res.statusText}${body ? '' : `: ${text.slice(0, 200)}`}`;
+      throw new FmdRequestError(errorsMessage(errors, fallback), { status: res.status, errors, operationName: name });
+    }
+    return body.data;
+  }
+
+  function wsClient(): WsClient {
+    ws ??= createClient({
+      url: endpoint.replace(/^http/, 'ws'),
+      webSocketImpl: options.webSocketImpl,
+      connectionParams: authorization ? { authorization } : {},
+      lazy: true,
+      // 4403: the server rejected the token; retrying cannot help.
+      shouldRetry: (e) => !(isCloseEvent(e) && e.code === 4403),
+    });
+    return ws;
+  }
+
+  function subscribe<R, V>(document: DocumentNode | string, variables?: V): AsyncIterableIterator<R> {
+    const { name } = operationOf(document);
+    const inner = wsClient().iterate<R>({ query: source(document), variables: (variables ?? {}) as Record<string, unknown>, operationName: name ?? null });
+    const toError = (e: unknown): FmdRequestError => {
+      if (e instanceof FmdRequestError) return e;
+      if (isCloseEvent(e)) {
+        const reason = e.code === 4403 ? 'the server rejected the token' : e.reason || 'connection closed';
+        return new FmdRequestError(`subscription ${name ?? ''} closed: ${reason} (code ${e.code})`.replace('  ', ' '), { status: e.code, operationName: name, cause: e });
+      }
+      if (Array.isArray(e)) return new FmdRequestError(errorsMessage(e as GraphQLFormattedError[], 'subscription failed'), { status: 200, errors: e as GraphQLFormattedError[], operationName: name });
+      return new FmdRequestError(`subscription ${name ?? ''} failed: ${(e as Error)?.message ?? String(e)}`, { status: 0, operationName: name, cause: e });
+    };
+    const it: AsyncIterableIterator<R> = {
+      async next() {
+        let r: IteratorResult<{ data?: R | null; errors?: readonly GraphQLFormattedError[] }>;
+        try {
+          r = await inner.next();
+        } catch (e) {
+          throw toError(e);
+        }
+        if (r.done) return { done: true, value: undefined };
+        const errors = r.value.errors ?? [];
+        if (errors.length || r.value.data == null) {
+          await inner.return?.();
+          throw new FmdRequestError(errorsMessage(errors, 'subscription event without data'), { status: 200, errors, operationName: name });
+        }
+        return { done: false, value: r.value.data };
+      },
+      async return() {
+        await inner.return?.();
+        return { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]() {
+        return it;
+      },
+    };
+    return it;
+  }
+
+  const sdk = getSdk<FmdRequestOptions>(<R, V>(document: DocumentNode, variables?: V, opts?: FmdRequestOptions) =>
+    operationOf(document).kind === 'subscription' ? subscribe<R, V>(document, variables) : request<R, V>(document, variables, opts),
+  );
+
+  return {
+    ...sdk,
+    endpoint,
+    request,
+    subscribe,
+    async close() {
+      const c = ws;
+      ws = undefined;
+      await c?.dispose();
+    },
+  };
+}
+
+function isCloseEvent(e: unknown): e is { code: number; reason: string } {
+  return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'number' && 'reason' in e;
+}

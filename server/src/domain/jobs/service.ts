@@ -1,0 +1,67 @@
+// Reading jobs and their logs; the engine (server/src/jobs) writes them.
+import type { Job, JobStatus, PrismaClient } from '../../generated/prisma/client.ts';
+import type { EventBus } from '../events.ts';
+import { NotFoundError } from '../errors.ts';
+import { followLog, readLog, type LogChunk } from './logs.ts';
+
+export const jobTopic = (jobId: number) => `job.${jobId}`;
+
+/** flat-manager's wire codes. */
+export const jobStatusCode: Record<JobStatus, number> = { NEW: 0, STARTED: 1, ENDED: 2, BROKEN: 3 };
+
+export type JobFilter = { kind?: string | null; status?: JobStatus | null; repo?: string | null; buildId?: number | null };
+
+export class JobService {
+  private readonly prisma: PrismaClient;
+  private readonly events: EventBus;
+  constructor(prisma: PrismaClient, events: EventBus) {
+    this.prisma = prisma;
+    this.events = events;
+  }
+
+  where(f: JobFilter) {
+    return {
+      ...(f.kind ? { kind: f.kind } : {}),
+      ...(f.status ? { status: f.status } : {}),
+      ...(f.repo ? { repo: f.repo } : {}),
+      ...(f.buildId ? { buildId: f.buildId } : {}),
+    };
+  }
+
+  async get(id: number): Promise<Job> {
+    const job = await this.prisma.job.findUnique({ where: { id } });
+    if (!job) throw new NotFoundError('job', String(id));
+    return job;
+  }
+
+  /** The log from byte `offset` on (flat-manager's log-offset). */
+  async log(id: number, offset = 0): Promise<string> {
+    await this.get(id);
+    return readLog(this.prisma, id, offset);
+  }
+
+  /** Replays the log from `offset`, then streams new lines until the job is over. */
+  follow(id: number, offset = 0): AsyncGenerator<LogChunk> {
+    return followLog(this.prisma, this.events, id, offset, async () => {
+      const j = await this.get(id);
+      return { finished: j.status === 'ENDED' || j.status === 'BROKEN', size: j.logSize };
+    });
+  }
+
+  /** Emits the job each time it changes, starting with its current state, until it is over. */
+  async *updates(id: number): AsyncGenerator<Job> {
+    const sub = this.events.subscribe<{ id: number }>(jobTopic(id));
+    try {
+      let job = await this.get(id);
+      yield job;
+      while (job.status !== 'ENDED' && job.status !== 'BROKEN') {
+        const r = await sub.next();
+        if (r.done) return;
+        job = await this.get(id);
+        yield job;
+      }
+    } finally {
+      await sub.return?.();
+    }
+  }
+}

@@ -1,0 +1,298 @@
+// fmd's job engine: fmd Job records (the domain's view) scheduled and locked by Agenda on
+// the job store. Implements the domain's JobQueue; handlers are registered per kind and
+// call domain services. At-least-once: a handler may run again after a crash, so every
+// handler is idempotent, and each kind says whether an interrupted run is re-run or failed.
+import { Agenda, type Job as AgendaJob, type AgendaBackend, type NotificationChannel } from 'agenda';
+import type { Logger } from 'pino';
+import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
+import type { Job, PrismaClient } from '../generated/prisma/client.ts';
+import type { FmdConfig } from '../config/index.ts';
+import type { EventBus } from '../domain/events.ts';
+import { NotFoundError } from '../domain/errors.ts';
+import {
+  repoSerializedKinds,
+  type EnqueueOptions,
+  type JobKind,
+  type JobKindDefinition,
+  type JobQueue,
+  type JobRun,
+} from '../domain/jobs/queue.ts';
+import { JobLogWriter } from '../domain/jobs/logs.ts';
+import { jobTopic } from '../domain/jobs/service.ts';
+import { MariaDbBackend, InProcessNotificationChannel, RedisNotificationChannel } from './mariadb-backend/index.ts';
+import type { JobMetrics } from './metrics.ts';
+
+type AgendaData = { jobId: number };
+const agendaName = (kind: JobKind) => `fmd:${kind}`;
+
+/** How long a job waiting for its repo or a dependency waits before it looks again. */
+const waitRetryMs = { repo: 200, dependency: 500 };
+
+export type JobEngineOptions = {
+  config: FmdConfig;
+  prisma: PrismaClient;
+  pool: Pool;
+  events: EventBus;
+  log: Logger;
+  metrics?: JobMetrics;
+};
+
+export class JobEngine implements JobQueue {
+  readonly agenda: Agenda;
+  private readonly opts: JobEngineOptions;
+  private readonly definitions = new Map<JobKind, JobKindDefinition>();
+  private readonly running = new Map<number, AbortController>();
+  private started = false;
+
+  private constructor(opts: JobEngineOptions, backend: AgendaBackend, channel: NotificationChannel | undefined) {
+    this.opts = opts;
+    const { config } = opts;
+    this.agenda = new Agenda({
+      backend,
+      name: `fmd-${process.pid}`,
+      processEvery: config.jobPollMs,
+      maxConcurrency: Math.max(config.jobWorkers, 1),
+      defaultConcurrency: Math.max(config.jobWorkers, 1),
+      // Lock no more than we can run, or a crashed worker strands queued jobs until expiry.
+      lockLimit: Math.max(config.jobWorkers, 1),
+      defaultLockLimit: Math.max(config.jobWorkers, 1),
+      defaultLockLifetime: config.jobLockLifetimeMs,
+      removeOnComplete: true,
+      notificationChannel: channel,
+    });
+    this.agenda.on('error', (err) => opts.log.error({ err }, 'job store error'));
+  }
+
+  static async create(opts: JobEngineOptions): Promise<JobEngine> {
+    const { config } = opts;
+    let channel: NotificationChannel | undefined;
+    if (config.redis) channel = new RedisNotificationChannel({ url: config.redis });
+    else channel = new InProcessNotificationChannel();
+    let backend: AgendaBackend;
+    if (config.jobsBackend === 'mongo') {
+      backend = await (await import('./mongo-backend.ts')).createMongoBackend(config.mongodbUrl!);
+    } else {
+      backend = new MariaDbBackend({ pool: opts.pool });
+    }
+    const engine = new JobEngine(opts, backend, channel);
+    await engine.agenda.ready;
+    // A producer that never starts Agenda must connect the channel itself to publish.
+    await channel.connect?.();
+    return engine;
+  }
+
+  define(kind: JobKind, def: JobKindDefinition): void {
+    this.definitions.set(kind, def);
+    this.agenda.define<AgendaData>(agendaName(kind), (agendaJob) => this.process(kind, def, agendaJob), {
+      concurrency: Math.max(this.opts.config.jobWorkers, 1),
+      lockLifetime: this.opts.config.jobLockLifetimeMs,
+      removeOnComplete: true,
+    });
+  }
+
+  /** Starts running jobs in this process (the server with job-workers > 0, or `npm run worker`). */
+  async startWorker(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.agenda.start();
+  }
+
+  async enqueue(kind: JobKind, contents: Record<string, unknown>, opts: EnqueueOptions = {}): Promise<Job> {
+    const { prisma } = this.opts;
+    const job = await prisma.job.create({
+      data: {
+        kind,
+        contents: contents as object,
+        repo: opts.repo ?? null,
+        buildId: opts.buildId ?? null,
+        startAfter: opts.startAfter ?? null,
+        dependsOnId: opts.dependsOn ?? null,
+        maxAttempts: opts.maxAttempts ?? this.definitions.get(kind)?.maxAttempts ?? 1,
+      },
+    });
+    const scheduled = await this.schedule(job, opts.startAfter ?? new Date());
+    this.opts.metrics?.queued.inc({ kind });
+    await this.publish(scheduled);
+    return scheduled;
+  }
+
+  private async schedule(job: Job, when: Date): Promise<Job> {
+    const agendaJob = this.agenda.create<AgendaData>(agendaName(job.kind as JobKind), { jobId: job.id });
+    agendaJob.schedule(when);
+    await agendaJob.save();
+    return this.opts.prisma.job.update({ where: { id: job.id }, data: { agendaJobId: String(agendaJob.attrs._id) } });
+  }
+
+  async get(jobId: number): Promise<Job | null> {
+    return this.opts.prisma.job.findUnique({ where: { id: jobId } });
+  }
+
+  async cancel(jobId: number): Promise<Job> {
+    const { prisma } = this.opts;
+    const job = await prisma.job.findUnique({ where: { id: jobId } });
+    if (!job) throw new NotFoundError('job', String(jobId));
+    if (job.status === 'ENDED' || job.status === 'BROKEN') return job;
+    await prisma.job.update({ where: { id: jobId }, data: { cancelRequested: true } });
+    // A queued job is over now; a running one stops at its next checkpoint.
+    const claimed = await prisma.job.updateMany({ where: { id: jobId, status: 'NEW' }, data: { status: 'BROKEN', error: 'cancelled', finishedAt: new Date() } });
+    if (claimed.count === 1 && job.agendaJobId) await this.agenda.cancel({ id: job.agendaJobId }).catch(() => 0);
+    this.running.get(jobId)?.abort(new Error('cancelled'));
+    const updated = (await prisma.job.findUnique({ where: { id: jobId } }))!;
+    await this.publish(updated);
+    return updated;
+  }
+
+  private async publish(job: Job): Promise<void> {
+    await this.opts.events.publish(jobTopic(job.id), { id: job.id });
+  }
+
+  private async finish(job: Job, data: Partial<Job>): Promise<Job> {
+    const updated = await this.opts.prisma.job.update({ where: { id: job.id }, data: { ...data, finishedAt: new Date() } as never });
+    await this.publish(updated);
+    return updated;
+  }
+
+  /** The Agenda processor shared by every kind. */
+  private async process(kind: JobKind, def: JobKindDefinition, agendaJob: AgendaJob<AgendaData>): Promise<void> {
+    const { prisma, log } = this.opts;
+    const jobId = agendaJob.attrs.data.jobId;
+    let job = await prisma.job.findUnique({ where: { id: jobId } });
+    if (!job || job.status === 'ENDED' || job.status === 'BROKEN') return; // done already (at-least-once)
+    if (job.cancelRequested) {
+      await this.finish(job, { status: 'BROKEN', error: 'cancelled' });
+      return;
+    }
+    if (job.status === 'STARTED') {
+      // The worker that ran it died (its lock expired). The kind decides.
+      const rule = typeof def.recovery === 'function' ? def.recovery((job.contents ?? {}) as Record<string, unknown>) : def.recovery;
+      if (rule === 'fail') {
+        log.warn({ jobId, kind }, 'job interrupted by a dead worker; marking it broken');
+        await this.finish(job, { status: 'BROKEN', error: 'interrupted: the worker running this job stopped; start it again' });
+        this.opts.metrics?.finished.inc({ kind, result: 'broken' });
+        return;
+      }
+      log.warn({ jobId, kind }, 'job interrupted by a dead worker; running it again');
+    }
+    if (job.dependsOnId) {
+      const dep = await prisma.job.findUnique({ where: { id: job.dependsOnId }, select: { status: true } });
+      if (dep && (dep.status === 'NEW' || dep.status === 'STARTED')) {
+        await this.schedule(job, new Date(Date.now() + waitRetryMs.dependency));
+        return;
+      }
+      if (dep?.status === 'BROKEN') {
+        await this.finish(job, { status: 'BROKEN', error: `job ${job.dependsOnId}, which this job depends on, failed` });
+        return;
+      }
+    }
+    let repoLock: PoolConnection | undefined;
+    if (job.repo && repoSerializedKinds.includes(kind)) {
+      repoLock = await this.lockRepo(job.repo);
+      if (!repoLock) {
+        await this.schedule(job, new Date(Date.now() + waitRetryMs.repo));
+        return;
+      }
+    }
+    const startedAt = new Date();
+    try {
+      job = await prisma.job.update({
+        where: { id: jobId },
+        data: { status: 'STARTED', startedAt, attempts: { increment: 1 }, error: null },
+      });
+      await this.publish(job);
+      await this.run(kind, def, job, agendaJob, startedAt);
+    } finally {
+      if (repoLock) await this.unlockRepo(repoLock, job.repo!);
+    }
+  }
+
+  private async run(kind: JobKind, def: JobKindDefinition, job: Job, agendaJob: AgendaJob<AgendaData>, startedAt: Date): Promise<void> {
+    const { prisma, events, log, config, metrics } = this.opts;
+    const writer = new JobLogWriter(prisma, events, job.id, job.logSize);
+    const abort = new AbortController();
+    this.running.set(job.id, abort);
+    metrics?.running.inc({ kind });
+    let lastTouch = Date.now();
+    const touch = async (progress?: number) => {
+      lastTouch = Date.now();
+      await agendaJob.touch(progress === undefined ? undefined : Math.round(progress * 100)).catch((err) => log.warn({ err, jobId: job.id }, 'touch failed'));
+      const { cancelRequested } = (await prisma.job.findUnique({ where: { id: job.id }, select: { cancelRequested: true } })) ?? { cancelRequested: false };
+      if (cancelRequested && !abort.signal.aborted) abort.abort(new Error('cancelled'));
+    };
+    // Keep the lock alive during long steps that report nothing, well inside its lifetime.
+    const keepAlive = setInterval(() => {
+      if (Date.now() - lastTouch > config.jobLockLifetimeMs / 4) void touch();
+    }, Math.max(config.jobLockLifetimeMs / 8, 250));
+    const run: JobRun = {
+      job,
+      contents: (job.contents ?? {}) as Record<string, unknown>,
+      signal: abort.signal,
+      log: async (line) => {
+        for (const l of line.split('\n')) writer.append(l);
+      },
+      progress: async (fraction, message) => {
+        await prisma.job.update({ where: { id: job.id }, data: { progress: fraction, progressMessage: message?.slice(0, 255) ?? null } });
+        await touch(fraction ?? undefined);
+        await this.publish(job);
+      },
+    };
+    let result: 'ended' | 'broken' | 'retry' = 'ended';
+    try {
+      const results = await def.handler(run);
+      await writer.close();
+      await this.finish(job, { status: 'ENDED', results: (results ?? {}) as never, progress: 1 });
+    } catch (err) {
+      const message = abort.signal.aborted ? 'cancelled' : err instanceof Error ? err.message : String(err);
+      writer.append(`error: ${message}`);
+      const attempts = job.attempts; // already incremented for this run
+      if (!abort.signal.aborted && attempts < job.maxAttempts) {
+        result = 'retry';
+        const delay = Math.min(1000 * 2 ** (attempts - 1), 5 * 60_000);
+        writer.append(`retrying in ${Math.round(delay / 1000)} s (attempt ${attempts + 1} of ${job.maxAttempts})`);
+        await writer.flush();
+        const updated = await prisma.job.update({ where: { id: job.id }, data: { status: 'NEW', error: message } });
+        await this.schedule(updated, new Date(Date.now() + delay));
+        await this.publish(updated);
+      } else {
+        result = 'broken';
+        await writer.close();
+        await this.finish(job, { status: 'BROKEN', error: message });
+      }
+    } finally {
+      clearInterval(keepAlive);
+      this.running.delete(job.id);
+      metrics?.running.dec({ kind });
+      metrics?.finished.inc({ kind, result });
+      metrics?.duration.observe({ kind, result }, (Date.now() - startedAt.getTime()) / 1000);
+    }
+  }
+
+  /** Per-repo serialization across all workers: a named lock held on a dedicated connection. */
+  private async lockRepo(repo: string): Promise<PoolConnection | undefined> {
+    const conn = await this.opts.pool.getConnection();
+    try {
+      const [rows] = await conn.query<RowDataPacket[]>('SELECT GET_LOCK(?, 0) AS got', [`fmd-repo:${repo}`]);
+      if (rows[0]?.got === 1) return conn;
+    } catch (err) {
+      conn.release();
+      throw err;
+    }
+    conn.release();
+    return undefined;
+  }
+
+  private async unlockRepo(conn: PoolConnection, repo: string): Promise<void> {
+    try {
+      await conn.query('SELECT RELEASE_LOCK(?)', [`fmd-repo:${repo}`]);
+    } finally {
+      conn.release();
+    }
+  }
+
+  /** Graceful: stop taking jobs, let running ones finish (up to `timeoutMs`), then unlock the rest. */
+  async stop(timeoutMs = 30_000): Promise<void> {
+    if (this.started) {
+      await this.agenda.drain({ timeout: timeoutMs, closeConnection: false }).catch(() => undefined);
+      await this.agenda.stop(false).catch(() => undefined);
+    }
+  }
+}

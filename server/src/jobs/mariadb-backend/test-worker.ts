@@ -1,0 +1,58 @@
+// A worker process for the concurrency test and the throughput bench: one Agenda on the MariaDB
+// backend, configured from the environment, printing READY once it processes jobs.
+//   FMD_WORKER_DB            database URL (required)
+//   FMD_WORKER_ID            name recorded with each execution
+//   FMD_WORKER_LOCK_LIFETIME ms (default 10 min), FMD_WORKER_PROCESS_EVERY ms (default 100)
+//   FMD_WORKER_CONCURRENCY   jobs at once per job name and locked ahead (default 10)
+//   FMD_WORKER_REDIS         redis URL for notifications; FMD_WORKER_CHANNEL its channel name
+import { Agenda } from 'agenda';
+import type { Pool } from 'mysql2/promise';
+import { MariaDbBackend, poolFromUri, RedisNotificationChannel } from './index.ts';
+
+const env = process.env;
+const worker = env.FMD_WORKER_ID ?? String(process.pid);
+const concurrency = Number(env.FMD_WORKER_CONCURRENCY ?? 10);
+const pool: Pool = poolFromUri(env.FMD_WORKER_DB as string, concurrency + 4);
+const channel = env.FMD_WORKER_REDIS
+  ? new RedisNotificationChannel({ url: env.FMD_WORKER_REDIS, channelName: env.FMD_WORKER_CHANNEL })
+  : undefined;
+const agenda = new Agenda({
+  backend: new MariaDbBackend({ pool, notificationChannel: channel }),
+  name: worker,
+  processEvery: Number(env.FMD_WORKER_PROCESS_EVERY ?? 100),
+  defaultConcurrency: concurrency,
+  defaultLockLimit: concurrency,
+  maxConcurrency: concurrency * 4,
+  defaultLockLifetime: Number(env.FMD_WORKER_LOCK_LIFETIME ?? 600_000),
+});
+agenda.on('error', (err) => console.error(`worker ${worker}:`, err));
+
+const record = (jobId: unknown, event: string) =>
+  pool.query('INSERT INTO executions (job_id, worker, event) VALUES (?, ?, ?)', [String(jobId), worker, event]);
+
+agenda.define('record', async (job) => {
+  await record(job.attrs._id, 'run');
+});
+agenda.define('slow', async (job) => {
+  await record(job.attrs._id, 'start');
+  for (let i = 0; i < 6; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    await job.touch();
+  }
+  await record(job.attrs._id, 'done');
+});
+agenda.define('noop', async () => {});
+agenda.define('latency', async (job) => {
+  const ms = Date.now() - (job.attrs.data as { queuedAt: number }).queuedAt;
+  await pool.query('INSERT INTO bench_latency (ms) VALUES (?)', [ms]);
+});
+
+process.once('SIGTERM', () => {
+  void agenda
+    .stop()
+    .catch(() => {})
+    .finally(() => pool.end().finally(() => process.exit(0)));
+});
+
+await agenda.start();
+process.stdout.write('READY\n');
