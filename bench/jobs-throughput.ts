@@ -25,6 +25,10 @@ const backend = new MariaDbBackend({ pool, ensureSchema: true });
 await backend.connect();
 await pool.query('CREATE TABLE IF NOT EXISTS bench_latency (id INT AUTO_INCREMENT PRIMARY KEY, ms INT NOT NULL)');
 const workers = new Set<ChildProcess>();
+// Agenda refills its queue only on each processEvery tick (and on notifications), so a worker tops
+// out near lockLimit / processEvery: 2 x concurrency every 20 ms here.
+const processEvery = process.env.FMD_BENCH_PROCESS_EVERY ?? '20';
+const lockLimit = process.env.FMD_BENCH_LOCK_LIMIT ?? '40';
 
 function startWorker(id: string, env: Record<string, string> = {}): Promise<ChildProcess> {
   const child = spawn(process.execPath, [workerScript], {
@@ -68,7 +72,9 @@ async function queueParked(n: number): Promise<void> {
 async function throughput(workerCount: number, queued: number): Promise<number> {
   await backend.repository.purgeAllJobs();
   await queueParked(queued);
-  for (let i = 0; i < workerCount; i++) await startWorker(`t${i}`);
+  for (let i = 0; i < workerCount; i++) {
+    await startWorker(`t${i}`, { FMD_WORKER_PROCESS_EVERY: processEvery, FMD_WORKER_LOCK_LIMIT: lockLimit });
+  }
   const t0 = performance.now();
   await pool.query("UPDATE agenda_jobs SET next_run_at = ? WHERE name = 'noop'", [new Date()]);
   while ((await count("SELECT COUNT(*) AS n FROM agenda_jobs WHERE name = 'noop' AND last_finished_at IS NULL")) > 0) {
@@ -119,7 +125,10 @@ async function latency(jobs: number, gapMs: number, redis: boolean): Promise<{ p
 }
 
 try {
-  console.log(`jobs bench: Node ${process.version}, ${os.cpus().length} CPUs, embedded MariaDB, no-op jobs, worker concurrency 20`);
+  console.log(
+    `jobs bench: Node ${process.version}, ${os.cpus().length} CPUs, embedded MariaDB, no-op jobs, ` +
+      `worker concurrency 20, lockLimit ${lockLimit}, processEvery ${processEvery} ms`,
+  );
   for (const queued of [1000, 10000]) {
     for (const workerCount of [1, 2]) {
       const rate = await throughput(workerCount, queued);

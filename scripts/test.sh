@@ -24,5 +24,15 @@ npm run --silent schema:print -- --check
 git diff --exit-code --stat -- schema.graphql || { echo "schema.graphql is stale: run npm run schema:print"; exit 1; }
 
 echo "==> running tests"
-npm run --silent test:only
-echo "==> all checks passed in $(( $(date +%s) - start )) s"
+log=$(mktemp)
+set +e
+npm run --silent test:only 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite, summed over the workspaces' node:test summaries.
+passed=$(grep -aoE 'ℹ pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')
+failed=$(grep -aoE 'ℹ fail [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')
+rm -f "$log"
+echo "==> finished in $(( $(date +%s) - start )) s"
+echo "tests: $passed passed, $failed failed"
+exit "$status"
