@@ -19,6 +19,14 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config);
+  // A stop requested while starting is honoured once started, so the embedded MariaDB is
+  // never left behind.
+  let requested: string | null = null;
+  const early = (signal: string) => () => {
+    requested = signal;
+  };
+  process.once('SIGTERM', early('SIGTERM'));
+  process.once('SIGINT', early('SIGINT'));
   const secret = resolveSecret(config);
   const started = Date.now();
   const db = await openDatabase(config, log, { owner: true });
@@ -46,14 +54,19 @@ async function main(): Promise<void> {
       process.exit(1);
     }, 60_000);
     force.unref();
+    const t0 = Date.now();
     await http.stop();
+    const t1 = Date.now();
     await services.close();
+    const t2 = Date.now();
     await db.close();
-    log.info('stopped');
+    log.info({ httpMs: t1 - t0, jobsMs: t2 - t1, databaseMs: Date.now() - t2 }, 'stopped');
     process.exit(0);
   };
+  process.removeAllListeners('SIGTERM').removeAllListeners('SIGINT');
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  if (requested) await shutdown(requested);
 }
 
 main().catch((err: unknown) => {

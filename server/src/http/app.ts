@@ -6,6 +6,7 @@ import express, { type ErrorRequestHandler } from 'express';
 import cors from 'cors';
 import type { Services } from '../services.ts';
 import { createGraphQLEndpoint, graphqlPath } from './graphql.ts';
+import { createRepoFilesRouter } from './repo-files.ts';
 import { DomainError } from '../domain/errors.ts';
 import { isDatabaseUnavailable } from '../db/index.ts';
 import { adminJobsPath, adminJobsRouter } from './admin-jobs.ts';
@@ -54,6 +55,9 @@ export async function startHttpServer(services: Services, opts: { host: string; 
 
   app.use(adminJobsPath, adminJobsRouter(services));
 
+  // Repo files for flatpak clients: /repo/<name>/<path> and /repo/<name>.flatpakrepo.
+  app.use('/repo', createRepoFilesRouter(services));
+
   app.use((req, res) => {
     res.status(404).json({ status: 404, 'error-type': 'not-found', message: `no route for ${req.method} ${req.path}` });
   });
@@ -100,14 +104,13 @@ export async function startHttpServer(services: Services, opts: { host: string; 
     port,
     async stop(graceMs = 10_000) {
       shuttingDown = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      // Apollo's drain plugin waits for in-flight HTTP operations and closes WebSockets.
-      await Promise.race([graphql.stop(), new Promise((r) => setTimeout(r, graceMs))]);
+      // Apollo's drain plugin closes the server, waits for in-flight operations (up to its grace
+      // period) and closes WebSockets; whatever is left after graceMs is cut.
       const timer = setTimeout(() => {
         for (const s of sockets) s.destroy();
       }, graceMs);
-      await closed;
+      await graphql.stop();
+      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
       clearTimeout(timer);
     },
   };

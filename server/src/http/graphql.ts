@@ -116,7 +116,7 @@ export async function createGraphQLEndpoint(services: Services, httpServer: Http
       // graphql-armor is typed against Apollo's CommonJS build; the plugins are the same objects.
       ...(protection.plugins as unknown as ApolloServerPlugin<GraphQLContext>[]),
       unavailableStatusPlugin,
-      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 10_000 }),
       {
         async serverWillStart() {
           return {

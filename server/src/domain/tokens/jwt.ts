@@ -23,7 +23,28 @@ export async function signClaims(claims: Claims, key: Uint8Array): Promise<strin
   return new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(key);
 }
 
+/**
+ * Verified tokens by their exact text. Verification is pure (same token, same key, same
+ * claims), so only expiry is re-checked; revocation is the token service's job.
+ */
+const verifiedByKey = new WeakMap<Uint8Array, Map<string, Claims>>();
+const maxCached = 10_000;
+
 export async function verifyToken(token: string, key: Uint8Array, now = new Date()): Promise<Claims> {
+  let verified = verifiedByKey.get(key);
+  if (!verified) verifiedByKey.set(key, (verified = new Map()));
+  const cached = verified.get(token);
+  if (cached) {
+    if (cached.exp * 1000 <= now.getTime()) throw new AuthenticationError('expired', 'token expired');
+    return cached;
+  }
+  const claims = await verifyUncached(token, key, now);
+  if (verified.size >= maxCached) verified.delete(verified.keys().next().value!);
+  verified.set(token, claims);
+  return claims;
+}
+
+async function verifyUncached(token: string, key: Uint8Array, now: Date): Promise<Claims> {
   let payload: unknown;
   try {
     ({ payload } = await jwtVerify(token, key, { algorithms: ['HS256'], currentDate: now }));

@@ -1,0 +1,147 @@
+// Serves repos to flatpak/ostree clients: GET/HEAD /repo/<name>/<path> and the generated
+// /repo/<name>.flatpakrepo. Files are streamed by `send` (Range, ETag, Last-Modified,
+// conditional requests). Only the paths a client needs are served; dot-segments, traversal
+// and symlinks that leave the repo are refused, and the summary staging dir is never visible.
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+import express, { type Request, type Response, type NextFunction, type Router } from 'express';
+import send from 'send';
+import type { Services } from '../services.ts';
+import { AuthenticationError, ForbiddenError } from '../domain/errors.ts';
+import { REPO_NAME_RE } from '../domain/repos/validate.ts';
+
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** summary*, config, signatures: they change on every summary update. */
+const SHORT = 'public, max-age=30';
+const MEDIUM = 'public, max-age=300';
+
+/** Top-level files and directories of an archive repo that clients fetch. */
+const SERVED_FILES = new Set(['config', 'summary', 'summary.sig', 'summary.idx', 'summary.idx.sig']);
+const SERVED_DIRS = new Set(['objects', 'deltas', 'summaries', 'delta-indexes', 'refs']);
+
+/** Cache-Control for a servable relative path. */
+export function cacheControlFor(rel: string): string {
+  if (rel.startsWith('objects/')) {
+    // .commitmeta gains signatures (key rotation); every other object is named by its content.
+    return rel.endsWith('.commitmeta') ? MEDIUM : IMMUTABLE;
+  }
+  if (rel.startsWith('deltas/')) {
+    // The superblock embeds the commit's signatures and is remade when they change.
+    return rel.endsWith('/superblock') ? MEDIUM : IMMUTABLE;
+  }
+  if (rel.startsWith('summaries/')) {
+    // Sub-summaries and summary deltas are named by their content; the index signature may be remade.
+    return rel.endsWith('.idx.sig') ? MEDIUM : IMMUTABLE;
+  }
+  return SHORT;
+}
+
+/**
+ * Splits and decodes `/a/b/c` into checked segments, or null when any segment is empty,
+ * starts with a dot (`.`, `..`, `.fmd-staging`, temp files), or hides a slash, backslash or NUL.
+ */
+export function safeSegments(rawPath: string): string[] | null {
+  const parts = rawPath.replace(/^\//, '').split('/');
+  const out: string[] = [];
+  for (const p of parts) {
+    let d: string;
+    try {
+      d = decodeURIComponent(p);
+    } catch {
+      return null;
+    }
+    if (!d || d.startsWith('.') || /[/\\\0]/.test(d)) return null;
+    out.push(d);
+  }
+  return out;
+}
+
+export function isServable(segments: string[]): boolean {
+  if (segments.length === 0) return false;
+  if (segments.length === 1) return SERVED_FILES.has(segments[0]!);
+  return SERVED_DIRS.has(segments[0]!);
+}
+
+function notFound(res: Response, what: string): void {
+  // Never cache a miss: a signature or object missing now may exist a moment later.
+  res.status(404).set('cache-control', 'no-store').json({ status: 404, 'error-type': 'not-found', message: `${what} not found` });
+}
+
+export function createRepoFilesRouter(services: Services): Router {
+  const router = express.Router();
+  const roots = new Map<string, string>();
+
+  async function rootOf(name: string): Promise<string | null> {
+    const hit = roots.get(name);
+    if (hit) return hit;
+    const real = await realpath(services.repos.repoPath(name)).catch(() => null);
+    if (real) roots.set(name, real);
+    return real;
+  }
+
+  async function flatpakrepo(req: Request, res: Response, name: string): Promise<void> {
+    const repo = REPO_NAME_RE.test(name) ? await services.repos.servedRepo(name) : null;
+    if (!repo) return notFound(res, `repo ${name}`);
+    const here = services.repos.configuredRepoUrl(name) ?? `${req.protocol}://${req.get('host')}/repo/${name}/`;
+    const body = await services.repos.flatpakrepo(repo, here);
+    res.set({ 'content-type': 'application/vnd.flatpak.repo', 'cache-control': MEDIUM });
+    res.send(body);
+  }
+
+  router.use(async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.status(405).set('allow', 'GET, HEAD').json({ status: 405, 'error-type': 'generic-error', message: 'repos are read-only over HTTP' });
+        return;
+      }
+      const segments = safeSegments(req.path);
+      if (!segments) return notFound(res, 'file');
+      const first = segments[0]!;
+      if (segments.length === 1 && first.endsWith('.flatpakrepo')) return await flatpakrepo(req, res, first.slice(0, -'.flatpakrepo'.length));
+      if (!REPO_NAME_RE.test(first)) return notFound(res, 'repo');
+      const rel = segments.slice(1);
+      const relPath = rel.join('/');
+      if (!isServable(rel)) return notFound(res, relPath || 'file');
+      const repo = await services.repos.servedRepo(first);
+      if (!repo) return notFound(res, `repo ${first}`);
+
+      let access;
+      try {
+        access = await services.repos.authorizeDownload(repo, relPath, req.headers.authorization);
+      } catch (err) {
+        if (err instanceof AuthenticationError || err instanceof ForbiddenError) {
+          if (err instanceof AuthenticationError) res.set('www-authenticate', 'Bearer');
+          res.status(err.httpStatus).set('cache-control', 'no-store').json({ status: err.httpStatus, 'error-type': err.errorType, message: err.message });
+          return;
+        }
+        throw err;
+      }
+
+      const root = await rootOf(first);
+      if (!root) return notFound(res, `repo ${first}`);
+      const file = await realpath(path.join(root, ...rel)).catch(() => null);
+      // A symlink (or anything else) that resolves outside the repo is not served.
+      if (!file || !file.startsWith(root + path.sep)) return notFound(res, relPath);
+
+      res.set('content-type', relPath === 'config' ? 'text/plain; charset=utf-8' : 'application/octet-stream');
+      res.set('cache-control', access.private ? 'no-store' : cacheControlFor(relPath));
+      const stream = send(req, file, { etag: true, lastModified: true, acceptRanges: true, cacheControl: false, index: false, dotfiles: 'allow' });
+      stream.on('directory', () => notFound(res, relPath));
+      stream.on('error', (err: { status?: number; statusCode?: number; headers?: Record<string, string> }) => {
+        if (res.headersSent) return void res.destroy();
+        const status = err.status ?? err.statusCode ?? 500;
+        if (status === 404) return notFound(res, relPath);
+        res.removeHeader('content-type');
+        if (status === 416) {
+          res.status(416).set({ ...err.headers, 'cache-control': 'no-store' }).end();
+          return;
+        }
+        next(err);
+      });
+      stream.pipe(res);
+    } catch (err) {
+      next(err);
+    }
+  });
+  return router;
+}
