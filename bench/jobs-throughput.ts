@@ -3,7 +3,7 @@
 // - pickup latency (queued -> started) p50/p99 with Redis notification and with polling only.
 // Run from the repo root: npm exec -- node bench/jobs-throughput.ts   (FMD_BENCH_REDIS_URL to change Redis)
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -142,6 +142,10 @@ try {
     console.log(`latency     redis notification: skipped, Redis unreachable at ${redisUrl}`);
   }
   console.log(`latency     polling only, processEvery 5 s (40 jobs)       ${fmt(await latency(40, 250, false))}`);
+} catch (err) {
+  // Keep the server's own account of a failure.
+  console.error(err, '\n' + readFileSync(path.join(dir, 'mariadb', 'error.log'), 'utf8').split('\n').slice(-30).join('\n'));
+  process.exitCode = 1;
 } finally {
   await stopWorkers();
   await pool.end();

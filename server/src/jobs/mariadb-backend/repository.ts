@@ -192,12 +192,19 @@ export class MariaDbJobRepository implements JobRepository {
          ORDER BY next_run_at ASC, priority DESC LIMIT 1 FOR UPDATE SKIP LOCKED`,
         [jobName, nextScanAt],
       );
-      const [expired] = await conn.query<Rows>(
-        `SELECT * FROM ${this.t} FORCE INDEX (${this.lockIndex})
-         WHERE name = ? AND disabled = FALSE AND locked_at <= ?
-         ORDER BY locked_at ASC LIMIT 1 FOR UPDATE SKIP LOCKED`,
+      // Expired locks are rare: look without locking, then lock that one row by primary key if it
+      // still qualifies. Walking the index with FOR UPDATE here deadlocked against lock releases.
+      const [stale] = await conn.query<Rows>(
+        `SELECT id FROM ${this.t} FORCE INDEX (${this.lockIndex})
+         WHERE name = ? AND disabled = FALSE AND locked_at <= ? ORDER BY locked_at ASC LIMIT 1`,
         [jobName, lockDeadline],
       );
+      const [expired] = stale[0]
+        ? await conn.query<Rows>(
+            `SELECT * FROM ${this.t} WHERE id = ? AND disabled = FALSE AND locked_at <= ? FOR UPDATE SKIP LOCKED`,
+            [stale[0].id, lockDeadline],
+          )
+        : [[] as unknown as Rows];
       const row = earlier(due[0], expired[0]);
       if (!row) return undefined;
       await conn.query(`UPDATE ${this.t} SET locked_at = ?, last_modified_by = ? WHERE id = ?`, [lockedAt, lastModifiedBy, row.id]);
@@ -379,7 +386,20 @@ export class MariaDbJobRepository implements JobRepository {
     return rowToJob<DATA>(valuesToRow(id, values, extra));
   }
 
+  /** Retries deadlocks and lock wait timeouts: InnoDB picks a victim, the lock attempt is safe to repeat. */
   private async transaction<T>(work: (conn: PoolConnection) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transactionOnce(work);
+      } catch (err) {
+        const errno = (err as { errno?: number }).errno;
+        if (attempt >= 5 || (errno !== 1213 && errno !== 1205)) throw err;
+        await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+      }
+    }
+  }
+
+  private async transactionOnce<T>(work: (conn: PoolConnection) => Promise<T>): Promise<T> {
     const conn = await this.pool.getConnection();
     try {
       await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');

@@ -3,7 +3,8 @@
 //   FMD_WORKER_DB            database URL (required)
 //   FMD_WORKER_ID            name recorded with each execution
 //   FMD_WORKER_LOCK_LIFETIME ms (default 10 min), FMD_WORKER_PROCESS_EVERY ms (default 100)
-//   FMD_WORKER_CONCURRENCY   jobs at once per job name and locked ahead (default 10)
+//   FMD_WORKER_CONCURRENCY   jobs at once per job name (default 10)
+//   FMD_WORKER_LOCK_LIMIT    jobs locked ahead per job name (default: the concurrency)
 //   FMD_WORKER_REDIS         redis URL for notifications; FMD_WORKER_CHANNEL its channel name
 import { Agenda } from 'agenda';
 import type { Pool } from 'mysql2/promise';
@@ -21,7 +22,7 @@ const agenda = new Agenda({
   name: worker,
   processEvery: Number(env.FMD_WORKER_PROCESS_EVERY ?? 100),
   defaultConcurrency: concurrency,
-  defaultLockLimit: concurrency,
+  defaultLockLimit: Number(env.FMD_WORKER_LOCK_LIMIT ?? concurrency),
   maxConcurrency: concurrency * 4,
   defaultLockLifetime: Number(env.FMD_WORKER_LOCK_LIFETIME ?? 600_000),
 });
