@@ -30,7 +30,8 @@ CREATE TABLE `agenda_jobs` (
   `updated_at` DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
   PRIMARY KEY (`id`),
   UNIQUE KEY `agenda_jobs_single_name` (`single_name`),
-  KEY `agenda_jobs_find_and_lock` (`name`, `disabled`, `locked_at`, `next_run_at`, `priority` DESC),
+  KEY `agenda_jobs_find_and_lock` (`name`, `disabled`, `next_run_at`, `priority` DESC),
+  KEY `agenda_jobs_lock_expiry` (`name`, `disabled`, `locked_at`),
   KEY `agenda_jobs_next_run_at` (`next_run_at`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 

@@ -30,12 +30,14 @@ export class MariaDbJobRepository implements JobRepository {
   private readonly getPool: () => Pool;
   private readonly t: string;
   private readonly lockIndex: string;
+  private readonly expiryIndex: string;
 
   constructor(options: MariaDbJobRepositoryOptions) {
     this.tableName = checkTableName(options.tableName ?? 'agenda_jobs');
     this.getPool = options.pool;
     this.t = `\`${this.tableName}\``;
     this.lockIndex = `\`${this.tableName}_find_and_lock\``;
+    this.expiryIndex = `\`${this.tableName}_lock_expiry\``;
   }
 
   private get pool(): Pool {
@@ -195,7 +197,7 @@ export class MariaDbJobRepository implements JobRepository {
       // Expired locks are rare: look without locking, then lock that one row by primary key if it
       // still qualifies. Walking the index with FOR UPDATE here deadlocked against lock releases.
       const [stale] = await conn.query<Rows>(
-        `SELECT id FROM ${this.t} FORCE INDEX (${this.lockIndex})
+        `SELECT id FROM ${this.t} FORCE INDEX (${this.expiryIndex})
          WHERE name = ? AND disabled = FALSE AND locked_at <= ? ORDER BY locked_at ASC LIMIT 1`,
         [jobName, lockDeadline],
       );

@@ -14,9 +14,13 @@ export function checkTableName(name: string): string {
  * DDL for the jobs and the job lifecycle log tables (MariaDB >= 10.8: descending index keys).
  *
  * Index design: a `SELECT ... FOR UPDATE SKIP LOCKED` whose ORDER BY needs a filesort locks every
- * matching row, so both lock queries walk `find_and_lock` in order and stop after one row:
- * - due, unlocked jobs of a name: (name, disabled, locked_at IS NULL) then next_run_at ASC, priority DESC;
- * - jobs of a name whose lock expired: (name, disabled) then locked_at ascending.
+ * matching row, so each lock query walks one index in order and stops after one row:
+ * - due, unlocked jobs of a name: `find_and_lock` (name, disabled, next_run_at, priority DESC),
+ *   with `locked_at IS NULL` checked on the row. locked_at is deliberately not in this index:
+ *   locking a job would otherwise move its entry, and under several workers the delete-marked
+ *   entries (not yet purged while other transactions run) pile up at the front of the range
+ *   every lock query walks, which made throughput collapse as the queue grew;
+ * - jobs of a name whose lock expired: `lock_expiry` (name, disabled, locked_at).
  * `single_name` is a stored generated column so that `type = 'single'` jobs are unique per name
  * (MariaDB has no partial unique indexes; NULLs do not collide).
  */
@@ -55,7 +59,8 @@ export function jobsTableSql(tableName: string): string {
   \`updated_at\` DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
   PRIMARY KEY (\`id\`),
   UNIQUE KEY \`${t}_single_name\` (\`single_name\`),
-  KEY \`${t}_find_and_lock\` (\`name\`, \`disabled\`, \`locked_at\`, \`next_run_at\`, \`priority\` DESC),
+  KEY \`${t}_find_and_lock\` (\`name\`, \`disabled\`, \`next_run_at\`, \`priority\` DESC),
+  KEY \`${t}_lock_expiry\` (\`name\`, \`disabled\`, \`locked_at\`),
   KEY \`${t}_next_run_at\` (\`next_run_at\`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`;
 }
