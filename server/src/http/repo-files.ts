@@ -1,11 +1,11 @@
 // Serves repos to flatpak/ostree clients: GET/HEAD /repo/<name>/<path> and the generated
-// /repo/<name>.flatpakrepo. Files are streamed by `send` (Range, ETag, Last-Modified,
-// conditional requests). Only the paths a client needs are served; dot-segments, traversal
+// /repo/<name>.flatpakrepo. Files are streamed with Range, ETag, Last-Modified and
+// conditional requests, from one open file descriptor (see sendFile). Only the paths a client needs are served; dot-segments, traversal
 // and symlinks that leave the repo are refused, and the summary staging dir is never visible.
-import { realpath } from 'node:fs/promises';
+import { open, realpath } from 'node:fs/promises';
 import path from 'node:path';
+import { pipeline } from 'node:stream';
 import express, { type Request, type Response, type NextFunction, type Router } from 'express';
-import send from 'send';
 import type { Services } from '../services.ts';
 import { AuthenticationError, ForbiddenError } from '../domain/errors.ts';
 import { REPO_NAME_RE } from '../domain/repos/validate.ts';
@@ -64,7 +64,61 @@ export function isServable(segments: string[]): boolean {
 
 function notFound(res: Response, what: string): void {
   // Never cache a miss: a signature or object missing now may exist a moment later.
-  res.status(404).set('cache-control', 'no-store').json({ status: 404, 'error-type': 'not-found', message: `${what} not found` });
+  res.status(404).set({ 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8' }).json({ status: 404, 'error-type': 'not-found', message: `${what} not found` });
+}
+
+/**
+ * Streams one file. Everything comes from a single open descriptor: `send` stats by path and
+ * opens again, so a summary.idx renamed over in between came out as the new file's bytes cut
+ * to the old file's length (a torn read that matches no signature). Files in a repo are only
+ * ever replaced by rename, so an open descriptor always reads one whole version.
+ */
+async function sendFile(req: Request, res: Response, file: string, relPath: string): Promise<void> {
+  const fh = await open(file, 'r').catch(() => null);
+  if (!fh) return notFound(res, relPath);
+  let streaming = false;
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return notFound(res, relPath);
+    const etag = `W/"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+    res.set({ etag, 'last-modified': st.mtime.toUTCString(), 'accept-ranges': 'bytes' });
+    // req.fresh compares If-None-Match / If-Modified-Since with the headers set above.
+    if (req.fresh) {
+      res.status(304).end();
+      return;
+    }
+    let start = 0;
+    let end = st.size - 1;
+    const ifRange = String(req.headers['if-range'] ?? '');
+    const rangeApplies = req.headers.range && (!ifRange || ifRange === etag || (!ifRange.includes('"') && Date.parse(ifRange) >= Math.floor(st.mtimeMs / 1000) * 1000));
+    if (rangeApplies) {
+      const ranges = req.range(st.size, { combine: true });
+      if (ranges === -1) {
+        res.status(416).set({ 'content-range': `bytes */${st.size}`, 'cache-control': 'no-store' });
+        res.removeHeader('content-type');
+        res.end();
+        return;
+      }
+      // Several ranges would need multipart/byteranges; clients fetch one at a time, so send all.
+      if (Array.isArray(ranges) && ranges.length === 1) {
+        start = ranges[0]!.start;
+        end = ranges[0]!.end;
+        res.status(206).set('content-range', `bytes ${start}-${end}/${st.size}`);
+      }
+    }
+    res.set('content-length', String(st.size === 0 ? 0 : end - start + 1));
+    if (req.method === 'HEAD' || st.size === 0) {
+      res.end();
+      return;
+    }
+    if (res.destroyed) return; // the client left while the file was being opened
+    const stream = fh.createReadStream({ start, end, autoClose: true });
+    streaming = true;
+    // pipeline destroys the file stream (closing the descriptor) when the client goes away mid-file.
+    pipeline(stream, res, () => void fh.close().catch(() => undefined));
+  } finally {
+    if (!streaming) await fh.close();
+  }
 }
 
 export function createRepoFilesRouter(services: Services): Router {
@@ -125,20 +179,7 @@ export function createRepoFilesRouter(services: Services): Router {
 
       res.set('content-type', relPath === 'config' ? 'text/plain; charset=utf-8' : 'application/octet-stream');
       res.set('cache-control', access.private ? 'no-store' : cacheControlFor(relPath));
-      const stream = send(req, file, { etag: true, lastModified: true, acceptRanges: true, cacheControl: false, index: false, dotfiles: 'allow' });
-      stream.on('directory', () => notFound(res, relPath));
-      stream.on('error', (err: { status?: number; statusCode?: number; headers?: Record<string, string> }) => {
-        if (res.headersSent) return void res.destroy();
-        const status = err.status ?? err.statusCode ?? 500;
-        if (status === 404) return notFound(res, relPath);
-        res.removeHeader('content-type');
-        if (status === 416) {
-          res.status(416).set({ ...err.headers, 'cache-control': 'no-store' }).end();
-          return;
-        }
-        next(err);
-      });
-      stream.pipe(res);
+      await sendFile(req, res, file, relPath);
     } catch (err) {
       next(err);
     }

@@ -1,0 +1,67 @@
+// Repos with content for tests: the offline test runtime and app (flatpak-fixtures.ts) built
+// once per test process, committed into an fmd repo the way a publish does; flatpak clients in
+// isolated homes; and the delete-repo job wired to the engine when the job kinds lack it.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { runTool } from '../../src/ostree/exec.ts';
+import { buildCommitFrom } from '../../src/ostree/flatpak.ts';
+import type { Services } from '../../src/services.ts';
+import { APP_ID, buildTestApp, buildTestRuntime, clientEnv, tempDir, type AppFixture } from './flatpak-fixtures.ts';
+
+export type Builds = { work: string; runtimeRepo: string; appRepo: string; app: AppFixture; runtimeRefs: string[] };
+
+let builds: Promise<Builds> | undefined;
+
+/** The test runtime and org.test.Hello, built once per process into plain repos (like uploads). */
+export function testBuilds(): Promise<Builds> {
+  builds ??= (async () => {
+    const work = await tempDir('fmd-repo-fixtures-');
+    const runtimeRepo = path.join(work, 'rt-repo');
+    const rt = await buildTestRuntime(runtimeRepo, { workDir: path.join(work, 'rt-work') });
+    const appRepo = path.join(work, 'app-repo');
+    const app = await buildTestApp({ repo: appRepo, runtimeRepo, workDir: path.join(work, 'app-work') });
+    return { work, runtimeRepo, appRepo, app, runtimeRefs: rt.refs };
+  })();
+  return builds;
+}
+
+/** Commits the runtime and the app into an fmd repo as new commits (what a publish does), without touching the summary. */
+export async function publishTestApp(
+  repoPath: string,
+  o: { appTokenType?: number; runtimeTokenType?: number; endOfLife?: string; subject?: string } = {},
+): Promise<Builds> {
+  const b = await testBuilds();
+  const common = { untrusted: true, noUpdateSummary: true, disableFsync: true, timestamp: 'NOW', force: true };
+  await buildCommitFrom(repoPath, { ...common, srcRepo: b.runtimeRepo, tokenType: o.runtimeTokenType });
+  await buildCommitFrom(repoPath, {
+    ...common,
+    srcRepo: b.appRepo,
+    refs: [b.app.ref],
+    tokenType: o.appTokenType,
+    endOfLife: o.endOfLife,
+    subject: o.subject,
+  });
+  return b;
+}
+
+/** A flatpak client in its own home: remote-add --from <url or file> then install and run the test app. */
+export async function installAndRun(dir: string, from: { url?: string; file?: string }, remote = 'fmd'): Promise<string> {
+  const env = await clientEnv(dir);
+  let source = from.url;
+  if (from.file !== undefined) {
+    source = path.join(dir, `${remote}.flatpakrepo`);
+    await writeFile(source, from.file);
+  }
+  await runTool('flatpak', ['--user', 'remote-add', '--from', remote, source!], { env, timeoutMs: 60_000 });
+  await runTool('flatpak', ['--user', 'install', '-y', '--noninteractive', remote, APP_ID], { env, timeoutMs: 120_000 });
+  const { stdout } = await runTool('flatpak', ['--user', 'run', APP_ID], { env, timeoutMs: 60_000 });
+  return stdout;
+}
+
+/** Registers the delete-repo job kind on the engine when the composition root has not (yet). */
+export function ensureRepoJobs(services: Services): void {
+  const engine = services.jobEngine as unknown as { definitions?: Map<string, unknown>; define: Services['jobEngine']['define'] };
+  if (!engine.definitions?.has('delete-repo')) {
+    engine.define('delete-repo', { recovery: 'requeue', handler: (run) => services.repos.deleteRepoFiles(run) });
+  }
+}
