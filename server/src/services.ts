@@ -7,6 +7,10 @@ import { MemoryEventBus, type EventBus } from './domain/events.ts';
 import { TokenService } from './domain/tokens/service.ts';
 import { secretKey } from './domain/tokens/jwt.ts';
 import { UserService } from './domain/users/service.ts';
+import { KeyService } from './domain/keys/service.ts';
+import { RepoService } from './domain/repos/service.ts';
+import { BuildService } from './domain/builds/service.ts';
+import { resolveMasterKey } from './config/secret.ts';
 import { JobService } from './domain/jobs/service.ts';
 import type { JobQueue } from './domain/jobs/queue.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -20,6 +24,9 @@ export type Services = {
   events: EventBus;
   tokens: TokenService;
   users: UserService;
+  keys: KeyService;
+  repos: RepoService;
+  builds: BuildService;
   metrics: Metrics;
   /** the domain's job queue (enqueue, cancel) */
   jobs: JobQueue;
@@ -36,8 +43,11 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     : new MemoryEventBus();
   const tokens = new TokenService(db.prisma, secretKey(secret), { flushMs: config.tokenUsageFlushMs });
   const users = new UserService(db.prisma, tokens);
+  let masterKey: string | undefined;
+  const keys = new KeyService(db.prisma, () => (masterKey ??= resolveMasterKey(config)));
   const metrics = createMetrics();
   const jobEngine = await createJobEngine({ config, prisma: db.prisma, pool: db.pool, events, log, registry: metrics.registry });
+  const repos = new RepoService({ prisma: db.prisma, config, keys, events, tokens, log, jobs: jobEngine });
   const services: Services = {
     config,
     log,
@@ -46,6 +56,9 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     events,
     tokens,
     users,
+    keys,
+    repos,
+    builds: new BuildService({ prisma: db.prisma, config, repos, jobs: jobEngine, events, log }),
     metrics,
     jobs: jobEngine,
     jobRecords: new JobService(db.prisma, events),

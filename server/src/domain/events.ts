@@ -49,4 +49,6 @@ export class MemoryEventBus implements EventBus {
 
 export const topics = {
   tokensChanged: 'tokens.changed',
+  /** a repo's summary changed (payload: RepoUpdatedEvent); one topic per repo name */
+  repoUpdated: (repo: string) => `repo.updated.${repo}`,
 } as const;

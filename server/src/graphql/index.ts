@@ -6,6 +6,9 @@ import './errors.ts';
 import './viewer.ts';
 import './token.ts';
 import './job.ts';
+import './key.ts';
+import './repo.ts';
+import './build.ts';
 
 let schema: GraphQLSchema | undefined;
 

@@ -10,6 +10,8 @@ import { createRepoFilesRouter } from './repo-files.ts';
 import { DomainError } from '../domain/errors.ts';
 import { isDatabaseUnavailable } from '../db/index.ts';
 import { adminJobsPath, adminJobsRouter } from './admin-jobs.ts';
+import { apiV1Path, createApiV1Router } from './api-v1/index.ts';
+import { buildRepoPath, createBuildRepoRouter } from './build-repo.ts';
 
 export type HttpServer = {
   server: Server;
@@ -24,7 +26,9 @@ export async function startHttpServer(services: Services, opts: { host: string; 
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  const server = createServer(app);
+  // Only WebSocket upgrades are upgrades: flatpak's libcurl asks for `Upgrade: h2c` on plain
+  // http://, which the WebSocket server would otherwise answer with 400 instead of serving the file.
+  const server = createServer({ shouldUpgradeCallback: (req) => req.headers.upgrade?.toLowerCase() === 'websocket' }, app);
   const { metrics } = services;
   let shuttingDown = false;
 
@@ -57,6 +61,10 @@ export async function startHttpServer(services: Services, opts: { host: string; 
 
   // Repo files for flatpak clients: /repo/<name>/<path> and /repo/<name>.flatpakrepo.
   app.use('/repo', createRepoFilesRouter(services));
+
+  // flat-manager's REST API and build repos (test a build before publishing it).
+  app.use(apiV1Path, createApiV1Router(services));
+  app.use(buildRepoPath, createBuildRepoRouter(services));
 
   app.use((req, res) => {
     res.status(404).json({ status: 404, 'error-type': 'not-found', message: `no route for ${req.method} ${req.path}` });

@@ -120,7 +120,9 @@ export class JobEngine implements JobQueue {
     const agendaJob = this.agenda.create<AgendaData>(agendaName(job.kind as JobKind), { jobId: job.id });
     agendaJob.schedule(when);
     await agendaJob.save();
-    return this.opts.prisma.job.update({ where: { id: job.id }, data: { agendaJobId: String(agendaJob.attrs._id) } });
+    const agendaJobId = String(agendaJob.attrs._id);
+    await this.opts.prisma.job.updateMany({ where: { id: job.id }, data: { agendaJobId } });
+    return { ...job, agendaJobId };
   }
 
   async get(jobId: number): Promise<Job | null> {
@@ -146,16 +148,31 @@ export class JobEngine implements JobQueue {
     await this.opts.events.publish(jobTopic(job.id), { id: job.id });
   }
 
-  private async finish(job: Job, data: Partial<Job>): Promise<Job> {
-    const updated = await this.opts.prisma.job.update({ where: { id: job.id }, data: { ...data, finishedAt: new Date() } as never });
-    await this.publish(updated);
-    return updated;
+  /** Ends a job (one UPDATE: this is on every job's path) and tells followers. */
+  private async finish(job: Job, data: Partial<Job>): Promise<void> {
+    await this.opts.prisma.job.updateMany({ where: { id: job.id }, data: { ...data, finishedAt: new Date() } as never });
+    await this.publish(job);
   }
 
   /** The Agenda processor shared by every kind. */
   private async process(kind: JobKind, def: JobKindDefinition, agendaJob: AgendaJob<AgendaData>): Promise<void> {
     const { prisma, log } = this.opts;
     const jobId = agendaJob.attrs.data.jobId;
+    const serialized = repoSerializedKinds.includes(kind);
+    // Fast path, one statement: a queued job with nothing to wait for is claimed directly.
+    if (!serialized) {
+      const { count } = await prisma.job.updateMany({
+        where: { id: jobId, status: 'NEW', dependsOnId: null, cancelRequested: false },
+        data: { status: 'STARTED', startedAt: new Date(), attempts: { increment: 1 }, error: null },
+      });
+      // Not in that state: take the careful path below.
+      const claimed = count === 1 ? await prisma.job.findUnique({ where: { id: jobId } }) : null;
+      if (claimed) {
+        await this.publish(claimed);
+        await this.run(kind, def, claimed, agendaJob, claimed.startedAt!);
+        return;
+      }
+    }
     let job = await prisma.job.findUnique({ where: { id: jobId } });
     if (!job || job.status === 'ENDED' || job.status === 'BROKEN') return; // done already (at-least-once)
     if (job.cancelRequested) {
@@ -185,7 +202,7 @@ export class JobEngine implements JobQueue {
       }
     }
     let repoLock: PoolConnection | undefined;
-    if (job.repo && repoSerializedKinds.includes(kind)) {
+    if (job.repo && serialized) {
       repoLock = await this.lockRepo(job.repo);
       if (!repoLock) {
         await this.schedule(job, new Date(Date.now() + waitRetryMs.repo));

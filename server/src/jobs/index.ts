@@ -8,6 +8,12 @@ import type { EventBus } from '../domain/events.ts';
 import { JobEngine } from './engine.ts';
 import { createJobMetrics } from './metrics.ts';
 import { noopJob } from './kinds/noop.ts';
+import { commitJob } from './kinds/commit.ts';
+import { publishJob } from './kinds/publish.ts';
+import { updateRepoJob } from './kinds/update-repo.ts';
+import { republishJob } from './kinds/republish.ts';
+import { pruneJob } from './kinds/prune.ts';
+import { checkJob } from './kinds/check.ts';
 import type { Services } from '../services.ts';
 
 export async function createJobEngine(opts: { config: FmdConfig; prisma: PrismaClient; pool: Pool; events: EventBus; log: Logger; registry: Registry }): Promise<JobEngine> {
@@ -19,6 +25,13 @@ export async function createJobEngine(opts: { config: FmdConfig; prisma: PrismaC
 export function registerJobKinds(engine: JobEngine, services: Services): void {
   void services;
   engine.define('noop', noopJob);
+  engine.define('delete-repo', { recovery: 'requeue', handler: (run) => services.repos.deleteRepoFiles(run) });
+  engine.define('commit', commitJob(services.builds));
+  engine.define('publish', publishJob(services.builds));
+  engine.define('update-repo', updateRepoJob(services.builds));
+  engine.define('republish', republishJob(services.builds));
+  engine.define('prune', pruneJob(services.builds));
+  engine.define('check', checkJob(services.builds));
 }
 
 export { JobEngine };

@@ -57,7 +57,7 @@ export class JobLogWriter {
     const size = this.size;
     this.flushing = this.flushing.then(async () => {
       await this.prisma.jobLog.createMany({ data: batch.map((c) => ({ jobId: this.jobId, offset: c.offset, text: c.text })), skipDuplicates: true });
-      await this.prisma.job.update({ where: { id: this.jobId }, data: { logSize: size } });
+      await this.prisma.job.updateMany({ where: { id: this.jobId }, data: { logSize: size } });
       for (const c of batch) await this.events.publish(logTopic(this.jobId), c satisfies LogEvent);
     });
     return this.flushing;

@@ -1,0 +1,46 @@
+// Push throughput: a generated app (FILES=5000 files of FILE_KB=40 KiB, ~200 MB) pushed to fmd
+// over loopback exactly as flat-manager-client does (missing_objects in gzip chunks of 2000,
+// ~4 MiB multipart uploads, every object verified on arrival), beside `ostree pull-local` of
+// the same commit between two archive repos on the same disk, trusted and --untrusted.
+// Run from the repo root: npm exec -- node bench/push-throughput.ts
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runTool } from '../server/src/ostree/exec.ts';
+import { FlatManagerClient } from '../server/test/kit/flat-manager-client.ts';
+import { startFmd } from './support/fmd-process.ts';
+import { generateApp, gql, objectBytes, REF, timed } from './support/gen-app.ts';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'fmd-bench-push-'));
+const fmd = await startFmd({ FMD_JOB_WORKERS: '1' });
+try {
+  const gen = await timed(() => generateApp(dir));
+  const { repo, commit, files } = gen.value;
+  const bytes = objectBytes(repo);
+  const mb = bytes / 1e6;
+  console.log(`generated ${files} files, ${mb.toFixed(1)} MB of objects in ${(gen.ms / 1000).toFixed(1)} s`);
+
+  const pull = async (untrusted: boolean) => {
+    const dst = path.join(dir, `pull-${untrusted ? 'untrusted' : 'trusted'}`);
+    await runTool('ostree', ['init', `--repo=${dst}`, '--mode=archive-z2']);
+    const args = ['pull-local', `--repo=${dst}`, ...(untrusted ? ['--untrusted'] : []), repo, REF];
+    return (await timed(() => runTool('ostree', args, { timeoutMs: 600_000 }))).ms;
+  };
+  const trustedMs = await pull(false);
+  const untrustedMs = await pull(true);
+
+  await gql(fmd.url, fmd.token, `mutation { createRepo(input: { name: "bench", collectionId: "org.bench.Repo" }) { __typename } }`);
+  const client = new FlatManagerClient(fmd.url, fmd.token);
+  const build = await client.createBuild('bench');
+  const pushMs = (await timed(() => client.push(build.url, repo, { [REF]: commit }))).ms;
+
+  const row = (name: string, ms: number) => console.log(`${name.padEnd(34)} ${(ms / 1000).toFixed(2).padStart(7)} s ${(mb / (ms / 1000)).toFixed(1).padStart(8)} MB/s`);
+  console.log(`\n${mb.toFixed(1)} MB, ${files} files, ${client.stats.uploadRequests} upload requests, ${client.stats.missingRequests} missing_objects requests`);
+  row('ostree pull-local (trusted)', trustedMs);
+  row('ostree pull-local --untrusted', untrustedMs);
+  row('fmd REST push (verified)', pushMs);
+  console.log(`fmd push = ${((trustedMs / pushMs) * 100).toFixed(0)}% of trusted pull-local, ${((untrustedMs / pushMs) * 100).toFixed(0)}% of --untrusted`);
+} finally {
+  await fmd.stop();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,71 @@
+// flat-manager's build state machine as it appears on the wire: numeric codes, lower-case
+// state names in errors, and the errors a wrong state answers with.
+import type { BuildState, CheckStatus, PublishedState } from '../../generated/prisma/client.ts';
+import { DomainError } from '../errors.ts';
+
+/** repo_state: Uploading 0, Committing 1, Ready 2, Failed 3, Purging 4, Purged 5, Validating 6. */
+export const repoStateCode: Record<BuildState, number> = {
+  UPLOADING: 0,
+  COMMITTING: 1,
+  READY: 2,
+  FAILED: 3,
+  PURGING: 4,
+  PURGED: 5,
+  VALIDATING: 6,
+};
+
+/** published_state: Unpublished 0, Publishing 1, Published 2, Failed 3. */
+export const publishedStateCode: Record<PublishedState, number> = { UNPUBLISHED: 0, PUBLISHING: 1, PUBLISHED: 2, FAILED: 3 };
+
+/** flat-manager's job kinds; fmd's own kinds get codes after them. */
+export const jobKindCode: Record<string, number> = {
+  commit: 0,
+  publish: 1,
+  'update-repo': 2,
+  republish: 3,
+  check: 4,
+  prune: 5,
+  purge: 6,
+  'delete-repo': 7,
+  noop: 8,
+};
+
+/** flat-manager's CheckStatus tags (review_check's `new-status.status`). */
+export const checkStatusFromWire: Record<string, CheckStatus> = {
+  Pending: 'PENDING',
+  Passed: 'PASSED',
+  PassedWithWarnings: 'PASSED',
+  Failed: 'FAILED',
+  ReviewRequired: 'REVIEW_REQUIRED',
+};
+
+export const stateName = (s: BuildState | PublishedState): string => s.toLowerCase();
+
+/**
+ * A request that needs the build in another state (HTTP 400). `errorType` tells the repo
+ * state from the published state; clients read `current-state` (flat-manager-client treats a
+ * publish answered with current-state "published" as done).
+ */
+export class WrongStateError extends DomainError {
+  readonly currentState: string;
+  readonly expectedState: string;
+  constructor(kind: 'repo' | 'published', message: string, expected: string, current: string) {
+    super(kind === 'repo' ? 'wrong-repo-state' : 'wrong-published-state', 400, message);
+    this.currentState = current;
+    this.expectedState = expected;
+  }
+}
+
+/** flat-manager's BadRequest (400, generic-error) for conflicts that are not a state. */
+export class BuildBusyError extends DomainError {
+  constructor(message: string) {
+    super('generic-error', 400, message);
+  }
+}
+
+/** The disk that holds the upload repos is (almost) full (HTTP 507). */
+export class InsufficientStorageError extends DomainError {
+  constructor(message: string) {
+    super('generic-error', 507, message);
+  }
+}

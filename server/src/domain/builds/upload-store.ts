@@ -1,0 +1,129 @@
+// The per-build upload repo on disk: an archive-z2 OSTree repo whose `parent` is the main
+// repo, filled one loose object (or static delta part) at a time. Every object streams into a
+// temp file while the verifier checks it against its name; only a verified, complete object is
+// renamed into place, so a bad or interrupted upload never leaves anything behind, and the same
+// object uploaded twice (or by two requests at once) ends up as one good file.
+import { existsSync } from 'node:fs';
+import { mkdir, open, readFile, rename, statfs, unlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { InvalidInputError } from '../errors.ts';
+import { InsufficientStorageError } from './states.ts';
+import {
+  createObjectVerifier,
+  InvalidObjectNameError,
+  objectRelativePath,
+  ObjectVerificationError,
+  parseDeltaPartName,
+  parseObjectName,
+  type ObjectVerifier,
+} from '../../ostree/objects.ts';
+import * as ostree from '../../ostree/ostree.ts';
+
+export type UploadLimits = {
+  /** largest single object or delta part accepted */
+  maxObjectBytes: number;
+  /** uploads are refused while less than this is free on the upload disk */
+  minFreeBytes: number;
+};
+
+export const defaultUploadLimits: UploadLimits = {
+  maxObjectBytes: 8 * 1024 ** 3,
+  minFreeBytes: 1024 ** 3,
+};
+
+/** One part of an upload request: its file name and its bytes. */
+export type UploadPart = { filename: string; body: AsyncIterable<Buffer> };
+
+/** What an uploaded file name designates, and where it goes in the upload repo. */
+export type UploadTarget = { relativePath: string; verifier: ObjectVerifier | null };
+
+export function uploadTarget(filename: string): UploadTarget {
+  try {
+    if (filename.endsWith('.delta')) {
+      // Delta parts carry their own checksums inside the superblock; `build-commit-from` does not use them.
+      return { relativePath: parseDeltaPartName(filename).relativePath, verifier: null };
+    }
+    const { checksum, type } = parseObjectName(filename);
+    return { relativePath: objectRelativePath(checksum, type), verifier: createObjectVerifier(type, checksum) };
+  } catch (err) {
+    if (err instanceof InvalidObjectNameError) throw new InvalidInputError(err.message, 'filename');
+    throw err;
+  }
+}
+
+/** `ostree init` plus a `parent=` line: objects already in the main repo count as present. */
+export async function initRepoWithParent(dir: string, parent: string | null): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await ostree.init(dir, { mode: 'archive-z2' });
+  if (parent) {
+    const configPath = path.join(dir, 'config');
+    const config = await readFile(configPath, 'utf8');
+    await writeFile(configPath, config.replace(/^\[core\]$/m, `[core]\nparent=${parent}`));
+  }
+  await mkdir(path.join(dir, 'tmp'), { recursive: true });
+}
+
+const OBJECT_NAME_RE = /^[0-9a-f]{64}\.(commit|dirtree|dirmeta|filez)$/;
+
+/** Which of `wanted` neither the upload repo nor its parent has. Names that are not object names are refused. */
+export function missingObjects(uploadRepo: string, parentRepo: string | null, wanted: readonly string[]): string[] {
+  const missing: string[] = [];
+  for (const name of wanted) {
+    if (typeof name !== 'string' || !OBJECT_NAME_RE.test(name)) {
+      throw new InvalidInputError(`invalid object name ${JSON.stringify(String(name).slice(0, 100))}`, 'wanted');
+    }
+    const rel = `objects/${name.slice(0, 2)}/${name.slice(2)}`;
+    if (existsSync(`${uploadRepo}/${rel}`)) continue;
+    if (parentRepo && existsSync(`${parentRepo}/${rel}`)) continue;
+    missing.push(name);
+  }
+  return missing;
+}
+
+export async function checkFreeSpace(dir: string, needed: number, limits: UploadLimits): Promise<void> {
+  const s = await statfs(dir);
+  const free = s.bavail * s.bsize;
+  if (free - needed < limits.minFreeBytes) {
+    throw new InsufficientStorageError(`not enough free disk space for uploads (${Math.floor(free / 1024 ** 2)} MiB free, ${Math.ceil((needed + limits.minFreeBytes) / 1024 ** 2)} MiB needed)`);
+  }
+}
+
+/**
+ * Streams one part into the upload repo: temp file in the repo's tmp/, verified while it
+ * is written, then renamed into place. Returns the number of bytes stored.
+ */
+export async function storeUpload(uploadRepo: string, part: UploadPart, limits: UploadLimits, madeDirs?: Set<string>): Promise<number> {
+  const target = uploadTarget(part.filename);
+  const tmp = path.join(uploadRepo, 'tmp', `upload-${randomBytes(8).toString('hex')}`);
+  const fh = await open(tmp, 'wx', 0o644);
+  let size = 0;
+  let done = false;
+  try {
+    for await (const chunk of part.body) {
+      size += chunk.length;
+      if (size > limits.maxObjectBytes) throw new InvalidInputError(`${part.filename} is larger than ${limits.maxObjectBytes} bytes`, 'file');
+      if (target.verifier) await Promise.all([target.verifier.update(chunk), fh.write(chunk)]);
+      else await fh.write(chunk);
+    }
+    if (target.verifier) await target.verifier.finish();
+    await fh.close();
+    const dest = path.join(uploadRepo, target.relativePath);
+    const dir = path.dirname(dest);
+    if (!madeDirs?.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      madeDirs?.add(dir);
+    }
+    await rename(tmp, dest);
+    done = true;
+    return size;
+  } catch (err) {
+    if (err instanceof ObjectVerificationError) throw new InvalidInputError(`rejected ${part.filename}: ${err.message}`, 'file');
+    throw err;
+  } finally {
+    if (!done) {
+      await fh.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+    }
+  }
+}

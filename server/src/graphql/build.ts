@@ -1,0 +1,337 @@
+// Builds: the GraphQL twin of flat-manager's build API. The same BuildService enforces the same
+// state machine and token rules (scopes, sub build/<id>, repos, prefixes) as /api/v1.
+import { builder } from './builder.ts';
+import type { GraphQLContext } from './context.ts';
+import { ErrorInterface } from './errors.ts';
+import { ForbiddenError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
+import { BuildBusyError, publishedStateCode, repoStateCode, WrongStateError } from '../domain/builds/states.ts';
+import { buildTopic, repoBuildsTopic } from '../domain/builds/service.ts';
+
+builder.objectType(WrongStateError, {
+  name: 'WrongStateError',
+  description: "The build is in another state (flat-manager's wrong-repo-state / wrong-published-state).",
+  interfaces: [ErrorInterface],
+  isTypeOf: (v) => v instanceof WrongStateError,
+  fields: (t) => ({ currentState: t.exposeString('currentState'), expectedState: t.exposeString('expectedState') }),
+});
+
+builder.objectType(BuildBusyError, {
+  name: 'BuildBusyError',
+  description: 'The build is being committed or published and cannot be changed now.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (v) => v instanceof BuildBusyError,
+  fields: () => ({}),
+});
+
+export const BuildStateEnum = builder.enumType('BuildState', {
+  description: 'flat-manager repo_state: UPLOADING 0, COMMITTING 1, READY 2, FAILED 3, PURGING 4, PURGED 5, VALIDATING 6',
+  values: ['UPLOADING', 'COMMITTING', 'READY', 'FAILED', 'PURGING', 'PURGED', 'VALIDATING'] as const,
+});
+
+export const PublishedStateEnum = builder.enumType('PublishedState', {
+  description: 'flat-manager published_state: UNPUBLISHED 0, PUBLISHING 1, PUBLISHED 2, FAILED 3',
+  values: ['UNPUBLISHED', 'PUBLISHING', 'PUBLISHED', 'FAILED'] as const,
+});
+
+const CheckStatusEnum = builder.enumType('CheckStatus', { values: ['PENDING', 'PASSED', 'FAILED', 'REVIEW_REQUIRED'] as const });
+
+builder.prismaObject('BuildRef', {
+  description: 'A ref a build uploaded and the commit it points at in the upload.',
+  fields: (t) => ({
+    number: t.exposeInt('id'),
+    name: t.exposeString('refName', { description: 'app/ID/ARCH/BRANCH, runtime/ID/ARCH/BRANCH or screenshots/ARCH' }),
+    commit: t.exposeString('commit'),
+    buildLogUrl: t.exposeString('buildLogUrl', { nullable: true }),
+  }),
+});
+
+builder.prismaObject('Check', {
+  description: "A check hook's verdict on a build; REVIEW_REQUIRED waits for reviewCheck.",
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    status: t.field({ type: CheckStatusEnum, resolve: (c) => c.status }),
+    results: t.expose('results', { type: 'JSON', nullable: true }),
+    job: t.prismaField({
+      type: 'Job',
+      nullable: true,
+      resolve: (query, c, _a, ctx) => (c.jobId === null ? null : ctx.services.prisma.job.findUnique({ ...query, where: { id: c.jobId } })),
+    }),
+  }),
+});
+
+const PublishedRef = builder.objectRef<{ ref: string; commit: string }>('PublishedRef').implement({
+  fields: (t) => ({ ref: t.exposeString('ref'), commit: t.exposeString('commit', { description: 'the commit in the published repo' }) }),
+});
+
+export const BuildNode = builder.prismaNode('Build', {
+  id: { field: 'id' },
+  description: 'An upload of refs to a repo, committed and then published (flat-manager build).',
+  fields: (t) => ({
+    number: t.exposeInt('id', { description: 'the build id on the flat-manager REST API and in the CLI' }),
+    repo: t.relation('repo'),
+    appId: t.exposeString('appId', { nullable: true }),
+    state: t.field({ type: BuildStateEnum, resolve: (b) => b.state }),
+    stateCode: t.int({ description: 'flat-manager repo_state', resolve: (b) => repoStateCode[b.state] }),
+    stateReason: t.exposeString('stateReason', { nullable: true }),
+    publishedState: t.field({ type: PublishedStateEnum, resolve: (b) => b.publishedState }),
+    publishedStateCode: t.int({ description: 'flat-manager published_state', resolve: (b) => publishedStateCode[b.publishedState] }),
+    publicDownload: t.exposeBoolean('publicDownload'),
+    buildLogUrl: t.exposeString('buildLogUrl', { nullable: true }),
+    endOfLife: t.exposeString('endOfLife', { nullable: true }),
+    endOfLifeRebase: t.exposeString('endOfLifeRebase', { nullable: true }),
+    tokenType: t.exposeInt('tokenType', { nullable: true }),
+    extraIds: t.stringList({ resolve: (b) => (b.extraIds as string[] | null) ?? [] }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    refs: t.relation('refs', { query: { orderBy: { id: 'asc' } } }),
+    checks: t.relation('checks', { query: { orderBy: { id: 'asc' } } }),
+    jobs: t.relatedConnection('jobs', { cursor: 'id', query: { orderBy: { id: 'desc' } } }),
+    publishedRefs: t.field({
+      type: [PublishedRef],
+      description: 'what the last successful publish put in the repo',
+      resolve: async (b, _a, ctx) => {
+        const job = await ctx.services.prisma.job.findFirst({ where: { buildId: b.id, kind: 'publish', status: 'ENDED' }, orderBy: { id: 'desc' } });
+        const refs = ((job?.results as { refs?: Record<string, string> } | null)?.refs ?? {}) as Record<string, string>;
+        return Object.entries(refs).map(([ref, commit]) => ({ ref, commit }));
+      },
+    }),
+  }),
+});
+
+const readers = { anyScope: ['build', 'upload', 'download', 'admin'] } as const;
+
+builder.queryField('builds', (t) =>
+  t.prismaConnection({
+    type: 'Build',
+    cursor: 'id',
+    description: 'Builds your token covers (repos and app-id prefixes), newest first.',
+    authScopes: readers,
+    args: {
+      repo: t.arg.string(),
+      appId: t.arg.string(),
+      state: t.arg({ type: BuildStateEnum }),
+      publishedState: t.arg({ type: PublishedStateEnum }),
+      createdAfter: t.arg({ type: 'DateTime' }),
+      createdBefore: t.arg({ type: 'DateTime' }),
+    },
+    totalCount: (_root, args, ctx) => ctx.services.prisma.build.count({ where: whereFor(ctx, args) }),
+    resolve: (query, _root, args, ctx) => ctx.services.prisma.build.findMany({ ...query, where: whereFor(ctx, args), orderBy: { id: 'desc' } }),
+  }),
+);
+
+function whereFor(ctx: GraphQLContext, args: Parameters<GraphQLContext['services']['builds']['where']>[0]) {
+  return { AND: [ctx.services.builds.where(args), ctx.services.builds.visibleWhere(ctx.viewer!)] };
+}
+
+builder.queryField('build', (t) =>
+  t.prismaField({
+    type: 'Build',
+    nullable: true,
+    description: 'A build by its flat-manager number.',
+    authScopes: readers,
+    args: { number: t.arg.int({ required: true }) },
+    resolve: (query, _root, args, ctx) => ctx.services.prisma.build.findFirst({ ...query, where: { AND: [{ id: args.number }, ctx.services.builds.visibleWhere(ctx.viewer!)] } }),
+  }),
+);
+
+// --- mutations -----------------------------------------------------------------------------------
+
+const errors = { types: [NotFoundError, InvalidInputError, ForbiddenError, WrongStateError, BuildBusyError] };
+
+const BuildPayload = builder.objectRef<{ id: number }>('BuildPayload').implement({
+  fields: (t) => ({
+    build: t.prismaField({ type: 'Build', resolve: (query, p, _a, ctx) => ctx.services.prisma.build.findUniqueOrThrow({ ...query, where: { id: p.id } }) }),
+  }),
+});
+
+const JobPayload = builder.objectRef<{ id: number; buildId: number | null }>('BuildJobPayload').implement({
+  description: 'The job a build operation queued.',
+  fields: (t) => ({
+    job: t.prismaField({ type: 'Job', resolve: (query, p, _a, ctx) => ctx.services.prisma.job.findUniqueOrThrow({ ...query, where: { id: p.id } }) }),
+    build: t.prismaField({
+      type: 'Build',
+      nullable: true,
+      resolve: (query, p, _a, ctx) => (p.buildId === null ? null : ctx.services.prisma.build.findUnique({ ...query, where: { id: p.buildId } })),
+    }),
+  }),
+});
+
+const CreateBuildInput = builder.inputType('CreateBuildInput', {
+  fields: (t) => ({
+    repo: t.string({ required: true }),
+    appId: t.string({ description: 'the app this build is for; must match your token prefixes' }),
+    publicDownload: t.boolean({ description: 'serve the build repo without a token (default: true without appId, false with one)' }),
+    buildLogUrl: t.string(),
+  }),
+});
+
+builder.mutationField('createBuild', (t) =>
+  t.field({
+    type: BuildPayload,
+    description: 'Creates a build with an empty upload repo (objects are uploaded over /api/v1/build/<number>/upload).',
+    authScopes: { authenticated: true },
+    errors,
+    args: { input: t.arg({ type: CreateBuildInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => ({ id: (await ctx.services.builds.create(ctx.viewer!, input)).id }),
+  }),
+);
+
+const AddBuildRefInput = builder.inputType('AddBuildRefInput', {
+  fields: (t) => ({
+    build: t.int({ required: true, description: 'build number' }),
+    ref: t.string({ required: true }),
+    commit: t.string({ required: true }),
+    buildLogUrl: t.string(),
+  }),
+});
+
+builder.mutationField('addBuildRef', (t) =>
+  t.field({
+    type: BuildPayload,
+    authScopes: { authenticated: true },
+    errors,
+    args: { input: t.arg({ type: AddBuildRefInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => {
+      await ctx.services.builds.addRef(ctx.viewer!, input.build, input);
+      return { id: input.build };
+    },
+  }),
+);
+
+const CommitBuildInput = builder.inputType('CommitBuildInput', {
+  fields: (t) => ({
+    build: t.int({ required: true }),
+    endOfLife: t.string(),
+    endOfLifeRebase: t.string({ description: 'the app id that replaces this one' }),
+    tokenType: t.int(),
+  }),
+});
+
+builder.mutationField('commitBuild', (t) =>
+  t.field({
+    type: JobPayload,
+    authScopes: { authenticated: true },
+    errors,
+    args: { input: t.arg({ type: CommitBuildInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => {
+      const job = await ctx.services.builds.commit(ctx.viewer!, input.build, input);
+      return { id: job.id, buildId: input.build };
+    },
+  }),
+);
+
+const BuildNumberInput = (name: string) => builder.inputType(name, { fields: (t) => ({ build: t.int({ required: true }) }) });
+const PublishBuildInput = BuildNumberInput('PublishBuildInput');
+const PurgeBuildInput = BuildNumberInput('PurgeBuildInput');
+
+builder.mutationField('publishBuild', (t) =>
+  t.field({
+    type: JobPayload,
+    authScopes: { authenticated: true },
+    errors,
+    args: { input: t.arg({ type: PublishBuildInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => {
+      const job = await ctx.services.builds.publish(ctx.viewer!, input.build);
+      return { id: job.id, buildId: input.build };
+    },
+  }),
+);
+
+builder.mutationField('purgeBuild', (t) =>
+  t.field({
+    type: BuildPayload,
+    authScopes: { authenticated: true },
+    errors,
+    args: { input: t.arg({ type: PurgeBuildInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => ({ id: (await ctx.services.builds.purge(ctx.viewer!, input.build)).id }),
+  }),
+);
+
+const RepublishAppInput = builder.inputType('RepublishAppInput', {
+  fields: (t) => ({ repo: t.string({ required: true }), app: t.string({ required: true }), endOfLife: t.string(), endOfLifeRebase: t.string() }),
+});
+
+builder.mutationField('republishApp', (t) =>
+  t.field({
+    type: JobPayload,
+    authScopes: { authenticated: true },
+    errors,
+    args: { input: t.arg({ type: RepublishAppInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => ({ id: (await ctx.services.builds.republish(ctx.viewer!, input.repo, input)).id, buildId: null }),
+  }),
+);
+
+const PruneRepoInput = builder.inputType('PruneRepoInput', { fields: (t) => ({ repo: t.string({ required: true }) }) });
+
+builder.mutationField('pruneRepo', (t) =>
+  t.field({
+    type: JobPayload,
+    authScopes: { authenticated: true },
+    errors,
+    args: { input: t.arg({ type: PruneRepoInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => ({ id: (await ctx.services.builds.prune(ctx.viewer!, input.repo)).id, buildId: null }),
+  }),
+);
+
+const ReviewCheckInput = builder.inputType('ReviewCheckInput', {
+  fields: (t) => ({
+    job: t.int({ required: true, description: 'the check job number' }),
+    status: t.field({ type: CheckStatusEnum, required: true }),
+    reason: t.string(),
+    results: t.string(),
+  }),
+});
+
+builder.mutationField('reviewCheck', (t) =>
+  t.field({
+    type: BuildPayload,
+    authScopes: { authenticated: true },
+    errors,
+    args: { input: t.arg({ type: ReviewCheckInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => ({ id: (await ctx.services.builds.reviewCheck(ctx.viewer!, input.job, input)).buildId }),
+  }),
+);
+
+// --- subscriptions -------------------------------------------------------------------------------
+
+async function* buildUpdates(ctx: GraphQLContext, topic: string, first: number | null) {
+  const sub = ctx.services.events.subscribe<{ id: number }>(topic);
+  try {
+    if (first !== null) yield { id: first };
+    for (;;) {
+      const r = await sub.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    await sub.return?.();
+  }
+}
+
+builder.subscriptionField('buildUpdated', (t) =>
+  t.prismaField({
+    type: 'Build',
+    description: 'The build now, then each time its state, refs or checks change.',
+    args: { number: t.arg.int({ required: true }) },
+    subscribe: async (_root, args, ctx) => {
+      const viewer = ctx.requireAnyScope(['build', 'upload', 'download', 'admin']);
+      await ctx.services.builds.getFor(viewer, args.number, ['build', 'upload', 'download', 'admin']);
+      return buildUpdates(ctx, buildTopic(args.number), args.number);
+    },
+    resolve: (query, payload, _a, ctx) => ctx.services.prisma.build.findUniqueOrThrow({ ...query, where: { id: (payload as { id: number }).id } }),
+  }),
+);
+
+builder.subscriptionField('buildsUpdated', (t) =>
+  t.prismaField({
+    type: 'Build',
+    description: 'Each build of a repo when it changes.',
+    args: { repo: t.arg.string({ required: true }) },
+    subscribe: async (_root, args, ctx) => {
+      const viewer = ctx.requireAnyScope(['build', 'upload', 'download', 'admin']);
+      await ctx.services.repos.getVisible(viewer, args.repo);
+      return buildUpdates(ctx, repoBuildsTopic(args.repo), null);
+    },
+    resolve: (query, payload, _a, ctx) => ctx.services.prisma.build.findUniqueOrThrow({ ...query, where: { id: (payload as { id: number }).id } }),
+  }),
+);

@@ -1,0 +1,261 @@
+// flat-manager compatibility, for real: the offline-built runtime and org.test.Hello pushed
+// over plain HTTP the way flat-manager-client does it, committed, published, served signed to
+// a stock flatpak client that installs and runs the app; a second build reaches the client by
+// `flatpak update` through a static delta; bad input gets flat-manager's error JSON and changes
+// nothing; five builds published at once share one update-repo job.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { startTestServer, pollFor, type TestServer } from './kit/server.ts';
+import { testBuilds, type Builds } from './kit/repo-fixtures.ts';
+import { APP_ID, buildTestApp, clientEnv, tempDir } from './kit/flatpak-fixtures.ts';
+import { commitObjects, FlatManagerClient, request } from './kit/flat-manager-client.ts';
+import { runTool } from '../src/ostree/exec.ts';
+import * as ostree from '../src/ostree/ostree.ts';
+import { signClaims, secretKey } from '../src/domain/tokens/jwt.ts';
+
+let s: TestServer;
+let work: string;
+let b: Builds;
+let client: FlatManagerClient;
+let runtimeRefs: Record<string, string>;
+
+async function gqlOk(query: string, variables?: Record<string, unknown>) {
+  const r = await s.gql(query, variables);
+  assert.ok(!r.body.errors, JSON.stringify(r.body.errors));
+  return r.body.data;
+}
+
+before(async () => {
+  s = await startTestServer({ 'delay-update-secs': 0 });
+  work = await tempDir('fmd-flat-manager-');
+  b = await testBuilds();
+  const key = (await gqlOk(`mutation { generateKey(input: { name: "fm key", email: "fm@example.org" }) { ... on KeyPayload { key { id } } } }`)).generateKey.key;
+  const created = await gqlOk(`mutation($input: CreateRepoInput!) { createRepo(input: $input) { __typename ... on Error { message } } }`, {
+    input: { name: 'main', collectionId: 'org.fmd.Test', keyId: key.id, title: 'fmd test', deltaSettings: { generate: true } },
+  });
+  assert.equal(created.createRepo.__typename, 'RepoPayload', JSON.stringify(created));
+  client = new FlatManagerClient(s.url, s.adminToken);
+  runtimeRefs = {};
+  for (const ref of b.runtimeRefs) runtimeRefs[ref] = (await ostree.revParse(b.runtimeRepo, ref))!;
+});
+after(async () => {
+  await s?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+/** create -> push -> commit (wait) -> publish (wait) -> update-repo (wait), as CI does it. */
+async function pushAndPublish(c: FlatManagerClient, repo: string, refs: Record<string, string>, srcRepo: string) {
+  const build = await c.createBuild('main');
+  assert.match(build.url, new RegExp(`/api/v1/build/${build.id}$`));
+  await c.push(build.url, srcRepo, refs);
+  const commit = await c.startJob(build.url, 'commit', { endoflife: null, endoflife_rebase: null });
+  assert.equal(commit.response.status, 200, commit.response.text);
+  assert.equal(commit.url, `${build.url}/commit`);
+  const committed = await c.waitForJob(commit.url);
+  assert.equal(committed.job.status, 2, committed.log);
+  const publish = await c.startJob(build.url, 'publish');
+  assert.equal(publish.response.status, 200, publish.response.text);
+  const published = await c.waitForJob(publish.url);
+  assert.equal(published.job.status, 2, published.log);
+  const results = JSON.parse(published.job.results);
+  const update = await c.waitForJob(`${s.url}/api/v1/job/${results['update-repo-job']}`);
+  assert.equal(update.job.status, 2, update.log);
+  void repo;
+  return { build, committed, published, results, update };
+}
+
+test('the full flat-manager flow over HTTP, then flatpak install + run from fmd with GPG verification, then flatpak update through a static delta', { timeout: 600_000 }, async (t) => {
+  const t0 = Date.now();
+  const refs = { ...runtimeRefs, [b.app.ref]: b.app.commit };
+  // The runtime and the app arrive in separate pushes, so the app's push finds shared objects present.
+  const runtimeOnly = await pushAndPublish(client, 'main', runtimeRefs, b.runtimeRepo);
+  assert.equal(runtimeOnly.build.build.repo_state, 0);
+  const c2 = new FlatManagerClient(s.url, s.adminToken, { style: 'rust' });
+  const first = await pushAndPublish(c2, 'main', { [b.app.ref]: b.app.commit }, b.appRepo);
+  void refs;
+  t.diagnostic(`push+commit+publish+update of runtime and app: ${Date.now() - t0} ms; uploads: python ${JSON.stringify(client.stats)}, rust ${JSON.stringify(c2.stats)}`);
+
+  // flat-manager's build JSON after publish.
+  const got = await request('GET', first.build.url, { token: s.adminToken });
+  assert.equal(got.status, 200);
+  assert.equal(got.body.repo_state, 2);
+  assert.equal(got.body.published_state, 2);
+  assert.equal(got.body.repo, 'main');
+  assert.equal(typeof got.body.commit_job_id, 'number');
+  assert.equal(typeof got.body.publish_job_id, 'number');
+  assert.match(first.committed.log, /Committing ref app\/org\.test\.Hello/);
+  assert.deepEqual(Object.keys(first.results.refs), [b.app.ref]);
+  const ext = await request('GET', `${first.build.url}/extended`, { token: s.adminToken });
+  assert.equal(ext.body.build_refs[0].ref_name, b.app.ref);
+  assert.equal(ext.body.build_refs[0].commit, b.app.commit);
+
+  // log-offset: the tail of the log from a byte offset.
+  const whole = await request('GET', `${first.build.url}/commit`, { token: s.adminToken, json: {} });
+  const tail = await request('GET', `${first.build.url}/commit`, { token: s.adminToken, json: { 'log-offset': 10 } });
+  assert.equal(tail.body.log, whole.body.log.slice(10));
+  assert.equal(JSON.parse(whole.body.contents).build, first.build.id);
+
+  // The published repo verifies, and a stock client installs and runs the app (gpg-verify on).
+  await ostree.fsck(s.services.repos.repoPath('main'), { quiet: true });
+  const clientDir = path.join(work, 'client');
+  const env = await clientEnv(clientDir);
+  await runTool('flatpak', ['--user', 'remote-add', '--from', 'fmd', `${s.url}/repo/main.flatpakrepo`], { env, timeoutMs: 60_000 });
+  const remotes = await runTool('flatpak', ['--user', 'remotes', '--columns=name,options'], { env });
+  assert.doesNotMatch(remotes.stdout, /no-gpg-verify/);
+  await runTool('flatpak', ['--user', 'install', '-y', '--noninteractive', 'fmd', APP_ID], { env, timeoutMs: 120_000 });
+  const run1 = await runTool('flatpak', ['--user', 'run', APP_ID], { env, timeoutMs: 60_000 });
+  assert.equal(run1.stdout.trim(), b.app.message);
+
+  // A second build of the app: published, then `flatpak update` brings it through a static delta.
+  const app2Repo = path.join(work, 'app2-repo');
+  const app2 = await buildTestApp({ repo: app2Repo, runtimeRepo: b.runtimeRepo, workDir: path.join(work, 'app2-work'), message: 'Hello again from fmd' });
+  const oldCommit = (await ostree.revParse(s.services.repos.repoPath('main'), b.app.ref))!;
+  const second = await pushAndPublish(client, 'main', { [app2.ref]: app2.commit }, app2Repo);
+  const newCommit = second.results.refs[app2.ref];
+  assert.notEqual(newCommit, oldCommit);
+  const deltas = (await runTool('ostree', ['static-delta', 'list', `--repo=${s.services.repos.repoPath('main')}`])).stdout;
+  assert.ok(deltas.includes(`${oldCommit}-${newCommit}`), `no delta ${oldCommit} -> ${newCommit} in:\n${deltas}`);
+  const upd = await runTool('flatpak', ['--user', 'update', '-y', '--noninteractive', '-v', '--ostree-verbose'], { env, timeoutMs: 120_000 });
+  const deltaLines = (upd.stderr + upd.stdout).split('\n').filter((l) => /\/deltas\/|static.?delta/i.test(l));
+  t.diagnostic(`flatpak update: ${deltaLines.slice(0, 3).join(' | ')}`);
+  assert.ok(deltaLines.length > 0, 'the client did not use a static delta');
+  const run2 = await runTool('flatpak', ['--user', 'run', APP_ID], { env, timeoutMs: 60_000 });
+  assert.equal(run2.stdout.trim(), 'Hello again from fmd');
+  t.diagnostic(`whole flow incl. second build and update: ${Date.now() - t0} ms`);
+});
+
+test('bad input gets flat-manager error JSON and changes nothing', { timeout: 120_000 }, async () => {
+  const build = await client.createBuild('main');
+  const upload = s.services.builds.uploadPath(build.id);
+  // Objects nobody has yet: a fresh commit of a random file in a scratch repo.
+  const scratch = path.join(work, 'scratch-repo');
+  await ostree.init(scratch, { mode: 'archive-z2' });
+  const tree = path.join(work, 'scratch-tree');
+  await mkdir(tree, { recursive: true });
+  await writeFile(path.join(tree, 'data'), randomBytes(50_000).toString('base64'));
+  const scratchCommit = (await runTool('ostree', ['commit', `--repo=${scratch}`, '--branch=x', `--tree=dir=${tree}`])).stdout.trim();
+  const { files } = await commitObjects(scratch, scratchCommit);
+  const uniq = files[0]!; // a .filez (the name is kept from an earlier version of this test)
+  const objFile = path.join(scratch, 'objects', uniq.slice(0, 2), uniq.slice(2));
+  const listUpload = async () => (await readdir(upload, { recursive: true })).filter((f) => !f.startsWith('tmp')).sort();
+  const before = await listUpload();
+  const expectError = (r: { status: number; body: any; text: string }, status: number, type: string, msg?: RegExp) => {
+    assert.equal(r.status, status, r.text);
+    assert.equal(r.body.status, status);
+    assert.equal(r.body['error-type'], type, r.text);
+    assert.equal(typeof r.body.message, 'string');
+    if (msg) assert.match(r.body.message, msg);
+  };
+
+  // A corrupted object: the right name, one byte flipped.
+  const bad = Buffer.from(await readFile(objFile));
+  bad[bad.length - 1]! ^= 0xff;
+  const corrupt = path.join(work, 'corrupt');
+  await writeFile(corrupt, bad);
+  for (const style of ['python', 'rust'] as const) {
+    const c = new FlatManagerClient(s.url, s.adminToken, { style });
+    expectError(await c.uploadFiles(build.url, [{ name: uniq, path: corrupt }]), 400, 'generic-error', /checksum|malformed/);
+    // A wrong name (not a checksum) and path traversal.
+    expectError(await c.uploadFiles(build.url, [{ name: 'abc.filez', path: objFile }]), 400, 'generic-error');
+    expectError(await c.uploadFiles(build.url, [{ name: `../../../${uniq}`, path: objFile }]), 400, 'generic-error');
+    expectError(await c.uploadFiles(build.url, [{ name: `${uniq.slice(0, 64)}.commit`, path: objFile }]), 400, 'generic-error');
+  }
+  assert.deepEqual(await listUpload(), before);
+  assert.deepEqual(await client.missingObjects(build.url, [uniq]), [uniq]);
+  assert.ok(!existsSync(path.join(work, '..', uniq)));
+  // The good object twice, and at once: harmless.
+  const good = await Promise.all([client.uploadFiles(build.url, [{ name: uniq, path: objFile }]), client.uploadFiles(build.url, [{ name: uniq, path: objFile }])]);
+  for (const g of good) assert.equal(g.status, 200, g.text);
+  assert.deepEqual(await client.missingObjects(build.url, [uniq]), []);
+
+  // A ref outside the token's prefixes.
+  const narrow = await request('POST', `${s.url}/api/v1/token_subset`, {
+    token: s.adminToken,
+    json: { sub: `build/${build.id}`, scope: ['upload', 'build'], duration: 3600, prefixes: ['org.other'], name: 'narrow' },
+  });
+  assert.equal(narrow.status, 200, narrow.text);
+  const refRes = await request('POST', `${build.url}/build_ref`, { token: narrow.body.token, json: { ref: b.app.ref, commit: b.app.commit } });
+  expectError(refRes, 403, 'token-insufficient');
+  // ... and a sub for another build.
+  expectError(await request('GET', `${s.url}/api/v1/build/${build.id + 1000}`, { token: narrow.body.token }), 403, 'token-insufficient');
+  expectError(await request('POST', `${build.url}/build_ref`, { token: s.adminToken, json: { ref: 'app/org.test.Hello/x86_64', commit: b.app.commit } }), 400, 'generic-error', /Invalid ref_name/);
+  assert.equal((await s.services.builds.refs(build.id)).length, 0);
+
+  // Publish before commit.
+  const early = await request('POST', `${build.url}/publish`, { token: s.adminToken, json: {} });
+  expectError(early, 400, 'wrong-repo-state');
+  assert.equal(early.body['current-state'], 'uploading');
+  assert.equal(early.body['expected-state'], 'ready');
+  assert.equal((await s.services.builds.get(build.id)).publishedState, 'UNPUBLISHED');
+
+  // Purge while publishing (the state a running publish job holds).
+  await s.services.prisma.build.update({ where: { id: build.id }, data: { publishedState: 'PUBLISHING' } });
+  const purge = await request('POST', `${build.url}/purge`, { token: s.adminToken, json: {} });
+  expectError(purge, 400, 'generic-error', /Can't prune build while in use/);
+  assert.ok(existsSync(upload));
+  assert.equal((await s.services.builds.get(build.id)).state, 'UPLOADING');
+  await s.services.prisma.build.update({ where: { id: build.id }, data: { publishedState: 'UNPUBLISHED' } });
+
+  // An expired token, a garbage token, no token.
+  const expired = await signClaims({ sub: '', scope: ['build', 'upload', 'publish'], prefixes: [''], apps: [], repos: [''], exp: Math.floor(Date.now() / 1000) - 60, name: 'old' }, secretKey(s.secret));
+  expectError(await request('GET', build.url, { token: expired }), 401, 'invalid-token');
+  expectError(await request('POST', `${build.url}/commit`, { token: 'garbage', json: {} }), 401, 'invalid-token');
+  expectError(await request('GET', build.url, {}), 401, 'invalid-token');
+  assert.equal((await s.services.builds.get(build.id)).state, 'UPLOADING');
+
+  // Unknown build, and commit without refs fails the build cleanly.
+  expectError(await request('GET', `${s.url}/api/v1/build/999999`, { token: s.adminToken }), 404, 'not-found');
+  const commit = await client.startJob(build.url, 'commit');
+  const done = await client.waitForJob(commit.url);
+  assert.equal(done.job.status, 3);
+  assert.match(done.log, /No refs in build/);
+  const failed = await request('GET', build.url, { token: s.adminToken });
+  assert.equal(failed.body.repo_state, 3);
+  const again = await request('POST', `${build.url}/commit`, { token: s.adminToken, json: {} });
+  expectError(again, 400, 'wrong-repo-state');
+  assert.equal(again.body['current-state'], 'failed');
+  // Purge now works, and removes the build's files.
+  const purged = await request('POST', `${build.url}/purge`, { token: s.adminToken, json: {} });
+  assert.equal(purged.status, 200, purged.text);
+  assert.equal(purged.body.repo_state, 5);
+  assert.ok(!existsSync(s.services.builds.buildPath(build.id)));
+});
+
+test('five builds published at once all end published and share one update-repo job', { timeout: 300_000 }, async (t) => {
+  s.config.delayUpdateSecs = 8;
+  try {
+    const arch = b.app.ref.split('/')[2];
+    const t0 = Date.now();
+    const started = await Promise.all(
+      [1, 2, 3, 4, 5].map(async (i) => {
+        const c = new FlatManagerClient(s.url, s.adminToken);
+        const build = await c.createBuild('main');
+        await c.push(build.url, b.appRepo, { [`app/${APP_ID}/${arch}/b${i}`]: b.app.commit });
+        const commit = await c.startJob(build.url, 'commit');
+        assert.equal((await c.waitForJob(commit.url)).job.status, 2);
+        return { c, build };
+      }),
+    );
+    const publishes = await Promise.all(started.map(({ c, build }) => c.startJob(build.url, 'publish')));
+    const results = await Promise.all(publishes.map(async (p, i) => {
+      const done = await started[i]!.c.waitForJob(p.url);
+      assert.equal(done.job.status, 2, done.log);
+      return JSON.parse(done.job.results);
+    }));
+    const updateJobs = new Set(results.map((r) => r['update-repo-job']));
+    assert.equal(updateJobs.size, 1, `update-repo jobs: ${[...updateJobs].join(', ')}`);
+    const update = await client.waitForJob(`${s.url}/api/v1/job/${[...updateJobs][0]}`);
+    assert.equal(update.job.status, 2);
+    for (const { build } of started) assert.equal((await s.services.builds.get(build.id)).publishedState, 'PUBLISHED');
+    const summary = await ostree.summaryView(s.services.repos.repoPath('main'));
+    for (let i = 1; i <= 5; i++) assert.ok(summary.includes(`app/${APP_ID}/${arch}/b${i}`), `summary lacks b${i}`);
+    t.diagnostic(`5 concurrent builds pushed, committed, published and summarized in ${Date.now() - t0} ms (one update-repo job)`);
+    await pollFor(async () => (await s.services.prisma.job.count({ where: { kind: 'update-repo', status: { in: ['NEW', 'STARTED'] } } })) === 0, 60_000);
+  } finally {
+    s.config.delayUpdateSecs = 0;
+  }
+});
