@@ -95,7 +95,7 @@ try {
   await inProcess.close();
   console.log(`latency  in-process notification (200 jobs)     p50 ${a.p50} ms  p99 ${a.p99} ms`);
   const ws = startWorkers(1, 5000);
-  await new Promise((r) => setTimeout(r, 2000));
+  await new Promise((r) => setTimeout(r, 6000)); // past the worker's start-up and first poll
   const b = await latency(producer.services, 40);
   await stopWorkers(ws);
   console.log(`latency  polling only, job-poll-ms 5000 (40 jobs) p50 ${b.p50} ms  p99 ${b.p99} ms`);

@@ -1,6 +1,7 @@
 // Agenda's AgendaBackend for MariaDB: the job repository, the lifecycle logger and, optionally, a
 // notification channel (in-process or Redis) so queued jobs start without waiting for a poll.
-import mysql, { type Pool } from 'mysql2/promise';
+import type { Pool } from 'mysql2/promise';
+import { createMysqlPool, parseDatabaseUrl } from '../../db/connection.ts';
 import type { AgendaBackend, NotificationChannel } from 'agenda';
 import { MariaDbJobRepository } from './repository.ts';
 import { MariaDbJobLogger } from './logger.ts';
@@ -18,21 +19,9 @@ export type MariaDbBackendOptions = {
   notificationChannel?: NotificationChannel;
 };
 
-/** mysql2 pool options for a URL; `?socket=` selects a unix socket, as fmd's DATABASE_URL does. */
+/** A mysql2 pool for a URL (`?socket=` selects a unix socket), the same way fmd's DATABASE_URL is read. */
 export function poolFromUri(uri: string, connectionLimit = 10): Pool {
-  const u = new URL(uri);
-  const socketPath = u.searchParams.get('socket') ?? u.searchParams.get('socketPath') ?? undefined;
-  return mysql.createPool({
-    host: socketPath ? undefined : u.hostname || 'localhost',
-    port: socketPath ? undefined : Number(u.port || 3306),
-    socketPath,
-    user: decodeURIComponent(u.username || 'root'),
-    password: u.password ? decodeURIComponent(u.password) : undefined,
-    database: decodeURIComponent(u.pathname.replace(/^\//, '')),
-    connectionLimit,
-    timezone: 'Z',
-    enableKeepAlive: true,
-  });
+  return createMysqlPool(parseDatabaseUrl(uri), connectionLimit);
 }
 
 export class MariaDbBackend implements AgendaBackend {
