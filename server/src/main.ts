@@ -30,11 +30,21 @@ async function main(): Promise<void> {
   const secret = resolveSecret(config);
   const started = Date.now();
   const db = await openDatabase(config, log, { owner: true });
-  const services = await createServices(config, db, log, secret);
-  const adminToken = await services.users.bootstrapAdmin();
-  // With job-workers > 0 this process also runs jobs; `npm run worker` runs them elsewhere.
-  if (config.jobWorkers > 0) await services.jobEngine.startWorker();
-  const http = await startHttpServer(services, { host: config.host, port: config.port });
+  let services: Awaited<ReturnType<typeof createServices>> | undefined;
+  let http: Awaited<ReturnType<typeof startHttpServer>>;
+  let adminToken: string | null;
+  try {
+    services = await createServices(config, db, log, secret);
+    adminToken = await services.users.bootstrapAdmin();
+    // With job-workers > 0 this process also runs jobs; `npm run worker` runs them elsewhere.
+    if (config.jobWorkers > 0) await services.jobEngine.startWorker();
+    http = await startHttpServer(services, { host: config.host, port: config.port });
+  } catch (err) {
+    // Never leave the embedded MariaDB behind when start-up fails.
+    await services?.close().catch(() => undefined);
+    await db.close();
+    throw err;
+  }
   log.info({ url: http.url, startupMs: Date.now() - started }, 'fmd is ready');
 
   // The human-facing lines go to stdout plainly, so the README command shows them.
@@ -57,7 +67,7 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     await http.stop();
     const t1 = Date.now();
-    await services.close();
+    await services!.close();
     const t2 = Date.now();
     await db.close();
     log.info({ httpMs: t1 - t0, jobsMs: t2 - t1, databaseMs: Date.now() - t2 }, 'stopped');

@@ -92,3 +92,21 @@ test('bad configuration fails at start with one clear line per problem', async (
   assert.ok(lines.some((l) => l.startsWith('fmd: config: base-url:')), err);
   assert.ok(lines.some((l) => /colour/.test(l)), err);
 });
+
+test('an unreachable MongoDB job store stops fmd at start with a clear message, and the embedded MariaDB with it', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fmd-mongo-'));
+  const child = spawn(process.execPath, [main], {
+    env: { PATH: process.env.PATH, FMD_DATA_DIR: dir, FMD_PORT: '0', FMD_LOG_LEVEL: 'warn', FMD_JOBS_BACKEND: 'mongo', FMD_MONGODB_URL: 'mongodb://127.0.0.1:9/fmd' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const code = await new Promise((resolve) => child.on('exit', resolve));
+  try {
+    assert.equal(code, 1);
+    assert.match(err, /jobs-backend mongo: cannot reach mongodb:\/\/127\.0\.0\.1:9\/fmd/);
+    assert.equal(existsSync(path.join(dir, 'mariadb', 'mysqld.sock')), false, 'the embedded MariaDB was stopped');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

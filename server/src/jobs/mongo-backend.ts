@@ -6,7 +6,7 @@ import type { AgendaBackend } from 'agenda';
 export async function createMongoBackend(url: string): Promise<AgendaBackend> {
   const { MongoClient } = await import('mongodb');
   const { MongoBackend } = await import('@agendajs/mongo-backend');
-  const client = new MongoClient(url, { serverSelectionTimeoutMS: 10_000 });
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 5000 });
   try {
     await client.connect();
     await client.db().command({ ping: 1 });
