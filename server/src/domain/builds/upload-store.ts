@@ -3,8 +3,8 @@
 // temp file while the verifier checks it against its name; only a verified, complete object is
 // renamed into place, so a bad or interrupted upload never leaves anything behind, and the same
 // object uploaded twice (or by two requests at once) ends up as one good file.
-import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rename, statfs, unlink, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdir, open, readFile, statfs, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { InvalidInputError } from '../errors.ts';
@@ -66,16 +66,35 @@ export async function initRepoWithParent(dir: string, parent: string | null): Pr
 
 const OBJECT_NAME_RE = /^[0-9a-f]{64}\.(commit|dirtree|dirmeta|filez)$/;
 
-/** Which of `wanted` neither the upload repo nor its parent has. Names that are not object names are refused. */
+/**
+ * Which of `wanted` neither the upload repo nor its parent has. Names that are not object names
+ * are refused. The upload repo belongs to one build and stays small, so each of its object
+ * directories is listed once (one syscall instead of one per name); the parent, which may hold
+ * millions of objects, is asked per name, and only for what the upload repo lacks.
+ */
 export function missingObjects(uploadRepo: string, parentRepo: string | null, wanted: readonly string[]): string[] {
+  const listed = new Map<string, Set<string>>();
+  const uploaded = (prefix: string, rest: string) => {
+    let names = listed.get(prefix);
+    if (!names) {
+      try {
+        names = new Set(readdirSync(`${uploadRepo}/objects/${prefix}`));
+      } catch {
+        names = new Set();
+      }
+      listed.set(prefix, names);
+    }
+    return names.has(rest);
+  };
   const missing: string[] = [];
   for (const name of wanted) {
     if (typeof name !== 'string' || !OBJECT_NAME_RE.test(name)) {
       throw new InvalidInputError(`invalid object name ${JSON.stringify(String(name).slice(0, 100))}`, 'wanted');
     }
-    const rel = `objects/${name.slice(0, 2)}/${name.slice(2)}`;
-    if (existsSync(`${uploadRepo}/${rel}`)) continue;
-    if (parentRepo && existsSync(`${parentRepo}/${rel}`)) continue;
+    const prefix = name.slice(0, 2);
+    const rest = name.slice(2);
+    if (uploaded(prefix, rest)) continue;
+    if (parentRepo && existsSync(`${parentRepo}/objects/${prefix}/${rest}`)) continue;
     missing.push(name);
   }
   return missing;
@@ -95,26 +114,46 @@ export async function checkFreeSpace(dir: string, needed: number, limits: Upload
  */
 export async function storeUpload(uploadRepo: string, part: UploadPart, limits: UploadLimits, madeDirs?: Set<string>): Promise<number> {
   const target = uploadTarget(part.filename);
+  const dest = path.join(uploadRepo, target.relativePath);
   const tmp = path.join(uploadRepo, 'tmp', `upload-${randomBytes(8).toString('hex')}`);
-  const fh = await open(tmp, 'wx', 0o644);
-  let size = 0;
-  let done = false;
-  try {
-    for await (const chunk of part.body) {
-      size += chunk.length;
-      if (size > limits.maxObjectBytes) throw new InvalidInputError(`${part.filename} is larger than ${limits.maxObjectBytes} bytes`, 'file');
-      if (target.verifier) await Promise.all([target.verifier.update(chunk), fh.write(chunk)]);
-      else await fh.write(chunk);
-    }
-    if (target.verifier) await target.verifier.finish();
-    await fh.close();
-    const dest = path.join(uploadRepo, target.relativePath);
+  const ensureDir = async () => {
     const dir = path.dirname(dest);
     if (!madeDirs?.has(dir)) {
       await mkdir(dir, { recursive: true });
       madeDirs?.add(dir);
     }
-    await rename(tmp, dest);
+  };
+  // Most objects are small: they are held in memory, verified, then written and renamed with
+  // synchronous calls (microseconds each), which is far cheaper than a thread-pool round trip
+  // per file operation. Larger ones stream through a temp file.
+  const buffered: Buffer[] = [];
+  let size = 0;
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  let done = false;
+  try {
+    for await (const chunk of part.body) {
+      size += chunk.length;
+      if (size > limits.maxObjectBytes) throw new InvalidInputError(`${part.filename} is larger than ${limits.maxObjectBytes} bytes`, 'file');
+      if (target.verifier) await target.verifier.update(chunk);
+      if (!fh && size <= smallObjectBytes) {
+        buffered.push(chunk);
+        continue;
+      }
+      if (!fh) {
+        fh = await open(tmp, 'wx', 0o644);
+        for (const b of buffered.splice(0)) await fh.write(b);
+      }
+      await fh.write(chunk);
+    }
+    if (target.verifier) await target.verifier.finish();
+    await ensureDir();
+    if (fh) {
+      await fh.close();
+      fh = undefined;
+    } else {
+      writeFileSync(tmp, Buffer.concat(buffered, size), { mode: 0o644, flag: 'wx' });
+    }
+    renameSync(tmp, dest);
     done = true;
     return size;
   } catch (err) {
@@ -122,8 +161,11 @@ export async function storeUpload(uploadRepo: string, part: UploadPart, limits: 
     throw err;
   } finally {
     if (!done) {
-      await fh.close().catch(() => undefined);
+      await fh?.close().catch(() => undefined);
       await unlink(tmp).catch(() => undefined);
     }
   }
 }
+
+/** Objects up to this size are verified in memory and written in one go. */
+const smallObjectBytes = 512 * 1024;
