@@ -30,7 +30,8 @@ try {
   const untrustedMs = await pull(true);
 
   await gql(fmd.url, fmd.token, `mutation { createRepo(input: { name: "bench", collectionId: "org.bench.Repo" }) { __typename } }`);
-  const client = new FlatManagerClient(fmd.url, fmd.token);
+  const t0 = performance.now();
+  const client = new FlatManagerClient(fmd.url, fmd.token, { log: (l) => process.env.FMD_BENCH_VERBOSE && console.log(`  +${Math.round(performance.now() - t0)} ms ${l}`) });
   const build = await client.createBuild('bench');
   const pushMs = (await timed(() => client.push(build.url, repo, { [REF]: commit }))).ms;
 

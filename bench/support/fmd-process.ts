@@ -12,7 +12,7 @@ export type FmdProcess = { url: string; token: string; readyMs: number; child: C
 export async function startFmd(env: Record<string, string> = {}): Promise<FmdProcess> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'fmd-bench-'));
   const started = performance.now();
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(process.execPath, [...(process.env.FMD_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.FMD_BENCH_PROFILE}`] : []), main], {
     env: { ...process.env, FMD_DATA_DIR: dataDir, FMD_PORT: '0', FMD_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

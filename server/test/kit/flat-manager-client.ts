@@ -11,6 +11,7 @@ import path from 'node:path';
 import { parse, type GValue } from '../../src/ostree/gvariant.ts';
 
 export const UPLOAD_CHUNK_LIMIT = 4 * 1024 * 1024;
+const crlf = Buffer.from('\r\n');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 
 export type HttpResult = { status: number; headers: http.IncomingHttpHeaders; body: any; text: string };
@@ -142,10 +143,11 @@ export class FlatManagerClient {
       headers: { 'content-type': `multipart/${this.style === 'python' ? 'mixed' : 'form-data'}; boundary=${boundary}` },
       length,
       body: async function* () {
-        for (const [i, f] of files.entries()) {
-          yield heads[i]!;
-          yield await readFile(f.path);
-          yield Buffer.from('\r\n');
+        // Read the batch's files concurrently (as a client reading from its own disk would):
+        // one awaited read per object serializes the whole push on file-system latency.
+        const contents = await Promise.all(files.map((f) => readFile(f.path)));
+        for (const [i, content] of contents.entries()) {
+          yield Buffer.concat([heads[i]!, content, crlf]);
         }
         yield tail;
       },

@@ -3,7 +3,7 @@
 // temp file while the verifier checks it against its name; only a verified, complete object is
 // renamed into place, so a bad or interrupted upload never leaves anything behind, and the same
 // object uploaded twice (or by two requests at once) ends up as one good file.
-import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readFile, statfs, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -116,10 +116,10 @@ export async function storeUpload(uploadRepo: string, part: UploadPart, limits: 
   const target = uploadTarget(part.filename);
   const dest = path.join(uploadRepo, target.relativePath);
   const tmp = path.join(uploadRepo, 'tmp', `upload-${randomBytes(8).toString('hex')}`);
-  const ensureDir = async () => {
+  const ensureDir = () => {
     const dir = path.dirname(dest);
     if (!madeDirs?.has(dir)) {
-      await mkdir(dir, { recursive: true });
+      mkdirSync(dir, { recursive: true });
       madeDirs?.add(dir);
     }
   };
@@ -146,7 +146,7 @@ export async function storeUpload(uploadRepo: string, part: UploadPart, limits: 
       await fh.write(chunk);
     }
     if (target.verifier) await target.verifier.finish();
-    await ensureDir();
+    ensureDir();
     if (fh) {
       await fh.close();
       fh = undefined;
