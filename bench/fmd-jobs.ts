@@ -64,6 +64,11 @@ async function throughput(queued: number, workers: number): Promise<number> {
   const ws = startWorkers(workers, Number(process.env.FMD_BENCH_POLL_MS ?? 50));
   while ((await prisma.job.count({ where: { status: { in: ['NEW', 'STARTED'] } } })) > 0) await new Promise((r) => setTimeout(r, 250));
   await stopWorkers(ws);
+  if (process.env.FMD_BENCH_DEBUG) {
+    const [st] = await producer.services.db.pool.query<any[]>("SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_deadlocks','Innodb_row_lock_waits','Innodb_row_lock_time','Com_select','Com_update','Com_delete','Com_insert','Handler_read_next')");
+    const [inn] = await producer.services.db.pool.query<any[]>('SHOW ENGINE INNODB STATUS');
+    console.log(JSON.stringify(Object.fromEntries(st.map((r: any) => [r.Variable_name, r.Value]))), /History list length \d+/.exec(inn[0].Status)?.[0]);
+  }
   const agg = await prisma.job.aggregate({ _min: { startedAt: true }, _max: { finishedAt: true } });
   const seconds = (agg._max.finishedAt!.getTime() - agg._min.startedAt!.getTime()) / 1000;
   return queued / seconds;

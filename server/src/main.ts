@@ -19,6 +19,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config);
+  // A library promise nobody awaited must not take the whole server down.
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
   // A stop requested while starting is honoured once started, so the embedded MariaDB is
   // never left behind.
   let requested: string | null = null;

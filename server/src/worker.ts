@@ -9,6 +9,8 @@ import { createServices } from './services.ts';
 try {
   const config = loadConfig();
   const log = createLogger(config).child({ role: 'worker' });
+  // A library promise nobody awaited must not take the worker down.
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
   if (config.jobWorkers === 0) throw new ConfigError(['job-workers: a worker needs job-workers > 0']);
   const db = await openDatabase(config, log, { owner: false, migrate: false });
   const services = await createServices(config, db, log, resolveSecret(config));

@@ -43,7 +43,7 @@ export function describeTarget(t: DatabaseTarget): string {
 
 /** A mysql2 pool for the raw-SQL parts (migrations, schema checks, the job store). */
 export function createMysqlPool(t: DatabaseTarget, connectionLimit = 10): mysql.Pool {
-  return mysql.createPool({
+  const pool = mysql.createPool({
     host: t.host,
     port: t.port,
     socketPath: t.socketPath,
@@ -58,6 +58,13 @@ export function createMysqlPool(t: DatabaseTarget, connectionLimit = 10): mysql.
     supportBigNumbers: true,
     bigNumberStrings: false,
   });
+  // Row locks on this pool (the job store) are held for milliseconds; a wait that lasts is a
+  // stall better failed and retried than endured for InnoDB's default 50 s, which showed up as
+  // throughput collapsing in bench/fmd-jobs.ts.
+  pool.on('connection', (conn) => {
+    (conn as unknown as { query(sql: string): unknown }).query('SET SESSION innodb_lock_wait_timeout = 3');
+  });
+  return pool;
 }
 
 /** Creates the database if missing, connecting without selecting one. */

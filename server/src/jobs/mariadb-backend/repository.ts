@@ -54,9 +54,17 @@ export class MariaDbJobRepository implements JobRepository {
     return rows;
   }
 
+  /** One statement; deadlocks and lock-wait timeouts (short on fmd's pools) are retried. */
   private async execute(sql: string, params: unknown[] = []): Promise<number> {
-    const [res] = await this.pool.query<ResultSetHeader>(sql, params);
-    return res.affectedRows;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const [res] = await this.pool.query<ResultSetHeader>(sql, params);
+        return res.affectedRows;
+      } catch (err) {
+        if (attempt >= 10 || !isLockConflict(err)) throw err;
+        await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+      }
+    }
   }
 
   async getJobById(id: string): Promise<JobParameters | null> {
@@ -152,7 +160,9 @@ export class MariaDbJobRepository implements JobRepository {
   /** A running one-off job has no nextRunAt; its lock stays until it finishes. */
   async unlockJob(job: JobParameters): Promise<void> {
     if (!job._id) return;
-    await this.execute(`UPDATE ${this.t} SET locked_at = NULL WHERE id = ? AND next_run_at IS NOT NULL`, [String(job._id)]);
+    // Agenda calls this without awaiting it: a failure must not become an unhandled rejection.
+    // A lock left behind only delays the job until the lock expires.
+    await this.execute(`UPDATE ${this.t} SET locked_at = NULL WHERE id = ? AND next_run_at IS NOT NULL`, [String(job._id)]).catch(() => 0);
   }
 
   async unlockJobs(jobIds: (JobId | string)[]): Promise<void> {
@@ -394,8 +404,7 @@ export class MariaDbJobRepository implements JobRepository {
       try {
         return await this.transactionOnce(work);
       } catch (err) {
-        const errno = (err as { errno?: number }).errno;
-        if (attempt >= 5 || (errno !== 1213 && errno !== 1205)) throw err;
+        if (attempt >= 10 || !isLockConflict(err)) throw err;
         await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
       }
     }
@@ -418,6 +427,12 @@ export class MariaDbJobRepository implements JobRepository {
       conn.release();
     }
   }
+}
+
+/** Deadlock (1213) or lock wait timeout (1205): the statement can simply be run again. */
+function isLockConflict(err: unknown): boolean {
+  const errno = (err as { errno?: number }).errno;
+  return errno === 1213 || errno === 1205;
 }
 
 /** The order of the PostgreSQL lock query: next_run_at ascending with NULLs last, then priority descending. */
