@@ -22,9 +22,6 @@ export class MemoryEventBus implements EventBus {
   emitLocal(topic: string, payload: unknown): void {
     this.emitter.emit(topic, payload);
   }
-  listenerCount(topic: string): number {
-    return this.emitter.listenerCount(topic);
-  }
   subscribe<T>(topic: string, signal?: AbortSignal): AsyncIterableIterator<T> {
     const it = on(this.emitter, topic, { signal }) as AsyncIterableIterator<unknown[]>;
     const mapped: AsyncIterableIterator<T> = {

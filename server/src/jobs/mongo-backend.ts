@@ -2,6 +2,7 @@
 // mongod on these machines): kept thin, and a wrong URL fails at start with a clear message
 // instead of Agenda's unhandled rejection.
 import type { AgendaBackend } from 'agenda';
+import { redactUrl } from '../db/connection.ts';
 
 export async function createMongoBackend(url: string): Promise<AgendaBackend> {
   const { MongoClient } = await import('mongodb');
@@ -12,7 +13,7 @@ export async function createMongoBackend(url: string): Promise<AgendaBackend> {
     await client.db().command({ ping: 1 });
   } catch (err) {
     await client.close().catch(() => undefined);
-    throw new Error(`jobs-backend mongo: cannot reach ${url.replace(/\/\/[^@/]*@/, '//***@')}: ${(err as Error).message}`);
+    throw new Error(`jobs-backend mongo: cannot reach ${redactUrl(url)}: ${(err as Error).message}`);
   }
   return new MongoBackend({ mongo: client.db() }) as unknown as AgendaBackend;
 }

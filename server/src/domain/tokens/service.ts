@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PrismaClient, ApiToken } from '../../generated/prisma/client.ts';
 import { AuthenticationError, ForbiddenError, InvalidInputError } from '../errors.ts';
-import { allScopes, claimsSchema, hasScope, subsetViolation, type Claims, type Scope } from './claims.ts';
+import { allScopes, claimsSchema, hasScope, subsetViolation, type Claims } from './claims.ts';
 import { signClaims, verifyToken } from './jwt.ts';
 
 /** Who is calling: the verified claims and, when known, the token's database row. */
@@ -225,10 +225,6 @@ export class TokenService {
     clearInterval(this.flushTimer);
     await this.flushUsage().catch(() => undefined);
   }
-}
-
-export function requireScope(viewer: Viewer, scope: Scope): void {
-  if (!hasScope(viewer.claims, scope)) throw new ForbiddenError(`this needs a token with the "${scope}" scope`, scope);
 }
 
 function requireTokenManagement(viewer: Viewer): void {
