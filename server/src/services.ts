@@ -10,6 +10,7 @@ import { UserService } from './domain/users/service.ts';
 import { KeyService } from './domain/keys/service.ts';
 import { RepoService } from './domain/repos/service.ts';
 import { BuildService } from './domain/builds/service.ts';
+import { PromotionService } from './domain/builds/promotions.ts';
 import { resolveMasterKey } from './config/secret.ts';
 import { JobService } from './domain/jobs/service.ts';
 import type { JobQueue } from './domain/jobs/queue.ts';
@@ -27,6 +28,7 @@ export type Services = {
   keys: KeyService;
   repos: RepoService;
   builds: BuildService;
+  promotions: PromotionService;
   metrics: Metrics;
   /** the domain's job queue (enqueue, cancel) */
   jobs: JobQueue;
@@ -48,6 +50,8 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
   const metrics = createMetrics();
   const jobEngine = await createJobEngine({ config, prisma: db.prisma, pool: db.pool, events, log, registry: metrics.registry });
   const repos = new RepoService({ prisma: db.prisma, config, keys, events, tokens, log, jobs: jobEngine });
+  const builds = new BuildService({ prisma: db.prisma, config, repos, jobs: jobEngine, events, log });
+  const promotions = new PromotionService({ prisma: db.prisma, repos, builds, jobs: jobEngine, log });
   const services: Services = {
     config,
     log,
@@ -58,7 +62,8 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     users,
     keys,
     repos,
-    builds: new BuildService({ prisma: db.prisma, config, repos, jobs: jobEngine, events, log }),
+    builds,
+    promotions,
     metrics,
     jobs: jobEngine,
     jobRecords: new JobService(db.prisma, events),

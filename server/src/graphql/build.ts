@@ -63,6 +63,34 @@ const PublishedRef = builder.objectRef<{ ref: string; commit: string }>('Publish
   fields: (t) => ({ ref: t.exposeString('ref'), commit: t.exposeString('commit', { description: 'the commit in the published repo' }) }),
 });
 
+const refList = (v: unknown) => Object.entries((v ?? {}) as Record<string, string>).map(([ref, commit]) => ({ ref, commit }));
+
+const PromotionStateEnum = builder.enumType('PromotionState', {
+  description: 'PROMOTING (queued or running), PROMOTED, FAILED, or SKIPPED (an auto-promotion superseded by a newer build)',
+  values: ['PROMOTING', 'PROMOTED', 'FAILED', 'SKIPPED'] as const,
+});
+
+builder.prismaObject('Promotion', {
+  description: "A published build's refs published again into a child repo (e.g. beta -> stable) by a publish job.",
+  fields: (t) => ({
+    number: t.exposeInt('id'),
+    build: t.relation('build'),
+    sourceRepo: t.relation('sourceRepo', { description: "the target's parent, where the build's commits came from" }),
+    targetRepo: t.relation('targetRepo'),
+    state: t.field({ type: PromotionStateEnum, resolve: (p) => p.state }),
+    auto: t.exposeBoolean('auto', { description: "started by the target repo's autoPromote rule" }),
+    reason: t.exposeString('reason', { nullable: true, description: 'why it failed or was skipped' }),
+    refs: t.field({ type: [PublishedRef], description: 'the commits it made in the target repo', resolve: (p) => refList(p.refs) }),
+    job: t.prismaField({
+      type: 'Job',
+      nullable: true,
+      resolve: (query, p, _a, ctx) => (p.jobId === null ? null : ctx.services.prisma.job.findUnique({ ...query, where: { id: p.jobId } })),
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
 export const BuildNode = builder.prismaNode('Build', {
   id: { field: 'id' },
   description: 'An upload of refs to a repo, committed and then published (flat-manager build).',
@@ -88,12 +116,13 @@ export const BuildNode = builder.prismaNode('Build', {
     jobs: t.relatedConnection('jobs', { cursor: 'id', query: { orderBy: { id: 'desc' } } }),
     publishedRefs: t.field({
       type: [PublishedRef],
-      description: 'what the last successful publish put in the repo',
-      resolve: async (b, _a, ctx) => {
-        const job = await ctx.services.prisma.job.findFirst({ where: { buildId: b.id, kind: 'publish', status: 'ENDED' }, orderBy: { id: 'desc' } });
-        const refs = ((job?.results as { refs?: Record<string, string> } | null)?.refs ?? {}) as Record<string, string>;
-        return Object.entries(refs).map(([ref, commit]) => ({ ref, commit }));
-      },
+      description: "what the publish put in the build's repo (empty until it is published)",
+      resolve: (b) => refList(b.publishedRefs),
+    }),
+    promotions: t.prismaField({
+      type: ['Promotion'],
+      description: 'promotions of this build into other repos, oldest first',
+      resolve: (_query, b, _a, ctx) => ctx.services.promotions.list(b.id),
     }),
   }),
 });
@@ -289,6 +318,30 @@ builder.mutationField('reviewCheck', (t) =>
     errors,
     args: { input: t.arg({ type: ReviewCheckInput, required: true }) },
     resolve: async (_r, { input }, ctx) => ({ id: (await ctx.services.builds.reviewCheck(ctx.viewer!, input.job, input)).buildId }),
+  }),
+);
+
+const PromoteBuildInput = builder.inputType('PromoteBuildInput', {
+  fields: (t) => ({
+    build: t.int({ required: true, description: 'build number' }),
+    targetRepo: t.string({ required: true, description: "the repo to publish into; the build must be published in that repo's parent" }),
+  }),
+});
+
+const PromotionPayload = builder.objectRef<{ id: number }>('PromoteBuildPayload').implement({
+  fields: (t) => ({
+    promotion: t.prismaField({ type: 'Promotion', resolve: (query, p, _a, ctx) => ctx.services.prisma.promotion.findUniqueOrThrow({ ...query, where: { id: p.id } }) }),
+  }),
+});
+
+builder.mutationField('promoteBuild', (t) =>
+  t.field({
+    type: PromotionPayload,
+    description: "Publishes a published build's commits into a child repo (its parent is where the build is published) through a publish job.",
+    authScopes: { authenticated: true },
+    errors,
+    args: { input: t.arg({ type: PromoteBuildInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => ({ id: (await ctx.services.promotions.promote(ctx.viewer!, input.build, input.targetRepo)).promotion.id }),
   }),
 );
 

@@ -8,7 +8,7 @@ import { ErrorInterface } from './errors.ts';
 import { InvalidInputError, NotFoundError, UnavailableError } from '../domain/errors.ts';
 import { topics } from '../domain/events.ts';
 import type { RefInfo, RepoUpdatedEvent } from '../domain/repos/service.ts';
-import { parseTokenTypes } from '../domain/repos/validate.ts';
+import { parseAutoPromote, parseTokenTypes, type AutoPromoteRule } from '../domain/repos/validate.ts';
 
 const admin = { scope: 'admin' } as const;
 
@@ -25,6 +25,21 @@ const RepoRefRef = builder.objectRef<RefInfo>('RepoRef').implement({
     tokenType: t.exposeInt('tokenType'),
     installedSize: t.float({ nullable: true, description: 'bytes', resolve: (r) => (r.installedSize === null ? null : Number(r.installedSize)) }),
     downloadSize: t.float({ nullable: true, description: 'bytes', resolve: (r) => (r.downloadSize === null ? null : Number(r.downloadSize)) }),
+  }),
+});
+
+const AutoPromoteRef = builder.objectRef<AutoPromoteRule>('AutoPromoteRule').implement({
+  description: 'Builds that land in the parent repo are promoted into this one.',
+  fields: (t) => ({
+    delaySecs: t.exposeInt('delaySecs', { description: 'how long a build stays in the parent first; a newer build there supersedes it' }),
+    appIdPrefixes: t.exposeStringList('appIdPrefixes', { description: 'only builds whose app/runtime ids have one of these prefixes (empty: all)' }),
+  }),
+});
+
+const AutoPromoteInput = builder.inputType('AutoPromoteInput', {
+  fields: (t) => ({
+    delaySecs: t.int({ description: 'default 0: promote at once' }),
+    appIdPrefixes: t.stringList({ description: 'default: every build' }),
   }),
 });
 
@@ -54,6 +69,12 @@ export const RepoRef = builder.prismaNode('Repo', {
     previousKey: t.relation('previousKey', { nullable: true, description: 'during a key rotation, the old key that still signs until previousKeyUntil' }),
     previousKeyUntil: t.expose('previousKeyUntil', { type: 'DateTime', nullable: true }),
     parent: t.relation('parent', { nullable: true }),
+    autoPromote: t.field({
+      type: AutoPromoteRef,
+      nullable: true,
+      description: 'the rule that promotes builds from the parent repo into this one, if any',
+      resolve: (r) => parseAutoPromote(r.autoPromote),
+    }),
     summaryUpdatedAt: t.expose('summaryUpdatedAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -117,6 +138,7 @@ function settingsFields(t: InputFields) {
     baseUrl: t.string({ description: 'public URL of the repo (the .flatpakrepo Url); defaults to this server' }),
     runtimeRepoUrl: t.string({ description: '.flatpakrepo of the repo runtimes come from' }),
     parent: t.string({ description: 'name of the repo builds are promoted from' }),
+    autoPromote: t.field({ type: AutoPromoteInput, description: 'promote every build that lands in the parent (null: only by promoteBuild)' }),
     subsets: t.field({ type: 'JSON', description: '{ name: [app-id prefixes] }' }),
     deltaSettings: t.field({ type: 'JSON', description: '{ generate: bool, jobs?: int, ignoreRefs: [glob], prune: bool, pruneDepth?: int }' }),
     hooks: t.field({ type: 'JSON', description: '{ checks: [{ name, command: [argv], reviewable }], publish?: [argv], postPublish?: [argv] }' }),

@@ -27,7 +27,7 @@ export function registerJobKinds(engine: JobEngine, services: Services): void {
   engine.define('noop', noopJob);
   engine.define('delete-repo', { recovery: 'requeue', handler: (run) => services.repos.deleteRepoFiles(run) });
   engine.define('commit', commitJob(services.builds));
-  engine.define('publish', publishJob(services.builds));
+  engine.define('publish', publishJob(services.builds, services.promotions));
   engine.define('update-repo', updateRepoJob(services.builds));
   engine.define('republish', republishJob(services.builds));
   engine.define('prune', pruneJob(services.builds));

@@ -71,6 +71,8 @@ export class BuildService {
   readonly buildsDir: string;
   /** size limits and free-space floor for uploads (tests lower them) */
   limits: UploadLimits = { ...defaultUploadLimits };
+  /** called when a build's refs landed in a repo (its own, or a promotion's target): auto-promotion */
+  afterPublish?: (buildId: number, repo: Repo, run: JobRun) => Promise<void>;
 
   constructor(deps: { prisma: PrismaClient; config: FmdConfig; repos: RepoService; jobs: JobQueue; events: EventBus; log: Logger }) {
     this.prisma = deps.prisma;
@@ -173,10 +175,12 @@ export class BuildService {
     return (await this.prisma.build.findUnique({ where: { id: build.id }, include: { repo: true } }))!;
   }
 
-  private async changed(id: number): Promise<void> {
+  /** Tells subscribers of the build, of its repo and of `alsoRepo` (a promotion's target) that it changed. */
+  async changed(id: number, alsoRepo?: string): Promise<void> {
     const b = await this.prisma.build.findUnique({ where: { id }, select: { id: true, repo: { select: { name: true } } } });
     await this.events.publish(buildTopic(id), { id });
     if (b) await this.events.publish(repoBuildsTopic(b.repo.name), { id });
+    if (alsoRepo && alsoRepo !== b?.repo.name) await this.events.publish(repoBuildsTopic(alsoRepo), { id });
   }
 
   // --- create, upload, refs ------------------------------------------------------------------
@@ -452,16 +456,6 @@ export class BuildService {
 
   // --- jobs ----------------------------------------------------------------------------------
 
-  private toolRun(run: JobRun): ToolRunOptions & { flush(): Promise<void> } {
-    const pending: Promise<void>[] = [];
-    return {
-      signal: run.signal,
-      timeoutMs: 60 * 60_000,
-      onLine: (l) => void pending.push(run.log(l)),
-      flush: () => Promise.all(pending.splice(0)).then(() => undefined),
-    };
-  }
-
   private async loadForJob(run: JobRun): Promise<Build & { repo: Repo; refs: BuildRef[] }> {
     const id = Number(run.contents.build);
     const build = await this.prisma.build.findUnique({ where: { id }, include: { repo: true, refs: { orderBy: { id: 'asc' } } } });
@@ -485,7 +479,7 @@ export class BuildService {
       await fail('the commit was interrupted (worker stopped)');
       throw new Error('the commit was interrupted (worker stopped); create a new build');
     }
-    const tools = this.toolRun(run);
+    const tools = toolRun(run);
     try {
       const commits = await this.doCommit(build, run, tools);
       await tools.flush();
@@ -593,12 +587,13 @@ export class BuildService {
       await fail();
       throw new Error('the publish was interrupted (worker stopped); publish the build again');
     }
-    const tools = this.toolRun(run);
+    const tools = toolRun(run);
     try {
       const result = await this.doPublish(build, run, tools);
       await tools.flush();
       await this.prisma.build.updateMany({ where: { id: build.id, publishedState: 'PUBLISHING' }, data: { publishedState: 'PUBLISHED' } });
       await this.changed(build.id);
+      await this.afterPublish?.(build.id, build.repo, run);
       return result;
     } catch (err) {
       await tools.flush();
@@ -626,29 +621,41 @@ export class BuildService {
     await buildCommitFrom(main, { srcRepo: dir, refs: build.refs.map((r) => r.refName), force: true, noUpdateSummary: true, extraCollectionIds: extra }, tools);
     await run.progress(0.7, 'imported');
     const commits: Record<string, string> = {};
-    await mkdir(path.join(main, 'appstream'), { recursive: true });
     for (const ref of build.refs) {
-      if (ref.refName.startsWith('app/') || ref.refName.startsWith('runtime/')) {
-        const c = await ostree.revParse(main, ref.refName, tools);
-        if (c) commits[ref.refName] = c;
-      }
-      if (ref.refName.startsWith('app/')) {
-        const file = this.flatpakrefFor(repo, ref.refName, null);
+      const c = await ostree.revParse(main, ref.refName, tools);
+      if (c) commits[ref.refName] = c;
+    }
+    await this.installRefExtras(repo, dir, build.refs.map((r) => ({ ref: r.refName, rev: r.refName })), run, tools);
+    await this.prisma.build.update({ where: { id: build.id }, data: { publishedRefs: commits } });
+    const updateJob = await this.scheduleUpdateRepo(repo.name, run);
+    await run.log(`Removing build ${build.id}`);
+    await this.removeBuildDir(build.id).catch(() => run.log('Failed to remove build'));
+    // flat-manager's job result lists the app and runtime commits.
+    const appsAndRuntimes = Object.entries(commits).filter(([r]) => r.startsWith('app/') || r.startsWith('runtime/'));
+    return { refs: Object.fromEntries(appsAndRuntimes), 'update-repo-job': updateJob.id };
+  }
+
+  /**
+   * What a publish puts beside the refs: a `.flatpakref` per app in `appstream/`, and the files of
+   * `screenshots/ARCH` refs under `media/`. `rev` is the ref's commit (or name) in `srcRepo`.
+   */
+  async installRefExtras(repo: Repo, srcRepo: string, refs: Array<{ ref: string; rev: string }>, run: JobRun, tools: ToolRunOptions): Promise<void> {
+    const main = this.repos.repoPath(repo.name);
+    await mkdir(path.join(main, 'appstream'), { recursive: true });
+    for (const { ref, rev } of refs) {
+      if (ref.startsWith('app/')) {
+        const file = this.flatpakrefFor(repo, ref, null);
         if (file) {
           await run.log(`generating ${file.name}`);
           await writeFile(path.join(main, 'appstream', file.name), file.contents);
         }
       }
-      if (ref.refName.startsWith('screenshots/')) {
-        await run.log(`extracting ${ref.refName}`);
+      if (ref.startsWith('screenshots/')) {
+        await run.log(`extracting ${ref}`);
         await mkdir(path.join(main, 'media'), { recursive: true });
-        await runTool('ostree', [`--repo=${dir}`, 'checkout', '--user-mode', '--bareuseronly-dirs', '--union', ref.refName, path.join(main, 'media')], tools);
+        await runTool('ostree', [`--repo=${srcRepo}`, 'checkout', '--user-mode', '--bareuseronly-dirs', '--union', rev, path.join(main, 'media')], tools);
       }
     }
-    const updateJob = await this.scheduleUpdateRepo(repo.name, run);
-    await run.log(`Removing build ${build.id}`);
-    await this.removeBuildDir(build.id).catch(() => run.log('Failed to remove build'));
-    return { refs: commits, 'update-repo-job': updateJob.id };
   }
 
   /**
@@ -675,7 +682,7 @@ export class BuildService {
     const repo = await this.repos.get(name);
     const hooks = (repo.hooks ?? {}) as { postPublish?: string[] | null };
     if (Array.isArray(hooks.postPublish) && hooks.postPublish.length) {
-      const tools = this.toolRun(run);
+      const tools = toolRun(run);
       await run.log('Running post-publish hook');
       await runTool(hooks.postPublish[0]!, hooks.postPublish.slice(1), { ...tools, cwd: this.repos.repoPath(name), env: { ...process.env, FLAT_MANAGER_REPO: name } });
       await tools.flush();
@@ -689,7 +696,7 @@ export class BuildService {
     const app = String(run.contents.app ?? '');
     await this.repos.get(name);
     const main = this.repos.repoPath(name);
-    const tools = this.toolRun(run);
+    const tools = toolRun(run);
     const refs = (await ostree.listRefs(main, undefined, tools)).filter((r) => {
       const p = r.split('/');
       return (p[0] === 'app' || p[0] === 'runtime') && (p[1] === app || p[1]?.startsWith(`${app}.`));
@@ -723,7 +730,7 @@ export class BuildService {
   async pruneJob(run: JobRun): Promise<Record<string, unknown>> {
     const name = String(run.contents.repo ?? run.job.repo ?? '');
     const repo = await this.repos.get(name);
-    const tools = this.toolRun(run);
+    const tools = toolRun(run);
     const depth = (repo.deltaSettings as { pruneDepth?: number } | null)?.pruneDepth;
     await run.log(`Pruning repo ${name}${depth !== undefined ? ` to depth ${depth}` : ''}`);
     await buildUpdateRepo(this.repos.repoPath(name), { noUpdateSummary: true, noUpdateAppstream: true, prune: true, pruneDepth: depth ?? 3 }, tools);
@@ -742,7 +749,7 @@ export class BuildService {
     let status: CheckStatus = 'PASSED';
     let reason: string | null = null;
     if (hook) {
-      const tools = this.toolRun(run);
+      const tools = toolRun(run);
       try {
         await runTool(hook.command[0]!, hook.command.slice(1), {
           ...tools,
@@ -761,6 +768,17 @@ export class BuildService {
     await this.updateAfterChecks(build.id);
     return { status, ...(reason ? { reason } : {}) };
   }
+}
+
+/** Tool options for a job: output lines go to the job log; `flush` waits for them to be stored. */
+export function toolRun(run: JobRun): ToolRunOptions & { flush(): Promise<void> } {
+  const pending: Promise<void>[] = [];
+  return {
+    signal: run.signal,
+    timeoutMs: 60 * 60_000,
+    onLine: (l) => void pending.push(run.log(l)),
+    flush: () => Promise.all(pending.splice(0)).then(() => undefined),
+  };
 }
 
 type CheckHook = { name: string; command: string[]; reviewable: boolean };

@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as openpgp from 'openpgp';
 import type { Logger } from 'pino';
 import type { FmdConfig } from '../../config/index.ts';
-import type { Job, PrismaClient, Repo, Prisma } from '../../generated/prisma/client.ts';
+import { Prisma, type Job, type PrismaClient, type Repo } from '../../generated/prisma/client.ts';
 import { AuthenticationError, ForbiddenError, InvalidInputError, NotFoundError, UnavailableError } from '../errors.ts';
 import type { EventBus } from '../events.ts';
 import { topics } from '../events.ts';
@@ -121,6 +121,7 @@ export class RepoService {
     const s = parseRepoSettings(rest);
     if (keyId != null) await this.keys.get(keyId).catch(() => Promise.reject(new InvalidInputError(`key ${keyId} does not exist`, 'keyId')));
     const parentId = parent ? (await this.parentFor(null, parent)).id : null;
+    if (s.autoPromote && parentId === null) throw autoPromoteNeedsParent();
     const dir = this.repoPath(name);
     const existing = await this.prisma.repo.findUnique({ where: { name } });
     if (existing) {
@@ -140,6 +141,7 @@ export class RepoService {
           authRequiredTokenTypes: s.authRequiredTokenTypes ?? [],
           keyId: keyId ?? null,
           parentId,
+          ...(s.autoPromote ? { autoPromote: s.autoPromote } : {}),
         },
       });
     } catch (err) {
@@ -174,6 +176,9 @@ export class RepoService {
     if (s.hooks !== undefined) data.hooks = s.hooks;
     if (s.authRequiredTokenTypes !== undefined) data.authRequiredTokenTypes = s.authRequiredTokenTypes;
     if (parent !== undefined) data.parentId = parent === null ? null : (await this.parentFor(repo, parent)).id;
+    if (s.autoPromote !== undefined) data.autoPromote = s.autoPromote === null ? Prisma.DbNull : s.autoPromote;
+    const autoPromotes = s.autoPromote !== undefined ? s.autoPromote !== null : repo.autoPromote !== null;
+    if (autoPromotes && (data.parentId !== undefined ? data.parentId : repo.parentId) === null) throw autoPromoteNeedsParent();
     await this.prisma.repo.update({ where: { id: repo.id }, data });
     this.served.delete(name);
     // Title, comment, ... live in the summary: regenerate it so clients see them.
@@ -459,6 +464,8 @@ export class RepoService {
     return (await this.tokens.authenticate(token)).claims;
   }
 }
+
+const autoPromoteNeedsParent = () => new InvalidInputError('autoPromote promotes from the parent repo: set parent too (or clear autoPromote)', 'autoPromote');
 
 function metadataOptions(repo: Repo): BuildUpdateRepoOptions {
   const o: BuildUpdateRepoOptions = {};

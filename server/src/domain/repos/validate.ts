@@ -105,6 +105,24 @@ export const subsetsSchema = z
   )
   .refine((r) => Object.keys(r).length <= 64, 'at most 64 subsets');
 
+/** Auto-promotion into a repo from its parent: every build that lands in the parent, after a delay. */
+export const autoPromoteSchema = z
+  .object({
+    /** how long a build stays in the parent before it is promoted (a newer build there supersedes it) */
+    delaySecs: z.number().int().min(0).max(365 * 24 * 3600).default(0),
+    /** only builds whose app and runtime ids all have one of these prefixes (none = every build) */
+    appIdPrefixes: z.array(z.string().refine(isValidIdPrefix, 'must be an app-id prefix such as org.example')).max(1000).default([]),
+  })
+  .strict();
+export type AutoPromoteRule = z.infer<typeof autoPromoteSchema>;
+
+/** The stored rule, or null when there is none (or it no longer parses). */
+export function parseAutoPromote(v: unknown): AutoPromoteRule | null {
+  if (v == null) return null;
+  const r = autoPromoteSchema.safeParse(v);
+  return r.success ? r.data : null;
+}
+
 /** Repo settings as stored; undefined = not given (keep), null = clear. */
 export const repoSettingsSchema = z
   .object({
@@ -123,6 +141,7 @@ export const repoSettingsSchema = z
     subsets: subsetsSchema.optional(),
     deltaSettings: deltaSettingsSchema.optional(),
     hooks: hooksSchema.optional(),
+    autoPromote: autoPromoteSchema.nullish(),
     defaultTokenType: z.number().int().min(0).max(0x7fffffff).optional(),
     authRequiredTokenTypes: z.array(z.number().int().min(0).max(0x7fffffff)).max(64).optional(),
   })

@@ -1,0 +1,220 @@
+// Promotion: a build already published in a repo (beta) is published again, commit for commit,
+// into a child repo (stable: its `parent` is beta), by the same publish job kind with the
+// promotion's id in its contents. A repo's `autoPromote` rule does it on its own whenever a build
+// lands in its parent. Chains work: a build promoted into stable can go on to stable's children.
+import { existsSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { Build, BuildRef, Job, Prisma, PrismaClient, Promotion, Repo } from '../../generated/prisma/client.ts';
+import { InvalidInputError, NotFoundError } from '../errors.ts';
+import type { JobQueue, JobRun } from '../jobs/queue.ts';
+import type { RepoService } from '../repos/service.ts';
+import { parseAutoPromote, type AutoPromoteRule } from '../repos/validate.ts';
+import type { Viewer } from '../tokens/service.ts';
+import { buildCommitFrom } from '../../ostree/flatpak.ts';
+import * as ostree from '../../ostree/ostree.ts';
+import { commitObjectPath } from '../../ostree/signatures.ts';
+import { requireClaims, requireRepo } from './access.ts';
+import { toolRun, type BuildService } from './service.ts';
+import { stateName, WrongStateError } from './states.ts';
+
+export type PromotionWithRepos = Promotion & { sourceRepo: Repo; targetRepo: Repo };
+type BuildForPromotion = Build & { repo: Repo; refs: BuildRef[] };
+
+export class PromotionService {
+  private readonly prisma: PrismaClient;
+  private readonly repos: RepoService;
+  private readonly builds: BuildService;
+  private readonly jobs: JobQueue;
+  private readonly log: Logger;
+
+  constructor(deps: { prisma: PrismaClient; repos: RepoService; builds: BuildService; jobs: JobQueue; log: Logger }) {
+    this.prisma = deps.prisma;
+    this.repos = deps.repos;
+    this.builds = deps.builds;
+    this.jobs = deps.jobs;
+    this.log = deps.log;
+    this.builds.afterPublish = (buildId, repo, run) => this.autoPromote(buildId, repo, run);
+  }
+
+  /** promoteBuild: the build, as published in the target's parent repo, into the target repo. */
+  async promote(viewer: Viewer, buildId: number, targetName: string): Promise<{ promotion: Promotion; job: Job }> {
+    requireClaims(viewer, 'build', 'publish');
+    const build = await this.builds.getFor(viewer, buildId, 'publish');
+    if (typeof targetName !== 'string' || !targetName) throw new InvalidInputError('the target repo is required', 'targetRepo');
+    requireRepo(viewer, targetName);
+    const target = await this.repos.get(targetName).catch((err: unknown) => {
+      throw err instanceof NotFoundError ? new InvalidInputError(`repo ${targetName} does not exist`, 'targetRepo') : err;
+    });
+    if (target.parentId === null) {
+      throw new InvalidInputError(`repo ${target.name} has no parent repo to promote from; set its parent first`, 'targetRepo');
+    }
+    const source = await this.prisma.repo.findUniqueOrThrow({ where: { id: target.parentId } });
+    const full = await this.loadBuild(build.id);
+    await this.publishedIn(full, source); // throws when the build is not (yet) there
+    return this.start(full, source, target, { auto: false, delaySecs: 0 });
+  }
+
+  async list(buildId: number): Promise<PromotionWithRepos[]> {
+    const rows = await this.prisma.promotion.findMany({ where: { buildId }, include: { sourceRepo: true, targetRepo: true }, orderBy: { id: 'asc' } });
+    return Promise.all(rows.map((p) => this.reconcile(p)));
+  }
+
+  /**
+   * The commits a build has in `repo`: its own publish there, or its last promotion into it.
+   * Throws flat-manager's wrong-published-state when it has none.
+   */
+  async publishedIn(build: BuildForPromotion, repo: Repo): Promise<Record<string, string>> {
+    if (build.repoId === repo.id) {
+      const refs = build.publishedRefs as Record<string, string> | null;
+      if (build.publishedState === 'PUBLISHED' && refs && Object.keys(refs).length) return refs;
+      const state = stateName(build.publishedState);
+      throw new WrongStateError('published', `Build ${build.id} is ${state} in repo ${repo.name}; only published builds can be promoted`, 'published', state);
+    }
+    const last = await this.prisma.promotion.findFirst({ where: { buildId: build.id, targetRepoId: repo.id, state: 'PROMOTED' }, orderBy: { id: 'desc' } });
+    const refs = last?.refs as Record<string, string> | null | undefined;
+    if (refs && Object.keys(refs).length) return refs;
+    throw new WrongStateError('published', `Build ${build.id} has not been published or promoted in repo ${repo.name}`, 'published', 'unpublished');
+  }
+
+  private async loadBuild(id: number): Promise<BuildForPromotion> {
+    const build = await this.prisma.build.findUnique({ where: { id }, include: { repo: true, refs: { orderBy: { id: 'asc' } } } });
+    if (!build) throw new NotFoundError('build', String(id));
+    return build;
+  }
+
+  /** A promotion row and its publish job; one running promotion per build and target repo. */
+  private async start(
+    build: BuildForPromotion,
+    source: Repo,
+    target: Repo,
+    o: { auto: boolean; delaySecs: number },
+  ): Promise<{ promotion: Promotion; job: Job }> {
+    const activeKey = `${build.id}:${target.id}`;
+    await this.releaseStale(activeKey);
+    let promotion: Promotion;
+    try {
+      promotion = await this.prisma.promotion.create({ data: { buildId: build.id, sourceRepoId: source.id, targetRepoId: target.id, auto: o.auto, activeKey } });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'P2002') throw err;
+      throw new WrongStateError('published', `Build ${build.id} is already being promoted to repo ${target.name}`, 'published', 'promoting');
+    }
+    try {
+      const startAfter = o.delaySecs > 0 ? new Date(Date.now() + o.delaySecs * 1000) : undefined;
+      const job = await this.jobs.enqueue('publish', { build: build.id, promotion: promotion.id }, { buildId: build.id, repo: target.name, startAfter });
+      promotion = await this.prisma.promotion.update({ where: { id: promotion.id }, data: { jobId: job.id } });
+      await this.builds.changed(build.id, target.name);
+      return { promotion, job };
+    } catch (err) {
+      await this.prisma.promotion.delete({ where: { id: promotion.id } }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** A running promotion whose job is over without saying so (cancelled, failed by recovery) is failed. */
+  private async reconcile(p: PromotionWithRepos): Promise<PromotionWithRepos> {
+    if (p.state !== 'PROMOTING' || p.jobId === null) return p;
+    const job = await this.prisma.job.findUnique({ where: { id: p.jobId } });
+    if (job && job.status !== 'BROKEN' && job.status !== 'ENDED') return p;
+    const reason = job ? `publish job ${job.id} ended without promoting: ${job.error ?? 'cancelled'}` : 'its job is gone';
+    await this.prisma.promotion.updateMany({ where: { id: p.id, state: 'PROMOTING' }, data: { state: 'FAILED', reason, activeKey: null } });
+    return { ...p, state: 'FAILED', reason, activeKey: null };
+  }
+
+  private async releaseStale(activeKey: string): Promise<void> {
+    const active = await this.prisma.promotion.findUnique({ where: { activeKey }, include: { sourceRepo: true, targetRepo: true } });
+    if (active) await this.reconcile(active);
+  }
+
+  /** After a build landed in `repo`: start the promotions of the child repos whose rule takes it. */
+  async autoPromote(buildId: number, repo: Repo, run: JobRun): Promise<void> {
+    const children = await this.prisma.repo.findMany({ where: { parentId: repo.id, status: 'ACTIVE' } });
+    if (children.length === 0) return;
+    const build = await this.loadBuild(buildId);
+    for (const child of children) {
+      const rule = parseAutoPromote(child.autoPromote);
+      if (!rule || !ruleTakes(rule, build)) continue;
+      try {
+        const { promotion, job } = await this.start(build, repo, child, { auto: true, delaySecs: rule.delaySecs });
+        await run.log(`Auto-promotion ${promotion.id} to repo ${child.name}: job ${job.id}${rule.delaySecs ? ` in ${rule.delaySecs} secs` : ''}`);
+      } catch (err) {
+        await run.log(`Auto-promotion to repo ${child.name} not started: ${(err as Error).message}`);
+        this.log.warn({ err, build: buildId, repo: child.name }, 'auto-promotion not started');
+      }
+    }
+  }
+
+  /** The publish job of a promotion (contents `{ build, promotion }`). */
+  async promotionJob(run: JobRun): Promise<Record<string, unknown>> {
+    const id = Number(run.contents.promotion);
+    const p = await this.prisma.promotion.findUnique({ where: { id }, include: { sourceRepo: true, targetRepo: true } });
+    if (!p) throw new Error(`Can't load promotion ${id}`);
+    if (p.state !== 'PROMOTING') {
+      await run.log(`promotion ${id} is ${p.state.toLowerCase()}: nothing to do`);
+      return { skipped: true };
+    }
+    const target = p.targetRepo;
+    const finish = async (state: Promotion['state'], data: Prisma.PromotionUpdateManyMutationInput) => {
+      await this.prisma.promotion.updateMany({ where: { id, state: 'PROMOTING' }, data: { state, activeKey: null, ...data } });
+      await this.builds.changed(p.buildId, target.name);
+    };
+    if (run.job.attempts > 1) {
+      // As with publishes: whatever a dead worker left is consistent; refresh the summary, fail cleanly.
+      await this.builds.scheduleUpdateRepo(target.name, run);
+      await finish('FAILED', { reason: 'the promotion was interrupted (worker stopped); promote the build again' });
+      throw new Error('the promotion was interrupted (worker stopped); promote the build again');
+    }
+    const tools = toolRun(run);
+    try {
+      const build = await this.loadBuild(p.buildId);
+      const published = await this.publishedIn(build, p.sourceRepo);
+      const src = this.repos.repoPath(p.sourceRepo.name);
+      if (p.auto) {
+        // A newer build reached the source while this one waited out its delay: promote that one instead.
+        for (const [ref, commit] of Object.entries(published)) {
+          const now = await ostree.revParse(src, ref, tools);
+          if (now !== commit) {
+            const reason = `superseded: ${ref} in repo ${p.sourceRepo.name} is now ${now ?? 'gone'}`;
+            await run.log(`Skipping promotion: ${reason}`);
+            await finish('SKIPPED', { reason });
+            return { skipped: true, reason };
+          }
+        }
+      }
+      for (const [ref, commit] of Object.entries(published)) {
+        if (!existsSync(commitObjectPath(src, commit, 'commit'))) {
+          throw new Error(`commit ${commit} of ${ref} is no longer in repo ${p.sourceRepo.name} (pruned)`);
+        }
+      }
+      const main = this.repos.repoPath(target.name);
+      const extra = target.collectionId ? ((build.extraIds as string[] | null) ?? []).map((x) => `${target.collectionId}.${x}`) : [];
+      const commits: Record<string, string> = {};
+      const entries = Object.entries(published);
+      for (const [i, [ref, commit]] of entries.entries()) {
+        await run.log(`Promoting ${ref} (${commit}) from repo ${p.sourceRepo.name} to repo ${target.name}`);
+        await buildCommitFrom(main, { srcRepo: src, srcRef: commit, refs: [ref], force: true, noUpdateSummary: true, extraCollectionIds: extra }, tools);
+        const made = await ostree.revParse(main, ref, tools);
+        if (!made) throw new Error(`ref ${ref} missing in repo ${target.name} after the import`);
+        commits[ref] = made;
+        await run.progress(((i + 1) / entries.length) * 0.8, `promoted ${ref}`);
+      }
+      await this.builds.installRefExtras(target, src, Object.entries(published).map(([ref, rev]) => ({ ref, rev })), run, tools);
+      const updateJob = await this.builds.scheduleUpdateRepo(target.name, run);
+      await tools.flush();
+      await finish('PROMOTED', { refs: commits, reason: null });
+      await this.autoPromote(build.id, target, run);
+      return { refs: commits, promotion: id, 'update-repo-job': updateJob.id };
+    } catch (err) {
+      await tools.flush();
+      await finish('FAILED', { reason: (err as Error).message });
+      throw err;
+    }
+  }
+}
+
+/** A rule takes a build when it names no prefixes, or every app/runtime id of the build has one. */
+function ruleTakes(rule: AutoPromoteRule, build: BuildForPromotion): boolean {
+  if (rule.appIdPrefixes.length === 0) return true;
+  const ids = build.refs.filter((r) => r.refName.startsWith('app/') || r.refName.startsWith('runtime/')).map((r) => r.refName.split('/')[1]!);
+  if (ids.length === 0) return false;
+  return ids.every((id) => rule.appIdPrefixes.some((p) => id === p || id.startsWith(`${p}.`)));
+}
