@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { startTestServer, pollFor, type TestServer } from './kit/server.ts';
 import { testBuilds, type Builds } from './kit/repo-fixtures.ts';
@@ -57,6 +58,11 @@ async function pushAndPublish(c: FlatManagerClient, repo: string, refs: Record<s
   assert.equal(commit.url, `${build.url}/commit`);
   const committed = await c.waitForJob(commit.url);
   assert.equal(committed.job.status, 2, committed.log);
+  // As in flat-manager, the commit left the build's appstream checked out for check hooks.
+  const arch = Object.keys(refs)[0]!.split('/')[2]!;
+  const appstream = path.join(s.services.builds.buildPath(build.id), 'appstream', arch, 'appstream.xml.gz');
+  assert.ok(existsSync(appstream), committed.log);
+  if (refs[b.app.ref]) assert.match(gunzipSync(await readFile(appstream)).toString(), /<id>org\.test\.Hello<\/id>/);
   const publish = await c.startJob(build.url, 'publish');
   assert.equal(publish.response.status, 200, publish.response.text);
   const published = await c.waitForJob(publish.url);

@@ -164,9 +164,22 @@ export async function buildTestApp(o: {
       {
         name: 'hello',
         buildsystem: 'simple',
-        // Busybox has no `install` applet.
-        'build-commands': ['mkdir -p /app/bin', 'cp hello.sh /app/bin/hello', 'chmod 755 /app/bin/hello'],
-        sources: [{ type: 'script', 'dest-filename': 'hello.sh', commands: [`echo "${message}"`] }],
+        // Busybox has no `install` applet. The appstream data is what appstream-compose would
+        // leave, so `flatpak build-update-repo` puts the app into the appstream branch.
+        'build-commands': [
+          'mkdir -p /app/bin /app/share/app-info/xmls',
+          'cp hello.sh /app/bin/hello',
+          'chmod 755 /app/bin/hello',
+          `gzip -c appdata.xml > /app/share/app-info/xmls/${appId}.xml.gz`,
+        ],
+        sources: [
+          { type: 'script', 'dest-filename': 'hello.sh', commands: [`echo "${message}"`] },
+          {
+            type: 'inline',
+            'dest-filename': 'appdata.xml',
+            contents: `<?xml version="1.0" encoding="UTF-8"?>\n<components version="0.8" origin="flatpak"><component type="desktop-application"><id>${appId}</id><name>Hello</name><summary>fmd test app</summary><bundle type="flatpak">app/${appId}/${arch}/${branch}</bundle></component></components>\n`,
+          },
+        ],
       },
     ],
   };

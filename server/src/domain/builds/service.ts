@@ -540,14 +540,27 @@ export class BuildService {
       commits[ref.refName] = commit;
       await run.progress(((i + 1) / build.refs.length) * 0.7, `committed ${ref.refName}`);
     }
-    // Sign with the repo's key(s) before the build repo's summary, as the main repo does.
-    const keys = await this.repos.signingKeys(build.repo);
-    for (const commit of new Set(Object.values(commits))) if (keys.length) await writeCommitSignatures(dir, commit, keys);
     for (const ref of build.refs) {
       const file = this.flatpakrefFor(build.repo, ref.refName, build.id);
       if (file) await writeFile(path.join(dir, file.name), file.contents);
     }
+    // Appstream of the build (new appstream/ARCH commits), also checked out under appstream/ARCH
+    // for check hooks, as flat-manager does; then every head is signed before the summary.
     await run.log('running build-update-repo');
+    await buildUpdateRepo(dir, { noUpdateSummary: true }, tools);
+    await run.log('extracting appstream');
+    // build-update-repo makes no commit when the tree equals the main repo's (the build repo's
+    // parent): then `appstream/ARCH` resolves to the main repo's commit, with the same content.
+    const arches = new Set(build.refs.map((r) => r.refName.split('/')).map((p) => (p[0] === 'screenshots' ? p[1]! : p[2]!)));
+    for (const arch of arches) {
+      if (!(await ostree.revParse(dir, `appstream/${arch}`, tools))) continue;
+      await mkdir(path.join(dir, 'appstream'), { recursive: true });
+      await runTool('ostree', [`--repo=${dir}`, 'checkout', '--user-mode', '--union', '--bareuseronly-dirs', `appstream/${arch}`, path.join(dir, 'appstream', arch)], tools);
+    }
+    const keys = await this.repos.signingKeys(build.repo);
+    const heads = new Set(Object.values(commits));
+    for (const ref of await ostree.listRefs(dir, undefined, tools)) if (/^appstream2?\//.test(ref)) heads.add((await ostree.revParse(dir, ref, tools))!);
+    for (const commit of heads) if (keys.length) await writeCommitSignatures(dir, commit, keys);
     await updateSummarySigned(dir, keys, { run: tools });
     await run.log('Removing upload directory');
     await rm(this.uploadPath(build.id), { recursive: true, force: true });
