@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as openpgp from 'openpgp';
-import { startTestServer, type TestServer } from './kit/server.ts';
+import { jobEnded, startTestServer, type TestServer } from './kit/server.ts';
 import { openPrivateKey } from '../src/domain/keys/pgp.ts';
 import { resolveMasterKey } from '../src/config/secret.ts';
 
@@ -129,13 +129,18 @@ test('deleteKey is refused while a repo signs with the key, then works', async (
 
   // Rotating away with an overlap keeps it in use as the previous key.
   const other = (await generate({ name: 'successor' })).body.data.generateKey.key;
-  const rotate = `mutation($input: SetRepoKeyInput!) { setRepoKey(input: $input) { __typename ... on RepoPayload { repo { key { name } previousKey { name } } } ... on Error { message } } }`;
-  const r1 = await s.gql(rotate, { input: { repo: 'uses-key', keyId: other.id, overlapSeconds: 3600 } });
+  const query = `mutation($input: SetRepoKeyInput!) { setRepoKey(input: $input) { __typename ... on RepoPayload { repo { key { name } previousKey { name } } job { number } } ... on Error { message } } }`;
+  const rotate = async (input: Record<string, unknown>) => {
+    const r = await s.gql(query, { input });
+    await jobEnded(s, r.body.data.setRepoKey.job.number);
+    return r;
+  };
+  const r1 = await rotate({ repo: 'uses-key', keyId: other.id, overlapSeconds: 3600 });
   assert.equal(r1.body.data.setRepoKey.repo.previousKey.name, 'in use');
   assert.equal((await s.gql(del, { id: key.id })).body.data.deleteKey.__typename, 'KeyInUseError');
-  const r2 = await s.gql(rotate, { input: { repo: 'uses-key', keyId: key.id, overlapSeconds: 0 } });
+  const r2 = await rotate({ repo: 'uses-key', keyId: key.id, overlapSeconds: 0 });
   assert.equal(r2.body.data.setRepoKey.repo.previousKey, null);
-  await s.gql(rotate, { input: { repo: 'uses-key', keyId: other.id, overlapSeconds: 0 } });
+  await rotate({ repo: 'uses-key', keyId: other.id, overlapSeconds: 0 });
   const ok = await s.gql(del, { id: key.id });
   assert.equal(ok.body.data.deleteKey.fingerprint, key.fingerprint);
   assert.equal((await s.gql(del, { id: key.id })).body.data.deleteKey.__typename, 'NotFoundError');

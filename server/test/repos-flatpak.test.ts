@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as openpgp from 'openpgp';
-import { startTestServer, type TestServer } from './kit/server.ts';
+import { jobEnded, startTestServer, type TestServer } from './kit/server.ts';
 import { installAndRun, publishTestApp, testBuilds } from './kit/repo-fixtures.ts';
 import { tempDir } from './kit/flatpak-fixtures.ts';
 import { runTool, ToolError } from '../src/ostree/exec.ts';
@@ -110,10 +110,12 @@ test('key rotation: during the overlap old-key-only and new-key-only clients bot
   assert.match(deltasBefore, /[0-9a-f]{64}/, 'deltas exist (and embed old-key-only signatures)');
 
   const r = await s.gql(
-    `mutation($input: SetRepoKeyInput!) { setRepoKey(input: $input) { __typename ... on RepoPayload { repo { key { id } previousKey { id } previousKeyUntil } } ... on Error { message } } }`,
+    `mutation($input: SetRepoKeyInput!) { setRepoKey(input: $input) { __typename ... on RepoPayload { repo { key { id } previousKey { id } previousKeyUntil } job { number kind } } ... on Error { message } } }`,
     { input: { repo: 'rotating', keyId: newKey.id, overlapSeconds: 3600 } },
   );
   assert.equal(r.body.data.setRepoKey.repo.previousKey.id, oldKey.id);
+  assert.equal(r.body.data.setRepoKey.job.kind, 'update-repo');
+  await jobEnded(s, r.body.data.setRepoKey.job.number);
   const appCommit = (await ostree.revParse(dir, b.app.ref))!;
   const meta = await readFile(path.join(dir, 'objects', appCommit.slice(0, 2), `${appCommit.slice(2)}.commitmeta`));
   assert.equal(readGpgSignatures(meta).length, 2, 'the commit carries both signatures');
@@ -179,7 +181,8 @@ test('atomicity: readers of summary.idx then summaries/<sha>.idx.sig never see a
   const updates = 12;
   for (let i = 0; i < updates; i++) {
     // A new title changes the summary metadata, hence summary.idx, on every round.
-    await s.services.repos.update('atomic', { title: `round ${i}` });
+    const { job } = await s.services.repos.update('atomic', { title: `round ${i}` });
+    await jobEnded(s, job!.id);
   }
   stop = true;
   await Promise.all(readers);

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createClient } from 'graphql-ws';
-import { startTestServer, pollFor, type TestServer } from './kit/server.ts';
+import { jobEnded, startTestServer, pollFor, type TestServer } from './kit/server.ts';
 import { ensureRepoJobs, publishTestApp } from './kit/repo-fixtures.ts';
 import * as ostree from '../src/ostree/ostree.ts';
 
@@ -40,10 +40,13 @@ async function createRepo(input: Record<string, unknown>) {
 async function updateRepo(input: Record<string, unknown>) {
   const r = await s.gql(
     `mutation($input: UpdateRepoInput!) { updateRepo(input: $input) { __typename
-       ... on RepoPayload { repo { ${REPO_FIELDS} } } ... on InvalidInputError { field message } ... on Error { message } } }`,
+       ... on RepoPayload { repo { ${REPO_FIELDS} } job { number } } ... on InvalidInputError { field message } ... on Error { message } } }`,
     { input },
   );
   assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
+  // Summary metadata changes land through the update-repo job the mutation queued.
+  const job = r.body.data.updateRepo.job;
+  if (job) await jobEnded(s, job.number);
   return r.body.data.updateRepo;
 }
 

@@ -154,11 +154,17 @@ function settingsFrom(input: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-const RepoPayload = builder.objectRef<{ name: string }>('RepoPayload').implement({
+const RepoPayload = builder.objectRef<{ name: string; jobId?: number | null }>('RepoPayload').implement({
   fields: (t) => ({
     repo: t.prismaField({
       type: 'Repo',
       resolve: (query, p, _a, ctx) => ctx.services.prisma.repo.findUniqueOrThrow({ ...query, where: { name: p.name } }),
+    }),
+    job: t.prismaField({
+      type: 'Job',
+      nullable: true,
+      description: 'the update-repo job that brings the change to the summary and signatures, when it needs one',
+      resolve: (query, p, _a, ctx) => (p.jobId == null ? null : ctx.services.prisma.job.findUnique({ ...query, where: { id: p.jobId } })),
     }),
   }),
 });
@@ -202,14 +208,14 @@ const UpdateRepoInput = builder.inputType('UpdateRepoInput', {
 builder.mutationField('updateRepo', (t) =>
   t.field({
     type: RepoPayload,
-    description: 'Changes settings (omitted fields are kept, null clears). Summary metadata changes update the summary.',
+    description: 'Changes settings (omitted fields are kept, null clears). Summary metadata changes reach the summary through an update-repo job (in the payload).',
     authScopes: admin,
-    errors: { types: [NotFoundError, InvalidInputError] },
+    errors: { types: [NotFoundError, InvalidInputError, UnavailableError] },
     args: { input: t.arg({ type: UpdateRepoInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const { name, ...rest } = input;
-      const repo = await ctx.services.repos.update(name, settingsFrom(rest) as Parameters<GraphQLContext['services']['repos']['update']>[1]);
-      return { name: repo.name };
+      const { repo, job } = await ctx.services.repos.update(name, settingsFrom(rest) as Parameters<GraphQLContext['services']['repos']['update']>[1]);
+      return { name: repo.name, jobId: job?.id ?? null };
     },
   }),
 );
@@ -254,14 +260,14 @@ const SetRepoKeyInput = builder.inputType('SetRepoKeyInput', {
 builder.mutationField('setRepoKey', (t) =>
   t.field({
     type: RepoPayload,
-    description: 'Sets the signing key, re-signs heads and the summary. During the overlap both keys sign.',
+    description: 'Sets the signing key; its update-repo job (in the payload) re-signs heads and the summary. During the overlap both keys sign.',
     authScopes: admin,
-    errors: { types: [NotFoundError, InvalidInputError] },
+    errors: { types: [NotFoundError, InvalidInputError, UnavailableError] },
     args: { input: t.arg({ type: SetRepoKeyInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const keyId = input.keyId == null ? null : keyIdFromInput(String(input.keyId), 'keyId');
-      const repo = await ctx.services.repos.setKey(input.repo, keyId, input.overlapSeconds ?? undefined);
-      return { name: repo.name };
+      const { repo, job } = await ctx.services.repos.setKey(input.repo, keyId, input.overlapSeconds ?? undefined);
+      return { name: repo.name, jobId: job?.id ?? null };
     },
   }),
 );

@@ -73,3 +73,12 @@ export async function pollFor<T>(check: () => Promise<T | undefined | null | fal
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Waits for a job to end; fails with its error if it broke. */
+export async function jobEnded(s: Pick<TestServer, 'services'>, id: number, timeoutMs = 120_000): Promise<void> {
+  const job = await pollFor(async () => {
+    const j = await s.services.jobs.get(id);
+    return j && (j.status === 'ENDED' || j.status === 'BROKEN') ? j : null;
+  }, timeoutMs, 50);
+  if (job.status === 'BROKEN') throw new Error(`job ${id} (${job.kind}) failed: ${job.error}`);
+}

@@ -159,7 +159,7 @@ export class PromotionService {
     };
     if (run.job.attempts > 1) {
       // As with publishes: whatever a dead worker left is consistent; refresh the summary, fail cleanly.
-      await this.builds.scheduleUpdateRepo(target.name, run);
+      await this.repos.scheduleUpdate(target.name, run);
       await finish('FAILED', { reason: 'the promotion was interrupted (worker stopped); promote the build again' });
       throw new Error('the promotion was interrupted (worker stopped); promote the build again');
     }
@@ -198,7 +198,7 @@ export class PromotionService {
         await run.progress(((i + 1) / entries.length) * 0.8, `promoted ${ref}`);
       }
       await this.builds.installRefExtras(target, src, Object.entries(published).map(([ref, rev]) => ({ ref, rev })), run, tools);
-      const updateJob = await this.builds.scheduleUpdateRepo(target.name, run);
+      const updateJob = await this.repos.scheduleUpdate(target.name, run);
       await tools.flush();
       await finish('PROMOTED', { refs: commits, reason: null });
       await this.autoPromote(build.id, target, run);

@@ -596,7 +596,7 @@ export class BuildService {
     if (run.job.attempts > 1) {
       // Whatever the dead worker left in the main repo is consistent (ostree writes refs last);
       // the summary is regenerated and signed, and the build may be published again.
-      await this.scheduleUpdateRepo(build.repo.name, run);
+      await this.repos.scheduleUpdate(build.repo.name, run);
       await fail();
       throw new Error('the publish was interrupted (worker stopped); publish the build again');
     }
@@ -640,7 +640,7 @@ export class BuildService {
     }
     await this.installRefExtras(repo, dir, build.refs.map((r) => ({ ref: r.refName, rev: r.refName })), run, tools);
     await this.prisma.build.update({ where: { id: build.id }, data: { publishedRefs: commits } });
-    const updateJob = await this.scheduleUpdateRepo(repo.name, run);
+    const updateJob = await this.repos.scheduleUpdate(repo.name, run);
     await run.log(`Removing build ${build.id}`);
     await this.removeBuildDir(build.id).catch(() => run.log('Failed to remove build'));
     // flat-manager's job result lists the app and runtime commits.
@@ -669,23 +669,6 @@ export class BuildService {
         await runTool('ostree', [`--repo=${srcRepo}`, 'checkout', '--user-mode', '--bareuseronly-dirs', '--union', rev, path.join(main, 'media')], tools);
       }
     }
-  }
-
-  /**
-   * flat-manager's schedule_update_job: a queued (not yet started) update-repo job of the repo
-   * is shared; otherwise a new one starts after `delay-update-secs`. Publishes of one repo run
-   * one at a time, so two of them never both create one.
-   */
-  async scheduleUpdateRepo(repo: string, run?: JobRun): Promise<Job> {
-    const queued = await this.prisma.job.findFirst({ where: { kind: 'update-repo', repo, status: 'NEW', cancelRequested: false }, orderBy: { id: 'desc' } });
-    if (queued) {
-      await run?.log(`Queued repository update job ${queued.id} (shared)`);
-      return queued;
-    }
-    const startAfter = new Date(Date.now() + this.config.delayUpdateSecs * 1000);
-    const job = await this.jobs.enqueue('update-repo', { repo }, { repo, startAfter });
-    await run?.log(`Queued repository update job ${job.id}${this.config.delayUpdateSecs ? ` in ${this.config.delayUpdateSecs} secs` : ''}`);
-    return job;
   }
 
   /** The update-repo job: the repos service's signed summary update, then the post-publish hook. */
@@ -734,7 +717,7 @@ export class BuildService {
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
-    const updateJob = await this.scheduleUpdateRepo(name, run);
+    const updateJob = await this.repos.scheduleUpdate(name, run);
     await tools.flush();
     return { refs: commits, 'update-repo-job': updateJob.id };
   }

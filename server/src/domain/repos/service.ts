@@ -162,7 +162,11 @@ export class RepoService {
     return this.get(name);
   }
 
-  async update(name: string, input: UpdateRepoInput): Promise<Repo> {
+  /**
+   * Changes settings. Those that live in the summary (title, comment, ...) reach it through the
+   * repo's update-repo job, which runs one at a time per repo in whichever process works on it.
+   */
+  async update(name: string, input: UpdateRepoInput): Promise<{ repo: Repo; job: Job | null }> {
     const repo = await this.get(name);
     const { parent, ...rest } = input;
     const s = parseRepoSettings(rest);
@@ -183,8 +187,26 @@ export class RepoService {
     this.served.delete(name);
     // Title, comment, ... live in the summary: regenerate it so clients see them.
     const summaryFields = ['title', 'comment', 'description', 'homepage', 'icon', 'defaultBranch', 'redirectUrl', 'deployCollectionId'] as const;
-    if (summaryFields.some((f) => s[f] !== undefined && s[f] !== repo[f])) await this.updateSummary(name);
-    return this.get(name);
+    const job = summaryFields.some((f) => s[f] !== undefined && s[f] !== repo[f]) ? await this.scheduleUpdate(name, undefined, 0) : null;
+    return { repo: await this.get(name), job };
+  }
+
+  /**
+   * flat-manager's schedule_update_job: a queued (not yet started) update-repo job of the repo is
+   * shared; otherwise a new one starts after `delaySecs` (default `delay-update-secs`). `run`, the
+   * job asking for it, gets a line in its log.
+   */
+  async scheduleUpdate(name: string, run?: Pick<JobRun, 'log'>, delaySecs = this.config.delayUpdateSecs): Promise<Job> {
+    if (!this.jobs) throw new UnavailableError('the job queue is not running; the repo cannot be updated now');
+    const queued = await this.prisma.job.findFirst({ where: { kind: 'update-repo', repo: name, status: 'NEW', cancelRequested: false }, orderBy: { id: 'desc' } });
+    if (queued) {
+      await run?.log(`Queued repository update job ${queued.id} (shared)`);
+      return queued;
+    }
+    const startAfter = new Date(Date.now() + delaySecs * 1000);
+    const job = await this.jobs.enqueue('update-repo', { repo: name }, { repo: name, startAfter });
+    await run?.log(`Queued repository update job ${job.id}${delaySecs ? ` in ${delaySecs} secs` : ''}`);
+    return job;
   }
 
   private settingsData(s: RepoSettings) {
@@ -278,13 +300,14 @@ export class RepoService {
   /**
    * Gives the repo a new signing key. With an overlap, the old key keeps signing (commits and
    * summaries carry both signatures) until `previousKeyUntil`, so clients that only know the
-   * old key keep verifying while the new one reaches them. Re-signs heads and the summary now.
+   * old key keep verifying while the new one reaches them. The update-repo job it queues re-signs
+   * heads and the summary.
    */
-  async setKey(name: string, keyId: number | null, overlapSeconds = DEFAULT_ROTATION_OVERLAP_SECONDS, now = new Date()): Promise<Repo> {
+  async setKey(name: string, keyId: number | null, overlapSeconds = DEFAULT_ROTATION_OVERLAP_SECONDS, now = new Date()): Promise<{ repo: Repo; job: Job | null }> {
     const repo = await this.get(name);
     if (!Number.isInteger(overlapSeconds) || overlapSeconds < 0) throw new InvalidInputError('overlapSeconds must be >= 0', 'overlapSeconds');
     if (keyId !== null) await this.keys.get(keyId).catch(() => Promise.reject(new InvalidInputError(`key ${keyId} does not exist`, 'keyId')));
-    if (keyId === repo.keyId) return repo;
+    if (keyId === repo.keyId) return { repo, job: null };
     const rotating = keyId !== null && repo.keyId !== null && overlapSeconds > 0;
     await this.prisma.repo.update({
       where: { id: repo.id },
@@ -295,8 +318,8 @@ export class RepoService {
       },
     });
     this.served.delete(name);
-    await this.updateSummary(name);
-    return this.get(name);
+    const job = await this.scheduleUpdate(name, undefined, 0);
+    return { repo: await this.get(name), job };
   }
 
   /** Which of `keys` have no signature yet in a commit's .commitmeta. */
