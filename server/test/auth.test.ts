@@ -4,7 +4,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import { signClaims, secretKey } from '../src/domain/tokens/jwt.ts';
 import type { Claims } from '../src/domain/tokens/claims.ts';
+import { decodeJwt } from 'jose';
 import { startTestServer, pollFor, type TestServer } from './kit/server.ts';
+import { request } from './kit/flat-manager-client.ts';
 
 let s: TestServer;
 before(async () => {
@@ -122,6 +124,40 @@ test('tokens signed by an existing flat-manager secret work; with a jti they get
   const legacy = await s.gql(viewerQuery, {}, noJti);
   assert.equal(legacy.body.data.viewer.name, 'legacy');
   assert.equal(legacy.body.data.viewer.tokenId, null);
+});
+
+test('token_subset over REST: a narrower token with a jti of its own, used as a use of its parent, dead with its parent', async () => {
+  // An orchestrator's token minted elsewhere (flat-manager's secret), handing per-build upload
+  // tokens to runners the way Flathub's does (`prefix`, a typo there, is ignored: prefixes are inherited).
+  const parentJti = randomUUID();
+  const parent = await signClaims(claims({ scope: ['build', 'upload', 'tokenmanagement'], prefixes: ['org.test'], name: 'orchestrator', jti: parentJti }), secretKey(s.secret));
+  const subset = async () => {
+    const r = await request('POST', `${s.url}/api/v1/token_subset`, { token: parent, json: { name: 'upload', sub: 'build/12345', scope: ['upload'], prefix: ['org.test.App'], duration: 600 } });
+    assert.equal(r.status, 200, r.text);
+    return r.body.token as string;
+  };
+  const child = await subset();
+  const c = decodeJwt(child);
+  assert.deepEqual([c.sub, c.scope, c.prefixes, c.name], ['build/12345', ['upload'], ['org.test'], 'orchestrator/upload']);
+  assert.ok(typeof c.jti === 'string' && c.jti !== parentJti, 'the subset has a jti of its own');
+  const tooLong = await request('POST', `${s.url}/api/v1/token_subset`, { token: parent, json: { name: 'x', sub: 'build/12345', scope: ['upload'], duration: 7200 } });
+  assert.deepEqual([tooLong.status, tooLong.body['error-type']], [403, 'token-insufficient']);
+
+  // flat-manager counts a subset's requests as uses of the parent's jti: tokens/get_list shows them.
+  const lastUsed = async (jti: string) => (await request('POST', `${s.url}/api/v1/tokens/get_list`, { token: s.adminToken, json: { token_ids: [jti] } })).body[0]?.last_used as string | undefined;
+  const before = await pollFor(() => lastUsed(parentJti));
+  const useChild = (token: string) => request('GET', `${s.url}/api/v1/build/12345`, { token });
+  await pollFor(async () => (await useChild(child)).status === 404 && (await lastUsed(parentJti))! > before, 5000, 200);
+
+  // Revoking the subset leaves the parent alone; revoking the parent kills every subset of it.
+  const revoke = (jti: string) => request('POST', `${s.url}/api/v1/tokens/revoke`, { token: s.adminToken, json: { token_ids: [jti] } });
+  assert.equal((await revoke(c.jti as string)).status, 204);
+  assert.equal((await useChild(child)).status, 401);
+  const sibling = await subset();
+  assert.equal((await useChild(sibling)).status, 404);
+  assert.equal((await revoke(parentJti)).status, 204);
+  const dead = await useChild(sibling);
+  assert.deepEqual([dead.status, dead.body['error-type']], [401, 'invalid-token']);
 });
 
 test('subscriptions over graphql-ws authenticate in connection_init and receive events', async () => {

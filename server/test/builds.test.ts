@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { createClient } from 'graphql-ws';
 import { startTestServer, pollFor, type TestServer } from './kit/server.ts';
-import { testBuilds, type Builds } from './kit/repo-fixtures.ts';
+import { createSignedRepo, testBuilds, type Builds } from './kit/repo-fixtures.ts';
 import { commitObjects, FlatManagerClient, request } from './kit/flat-manager-client.ts';
 import * as ostree from '../src/ostree/ostree.ts';
 
@@ -22,13 +22,7 @@ async function gql(query: string, variables?: Record<string, unknown>) {
   return r.body.data;
 }
 
-async function createRepo(name: string, extra: Record<string, unknown> = {}) {
-  const key = (await gql(`mutation($n: String!) { generateKey(input: { name: $n, email: "b@example.org" }) { ... on KeyPayload { key { id } } } }`, { n: `${name} key` })).generateKey.key;
-  const r = await gql(`mutation($input: CreateRepoInput!) { createRepo(input: $input) { __typename ... on Error { message } } }`, {
-    input: { name, collectionId: `org.fmd.${name}`, keyId: key.id, ...extra },
-  });
-  assert.equal(r.createRepo.__typename, 'RepoPayload', JSON.stringify(r));
-}
+const createRepo = (name: string, extra: Record<string, unknown> = {}) => createSignedRepo(s, name, extra);
 
 /** Uploads the objects of `refs` into a build (REST, as clients do), without creating refs. */
 async function uploadOnly(buildNumber: number, repo: string, commit: string) {

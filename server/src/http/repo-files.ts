@@ -15,9 +15,12 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 const SHORT = 'public, max-age=30';
 const MEDIUM = 'public, max-age=300';
 
-/** Top-level files and directories of an archive repo that clients fetch. */
+/**
+ * Top-level files and directories of an archive repo that clients fetch, plus what publish puts
+ * beside them: `appstream/` (the apps' .flatpakref files) and `media/` (screenshots).
+ */
 const SERVED_FILES = new Set(['config', 'summary', 'summary.sig', 'summary.idx', 'summary.idx.sig']);
-const SERVED_DIRS = new Set(['objects', 'deltas', 'summaries', 'delta-indexes', 'refs']);
+const SERVED_DIRS = new Set(['objects', 'deltas', 'summaries', 'delta-indexes', 'refs', 'appstream', 'media']);
 
 /** Cache-Control for a servable relative path. */
 export function cacheControlFor(rel: string): string {
@@ -34,6 +37,13 @@ export function cacheControlFor(rel: string): string {
     return rel.endsWith('.idx.sig') ? MEDIUM : IMMUTABLE;
   }
   return SHORT;
+}
+
+function contentTypeFor(rel: string): string {
+  if (rel === 'config') return 'text/plain; charset=utf-8';
+  // Browsers hand a .flatpakref to the software installer by this type.
+  if (rel.endsWith('.flatpakref')) return 'application/vnd.flatpak.ref';
+  return 'application/octet-stream';
 }
 
 /**
@@ -177,7 +187,7 @@ export function createRepoFilesRouter(services: Services): Router {
       // A symlink (or anything else) that resolves outside the repo is not served.
       if (!file || !file.startsWith(root + path.sep)) return notFound(res, relPath);
 
-      res.set('content-type', relPath === 'config' ? 'text/plain; charset=utf-8' : 'application/octet-stream');
+      res.set('content-type', contentTypeFor(relPath));
       res.set('cache-control', access.private ? 'no-store' : cacheControlFor(relPath));
       await sendFile(req, res, file, relPath);
     } catch (err) {

@@ -1,11 +1,13 @@
 // Repos with content for tests: the offline test runtime and app (flatpak-fixtures.ts) built
 // once per test process, committed into an fmd repo the way a publish does; flatpak clients in
-// isolated homes; and the delete-repo job wired to the engine when the job kinds lack it.
+// isolated homes; signed repos made through GraphQL; and the delete-repo job wired to the engine
+// when the job kinds lack it.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runTool } from '../../src/ostree/exec.ts';
 import { buildCommitFrom } from '../../src/ostree/flatpak.ts';
 import type { Services } from '../../src/services.ts';
+import type { TestServer } from './server.ts';
 import { APP_ID, buildTestApp, buildTestRuntime, clientEnv, tempDir, type AppFixture } from './flatpak-fixtures.ts';
 
 export type Builds = { work: string; runtimeRepo: string; appRepo: string; app: AppFixture; runtimeRefs: string[] };
@@ -64,4 +66,15 @@ export function ensureRepoJobs(services: Services): void {
   if (!engine.definitions?.has('delete-repo')) {
     engine.define('delete-repo', { recovery: 'requeue', handler: (run) => services.repos.deleteRepoFiles(run) });
   }
+}
+
+/** Creates repo `name` (collection id org.fmd.<name>) signed with a freshly generated key, through GraphQL. */
+export async function createSignedRepo(s: TestServer, name: string, extra: Record<string, unknown> = {}): Promise<void> {
+  const key = await s.gql(`mutation($n: String!) { generateKey(input: { name: $n, email: "repo@example.org" }) { ... on KeyPayload { key { id } } } }`, { n: `${name} key` });
+  const keyId = key.body.data?.generateKey?.key?.id;
+  if (!keyId) throw new Error(`generateKey for ${name}: ${JSON.stringify(key.body)}`);
+  const r = await s.gql(`mutation($input: CreateRepoInput!) { createRepo(input: $input) { __typename ... on Error { message } } }`, {
+    input: { name, collectionId: `org.fmd.${name}`, keyId, ...extra },
+  });
+  if (r.body.data?.createRepo?.__typename !== 'RepoPayload') throw new Error(`createRepo ${name}: ${JSON.stringify(r.body)}`);
 }

@@ -25,6 +25,8 @@ export type NewToken = {
   tokenType?: number | null;
 };
 
+type TokenRow = Pick<ApiToken, 'jti' | 'ownerId' | 'revokedAt' | 'parentJti'>;
+
 export type TokenServiceOptions = {
   /** how long a revocation lookup is trusted, across processes */
   revocationCacheMs?: number;
@@ -38,8 +40,8 @@ export class TokenService {
   private readonly key: Uint8Array;
   private readonly revocationCacheMs: number;
   private readonly now: () => Date;
-  /** jti -> claims and last-use time, waiting to be written */
-  private readonly pendingUse = new Map<string, { claims: Claims; at: Date }>();
+  /** jti -> last-use time waiting to be written, with the claims to record a first-seen token by (null: never create a row) */
+  private readonly pendingUse = new Map<string, { claims: Claims | null; at: Date }>();
   private readonly flushTimer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
 
@@ -67,30 +69,41 @@ export class TokenService {
     let ownerId: number | null = null;
     if (claims.jti) {
       const row = await this.lookup(claims.jti);
-      if (await this.isRevoked(claims.jti, row)) throw new AuthenticationError('revoked', 'token has been revoked');
+      const chain = await this.lineage(row);
+      if (row?.revokedAt || chain.some((r) => r.revokedAt)) throw new AuthenticationError('revoked', 'token has been revoked');
       ownerId = row?.ownerId ?? null;
-      this.pendingUse.set(claims.jti, { claims, at: this.now() });
+      const at = this.now();
+      this.pendingUse.set(claims.jti, { claims, at });
+      // flat-manager's subset tokens carry their parent's jti, so using one shows as a use of the
+      // parent (last_used in tokens/get_list); fmd's have their own jti and bump their ancestors.
+      for (const parent of chain) this.pendingUse.set(parent.jti, { claims: this.pendingUse.get(parent.jti)?.claims ?? null, at });
     }
     return { claims, ownerId };
   }
 
-  private readonly rows = new Map<string, { row: Pick<ApiToken, 'ownerId' | 'revokedAt' | 'parentJti'> | null; at: number }>();
+  private readonly rows = new Map<string, { row: TokenRow | null; at: number }>();
 
-  private async lookup(jti: string) {
+  private async lookup(jti: string): Promise<TokenRow | null> {
     const cached = this.rows.get(jti);
     if (cached && Date.now() - cached.at < this.revocationCacheMs) return cached.row;
-    const row = await this.prisma.apiToken.findUnique({ where: { jti }, select: { ownerId: true, revokedAt: true, parentJti: true } });
+    const row = await this.prisma.apiToken.findUnique({ where: { jti }, select: { jti: true, ownerId: true, revokedAt: true, parentJti: true } });
     this.rows.set(jti, { row, at: Date.now() });
     return row;
   }
 
-  /** A token is revoked when its row is, or when the token it was derived from is. */
-  private async isRevoked(jti: string, row?: Pick<ApiToken, 'revokedAt' | 'parentJti'> | null, depth = 0): Promise<boolean> {
-    const r = row === undefined ? await this.lookup(jti) : row;
-    if (!r) return false;
-    if (r.revokedAt) return true;
-    if (r.parentJti && depth < 16) return this.isRevoked(r.parentJti, undefined, depth + 1);
-    return false;
+  /**
+   * The tokens a token was derived from (token_subset), nearest first, as far as fmd knows them.
+   * A token is revoked when its row is or one of these is.
+   */
+  private async lineage(row: TokenRow | null): Promise<TokenRow[]> {
+    const chain: TokenRow[] = [];
+    for (let jti = row?.parentJti; jti && chain.length < 16; ) {
+      const parent = await this.lookup(jti);
+      if (!parent) break;
+      chain.push(parent);
+      jti = parent.parentJti;
+    }
+    return chain;
   }
 
   /** Writes last-used times, creating rows for tokens fmd sees for the first time. */
@@ -102,11 +115,11 @@ export class TokenService {
     this.flushing = (async () => {
       const known = await this.prisma.apiToken.findMany({ where: { jti: { in: batch.map(([j]) => j) } }, select: { jti: true } });
       const knownSet = new Set(known.map((k) => k.jti));
-      const fresh = batch.filter(([jti]) => !knownSet.has(jti));
+      const fresh = batch.flatMap(([jti, { claims, at }]) => (knownSet.has(jti) || !claims ? [] : [{ jti, claims, at }]));
       if (fresh.length) {
         await this.prisma.apiToken.createMany({
           skipDuplicates: true,
-          data: fresh.map(([jti, { claims, at }]) => ({
+          data: fresh.map(({ jti, claims, at }) => ({
             jti,
             name: claims.name ?? '',
             sub: claims.sub,
