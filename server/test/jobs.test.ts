@@ -113,8 +113,11 @@ test('cancellation stops a queued job at once and a running one at its next chec
   assert.equal(done.error, 'cancelled');
 
   const later = await s.services.jobs.enqueue('noop', {}, { startAfter: new Date(Date.now() + 60_000) });
+  const agendaJobs = async () => (await s.services.jobEngine.agenda.queryJobs({ data: { jobId: later.id } })).total;
+  assert.equal(await agendaJobs(), 1);
   await s.services.jobs.cancel(later.id);
   assert.equal((await getJob(later.id)).status, 'BROKEN');
+  assert.equal(await agendaJobs(), 0, 'its Agenda job is removed');
 });
 
 test('jobs of repo-serialized kinds run one at a time per repo, across workers', async () => {
@@ -149,9 +152,9 @@ test('job listing filters by kind, status and repo', async () => {
 });
 
 const workerMain = fileURLToPath(new URL('../src/worker.ts', import.meta.url));
-function startWorker(): ChildProcess {
+function startWorker(env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, [workerMain], {
-    env: { PATH: process.env.PATH, DATABASE_URL: s.dbUrl, FMD_SECRET: s.secret, FMD_DATA_DIR: s.config.dataDir, FMD_JOB_WORKERS: '2', FMD_JOB_LOCK_LIFETIME_MS: '2000', FMD_JOB_POLL_MS: '200', FMD_LOG_LEVEL: 'warn' },
+    env: { PATH: process.env.PATH, DATABASE_URL: s.dbUrl, FMD_SECRET: s.secret, FMD_DATA_DIR: s.config.dataDir, FMD_JOB_WORKERS: '2', FMD_JOB_LOCK_LIFETIME_MS: '2000', FMD_JOB_POLL_MS: '200', FMD_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
 }
@@ -185,6 +188,46 @@ test('a worker killed mid-job loses nothing: another worker re-runs requeue kind
     }
   } finally {
     if (victim.exitCode === null) victim.kill('SIGKILL');
+  }
+});
+
+test('a polling worker runs a backlog larger than its job-workers without waiting a poll per job', async () => {
+  await s.services.jobEngine.stop(1000);
+  const jobs = await Promise.all(Array.from({ length: 4 }, () => s.services.jobs.enqueue('noop', {})));
+  const worker = startWorker({ FMD_JOB_WORKERS: '1', FMD_JOB_POLL_MS: '4000' });
+  try {
+    for (const j of jobs) assert.equal((await waitDone(j.id, 30_000)).status, 'ENDED');
+  } finally {
+    worker.kill('SIGTERM');
+    await new Promise((r) => worker.once('exit', r));
+  }
+  const started = (await s.services.prisma.job.findMany({ where: { id: { in: jobs.map((j) => j.id) } } })).map((j) => j.startedAt!.getTime());
+  assert.ok(Math.max(...started) - Math.min(...started) < 2000, 'the jobs after the first waited for a poll');
+});
+
+test('a worker stopped with SIGTERM finishes its running job and hands back the one it locked ahead', async () => {
+  await s.services.jobEngine.stop(1000);
+  // A long lock lifetime: a job left locked by the stopped worker would wait for it to expire.
+  const env = { FMD_JOB_WORKERS: '1', FMD_JOB_LOCK_LIFETIME_MS: '60000' };
+  const first = startWorker(env);
+  let second: ChildProcess | undefined;
+  try {
+    const running = await s.services.jobs.enqueue('noop', { ms: 1500 });
+    const next = await s.services.jobs.enqueue('noop', {});
+    await pollFor(async () => (await s.services.jobs.get(running.id))?.status === 'STARTED', 20_000);
+    const stopping = Date.now();
+    first.kill('SIGTERM');
+    await new Promise((r) => first.once('exit', r));
+    assert.ok(Date.now() - stopping < 10_000, `the worker took ${Date.now() - stopping} ms to stop`);
+    assert.equal((await s.services.jobs.get(running.id))?.status, 'ENDED', 'the running job finished before the worker exited');
+    second = startWorker(env);
+    assert.equal((await waitDone(next.id, 15_000)).status, 'ENDED');
+  } finally {
+    if (first.exitCode === null) first.kill('SIGKILL');
+    if (second) {
+      second.kill('SIGTERM');
+      await new Promise((r) => second!.once('exit', r));
+    }
   }
 });
 

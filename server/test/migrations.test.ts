@@ -6,6 +6,7 @@ import internals from '@prisma/internals';
 import type { RowDataPacket } from 'mysql2/promise';
 import { migrate, readMigrations, resolveMigration, splitStatements, MigrationError } from '../src/db/migrate.ts';
 import { compareSchema, type DmmfDatamodel } from '../src/db/schema-check.ts';
+import { jobStoreSchemaSql } from '../src/jobs/mariadb-backend/index.ts';
 import { createTestDatabase } from './kit/database.ts';
 
 const schemaPath = fileURLToPath(new URL('../../prisma/schema.prisma', import.meta.url));
@@ -20,6 +21,17 @@ test('all migrations applied to an empty database match schema.prisma', async ()
   const dmmf = await internals.getDMMF({ datamodel: readFileSync(schemaPath, 'utf8') });
   const problems = await compareSchema(db.pool, dmmf.datamodel as unknown as DmmfDatamodel, jobStoreTables);
   assert.deepEqual(problems, []);
+});
+
+test('the migrations build the job store that jobStoreSchemaSql() describes', async () => {
+  const migrated = await createTestDatabase();
+  await migrate(migrated.pool, quiet);
+  const created = await createTestDatabase();
+  for (const statement of splitStatements(jobStoreSchemaSql())) await created.pool.query(statement);
+  for (const table of jobStoreTables) {
+    const show = async (pool: typeof migrated.pool) => (await pool.query<RowDataPacket[]>(`SHOW CREATE TABLE \`${table}\``))[0][0]!['Create Table'];
+    assert.equal(await show(migrated.pool), await show(created.pool));
+  }
 });
 
 test('migrations are recorded like prisma migrate deploy and re-running applies nothing', async () => {

@@ -42,20 +42,27 @@ export class JobEngine implements JobQueue {
   private readonly opts: JobEngineOptions;
   private readonly definitions = new Map<JobKind, JobKindDefinition>();
   private readonly running = new Map<number, AbortController>();
+  /** handlers under way, from Agenda's call to their end (including the wait for a repo lock) */
+  private readonly handling = new Set<Promise<void>>();
+  private readonly backend: AgendaBackend;
+  private readonly workers: number;
   private started = false;
 
   private constructor(opts: JobEngineOptions, backend: AgendaBackend, channel: NotificationChannel | undefined) {
     this.opts = opts;
+    this.backend = backend;
     const { config } = opts;
+    this.workers = Math.max(config.jobWorkers, 1);
     this.agenda = new Agenda({
       backend,
       name: `fmd-${process.pid}`,
       processEvery: config.jobPollMs,
-      maxConcurrency: Math.max(config.jobWorkers, 1),
-      defaultConcurrency: Math.max(config.jobWorkers, 1),
-      // Lock no more than we can run, or a crashed worker strands queued jobs until expiry.
-      lockLimit: Math.max(config.jobWorkers, 1),
-      defaultLockLimit: Math.max(config.jobWorkers, 1),
+      maxConcurrency: this.workers,
+      defaultConcurrency: this.workers,
+      // Lock no more than we can run, or a crashed worker strands queued jobs until expiry; plus
+      // one locked ahead, which starts as soon as a worker frees up (see define()).
+      lockLimit: this.workers + 1,
+      defaultLockLimit: this.workers + 1,
       defaultLockLifetime: config.jobLockLifetimeMs,
       removeOnComplete: true,
       notificationChannel: channel,
@@ -83,8 +90,22 @@ export class JobEngine implements JobQueue {
 
   define(kind: JobKind, def: JobKindDefinition): void {
     this.definitions.set(kind, def);
-    this.agenda.define<AgendaData>(agendaName(kind), (agendaJob) => this.process(kind, def, agendaJob), {
-      concurrency: Math.max(this.opts.config.jobWorkers, 1),
+    const processor = async (agendaJob: AgendaJob<AgendaData>) => {
+      const handling = this.process(kind, def, agendaJob);
+      this.handling.add(handling);
+      try {
+        await handling;
+      } finally {
+        this.handling.delete(handling);
+        // Agenda locks more jobs only on a poll or a notification, so a worker at its lock limit
+        // would leave the rest of a burst to its next poll. Each job that ends asks for the next
+        // one of its kind; as this one still counts against the limit here, the job locked ahead
+        // is what lets that request lock another.
+        if (this.started) void this.agenda.publishJobNotification(agendaJob).catch(() => undefined);
+      }
+    };
+    this.agenda.define<AgendaData>(agendaName(kind), processor, {
+      concurrency: this.workers,
       lockLifetime: this.opts.config.jobLockLifetimeMs,
       removeOnComplete: true,
     });
@@ -110,19 +131,17 @@ export class JobEngine implements JobQueue {
         maxAttempts: opts.maxAttempts ?? this.definitions.get(kind)?.maxAttempts ?? 1,
       },
     });
-    const scheduled = await this.schedule(job, opts.startAfter ?? new Date());
+    await this.schedule(job, opts.startAfter ?? new Date());
     this.opts.metrics?.queued.inc({ kind });
-    await this.publish(scheduled);
-    return scheduled;
+    await this.publish(job);
+    return job;
   }
 
-  private async schedule(job: Job, when: Date): Promise<Job> {
+  /** Creates the Agenda job that runs `job` at `when`; `cancel` finds it by its data.jobId. */
+  private async schedule(job: Job, when: Date): Promise<void> {
     const agendaJob = this.agenda.create<AgendaData>(agendaName(job.kind as JobKind), { jobId: job.id });
     agendaJob.schedule(when);
     await agendaJob.save();
-    const agendaJobId = String(agendaJob.attrs._id);
-    await this.opts.prisma.job.updateMany({ where: { id: job.id }, data: { agendaJobId } });
-    return { ...job, agendaJobId };
   }
 
   async get(jobId: number): Promise<Job | null> {
@@ -137,7 +156,7 @@ export class JobEngine implements JobQueue {
     await prisma.job.update({ where: { id: jobId }, data: { cancelRequested: true } });
     // A queued job is over now; a running one stops at its next checkpoint.
     const claimed = await prisma.job.updateMany({ where: { id: jobId, status: 'NEW' }, data: { status: 'BROKEN', error: 'cancelled', finishedAt: new Date() } });
-    if (claimed.count === 1 && job.agendaJobId) await this.agenda.cancel({ id: job.agendaJobId }).catch(() => 0);
+    if (claimed.count === 1) await this.agenda.cancel({ name: agendaName(job.kind as JobKind), data: { jobId } }).catch(() => 0);
     this.running.get(jobId)?.abort(new Error('cancelled'));
     const updated = (await prisma.job.findUnique({ where: { id: jobId } }))!;
     await this.publish(updated);
@@ -306,10 +325,19 @@ export class JobEngine implements JobQueue {
   }
 
   /** Graceful: stop taking jobs, let running ones finish (up to `timeoutMs`), then unlock the rest. */
+  /**
+   * Takes no more jobs, hands back the ones locked ahead (Agenda's stop unlocks them; its drain
+   * would leave them locked until their lock expires), then waits up to `timeoutMs` for the
+   * running ones and for any lock query still under way, so the pool can close after it.
+   */
   async stop(timeoutMs = 30_000): Promise<void> {
-    if (this.started) {
-      await this.agenda.drain({ timeout: timeoutMs, closeConnection: false }).catch(() => undefined);
-      await this.agenda.stop(false).catch(() => undefined);
-    }
+    if (!this.started) return;
+    this.started = false;
+    await this.agenda.stop(false).catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.allSettled([...this.handling]), timeout]);
+    clearTimeout(timer);
+    await (this.backend as Partial<MariaDbBackend>).repository?.settled?.();
   }
 }

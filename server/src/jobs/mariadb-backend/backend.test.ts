@@ -6,6 +6,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { Agenda, type JobParameters } from 'agenda';
 import { createTestDatabase, type TestDatabase } from '../../../test/kit/database.ts';
 import { MariaDbBackend, jobStoreSchemaSql, type MariaDbJobRepository } from './index.ts';
+import { dataContains } from './filters.ts';
 
 // Created at the top level so the kit ties the database's life to this file, not to one hook.
 const db: TestDatabase = await createTestDatabase();
@@ -296,6 +297,18 @@ describe('removing, disabling, enabling', () => {
     assert.deepEqual(await repo.getDistinctJobNames(), ['c']);
     assert.equal(await repo.removeJobs({ names: ['c', 'd'], data: { g: 1 } }), 1);
     assert.equal(await repo.purgeAllJobs(), 0);
+  });
+
+  test('a data.jobId selection looks the jobs up by index and still compares the JSON exactly', async () => {
+    for (const data of [{ jobId: 7, k: 1 }, { jobId: 7, k: 2 }, { jobId: '7' }, { jobId: 8 }, { jobId: 'x'.repeat(100) }, {}]) {
+      await repo.saveJob(job({ data }), undefined);
+    }
+    const where = dataContains({ jobId: 7 });
+    const [plan] = await db.pool.query<RowDataPacket[]>(`EXPLAIN SELECT * FROM agenda_jobs WHERE ${where.sql}`, where.params);
+    assert.equal(plan[0]?.key, 'agenda_jobs_data_job_id');
+    assert.equal(await repo.removeJobs({ data: { jobId: 7, k: 2 } }), 1);
+    assert.equal(await repo.removeJobs({ data: { jobId: 7 } }), 1);
+    assert.equal((await repo.queryJobs({ data: { jobId: '7' } })).total, 1);
   });
 
   test('disableJobs and enableJobs return matched counts and gate getNextJobToRun', async () => {

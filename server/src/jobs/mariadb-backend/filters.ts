@@ -13,9 +13,14 @@ function inList(column: string, values: string[], negate = false): Where {
   return { sql: `${column} ${negate ? 'NOT IN' : 'IN'} (${values.map(() => '?').join(', ')})`, params: values };
 }
 
-/** `data @> filter` of the PostgreSQL backend: partial match of objects, arrays by containment. */
+/**
+ * `data @> filter` of the PostgreSQL backend: partial match of objects, arrays by containment.
+ * An integer `jobId` in the filter also selects through the indexed data_job_id column.
+ */
 export function dataContains(data: unknown): Where {
-  return { sql: 'JSON_CONTAINS(data, ?)', params: [JSON.stringify(data)] };
+  const contains = { sql: 'JSON_CONTAINS(data, ?)', params: [JSON.stringify(data)] };
+  const jobId = (data as { jobId?: unknown } | null)?.jobId;
+  return Number.isSafeInteger(jobId) ? and([{ sql: 'data_job_id = ?', params: [String(jobId)] }, contains]) : contains;
 }
 
 /** The selection of removeJobs/disableJobs/enableJobs; null when nothing selects (acts on no job). */

@@ -19,6 +19,9 @@ import { checkTableName } from './schema.ts';
 
 type Rows = JobRow[] & RowDataPacket[];
 
+/** Columns an upsert of a 'single' job leaves as stored: its key, its failures, and next_run_at (decided apart). */
+const SINGLE_KEEPS: readonly (typeof SAVE_COLUMNS)[number][] = ['name', 'type', 'next_run_at', 'fail_reason', 'fail_count', 'failed_at'];
+
 export type MariaDbJobRepositoryOptions = {
   /** Resolved lazily so the backend can swap in a new pool after disconnect()/connect(). */
   pool: () => Pool;
@@ -31,6 +34,8 @@ export class MariaDbJobRepository implements JobRepository {
   private readonly t: string;
   private readonly lockIndex: string;
   private readonly expiryIndex: string;
+  /** Lock queries under way: Agenda polls on a timer, and neither its stop() nor drain() waits for one. */
+  private readonly polls = new Set<Promise<unknown>>();
 
   constructor(options: MariaDbJobRepositoryOptions) {
     this.tableName = checkTableName(options.tableName ?? 'agenda_jobs');
@@ -42,6 +47,11 @@ export class MariaDbJobRepository implements JobRepository {
 
   private get pool(): Pool {
     return this.getPool();
+  }
+
+  /** Resolves once no lock query is under way: call it after stopping Agenda, before closing the pool. */
+  async settled(): Promise<void> {
+    while (this.polls.size) await Promise.allSettled(this.polls);
   }
 
   /** The backend owns connecting (pool and schema); this only proves the database answers. */
@@ -197,7 +207,7 @@ export class MariaDbJobRepository implements JobRepository {
   ): Promise<JobParameters | undefined> {
     const lockedAt = now ?? new Date();
     const lastModifiedBy = options?.lastModifiedBy || null;
-    return this.transaction(async (conn) => {
+    const poll = this.transaction(async (conn) => {
       const [due] = await conn.query<Rows>(
         `SELECT * FROM ${this.t} FORCE INDEX (${this.lockIndex})
          WHERE name = ? AND disabled = FALSE AND locked_at IS NULL AND next_run_at <= ?
@@ -222,6 +232,10 @@ export class MariaDbJobRepository implements JobRepository {
       await conn.query(`UPDATE ${this.t} SET locked_at = ?, last_modified_by = ? WHERE id = ?`, [lockedAt, lastModifiedBy, row.id]);
       return rowToJob({ ...row, locked_at: lockedAt, last_modified_by: lastModifiedBy });
     });
+    this.polls.add(poll);
+    const done = () => this.polls.delete(poll);
+    poll.then(done, done);
+    return poll;
   }
 
   async saveJobState(job: JobParameters, options: JobRepositoryOptions | undefined): Promise<void> {
@@ -277,19 +291,7 @@ export class MariaDbJobRepository implements JobRepository {
    */
   private async saveSingle<DATA>(props: JobParameters, values: unknown[]): Promise<JobParameters<DATA>> {
     const protectNextRunAt = props.nextRunAt && props.nextRunAt <= new Date();
-    const updates = [
-      'priority',
-      'repeat_timezone',
-      'repeat_interval',
-      'data',
-      'repeat_at',
-      'disabled',
-      'fork',
-      'last_modified_by',
-      'start_date',
-      'end_date',
-      'skip_days',
-    ].map((c) => `${c} = VALUES(${c})`);
+    const updates = SAVE_COLUMNS.filter((c) => !SINGLE_KEEPS.includes(c)).map((c) => `${c} = VALUES(${c})`);
     updates.push(protectNextRunAt ? 'next_run_at = COALESCE(next_run_at, VALUES(next_run_at))' : 'next_run_at = VALUES(next_run_at)');
     const columns = ['id', ...SAVE_COLUMNS];
     await this.execute(

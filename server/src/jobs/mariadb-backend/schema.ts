@@ -20,7 +20,9 @@ export function checkTableName(name: string): string {
  *   locking a job would otherwise move its entry, and under several workers the delete-marked
  *   entries (not yet purged while other transactions run) pile up at the front of the range
  *   every lock query walks, which made throughput collapse as the queue grew;
- * - jobs of a name whose lock expired: `lock_expiry` (name, disabled, locked_at).
+ * - jobs of a name whose lock expired: `lock_expiry` (name, disabled, locked_at);
+ * - the Agenda jobs of an fmd job: `data_job_id`, a virtual column holding `data.jobId`, which a
+ *   `data: { jobId }` selection uses (a text column, so any data a caller stores is accepted).
  * `single_name` is a stored generated column so that `type = 'single'` jobs are unique per name
  * (MariaDB has no partial unique indexes; NULLs do not collide).
  */
@@ -47,6 +49,7 @@ export function jobsTableSql(tableName: string): string {
   \`repeat_timezone\` VARCHAR(100) NULL,
   \`repeat_at\` VARCHAR(255) NULL,
   \`data\` LONGTEXT NULL CHECK (\`data\` IS NULL OR JSON_VALID(\`data\`)),
+  \`data_job_id\` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin AS (LEFT(JSON_VALUE(\`data\`, '$.jobId'), 64)) VIRTUAL,
   \`disabled\` BOOLEAN NOT NULL DEFAULT FALSE,
   \`progress\` DOUBLE NULL,
   \`fork\` BOOLEAN NOT NULL DEFAULT FALSE,
@@ -61,7 +64,8 @@ export function jobsTableSql(tableName: string): string {
   UNIQUE KEY \`${t}_single_name\` (\`single_name\`),
   KEY \`${t}_find_and_lock\` (\`name\`, \`disabled\`, \`next_run_at\`, \`priority\` DESC),
   KEY \`${t}_lock_expiry\` (\`name\`, \`disabled\`, \`locked_at\`),
-  KEY \`${t}_next_run_at\` (\`next_run_at\`)
+  KEY \`${t}_next_run_at\` (\`next_run_at\`),
+  KEY \`${t}_data_job_id\` (\`data_job_id\`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`;
 }
 

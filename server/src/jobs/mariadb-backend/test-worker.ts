@@ -17,8 +17,9 @@ const pool: Pool = poolFromUri(env.FMD_WORKER_DB as string, concurrency + 4);
 const channel = env.FMD_WORKER_REDIS
   ? new RedisNotificationChannel({ url: env.FMD_WORKER_REDIS, channelName: env.FMD_WORKER_CHANNEL })
   : undefined;
+const backend = new MariaDbBackend({ pool, notificationChannel: channel });
 const agenda = new Agenda({
-  backend: new MariaDbBackend({ pool, notificationChannel: channel }),
+  backend,
   name: worker,
   processEvery: Number(env.FMD_WORKER_PROCESS_EVERY ?? 100),
   defaultConcurrency: concurrency,
@@ -48,9 +49,12 @@ agenda.define('latency', async (job) => {
   await pool.query('INSERT INTO bench_latency (ms) VALUES (?)', [ms]);
 });
 
+// drain() stops polling and lets running jobs finish their queries; a poll that was under way
+// still needs the pool, so the pool closes only once the job store has settled.
 process.once('SIGTERM', () => {
   void agenda
-    .stop()
+    .drain()
+    .then(() => backend.repository.settled())
     .catch(() => {})
     .finally(() => pool.end().finally(() => process.exit(0)));
 });
