@@ -324,9 +324,8 @@ export class JobEngine implements JobQueue {
     }
   }
 
-  /** Graceful: stop taking jobs, let running ones finish (up to `timeoutMs`), then unlock the rest. */
   /**
-   * Takes no more jobs, hands back the ones locked ahead (Agenda's stop unlocks them; its drain
+   * Graceful: takes no more jobs, hands back the ones locked ahead (Agenda's stop unlocks them; its drain
    * would leave them locked until their lock expires), then waits up to `timeoutMs` for the
    * running ones and for any lock query still under way, so the pool can close after it.
    */
