@@ -3,13 +3,21 @@
 // ~4 MiB multipart uploads, every object verified on arrival), beside `ostree pull-local` of
 // the same commit between two archive repos on the same disk, trusted and --untrusted.
 // Run from the repo root: npm exec -- node bench/push-throughput.ts
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runTool } from '../server/src/ostree/exec.ts';
 import { FlatManagerClient } from '../server/test/kit/flat-manager-client.ts';
 import { startFmd } from './support/fmd-process.ts';
 import { generateApp, gql, objectBytes, REF, timed } from './support/gen-app.ts';
+
+/** The server process's user and system CPU seconds so far (Linux /proc). On a shared machine they
+ * tell the server's own cost apart from waiting; system time also rises when ext4 (without a journal,
+ * as here) allocates inodes in block groups with inodes freed in the last 30 s: wait between runs. */
+const serverCpu = (): number[] => {
+  const fields = readFileSync(`/proc/${fmd.child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return [Number(fields[11]), Number(fields[12])].map((ticks) => ticks / 100);
+};
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'fmd-bench-push-'));
 const fmd = await startFmd({ FMD_JOB_WORKERS: '1' });
@@ -33,7 +41,9 @@ try {
   const t0 = performance.now();
   const client = new FlatManagerClient(fmd.url, fmd.token, { log: (l) => process.env.FMD_BENCH_VERBOSE && console.log(`  +${Math.round(performance.now() - t0)} ms ${l}`) });
   const build = await client.createBuild('bench');
+  const cpuBefore = serverCpu();
   const pushMs = (await timed(() => client.push(build.url, repo, { [REF]: commit }))).ms;
+  const cpu = serverCpu().map((s, i) => s - cpuBefore[i]!);
 
   const row = (name: string, ms: number) => console.log(`${name.padEnd(34)} ${(ms / 1000).toFixed(2).padStart(7)} s ${(mb / (ms / 1000)).toFixed(1).padStart(8)} MB/s`);
   console.log(`\n${mb.toFixed(1)} MB, ${files} files, ${client.stats.uploadRequests} upload requests, ${client.stats.missingRequests} missing_objects requests`);
@@ -41,6 +51,7 @@ try {
   row('ostree pull-local --untrusted', untrustedMs);
   row('fmd REST push (verified)', pushMs);
   console.log(`fmd push = ${((trustedMs / pushMs) * 100).toFixed(0)}% of trusted pull-local, ${((untrustedMs / pushMs) * 100).toFixed(0)}% of --untrusted`);
+  console.log(`fmd server CPU during the push: ${cpu[0]!.toFixed(2)} s user, ${cpu[1]!.toFixed(2)} s system`);
 } finally {
   await fmd.stop();
   rmSync(dir, { recursive: true, force: true });

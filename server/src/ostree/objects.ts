@@ -156,6 +156,11 @@ const MAX_CONTENT_HEADER_SIZE = 1024 * 1024;
 const SMALL_COMPRESSED = 256 * 1024;
 const SMALL_DECLARED = 4 * 1024 * 1024;
 
+/** The chunks as one buffer, without a copy when there is only one (a small object read in one go). */
+function joined(chunks: Buffer[], length: number): Buffer {
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
+}
+
 export function createObjectVerifier(type: ObjectType, expectedChecksum: string): ObjectVerifier {
   if (!CHECKSUM.test(expectedChecksum)) throw new InvalidObjectNameError(expectedChecksum, 'not a checksum');
   return type === 'filez'
@@ -188,7 +193,7 @@ class MetadataVerifier implements ObjectVerifier {
   async finish(): Promise<void> {
     const actual = this.#hash.digest('hex');
     if (actual !== this.#expected) throw new ObjectChecksumError(this.#type, this.#expected, actual);
-    const bytes = Buffer.concat(this.#chunks, this.#length);
+    const bytes = joined(this.#chunks, this.#length);
     const gvType = { commit: COMMIT_TYPE, dirtree: DIRTREE_TYPE, dirmeta: DIRMETA_TYPE }[this.#type];
     const bad = normalFormError(gvType, bytes);
     if (bad) throw this.#malformed(`not a valid ${this.#type}: ${bad}`);
@@ -273,9 +278,10 @@ class ContentVerifier implements ObjectVerifier {
   #inflateSmall(): void {
     let result: { buffer: Buffer; engine: { bytesWritten: number } };
     try {
-      // maxOutputLength stops a bomb one byte past the declared size.
-      const options = { info: true, maxOutputLength: this.#declared + 1 } as const;
-      result = inflateRawSync(Buffer.concat(this.#pending, this.#fed), options) as unknown as typeof result;
+      // maxOutputLength stops a bomb one byte past the declared size; an output chunk of
+      // that size gets the content in one buffer (zlib's 16 KiB default means a concat).
+      const options = { info: true, maxOutputLength: this.#declared + 1, chunkSize: Math.max(64, this.#declared + 1) } as const;
+      result = inflateRawSync(joined(this.#pending, this.#fed), options) as unknown as typeof result;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
         throw this.#fail(`content inflates beyond the declared ${this.#declared} bytes`);
@@ -300,7 +306,7 @@ class ContentVerifier implements ObjectVerifier {
   /** Parses the header once enough bytes are in; returns the bytes after it, or null if more are needed. */
   #tryParseHeader(): Buffer | null {
     if (this.#prefixLength < 8) return null;
-    const buf = Buffer.concat(this.#prefix, this.#prefixLength);
+    const buf = joined(this.#prefix, this.#prefixLength);
     this.#prefix = [buf];
     const headerLength = buf.readUInt32BE(0);
     if (headerLength === 0 || headerLength > MAX_CONTENT_HEADER_SIZE) {

@@ -123,9 +123,10 @@ export async function storeUpload(uploadRepo: string, part: UploadPart, limits: 
       madeDirs?.add(dir);
     }
   };
-  // Most objects are small: they are held in memory, verified, then written and renamed with
-  // synchronous calls (microseconds each), which is far cheaper than a thread-pool round trip
-  // per file operation. Larger ones stream through a temp file.
+  // Most objects are small: they are held in memory (as the request's own buffers, not copied)
+  // until their last byte, verified in one go, then written and renamed with synchronous calls
+  // (microseconds each), which is far cheaper than a thread-pool round trip per file operation.
+  // Larger ones are verified as they stream through a temp file.
   const buffered: Buffer[] = [];
   let size = 0;
   let fh: Awaited<ReturnType<typeof open>> | undefined;
@@ -134,24 +135,31 @@ export async function storeUpload(uploadRepo: string, part: UploadPart, limits: 
     for await (const chunk of part.body) {
       size += chunk.length;
       if (size > limits.maxObjectBytes) throw new InvalidInputError(`${part.filename} is larger than ${limits.maxObjectBytes} bytes`, 'file');
-      if (target.verifier) await target.verifier.update(chunk);
       if (!fh && size <= smallObjectBytes) {
         buffered.push(chunk);
         continue;
       }
       if (!fh) {
         fh = await open(tmp, 'wx', 0o644);
-        for (const b of buffered.splice(0)) await fh.write(b);
+        for (const b of buffered.splice(0)) {
+          if (target.verifier) await target.verifier.update(b);
+          await fh.write(b);
+        }
       }
+      if (target.verifier) await target.verifier.update(chunk);
       await fh.write(chunk);
     }
-    if (target.verifier) await target.verifier.finish();
+    const bytes = fh ? null : buffered.length === 1 ? buffered[0]! : Buffer.concat(buffered, size);
+    if (target.verifier) {
+      if (bytes) await target.verifier.update(bytes);
+      await target.verifier.finish();
+    }
     ensureDir();
     if (fh) {
       await fh.close();
       fh = undefined;
     } else {
-      writeFileSync(tmp, Buffer.concat(buffered, size), { mode: 0o644, flag: 'wx' });
+      writeFileSync(tmp, bytes!, { mode: 0o644, flag: 'wx' });
     }
     renameSync(tmp, dest);
     done = true;

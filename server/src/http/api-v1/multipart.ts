@@ -34,6 +34,15 @@ export function partFilename(disposition: string | undefined): string | null {
   return m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!.trim();
 }
 
+/** Length of the longest end of `buf` that is a proper start of `delimiter` (0 if none). */
+function delimiterStartAtEnd(buf: Buffer, delimiter: Buffer): number {
+  const first = delimiter[0]!;
+  for (let i = buf.indexOf(first, Math.max(0, buf.length - delimiter.length + 1)); i >= 0; i = buf.indexOf(first, i + 1)) {
+    if (buf.compare(delimiter, 0, buf.length - i, i) === 0) return buf.length - i;
+  }
+  return 0;
+}
+
 class Reader {
   private buf: Buffer = Buffer.alloc(0);
   private ended = false;
@@ -110,8 +119,9 @@ export async function* readMultipart(source: AsyncIterable<Buffer>, boundary: st
           finished = true;
           return;
         }
-        // Keep what could be the start of a delimiter; hand out the rest.
-        const safe = r.data.length - (delimiter.length - 1);
+        // Keep what could be the start of a delimiter; hand out the rest. Usually nothing is
+        // kept, so the next read is used as it comes, not copied behind a leftover tail.
+        const safe = r.data.length - delimiterStartAtEnd(r.data, delimiter);
         if (safe > 0) {
           const out = r.data.subarray(0, safe);
           r.consume(safe);
