@@ -3,6 +3,9 @@
 // ~4 MiB multipart uploads, every object verified on arrival), beside `ostree pull-local` of
 // the same commit between two archive repos on the same disk, trusted and --untrusted.
 // Run from the repo root: npm exec -- node bench/push-throughput.ts
+// On these machines' ext4 (no journal) file creation slows down for ~30 s after many deletes, in
+// the pull-local runs and the push alike: wait between runs. `TMPDIR=/dev/shm` runs everything on
+// tmpfs, which leaves the CPU cost alone (client and server share the 2 cores).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,8 +45,10 @@ try {
   const client = new FlatManagerClient(fmd.url, fmd.token, { log: (l) => process.env.FMD_BENCH_VERBOSE && console.log(`  +${Math.round(performance.now() - t0)} ms ${l}`) });
   const build = await client.createBuild('bench');
   const cpuBefore = serverCpu();
+  const clientBefore = process.cpuUsage();
   const pushMs = (await timed(() => client.push(build.url, repo, { [REF]: commit }))).ms;
   const cpu = serverCpu().map((s, i) => s - cpuBefore[i]!);
+  const clientCpu = process.cpuUsage(clientBefore);
 
   const row = (name: string, ms: number) => console.log(`${name.padEnd(34)} ${(ms / 1000).toFixed(2).padStart(7)} s ${(mb / (ms / 1000)).toFixed(1).padStart(8)} MB/s`);
   console.log(`\n${mb.toFixed(1)} MB, ${files} files, ${client.stats.uploadRequests} upload requests, ${client.stats.missingRequests} missing_objects requests`);
@@ -52,6 +57,7 @@ try {
   row('fmd REST push (verified)', pushMs);
   console.log(`fmd push = ${((trustedMs / pushMs) * 100).toFixed(0)}% of trusted pull-local, ${((untrustedMs / pushMs) * 100).toFixed(0)}% of --untrusted`);
   console.log(`fmd server CPU during the push: ${cpu[0]!.toFixed(2)} s user, ${cpu[1]!.toFixed(2)} s system`);
+  console.log(`client (this process) CPU:       ${(clientCpu.user / 1e6).toFixed(2)} s user, ${(clientCpu.system / 1e6).toFixed(2)} s system`);
 } finally {
   await fmd.stop();
   rmSync(dir, { recursive: true, force: true });
