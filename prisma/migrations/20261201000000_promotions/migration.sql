@@ -34,3 +34,10 @@ ALTER TABLE `promotions` ADD CONSTRAINT `promotions_source_repo_id_fkey` FOREIGN
 
 -- AddForeignKey
 ALTER TABLE `promotions` ADD CONSTRAINT `promotions_target_repo_id_fkey` FOREIGN KEY (`target_repo_id`) REFERENCES `repos`(`id`) ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- Builds published before: what their publish job reported (app and runtime refs).
+UPDATE `builds` AS b SET `published_refs` = (
+    SELECT JSON_EXTRACT(j.`results`, '$.refs') FROM `jobs` AS j
+    WHERE j.`build_id` = b.`id` AND j.`kind` = 'publish' AND j.`status` = 'ENDED'
+    ORDER BY j.`id` DESC LIMIT 1
+) WHERE b.`published_state` = 'PUBLISHED';
