@@ -7,10 +7,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { startTestServer, pollFor, type TestServer } from './kit/server.ts';
+import { jobEnded, startTestServer, pollFor, type TestServer } from './kit/server.ts';
 import { createSignedRepo, installAndRun, testBuilds, type Builds } from './kit/repo-fixtures.ts';
 import { tempDir } from './kit/flatpak-fixtures.ts';
-import { FlatManagerClient } from './kit/flat-manager-client.ts';
+import { FlatManagerClient, request } from './kit/flat-manager-client.ts';
 import { runTool } from '../src/ostree/exec.ts';
 import * as ostree from '../src/ostree/ostree.ts';
 
@@ -39,10 +39,19 @@ async function committedBuild(repo: string, refs = uploaded): Promise<number> {
   return build.id;
 }
 
-async function publish(n: number): Promise<void> {
+/** Publishes a build into its repo; answers the publish job's number. */
+async function publish(n: number): Promise<number> {
   const r = await gql(`mutation($n: Int!) { publishBuild(input: { build: $n }) { __typename ... on BuildJobPayload { job { number } } } }`, { n });
   assert.equal(r.publishBuild.__typename, 'BuildJobPayload');
   await pollFor(async () => (await gql(`query($n: Int!) { build(number: $n) { publishedState } }`, { n })).build.publishedState === 'PUBLISHED', 120_000, 100);
+  return r.publishBuild.job.number;
+}
+
+/** What flat-manager clients see of the build's publish: publish_job_id and the job behind the publish Location. */
+async function restPublishJob(n: number) {
+  const build = await request('GET', `${s.url}/api/v1/build/${n}`, { token: s.adminToken });
+  const job = await request('GET', `${s.url}/api/v1/build/${n}/publish`, { token: s.adminToken, json: {} });
+  return { publishJobId: build.body.publish_job_id, locationJob: job.body };
 }
 
 async function promotions(n: number) {
@@ -110,15 +119,19 @@ test('promoteBuild: beta -> stable with its own commits, key and collection id; 
   const missing = await promote(n, 'nope');
   assert.equal(missing.__typename, 'InvalidInputError');
   const notInParent = await promote(n, 'lts');
-  assert.equal(notInParent.__typename, 'WrongStateError');
-  assert.match(notInParent.message, /not been published or promoted in repo stable/);
+  assert.equal(notInParent.__typename, 'InvalidInputError');
+  assert.match(notInParent.message, /repo lts takes promotions from stable, where build \d+ is not \(it is in: beta\)/);
   const betaOnly = (await gql(`mutation { createToken(input: { name: "beta only", scopes: ["publish", "build"], repos: ["beta"], durationSeconds: 600 }) { ... on CreateTokenPayload { token } } }`)).createToken.token;
   const forbidden = await promote(n, 'stable', betaOnly);
   assert.equal(forbidden.__typename, 'ForbiddenError', JSON.stringify(forbidden));
   assert.deepEqual(await promotions(n), []);
   assert.deepEqual(await ostree.listRefs(s.services.repos.repoPath('stable')), []);
 
-  const started = await promote(n, 'stable');
+  // A token for this one build (flat-manager's sub build/N) may promote it, as it may publish it.
+  const buildToken = (
+    await gql(`mutation($sub: String!) { createToken(input: { name: "build only", subject: $sub, scopes: ["publish", "build"], durationSeconds: 600 }) { ... on CreateTokenPayload { token } } }`, { sub: `build/${n}` })
+  ).createToken.token;
+  const started = await promote(n, 'stable', buildToken);
   assert.equal(started.__typename, 'PromoteBuildPayload', JSON.stringify(started));
   assert.equal(started.promotion.auto, false);
   assert.equal(started.promotion.sourceRepo.name, 'beta');
@@ -142,6 +155,11 @@ test('promoteBuild: beta -> stable with its own commits, key and collection id; 
   const out = await installAndRun(path.join(work, 'client-stable'), { url: `${s.url}/repo/stable.flatpakrepo` });
   assert.match(out, new RegExp(b.app.message));
 
+  // Promoting it again would only make the same content a new commit.
+  const twice = await promote(n, 'stable');
+  assert.equal(twice.__typename, 'WrongStateError', JSON.stringify(twice));
+  assert.match(twice.message, /already promoted: repo stable serves its commits/);
+
   // The chain goes on: stable -> lts takes stable's commits.
   const chained = await promote(n, 'lts');
   assert.equal(chained.__typename, 'PromoteBuildPayload', JSON.stringify(chained));
@@ -161,6 +179,7 @@ test('autoPromote: builds landing in beta reach stable after the delay; a supers
   const first = await committedBuild('beta');
   const second = await committedBuild('beta');
   await publish(first);
+  await pollFor(async () => (await promotions(first)).length === 1, 30_000, 100);
   // While its auto-promotion waits, the build cannot be promoted into stable a second time.
   const busy = await promote(first, 'stable');
   assert.equal(busy.__typename, 'WrongStateError', JSON.stringify(busy));
@@ -176,15 +195,49 @@ test('autoPromote: builds landing in beta reach stable after the delay; a supers
   const stableApp = await ostree.revParse(s.services.repos.repoPath('stable'), b.app.ref);
   assert.equal(stableApp, promoted.refs.find((x: any) => x.ref === b.app.ref).commit);
 
-  // A rule for other app ids leaves this app in beta.
-  await gql(`mutation { updateRepo(input: { name: "stable", autoPromote: { delaySecs: 0, appIdPrefixes: ["org.other"] } }) { __typename } }`);
+  // While a promotion waits: flat-manager clients still see the build's own publish job; a rule
+  // changed meanwhile is obeyed (the promotion ends SKIPPED); a target deleted meanwhile cancels it.
+  await gql(`mutation { updateRepo(input: { name: "stable", autoPromote: { delaySecs: 4 } }) { __typename } }`);
+  await createSignedRepo(s, 'doomed', { parent: 'beta', autoPromote: { delaySecs: 60 } });
   const third = await committedBuild('beta');
-  await publish(third);
-  await updatesDone('beta');
-  assert.deepEqual(await promotions(third), []);
+  const ownPublish = await publish(third);
+  // (The publish job starts the auto-promotions right after the build is published.)
+  const waiting = await pollFor(async () => {
+    const list = await promotions(third);
+    return list.length === 2 ? list : null;
+  }, 30_000, 100);
+  assert.deepEqual(waiting.map((p) => [p.targetRepo.name, p.state]).sort(), [['doomed', 'PROMOTING'], ['stable', 'PROMOTING']]);
+  const seen = await restPublishJob(third);
+  assert.equal(seen.publishJobId, ownPublish);
+  assert.equal(seen.locationJob.id, ownPublish);
+  assert.equal(JSON.parse(seen.locationJob.contents).promotion, undefined);
+  await gql(`mutation { updateRepo(input: { name: "stable", autoPromote: { delaySecs: 0, appIdPrefixes: ["org.other"] } }) { __typename } }`);
+  const doomedJob = waiting.find((p) => p.targetRepo.name === 'doomed').job.number;
+  assert.equal((await gql(`mutation { deleteRepo(input: { name: "doomed" }) { __typename } }`)).deleteRepo.__typename, 'DeleteRepoPayload');
+  assert.equal((await s.services.jobs.get(doomedJob))?.error, 'cancelled');
+  const obeyed = await promotionEnded(third, 'stable');
+  assert.equal(obeyed.state, 'SKIPPED', JSON.stringify(obeyed));
+  assert.match(obeyed.reason, /autoPromote rule of repo stable no longer takes this build/);
   assert.equal(await ostree.revParse(s.services.repos.repoPath('stable'), b.app.ref), stableApp);
+
+  // A rule for other app ids leaves this app in beta.
+  const fourth = await committedBuild('beta');
+  await publish(fourth);
+  await updatesDone('beta');
+  assert.deepEqual(await promotions(fourth), []);
+  assert.equal(await ostree.revParse(s.services.repos.repoPath('stable'), b.app.ref), stableApp);
+  const emptyPrefix = await s.gql(`mutation { updateRepo(input: { name: "stable", autoPromote: { appIdPrefixes: [""] } }) { __typename ... on InvalidInputError { field } } }`);
+  assert.equal(emptyPrefix.body.data.updateRepo.__typename, 'InvalidInputError');
 
   // Clearing the rule.
   const cleared = await gql(`mutation { updateRepo(input: { name: "stable", autoPromote: null }) { ... on RepoPayload { repo { autoPromote { delaySecs } } } } }`);
   assert.equal(cleared.updateRepo.repo.autoPromote, null);
+
+  // A repo whose parent was deleted keeps its (now idle) rule and stays editable.
+  await createSignedRepo(s, 'oparent');
+  await createSignedRepo(s, 'orphan', { parent: 'oparent', autoPromote: { delaySecs: null } });
+  const del = await gql(`mutation { deleteRepo(input: { name: "oparent" }) { ... on DeleteRepoPayload { job { number } } } }`);
+  await jobEnded(s, del.deleteRepo.job.number);
+  const edited = await gql(`mutation { updateRepo(input: { name: "orphan", title: "Orphan" }) { __typename ... on Error { message } } }`);
+  assert.equal(edited.updateRepo.__typename, 'RepoPayload', JSON.stringify(edited));
 });

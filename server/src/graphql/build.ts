@@ -328,9 +328,15 @@ const PromoteBuildInput = builder.inputType('PromoteBuildInput', {
   }),
 });
 
-const PromotionPayload = builder.objectRef<{ id: number }>('PromoteBuildPayload').implement({
+const PromotionPayload = builder.objectRef<{ id: number; buildId: number; jobId: number }>('PromoteBuildPayload').implement({
   fields: (t) => ({
     promotion: t.prismaField({ type: 'Promotion', resolve: (query, p, _a, ctx) => ctx.services.prisma.promotion.findUniqueOrThrow({ ...query, where: { id: p.id } }) }),
+    build: t.prismaField({ type: 'Build', resolve: (query, p, _a, ctx) => ctx.services.prisma.build.findUniqueOrThrow({ ...query, where: { id: p.buildId } }) }),
+    job: t.prismaField({
+      type: 'Job',
+      description: 'the publish job that promotes it (starts after the delay of an auto-promotion)',
+      resolve: (query, p, _a, ctx) => ctx.services.prisma.job.findUniqueOrThrow({ ...query, where: { id: p.jobId } }),
+    }),
   }),
 });
 
@@ -341,7 +347,10 @@ builder.mutationField('promoteBuild', (t) =>
     authScopes: { authenticated: true },
     errors,
     args: { input: t.arg({ type: PromoteBuildInput, required: true }) },
-    resolve: async (_r, { input }, ctx) => ({ id: (await ctx.services.promotions.promote(ctx.viewer!, input.build, input.targetRepo)).promotion.id }),
+    resolve: async (_r, { input }, ctx) => {
+      const { promotion, job } = await ctx.services.promotions.promote(ctx.viewer!, input.build, input.targetRepo);
+      return { id: promotion.id, buildId: promotion.buildId, jobId: job.id };
+    },
   }),
 );
 

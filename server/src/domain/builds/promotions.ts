@@ -13,7 +13,7 @@ import type { Viewer } from '../tokens/service.ts';
 import { buildCommitFrom } from '../../ostree/flatpak.ts';
 import * as ostree from '../../ostree/ostree.ts';
 import { commitObjectPath } from '../../ostree/signatures.ts';
-import { requireClaims, requireRepo } from './access.ts';
+import { requireRepo } from './access.ts';
 import { toolRun, type BuildService } from './service.ts';
 import { stateName, WrongStateError } from './states.ts';
 
@@ -38,7 +38,6 @@ export class PromotionService {
 
   /** promoteBuild: the build, as published in the target's parent repo, into the target repo. */
   async promote(viewer: Viewer, buildId: number, targetName: string): Promise<{ promotion: Promotion; job: Job }> {
-    requireClaims(viewer, 'build', 'publish');
     const build = await this.builds.getFor(viewer, buildId, 'publish');
     if (typeof targetName !== 'string' || !targetName) throw new InvalidInputError('the target repo is required', 'targetRepo');
     requireRepo(viewer, targetName);
@@ -50,8 +49,26 @@ export class PromotionService {
     }
     const source = await this.prisma.repo.findUniqueOrThrow({ where: { id: target.parentId } });
     const full = await this.loadBuild(build.id);
-    await this.publishedIn(full, source); // throws when the build is not (yet) there
+    if (source.id !== full.repoId && !(await this.lastPromotion(full.id, source.id))) {
+      const promotedTo = await this.prisma.promotion.findMany({ where: { buildId: full.id, state: 'PROMOTED' }, select: { targetRepo: { select: { name: true } } } });
+      const where = [...new Set([full.repo.name, ...promotedTo.map((p) => p.targetRepo.name)])].join(', ');
+      throw new InvalidInputError(`repo ${target.name} takes promotions from ${source.name}, where build ${full.id} is not (it is in: ${where})`, 'targetRepo');
+    }
+    const commits = await this.publishedIn(full, source); // throws when the build is not (yet) published
+    const last = await this.lastPromotion(full.id, target.id);
+    const main = this.repos.repoPath(target.name);
+    const lastRefs = Object.entries((last?.refs ?? {}) as Record<string, string>);
+    if (last && lastRefs.length === Object.keys(commits).length) {
+      const heads = await Promise.all(lastRefs.map(([ref]) => ostree.revParse(main, ref)));
+      if (lastRefs.every(([, commit], i) => heads[i] === commit)) {
+        throw new WrongStateError('published', `Build ${full.id} is already promoted: repo ${target.name} serves its commits (promotion ${last.id})`, 'published', 'promoted');
+      }
+    }
     return this.start(full, source, target, { auto: false, delaySecs: 0 });
+  }
+
+  private lastPromotion(buildId: number, repoId: number): Promise<Promotion | null> {
+    return this.prisma.promotion.findFirst({ where: { buildId, targetRepoId: repoId, state: 'PROMOTED' }, orderBy: { id: 'desc' } });
   }
 
   async list(buildId: number): Promise<PromotionWithRepos[]> {
@@ -70,8 +87,7 @@ export class PromotionService {
       const state = stateName(build.publishedState);
       throw new WrongStateError('published', `Build ${build.id} is ${state} in repo ${repo.name}; only published builds can be promoted`, 'published', state);
     }
-    const last = await this.prisma.promotion.findFirst({ where: { buildId: build.id, targetRepoId: repo.id, state: 'PROMOTED' }, orderBy: { id: 'desc' } });
-    const refs = last?.refs as Record<string, string> | null | undefined;
+    const refs = (await this.lastPromotion(build.id, repo.id))?.refs as Record<string, string> | null | undefined;
     if (refs && Object.keys(refs).length) return refs;
     throw new WrongStateError('published', `Build ${build.id} has not been published or promoted in repo ${repo.name}`, 'published', 'unpublished');
   }
@@ -147,7 +163,10 @@ export class PromotionService {
   async promotionJob(run: JobRun): Promise<Record<string, unknown>> {
     const id = Number(run.contents.promotion);
     const p = await this.prisma.promotion.findUnique({ where: { id }, include: { sourceRepo: true, targetRepo: true } });
-    if (!p) throw new Error(`Can't load promotion ${id}`);
+    if (!p) {
+      await run.log(`promotion ${id} is gone (its repo was deleted): nothing to do`);
+      return { skipped: true };
+    }
     if (p.state !== 'PROMOTING') {
       await run.log(`promotion ${id} is ${p.state.toLowerCase()}: nothing to do`);
       return { skipped: true };
@@ -169,6 +188,15 @@ export class PromotionService {
       const published = await this.publishedIn(build, p.sourceRepo);
       const src = this.repos.repoPath(p.sourceRepo.name);
       if (p.auto) {
+        // The rule may have changed while the promotion waited: it must still take the build.
+        const target = await this.prisma.repo.findUniqueOrThrow({ where: { id: p.targetRepoId } });
+        const rule = parseAutoPromote(target.autoPromote);
+        if (target.parentId !== p.sourceRepoId || !rule || !ruleTakes(rule, build)) {
+          const reason = `the autoPromote rule of repo ${target.name} no longer takes this build`;
+          await run.log(`Skipping promotion: ${reason}`);
+          await finish('SKIPPED', { reason });
+          return { skipped: true, reason };
+        }
         // A newer build reached the source while this one waited out its delay: promote that one instead.
         for (const [ref, commit] of Object.entries(published)) {
           const now = await ostree.revParse(src, ref, tools);

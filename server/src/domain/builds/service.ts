@@ -110,7 +110,7 @@ export class BuildService {
 
   async details(build: BuildWithRepo): Promise<BuildDetails> {
     const jobs = await this.prisma.job.findMany({ where: { buildId: build.id, kind: { in: ['commit', 'publish'] } }, orderBy: { id: 'desc' } });
-    return { ...build, commitJob: jobs.find((j) => j.kind === 'commit') ?? null, publishJob: jobs.find((j) => j.kind === 'publish') ?? null };
+    return { ...build, commitJob: jobs.find((j) => j.kind === 'commit') ?? null, publishJob: jobs.find(isOwnPublishJob) ?? null };
   }
 
   /** flat-manager's list: builds not purged, with that app id (or, without one, builds without an app id). */
@@ -163,7 +163,8 @@ export class BuildService {
   private async reconcile(build: BuildWithRepo): Promise<BuildWithRepo> {
     if (build.state !== 'COMMITTING' && build.publishedState !== 'PUBLISHING') return build;
     const kind = build.state === 'COMMITTING' ? 'commit' : 'publish';
-    const job = await this.prisma.job.findFirst({ where: { buildId: build.id, kind }, orderBy: { id: 'desc' } });
+    const jobs = await this.prisma.job.findMany({ where: { buildId: build.id, kind }, orderBy: { id: 'desc' }, take: 50 });
+    const job = jobs.find((j) => kind === 'commit' || isOwnPublishJob(j));
     if (!job || job.status !== 'BROKEN') return build;
     const reason = `${kind} job ${job.id} failed: ${job.error ?? 'unknown error'}`;
     if (kind === 'commit') {
@@ -764,6 +765,14 @@ export class BuildService {
     await this.updateAfterChecks(build.id);
     return { status, ...(reason ? { reason } : {}) };
   }
+}
+
+/**
+ * The build's publish into its own repo, as flat-manager knows it (publish_job_id, the publish
+ * Location its clients poll); promotions are publish jobs of the same build into other repos.
+ */
+export function isOwnPublishJob(job: Job): boolean {
+  return job.kind === 'publish' && (job.contents as { promotion?: unknown } | null)?.promotion == null;
 }
 
 /** Tool options for a job: output lines go to the job log; `flush` waits for them to be stored. */

@@ -181,8 +181,11 @@ export class RepoService {
     if (s.authRequiredTokenTypes !== undefined) data.authRequiredTokenTypes = s.authRequiredTokenTypes;
     if (parent !== undefined) data.parentId = parent === null ? null : (await this.parentFor(repo, parent)).id;
     if (s.autoPromote !== undefined) data.autoPromote = s.autoPromote === null ? Prisma.DbNull : s.autoPromote;
-    const autoPromotes = s.autoPromote !== undefined ? s.autoPromote !== null : repo.autoPromote !== null;
-    if (autoPromotes && (data.parentId !== undefined ? data.parentId : repo.parentId) === null) throw autoPromoteNeedsParent();
+    // Checked when either changes: a repo whose parent was deleted keeps an inert rule until then.
+    if (parent !== undefined || s.autoPromote !== undefined) {
+      const autoPromotes = s.autoPromote !== undefined ? s.autoPromote !== null : repo.autoPromote !== null;
+      if (autoPromotes && (data.parentId !== undefined ? data.parentId : repo.parentId) === null) throw autoPromoteNeedsParent();
+    }
     await this.prisma.repo.update({ where: { id: repo.id }, data });
     this.served.delete(name);
     // Title, comment, ... live in the summary: regenerate it so clients see them.
@@ -239,6 +242,10 @@ export class RepoService {
     if (!this.jobs) throw new UnavailableError('the job queue is not running; repos cannot be deleted now');
     const marked = await this.prisma.repo.update({ where: { id: repo.id }, data: { status: 'DELETING' } });
     this.served.delete(name);
+    // Promotions waiting to go into or out of it end now, their jobs cancelled.
+    const waiting = await this.prisma.promotion.findMany({ where: { state: 'PROMOTING', OR: [{ targetRepoId: repo.id }, { sourceRepoId: repo.id }] } });
+    await this.prisma.promotion.updateMany({ where: { id: { in: waiting.map((p) => p.id) }, state: 'PROMOTING' }, data: { state: 'FAILED', reason: `repo ${name} was deleted`, activeKey: null } });
+    for (const p of waiting) if (p.jobId !== null) await this.jobs.cancel(p.jobId).catch(() => undefined);
     try {
       const job = await this.jobs.enqueue('delete-repo', { name }, { repo: name });
       return { repo: marked, job };

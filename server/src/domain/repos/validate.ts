@@ -109,9 +109,19 @@ export const subsetsSchema = z
 export const autoPromoteSchema = z
   .object({
     /** how long a build stays in the parent before it is promoted (a newer build there supersedes it) */
-    delaySecs: z.number().int().min(0).max(365 * 24 * 3600).default(0),
+    delaySecs: z
+      .number()
+      .int()
+      .min(0)
+      .max(365 * 24 * 3600)
+      .nullish()
+      .transform((v) => v ?? 0),
     /** only builds whose app and runtime ids all have one of these prefixes (none = every build) */
-    appIdPrefixes: z.array(z.string().refine(isValidIdPrefix, 'must be an app-id prefix such as org.example')).max(1000).default([]),
+    appIdPrefixes: z
+      .array(z.string().min(1, 'must be an app-id prefix such as org.example').refine(isValidIdPrefix, 'must be an app-id prefix such as org.example'))
+      .max(1000)
+      .nullish()
+      .transform((v) => [...new Set(v ?? [])]),
   })
   .strict();
 export type AutoPromoteRule = z.infer<typeof autoPromoteSchema>;
