@@ -231,6 +231,20 @@ test('a worker stopped with SIGTERM finishes its running job and hands back the 
   }
 });
 
+test('a job queued for later starts when it is due, not at the next poll', async () => {
+  // Polls every 5 s from its start: a job due 2.5 s in would otherwise wait ~2.5 s more.
+  const slow = await startTestServer({ 'job-poll-ms': 5000 });
+  try {
+    const due = Date.now() + 2500;
+    const job = await slow.services.jobs.enqueue('noop', {}, { startAfter: new Date(due) });
+    const started = await pollFor(async () => (await slow.services.jobs.get(job.id))?.startedAt, 15_000, 20);
+    const late = started.getTime() - due;
+    assert.ok(late >= 0 && late < 1000, `started ${late} ms after it was due`);
+  } finally {
+    await slow.stop();
+  }
+});
+
 test('the job dashboard (agendash) is served to admins only', async () => {
   assert.equal((await fetch(`${s.url}/admin/jobs/`)).status, 401);
   const builder = await s.services.tokens.mint({ name: 'b', scope: ['build'], duration: 60 });
