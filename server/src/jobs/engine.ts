@@ -139,12 +139,17 @@ export class JobEngine implements JobQueue {
 
   /**
    * Creates the Agenda job that runs `job` at `when`; `cancel` finds it by its data.jobId. A job
-   * for later is locked by the poll before it is due and started on time (Agenda's look-ahead).
+   * for later is announced again when it is due: Agenda ignores the announcement at save() of a
+   * job due after its current scan window and leaves it to a poll, which may come a whole poll
+   * interval after it is due.
    */
   private async schedule(job: Job, when: Date): Promise<void> {
     const agendaJob = this.agenda.create<AgendaData>(agendaName(job.kind as JobKind), { jobId: job.id });
     agendaJob.schedule(when);
     await agendaJob.save();
+    const wait = when.getTime() - Date.now();
+    // (Timers take at most ~24.8 days; later jobs are found by the poll.)
+    if (wait > 0 && wait < 2 ** 31 - 1) setTimeout(() => void this.agenda.publishJobNotification(agendaJob).catch(() => undefined), wait).unref();
   }
 
   async get(jobId: number): Promise<Job | null> {
