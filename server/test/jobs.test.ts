@@ -239,7 +239,7 @@ test('a job queued for later starts when it is due, not at the next poll', async
     const job = await slow.services.jobs.enqueue('noop', {}, { startAfter: new Date(due) });
     const started = await pollFor(async () => (await slow.services.jobs.get(job.id))?.startedAt, 15_000, 20);
     const late = started.getTime() - due;
-    assert.ok(late >= 0 && late < 1000, `started ${late} ms after it was due`);
+    assert.ok(late >= 0 && late < 2000, `started ${late} ms after it was due`);
   } finally {
     await slow.stop();
   }

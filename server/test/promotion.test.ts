@@ -28,10 +28,10 @@ async function gql(query: string, variables?: Record<string, unknown>, token?: s
 
 const PROMOTION = 'number state auto reason sourceRepo { name } targetRepo { name } refs { ref commit } job { number status }';
 
-/** A build of the runtime and app in `repo`, committed (READY), not published. */
+/** A build of the runtime and app (or of `refs`) in `repo`, committed (READY), not published. */
 async function committedBuild(repo: string, refs = uploaded): Promise<number> {
   const build = await client.createBuild(repo);
-  await client.push(build.url, b.appRepo, { [b.app.ref]: refs[b.app.ref]! });
+  if (refs[b.app.ref]) await client.push(build.url, b.appRepo, { [b.app.ref]: refs[b.app.ref]! });
   const rest = Object.fromEntries(Object.entries(refs).filter(([r]) => r !== b.app.ref));
   await client.push(build.url, b.runtimeRepo, rest);
   const commit = await client.startJob(build.url, 'commit');
@@ -174,8 +174,9 @@ test('autoPromote: builds landing in beta reach stable after the delay; a supers
   assert.equal(bad.body.data.updateRepo.__typename, 'InvalidInputError', 'beta has no parent');
 
   // Two builds close together: the first waits out the delay, finds a newer build in beta, and is skipped.
-  const r = await gql(`mutation { updateRepo(input: { name: "stable", autoPromote: { delaySecs: 6 } }) { __typename ... on RepoPayload { repo { autoPromote { delaySecs appIdPrefixes } } } } }`);
-  assert.deepEqual(r.updateRepo.repo.autoPromote, { delaySecs: 6, appIdPrefixes: [] });
+  // (The delays leave a slow machine room for the publishes and changes that must come first.)
+  const r = await gql(`mutation { updateRepo(input: { name: "stable", autoPromote: { delaySecs: 12 } }) { __typename ... on RepoPayload { repo { autoPromote { delaySecs appIdPrefixes } } } } }`);
+  assert.deepEqual(r.updateRepo.repo.autoPromote, { delaySecs: 12, appIdPrefixes: [] });
   const first = await committedBuild('beta');
   const second = await committedBuild('beta');
   await publish(first);
@@ -192,12 +193,25 @@ test('autoPromote: builds landing in beta reach stable after the delay; a supers
   const promoted = await promotionEnded(second, 'stable');
   assert.equal(promoted.state, 'PROMOTED', JSON.stringify(promoted));
   await updatesDone('stable');
+  assert.equal(await ostree.revParse(s.services.repos.repoPath('stable'), b.app.ref), promoted.refs.find((x: any) => x.ref === b.app.ref).commit);
+
+  // A newer build of only the runtime supersedes just the runtime: the app still goes on.
+  const full = await committedBuild('beta');
+  const runtimeOnly = await committedBuild('beta', Object.fromEntries(Object.entries(uploaded).filter(([ref]) => ref !== b.app.ref)));
+  await publish(full);
+  await publish(runtimeOnly);
+  const partial = await promotionEnded(full, 'stable');
+  assert.equal(partial.state, 'PROMOTED', JSON.stringify(partial));
+  assert.deepEqual(partial.refs.map((x: any) => x.ref), [b.app.ref]);
+  assert.match(partial.reason, /left out, superseded in repo beta/);
+  assert.equal((await promotionEnded(runtimeOnly, 'stable')).state, 'PROMOTED');
+  await updatesDone('stable');
   const stableApp = await ostree.revParse(s.services.repos.repoPath('stable'), b.app.ref);
-  assert.equal(stableApp, promoted.refs.find((x: any) => x.ref === b.app.ref).commit);
+  assert.equal(stableApp, partial.refs[0].commit);
 
   // While a promotion waits: flat-manager clients still see the build's own publish job; a rule
   // changed meanwhile is obeyed (the promotion ends SKIPPED); a target deleted meanwhile cancels it.
-  await gql(`mutation { updateRepo(input: { name: "stable", autoPromote: { delaySecs: 4 } }) { __typename } }`);
+  await gql(`mutation { updateRepo(input: { name: "stable", autoPromote: { delaySecs: 10 } }) { __typename } }`);
   await createSignedRepo(s, 'doomed', { parent: 'beta', autoPromote: { delaySecs: 60 } });
   const third = await committedBuild('beta');
   const ownPublish = await publish(third);

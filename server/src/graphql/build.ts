@@ -71,7 +71,7 @@ const PromotionStateEnum = builder.enumType('PromotionState', {
 });
 
 builder.prismaObject('Promotion', {
-  description: "A published build's refs published again into a child repo (e.g. beta -> stable) by a publish job.",
+  description: "A published build's refs published again into a child repo (e.g. beta -> stable) by a promote job.",
   fields: (t) => ({
     number: t.exposeInt('id'),
     build: t.relation('build'),
@@ -334,7 +334,7 @@ const PromotionPayload = builder.objectRef<{ id: number; buildId: number; jobId:
     build: t.prismaField({ type: 'Build', resolve: (query, p, _a, ctx) => ctx.services.prisma.build.findUniqueOrThrow({ ...query, where: { id: p.buildId } }) }),
     job: t.prismaField({
       type: 'Job',
-      description: 'the publish job that promotes it (starts after the delay of an auto-promotion)',
+      description: 'the promote job (it starts after the delay of an auto-promotion)',
       resolve: (query, p, _a, ctx) => ctx.services.prisma.job.findUniqueOrThrow({ ...query, where: { id: p.jobId } }),
     }),
   }),
@@ -343,7 +343,7 @@ const PromotionPayload = builder.objectRef<{ id: number; buildId: number; jobId:
 builder.mutationField('promoteBuild', (t) =>
   t.field({
     type: PromotionPayload,
-    description: "Publishes a published build's commits into a child repo (its parent is where the build is published) through a publish job.",
+    description: "Publishes a published build's commits into a child repo (its parent is where the build is published) through a promote job.",
     authScopes: { authenticated: true },
     errors,
     args: { input: t.arg({ type: PromoteBuildInput, required: true }) },

@@ -10,6 +10,7 @@ import { createJobMetrics } from './metrics.ts';
 import { noopJob } from './kinds/noop.ts';
 import { commitJob } from './kinds/commit.ts';
 import { publishJob } from './kinds/publish.ts';
+import { promoteJob } from './kinds/promote.ts';
 import { updateRepoJob } from './kinds/update-repo.ts';
 import { republishJob } from './kinds/republish.ts';
 import { pruneJob } from './kinds/prune.ts';
@@ -27,7 +28,8 @@ export function registerJobKinds(engine: JobEngine, services: Services): void {
   engine.define('noop', noopJob);
   engine.define('delete-repo', { recovery: 'requeue', handler: (run) => services.repos.deleteRepoFiles(run) });
   engine.define('commit', commitJob(services.builds));
-  engine.define('publish', publishJob(services.builds, services.promotions));
+  engine.define('publish', publishJob(services.builds));
+  engine.define('promote', promoteJob(services.promotions));
   engine.define('update-repo', updateRepoJob(services.builds));
   engine.define('republish', republishJob(services.builds));
   engine.define('prune', pruneJob(services.builds));

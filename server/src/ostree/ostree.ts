@@ -53,6 +53,14 @@ export async function listCollectionRefs(
 }
 
 /** Points `ref` at an existing commit (the way upload repos get their refs; `ostree reset` cannot create one). */
+/**
+ * Checks a ref or commit out as plain files owned by us (`--user-mode --bareuseronly-dirs`),
+ * merged into `dest` (`--union`): how publish and commit extract screenshots and appstream.
+ */
+export async function checkoutFiles(repo: string, rev: string, dest: string, opts?: ToolRunOptions): Promise<void> {
+  await ostree(repo, 'checkout', ['--user-mode', '--bareuseronly-dirs', '--union', rev, dest], opts);
+}
+
 export async function createRef(
   repo: string,
   ref: string,

@@ -1,7 +1,8 @@
 // Promotion: a build already published in a repo (beta) is published again, commit for commit,
-// into a child repo (stable: its `parent` is beta), by the same publish job kind with the
-// promotion's id in its contents. A repo's `autoPromote` rule does it on its own whenever a build
-// lands in its parent. Chains work: a build promoted into stable can go on to stable's children.
+// into a child repo (stable: its `parent` is beta), by a `promote` job that takes the publish
+// job's steps (build-commit-from into the repo, .flatpakref and screenshots, a shared update-repo
+// job) but is not the build's publish for flat-manager's clients. A repo's `autoPromote` rule
+// does it on its own whenever a build lands in its parent. Chains work: a build promoted into stable can go on to stable's children.
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Build, BuildRef, Job, Prisma, PrismaClient, Promotion, Repo } from '../../generated/prisma/client.ts';
@@ -34,6 +35,17 @@ export class PromotionService {
     this.jobs = deps.jobs;
     this.log = deps.log;
     this.builds.afterPublish = (buildId, repo, run) => this.autoPromote(buildId, repo, run);
+    this.repos.beforeDelete = (repo) => this.endForRepo(repo);
+  }
+
+  /** A repo is being deleted: promotions waiting to go into or out of it fail, their jobs cancelled. */
+  async endForRepo(repo: Repo): Promise<void> {
+    const waiting = await this.prisma.promotion.findMany({ where: { state: 'PROMOTING', OR: [{ targetRepoId: repo.id }, { sourceRepoId: repo.id }] } });
+    for (const p of waiting) {
+      const ended = await this.prisma.promotion.updateMany({ where: { id: p.id, state: 'PROMOTING' }, data: { state: 'FAILED', reason: `repo ${repo.name} was deleted`, activeKey: null } });
+      if (ended.count && p.jobId !== null) await this.jobs.cancel(p.jobId).catch(() => undefined);
+      await this.builds.changed(p.buildId, repo.name);
+    }
   }
 
   /** promoteBuild: the build, as published in the target's parent repo, into the target repo. */
@@ -48,6 +60,7 @@ export class PromotionService {
       throw new InvalidInputError(`repo ${target.name} has no parent repo to promote from; set its parent first`, 'targetRepo');
     }
     const source = await this.prisma.repo.findUniqueOrThrow({ where: { id: target.parentId } });
+    if (source.status !== 'ACTIVE') throw new InvalidInputError(`repo ${target.name} takes promotions from ${source.name}, which is being deleted`, 'targetRepo');
     const full = await this.loadBuild(build.id);
     if (source.id !== full.repoId && !(await this.lastPromotion(full.id, source.id))) {
       const promotedTo = await this.prisma.promotion.findMany({ where: { buildId: full.id, state: 'PROMOTED' }, select: { targetRepo: { select: { name: true } } } });
@@ -98,7 +111,7 @@ export class PromotionService {
     return build;
   }
 
-  /** A promotion row and its publish job; one running promotion per build and target repo. */
+  /** A promotion row and its promote job; one running promotion per build and target repo. */
   private async start(
     build: BuildForPromotion,
     source: Repo,
@@ -116,7 +129,7 @@ export class PromotionService {
     }
     try {
       const startAfter = o.delaySecs > 0 ? new Date(Date.now() + o.delaySecs * 1000) : undefined;
-      const job = await this.jobs.enqueue('publish', { build: build.id, promotion: promotion.id }, { buildId: build.id, repo: target.name, startAfter });
+      const job = await this.jobs.enqueue('promote', { build: build.id, promotion: promotion.id }, { buildId: build.id, repo: target.name, startAfter });
       promotion = await this.prisma.promotion.update({ where: { id: promotion.id }, data: { jobId: job.id } });
       await this.builds.changed(build.id, target.name);
       return { promotion, job };
@@ -128,10 +141,12 @@ export class PromotionService {
 
   /** A running promotion whose job is over without saying so (cancelled, failed by recovery) is failed. */
   private async reconcile(p: PromotionWithRepos): Promise<PromotionWithRepos> {
-    if (p.state !== 'PROMOTING' || p.jobId === null) return p;
-    const job = await this.prisma.job.findUnique({ where: { id: p.jobId } });
+    if (p.state !== 'PROMOTING') return p;
+    // A row whose job was never queued (the process stopped in between) is over after a minute.
+    if (p.jobId === null && Date.now() - p.createdAt.getTime() < 60_000) return p;
+    const job = p.jobId === null ? null : await this.prisma.job.findUnique({ where: { id: p.jobId } });
     if (job && job.status !== 'BROKEN' && job.status !== 'ENDED') return p;
-    const reason = job ? `publish job ${job.id} ended without promoting: ${job.error ?? 'cancelled'}` : 'its job is gone';
+    const reason = job ? `promote job ${job.id} ended without promoting: ${job.error ?? 'cancelled'}` : 'its job is gone';
     await this.prisma.promotion.updateMany({ where: { id: p.id, state: 'PROMOTING' }, data: { state: 'FAILED', reason, activeKey: null } });
     return { ...p, state: 'FAILED', reason, activeKey: null };
   }
@@ -143,6 +158,16 @@ export class PromotionService {
 
   /** After a build landed in `repo`: start the promotions of the child repos whose rule takes it. */
   async autoPromote(buildId: number, repo: Repo, run: JobRun): Promise<void> {
+    try {
+      await this.startAutoPromotions(buildId, repo, run);
+    } catch (err) {
+      // The build is published all the same: its job must not fail for this.
+      await run.log(`Auto-promotions from repo ${repo.name} not started: ${(err as Error).message}`);
+      this.log.warn({ err, build: buildId, repo: repo.name }, 'auto-promotions not started');
+    }
+  }
+
+  private async startAutoPromotions(buildId: number, repo: Repo, run: JobRun): Promise<void> {
     const children = await this.prisma.repo.findMany({ where: { parentId: repo.id, status: 'ACTIVE' } });
     if (children.length === 0) return;
     const build = await this.loadBuild(buildId);
@@ -159,7 +184,7 @@ export class PromotionService {
     }
   }
 
-  /** The publish job of a promotion (contents `{ build, promotion }`). */
+  /** The promote job (contents `{ build, promotion }`). */
   async promotionJob(run: JobRun): Promise<Record<string, unknown>> {
     const id = Number(run.contents.promotion);
     const p = await this.prisma.promotion.findUnique({ where: { id }, include: { sourceRepo: true, targetRepo: true } });
@@ -183,9 +208,10 @@ export class PromotionService {
       throw new Error('the promotion was interrupted (worker stopped); promote the build again');
     }
     const tools = toolRun(run);
+    let skippedNote: string | null = null;
     try {
       const build = await this.loadBuild(p.buildId);
-      const published = await this.publishedIn(build, p.sourceRepo);
+      const published = { ...(await this.publishedIn(build, p.sourceRepo)) };
       const src = this.repos.repoPath(p.sourceRepo.name);
       if (p.auto) {
         // The rule may have changed while the promotion waited: it must still take the build.
@@ -197,16 +223,23 @@ export class PromotionService {
           await finish('SKIPPED', { reason });
           return { skipped: true, reason };
         }
-        // A newer build reached the source while this one waited out its delay: promote that one instead.
+        // Refs a newer build replaced in the source while this one waited out its delay are left
+        // to that build's own promotion; the rest go on.
+        const superseded: string[] = [];
         for (const [ref, commit] of Object.entries(published)) {
           const now = await ostree.revParse(src, ref, tools);
           if (now !== commit) {
-            const reason = `superseded: ${ref} in repo ${p.sourceRepo.name} is now ${now ?? 'gone'}`;
-            await run.log(`Skipping promotion: ${reason}`);
-            await finish('SKIPPED', { reason });
-            return { skipped: true, reason };
+            superseded.push(`${ref} (now ${now ?? 'gone'})`);
+            delete published[ref];
           }
         }
+        if (superseded.length) await run.log(`Leaving out refs superseded in repo ${p.sourceRepo.name}: ${superseded.join(', ')}`);
+        if (Object.keys(published).length === 0) {
+          const reason = `superseded: ${superseded.join(', ')} in repo ${p.sourceRepo.name}`;
+          await finish('SKIPPED', { reason });
+          return { skipped: true, reason };
+        }
+        skippedNote = superseded.length ? `left out, superseded in repo ${p.sourceRepo.name}: ${superseded.join(', ')}` : null;
       }
       for (const [ref, commit] of Object.entries(published)) {
         if (!existsSync(commitObjectPath(src, commit, 'commit'))) {
@@ -228,7 +261,7 @@ export class PromotionService {
       await this.builds.installRefExtras(target, src, Object.entries(published).map(([ref, rev]) => ({ ref, rev })), run, tools);
       const updateJob = await this.repos.scheduleUpdate(target.name, run);
       await tools.flush();
-      await finish('PROMOTED', { refs: commits, reason: null });
+      await finish('PROMOTED', { refs: commits, reason: skippedNote });
       await this.autoPromote(build.id, target, run);
       return { refs: commits, promotion: id, 'update-repo-job': updateJob.id };
     } catch (err) {

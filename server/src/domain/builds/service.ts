@@ -15,6 +15,7 @@ import type { EventBus } from '../events.ts';
 import type { JobQueue, JobRun } from '../jobs/queue.ts';
 import type { RepoService } from '../repos/service.ts';
 import { isValidAppId } from '../repos/validate.ts';
+import { readRefs } from '../repos/commits.ts';
 import type { Viewer } from '../tokens/service.ts';
 import { runTool } from '../../ostree/exec.ts';
 import { buildCommitFrom, buildUpdateRepo } from '../../ostree/flatpak.ts';
@@ -110,7 +111,7 @@ export class BuildService {
 
   async details(build: BuildWithRepo): Promise<BuildDetails> {
     const jobs = await this.prisma.job.findMany({ where: { buildId: build.id, kind: { in: ['commit', 'publish'] } }, orderBy: { id: 'desc' } });
-    return { ...build, commitJob: jobs.find((j) => j.kind === 'commit') ?? null, publishJob: jobs.find(isOwnPublishJob) ?? null };
+    return { ...build, commitJob: jobs.find((j) => j.kind === 'commit') ?? null, publishJob: jobs.find((j) => j.kind === 'publish') ?? null };
   }
 
   /** flat-manager's list: builds not purged, with that app id (or, without one, builds without an app id). */
@@ -163,8 +164,7 @@ export class BuildService {
   private async reconcile(build: BuildWithRepo): Promise<BuildWithRepo> {
     if (build.state !== 'COMMITTING' && build.publishedState !== 'PUBLISHING') return build;
     const kind = build.state === 'COMMITTING' ? 'commit' : 'publish';
-    const jobs = await this.prisma.job.findMany({ where: { buildId: build.id, kind }, orderBy: { id: 'desc' }, take: 50 });
-    const job = jobs.find((j) => kind === 'commit' || isOwnPublishJob(j));
+    const job = await this.prisma.job.findFirst({ where: { buildId: build.id, kind }, orderBy: { id: 'desc' } });
     if (!job || job.status !== 'BROKEN') return build;
     const reason = `${kind} job ${job.id} failed: ${job.error ?? 'unknown error'}`;
     if (kind === 'commit') {
@@ -556,11 +556,11 @@ export class BuildService {
     for (const arch of arches) {
       if (!(await ostree.revParse(dir, `appstream/${arch}`, tools))) continue;
       await mkdir(path.join(dir, 'appstream'), { recursive: true });
-      await runTool('ostree', [`--repo=${dir}`, 'checkout', '--user-mode', '--union', '--bareuseronly-dirs', `appstream/${arch}`, path.join(dir, 'appstream', arch)], tools);
+      await ostree.checkoutFiles(dir, `appstream/${arch}`, path.join(dir, 'appstream', arch), tools);
     }
     const keys = await this.repos.signingKeys(build.repo);
     const heads = new Set(Object.values(commits));
-    for (const ref of await ostree.listRefs(dir, undefined, tools)) if (/^appstream2?\//.test(ref)) heads.add((await ostree.revParse(dir, ref, tools))!);
+    for (const { ref, commit } of await readRefs(dir)) if (/^appstream2?\//.test(ref)) heads.add(commit);
     for (const commit of heads) if (keys.length) await writeCommitSignatures(dir, commit, keys);
     await updateSummarySigned(dir, keys, { run: tools });
     await run.log('Removing upload directory');
@@ -667,7 +667,7 @@ export class BuildService {
       if (ref.startsWith('screenshots/')) {
         await run.log(`extracting ${ref}`);
         await mkdir(path.join(main, 'media'), { recursive: true });
-        await runTool('ostree', [`--repo=${srcRepo}`, 'checkout', '--user-mode', '--bareuseronly-dirs', '--union', rev, path.join(main, 'media')], tools);
+        await ostree.checkoutFiles(srcRepo, rev, path.join(main, 'media'), tools);
       }
     }
   }
@@ -765,14 +765,6 @@ export class BuildService {
     await this.updateAfterChecks(build.id);
     return { status, ...(reason ? { reason } : {}) };
   }
-}
-
-/**
- * The build's publish into its own repo, as flat-manager knows it (publish_job_id, the publish
- * Location its clients poll); promotions are publish jobs of the same build into other repos.
- */
-export function isOwnPublishJob(job: Job): boolean {
-  return job.kind === 'publish' && (job.contents as { promotion?: unknown } | null)?.promotion == null;
 }
 
 /** Tool options for a job: output lines go to the job log; `flush` waits for them to be stored. */

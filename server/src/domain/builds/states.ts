@@ -28,6 +28,7 @@ export const jobKindCode: Record<string, number> = {
   purge: 6,
   'delete-repo': 7,
   noop: 8,
+  promote: 9,
 };
 
 /** flat-manager's CheckStatus tags (review_check's `new-status.status`). */

@@ -7,6 +7,7 @@ import type { Job } from '../../generated/prisma/client.ts';
 export const jobKinds = [
   'commit',
   'publish',
+  'promote',
   'update-repo',
   'republish',
   'check',
@@ -18,7 +19,7 @@ export const jobKinds = [
 export type JobKind = (typeof jobKinds)[number];
 
 /** Kinds that touch a repo's published state: at most one of them runs per repo at a time. */
-export const repoSerializedKinds: readonly JobKind[] = ['publish', 'update-repo', 'republish', 'prune', 'delete-repo'];
+export const repoSerializedKinds: readonly JobKind[] = ['publish', 'promote', 'update-repo', 'republish', 'prune', 'delete-repo'];
 
 export type EnqueueOptions = {
   /** repo the job works on (serialization key for repoSerializedKinds) */

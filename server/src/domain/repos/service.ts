@@ -67,6 +67,8 @@ export class RepoService {
   private readonly tokens: TokenService;
   private readonly log: Logger;
   private jobs: JobQueue | undefined;
+  /** called when a repo is marked for deletion (promotions end theirs) */
+  beforeDelete?: (repo: Repo) => Promise<void>;
   /** per-repo chain: summary updates of one repo never overlap in this process */
   private readonly chains = new Map<string, Promise<unknown>>();
   private readonly served = new Map<string, { at: number; repo: Repo | null }>();
@@ -81,6 +83,11 @@ export class RepoService {
     this.log = deps.log;
     this.jobs = deps.jobs;
     this.reposDir = path.join(deps.config.dataDir, 'repos');
+  }
+
+  private requireJobs(): JobQueue {
+    if (!this.jobs) throw new UnavailableError('the job queue is not running; repos cannot be changed now');
+    return this.jobs;
   }
 
   /** The job queue that runs `delete-repo` (set by whoever owns the queue, once it exists). */
@@ -167,6 +174,7 @@ export class RepoService {
    * repo's update-repo job, which runs one at a time per repo in whichever process works on it.
    */
   async update(name: string, input: UpdateRepoInput): Promise<{ repo: Repo; job: Job | null }> {
+    this.requireJobs(); // before anything is written: the summary change needs a job
     const repo = await this.get(name);
     const { parent, ...rest } = input;
     const s = parseRepoSettings(rest);
@@ -200,14 +208,18 @@ export class RepoService {
    * job asking for it, gets a line in its log.
    */
   async scheduleUpdate(name: string, run?: Pick<JobRun, 'log'>, delaySecs = this.config.delayUpdateSecs): Promise<Job> {
-    if (!this.jobs) throw new UnavailableError('the job queue is not running; the repo cannot be updated now');
-    const queued = await this.prisma.job.findFirst({ where: { kind: 'update-repo', repo: name, status: 'NEW', cancelRequested: false }, orderBy: { id: 'desc' } });
+    const jobs = this.requireJobs();
+    const startAfter = new Date(Date.now() + delaySecs * 1000);
+    // Shared when it starts no later than wanted (a settings change does not wait out a publish's delay).
+    const queued = await this.prisma.job.findFirst({
+      where: { kind: 'update-repo', repo: name, status: 'NEW', cancelRequested: false, OR: [{ startAfter: null }, { startAfter: { lte: startAfter } }] },
+      orderBy: { id: 'desc' },
+    });
     if (queued) {
       await run?.log(`Queued repository update job ${queued.id} (shared)`);
       return queued;
     }
-    const startAfter = new Date(Date.now() + delaySecs * 1000);
-    const job = await this.jobs.enqueue('update-repo', { repo: name }, { repo: name, startAfter });
+    const job = await jobs.enqueue('update-repo', { repo: name }, { repo: name, startAfter });
     await run?.log(`Queued repository update job ${job.id}${delaySecs ? ` in ${delaySecs} secs` : ''}`);
     return job;
   }
@@ -239,15 +251,12 @@ export class RepoService {
    */
   async delete(name: string): Promise<{ repo: Repo; job: Job }> {
     const repo = await this.get(name);
-    if (!this.jobs) throw new UnavailableError('the job queue is not running; repos cannot be deleted now');
+    const jobs = this.requireJobs();
     const marked = await this.prisma.repo.update({ where: { id: repo.id }, data: { status: 'DELETING' } });
     this.served.delete(name);
-    // Promotions waiting to go into or out of it end now, their jobs cancelled.
-    const waiting = await this.prisma.promotion.findMany({ where: { state: 'PROMOTING', OR: [{ targetRepoId: repo.id }, { sourceRepoId: repo.id }] } });
-    await this.prisma.promotion.updateMany({ where: { id: { in: waiting.map((p) => p.id) }, state: 'PROMOTING' }, data: { state: 'FAILED', reason: `repo ${name} was deleted`, activeKey: null } });
-    for (const p of waiting) if (p.jobId !== null) await this.jobs.cancel(p.jobId).catch(() => undefined);
     try {
-      const job = await this.jobs.enqueue('delete-repo', { name }, { repo: name });
+      const job = await jobs.enqueue('delete-repo', { name }, { repo: name });
+      await this.beforeDelete?.(marked);
       return { repo: marked, job };
     } catch (err) {
       await this.prisma.repo.update({ where: { id: repo.id }, data: { status: 'ACTIVE' } });
@@ -311,6 +320,7 @@ export class RepoService {
    * heads and the summary.
    */
   async setKey(name: string, keyId: number | null, overlapSeconds = DEFAULT_ROTATION_OVERLAP_SECONDS, now = new Date()): Promise<{ repo: Repo; job: Job | null }> {
+    this.requireJobs();
     const repo = await this.get(name);
     if (!Number.isInteger(overlapSeconds) || overlapSeconds < 0) throw new InvalidInputError('overlapSeconds must be >= 0', 'overlapSeconds');
     if (keyId !== null) await this.keys.get(keyId).catch(() => Promise.reject(new InvalidInputError(`key ${keyId} does not exist`, 'keyId')));
