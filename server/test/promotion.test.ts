@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { jobEnded, startTestServer, pollFor, type TestServer } from './kit/server.ts';
 import { createSignedRepo, installAndRun, testBuilds, type Builds } from './kit/repo-fixtures.ts';
-import { tempDir } from './kit/flatpak-fixtures.ts';
+import { APP_ID, tempDir } from './kit/flatpak-fixtures.ts';
 import { FlatManagerClient, request } from './kit/flat-manager-client.ts';
 import { runTool } from '../src/ostree/exec.ts';
 import * as ostree from '../src/ostree/ostree.ts';
@@ -167,6 +167,16 @@ test('promoteBuild: beta -> stable with its own commits, key and collection id; 
   const lts = await promotionEnded(n, 'lts');
   assert.equal(lts.state, 'PROMOTED', JSON.stringify(lts));
   assert.equal(await ostree.revParse(s.services.repos.repoPath('lts'), b.app.ref), lts.refs.find((r: any) => r.ref === b.app.ref).commit);
+
+  // An end-of-life republish in beta: the build now records beta's new commit, so a promotion
+  // from here on carries the end-of-life.
+  const rep = await gql(`mutation { republishApp(input: { repo: "beta", app: "${APP_ID}", endOfLife: "use something else" }) { ... on BuildJobPayload { job { number } } } }`);
+  await jobEnded(s, rep.republishApp.job.number);
+  await updatesDone('beta');
+  await updatesDone('lts');
+  const now = (await gql(`query($n: Int!) { build(number: $n) { publishedRefs { ref commit } } }`, { n })).build.publishedRefs as any[];
+  assert.equal(now.find((r) => r.ref === b.app.ref).commit, await ostree.revParse(s.services.repos.repoPath('beta'), b.app.ref));
+  assert.notEqual(now.find((r) => r.ref === b.app.ref).commit, published.find((r) => r.ref === b.app.ref).commit);
 });
 
 test('autoPromote: builds landing in beta reach stable after the delay; a superseded one is skipped; prefixes filter', { timeout: 600_000 }, async () => {

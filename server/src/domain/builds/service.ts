@@ -691,7 +691,7 @@ export class BuildService {
   async republishJob(run: JobRun): Promise<Record<string, unknown>> {
     const name = String(run.job.repo ?? '');
     const app = String(run.contents.app ?? '');
-    await this.repos.get(name);
+    const repo = await this.repos.get(name);
     const main = this.repos.repoPath(name);
     const tools = toolRun(run);
     const refs = (await ostree.listRefs(main, undefined, tools)).filter((r) => {
@@ -706,6 +706,7 @@ export class BuildService {
     await rm(scratch, { recursive: true, force: true });
     await initRepoWithParent(scratch, main);
     const commits: Record<string, string> = {};
+    const moved = new Map<string, string>();
     try {
       for (const ref of refs) {
         const commit = await ostree.revParse(main, ref, tools);
@@ -714,13 +715,42 @@ export class BuildService {
         await run.log(`Republishing ${ref} (${commit})`);
         await buildCommitFrom(main, { srcRepo: scratch, refs: [ref], force: true, noUpdateSummary: true, endOfLife: eol, endOfLifeRebase: rebase }, tools);
         commits[ref] = (await ostree.revParse(main, ref, tools))!;
+        moved.set(commit, commits[ref]);
       }
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
+    await this.followRepublish(repo, moved);
     const updateJob = await this.repos.scheduleUpdate(name, run);
     await tools.flush();
     return { refs: commits, 'update-repo-job': updateJob.id };
+  }
+
+  /**
+   * After a republish, the build (or promotion) that put a republished head in the repo records
+   * the new commit instead, so that promoting it later carries the republished content.
+   */
+  private async followRepublish(repo: Repo, moved: Map<string, string>): Promise<void> {
+    const swap = (refs: unknown): Record<string, string> | null => {
+      const out = { ...((refs ?? {}) as Record<string, string>) };
+      let changed = false;
+      for (const [ref, commit] of Object.entries(out)) {
+        const to = moved.get(commit);
+        if (to) [out[ref], changed] = [to, true];
+      }
+      return changed ? out : null;
+    };
+    // The heads come from the latest publications; older ones point at older commits.
+    const builds = await this.prisma.build.findMany({ where: { repoId: repo.id, publishedState: 'PUBLISHED' }, orderBy: { id: 'desc' }, take: 200 });
+    for (const b of builds) {
+      const refs = swap(b.publishedRefs);
+      if (refs) await this.prisma.build.update({ where: { id: b.id }, data: { publishedRefs: refs } });
+    }
+    const promotions = await this.prisma.promotion.findMany({ where: { targetRepoId: repo.id, state: 'PROMOTED' }, orderBy: { id: 'desc' }, take: 200 });
+    for (const p of promotions) {
+      const refs = swap(p.refs);
+      if (refs) await this.prisma.promotion.update({ where: { id: p.id }, data: { refs } });
+    }
   }
 
   /** The prune job: `build-update-repo --prune` (depth from the repo's delta settings), then a signed summary. */
