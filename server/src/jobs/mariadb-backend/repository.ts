@@ -34,8 +34,11 @@ export class MariaDbJobRepository implements JobRepository {
   private readonly t: string;
   private readonly lockIndex: string;
   private readonly expiryIndex: string;
-  /** Lock queries under way: Agenda polls on a timer, and neither its stop() nor drain() waits for one. */
-  private readonly polls = new Set<Promise<unknown>>();
+  /**
+   * Statements under way: Agenda polls on a timer and saves a job after its handler returns, and
+   * neither its stop() nor drain() waits for those.
+   */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(options: MariaDbJobRepositoryOptions) {
     this.tableName = checkTableName(options.tableName ?? 'agenda_jobs');
@@ -49,9 +52,16 @@ export class MariaDbJobRepository implements JobRepository {
     return this.getPool();
   }
 
-  /** Resolves once no lock query is under way: call it after stopping Agenda, before closing the pool. */
+  /** Resolves once no statement is under way: call it after stopping Agenda, before closing the pool. */
   async settled(): Promise<void> {
-    while (this.polls.size) await Promise.allSettled(this.polls);
+    while (this.inFlight.size) await Promise.allSettled(this.inFlight);
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inFlight.add(p);
+    const done = () => this.inFlight.delete(p);
+    p.then(done, done);
+    return p;
   }
 
   /** The backend owns connecting (pool and schema); this only proves the database answers. */
@@ -60,12 +70,16 @@ export class MariaDbJobRepository implements JobRepository {
   }
 
   private async select(sql: string, params: unknown[] = []): Promise<JobRow[]> {
-    const [rows] = await this.pool.query<Rows>(sql, params);
+    const [rows] = await this.track(this.pool.query<Rows>(sql, params));
     return rows;
   }
 
   /** One statement; deadlocks and lock-wait timeouts (short on fmd's pools) are retried. */
-  private async execute(sql: string, params: unknown[] = []): Promise<number> {
+  private execute(sql: string, params: unknown[] = []): Promise<number> {
+    return this.track(this.executeWithRetries(sql, params));
+  }
+
+  private async executeWithRetries(sql: string, params: unknown[]): Promise<number> {
     for (let attempt = 1; ; attempt++) {
       try {
         const [res] = await this.pool.query<ResultSetHeader>(sql, params);
@@ -207,7 +221,7 @@ export class MariaDbJobRepository implements JobRepository {
   ): Promise<JobParameters | undefined> {
     const lockedAt = now ?? new Date();
     const lastModifiedBy = options?.lastModifiedBy || null;
-    const poll = this.transaction(async (conn) => {
+    return this.transaction(async (conn) => {
       const [due] = await conn.query<Rows>(
         `SELECT * FROM ${this.t} FORCE INDEX (${this.lockIndex})
          WHERE name = ? AND disabled = FALSE AND locked_at IS NULL AND next_run_at <= ?
@@ -232,10 +246,6 @@ export class MariaDbJobRepository implements JobRepository {
       await conn.query(`UPDATE ${this.t} SET locked_at = ?, last_modified_by = ? WHERE id = ?`, [lockedAt, lastModifiedBy, row.id]);
       return rowToJob({ ...row, locked_at: lockedAt, last_modified_by: lastModifiedBy });
     });
-    this.polls.add(poll);
-    const done = () => this.polls.delete(poll);
-    poll.then(done, done);
-    return poll;
   }
 
   async saveJobState(job: JobParameters, options: JobRepositoryOptions | undefined): Promise<void> {
@@ -401,7 +411,11 @@ export class MariaDbJobRepository implements JobRepository {
   }
 
   /** Retries deadlocks and lock wait timeouts: InnoDB picks a victim, the lock attempt is safe to repeat. */
-  private async transaction<T>(work: (conn: PoolConnection) => Promise<T>): Promise<T> {
+  private transaction<T>(work: (conn: PoolConnection) => Promise<T>): Promise<T> {
+    return this.track(this.transactionWithRetries(work));
+  }
+
+  private async transactionWithRetries<T>(work: (conn: PoolConnection) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.transactionOnce(work);
