@@ -23,6 +23,7 @@ CREATE TABLE `promotions` (
     INDEX `promotions_build_id_idx`(`build_id`),
     INDEX `promotions_source_repo_id_idx`(`source_repo_id`),
     INDEX `promotions_target_repo_id_state_idx`(`target_repo_id`, `state`),
+    INDEX `promotions_job_id_idx`(`job_id`),
     PRIMARY KEY (`id`)
 ) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 
@@ -31,6 +32,9 @@ ALTER TABLE `promotions` ADD CONSTRAINT `promotions_build_id_fkey` FOREIGN KEY (
 
 -- AddForeignKey
 ALTER TABLE `promotions` ADD CONSTRAINT `promotions_source_repo_id_fkey` FOREIGN KEY (`source_repo_id`) REFERENCES `repos`(`id`) ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE `promotions` ADD CONSTRAINT `promotions_job_id_fkey` FOREIGN KEY (`job_id`) REFERENCES `jobs`(`id`) ON DELETE SET NULL ON UPDATE CASCADE;
 
 -- AddForeignKey
 ALTER TABLE `promotions` ADD CONSTRAINT `promotions_target_repo_id_fkey` FOREIGN KEY (`target_repo_id`) REFERENCES `repos`(`id`) ON DELETE CASCADE ON UPDATE CASCADE;

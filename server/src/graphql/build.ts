@@ -81,11 +81,7 @@ builder.prismaObject('Promotion', {
     auto: t.exposeBoolean('auto', { description: "started by the target repo's autoPromote rule" }),
     reason: t.exposeString('reason', { nullable: true, description: 'why it failed or was skipped' }),
     refs: t.field({ type: [PublishedRef], description: 'the commits it made in the target repo', resolve: (p) => refList(p.refs) }),
-    job: t.prismaField({
-      type: 'Job',
-      nullable: true,
-      resolve: (query, p, _a, ctx) => (p.jobId === null ? null : ctx.services.prisma.job.findUnique({ ...query, where: { id: p.jobId } })),
-    }),
+    job: t.relation('job', { nullable: true, description: 'the promote job' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
