@@ -1,7 +1,9 @@
 // Push throughput: a generated app (FILES=5000 files of FILE_KB=40 KiB, ~200 MB) pushed to fmd
 // over loopback exactly as flat-manager-client does (missing_objects in gzip chunks of 2000,
 // ~4 MiB multipart uploads, every object verified on arrival), beside `ostree pull-local` of
-// the same commit between two archive repos on the same disk, trusted and --untrusted.
+// the same commit between two archive repos on the same disk, trusted and --untrusted. Both
+// pull-local modes hardlink the objects rather than copy them (--untrusted reads and verifies each
+// first), so neither writes object data: the push does, as well as sending it over HTTP.
 // Run from the repo root: npm exec -- node bench/push-throughput.ts
 // On these machines' ext4 (no journal) file creation slows down for ~30 s after many deletes, in
 // the pull-local runs and the push alike: wait between runs. `TMPDIR=/dev/shm` runs everything on
