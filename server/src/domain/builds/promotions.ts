@@ -62,12 +62,13 @@ export class PromotionService {
     const source = await this.prisma.repo.findUniqueOrThrow({ where: { id: target.parentId } });
     if (source.status !== 'ACTIVE') throw new InvalidInputError(`repo ${target.name} takes promotions from ${source.name}, which is being deleted`, 'targetRepo');
     const full = await this.loadBuild(build.id);
-    if (source.id !== full.repoId && !(await this.lastPromotion(full.id, source.id))) {
+    const commits = await this.publishedIn(full, source).catch(async (err: unknown) => {
+      // Not published in its own repo (yet): that error stands. Not in another parent: say where it is.
+      if (source.id === full.repoId) throw err;
       const promotedTo = await this.prisma.promotion.findMany({ where: { buildId: full.id, state: 'PROMOTED' }, select: { targetRepo: { select: { name: true } } } });
       const where = [...new Set([full.repo.name, ...promotedTo.map((p) => p.targetRepo.name)])].join(', ');
       throw new InvalidInputError(`repo ${target.name} takes promotions from ${source.name}, where build ${full.id} is not (it is in: ${where})`, 'targetRepo');
-    }
-    const commits = await this.publishedIn(full, source); // throws when the build is not (yet) published
+    });
     const last = await this.lastPromotion(full.id, target.id);
     const main = this.repos.repoPath(target.name);
     const lastRefs = Object.entries((last?.refs ?? {}) as Record<string, string>);
