@@ -262,6 +262,7 @@ test('autoPromote: builds landing in beta reach stable after the delay; a supers
   await createSignedRepo(s, 'orphan', { parent: 'oparent', autoPromote: { delaySecs: null } });
   const del = await gql(`mutation { deleteRepo(input: { name: "oparent" }) { ... on DeleteRepoPayload { job { number } } } }`);
   await jobEnded(s, del.deleteRepo.job.number);
-  const edited = await gql(`mutation { updateRepo(input: { name: "orphan", title: "Orphan" }) { __typename ... on Error { message } } }`);
+  const edited = await gql(`mutation { updateRepo(input: { name: "orphan", title: "Orphan" }) { __typename ... on RepoPayload { job { number } } ... on Error { message } } }`);
   assert.equal(edited.updateRepo.__typename, 'RepoPayload', JSON.stringify(edited));
+  await jobEnded(s, edited.updateRepo.job.number); // (the new title reaches the summary through it)
 });
