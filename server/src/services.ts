@@ -52,6 +52,10 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
   const repos = new RepoService({ prisma: db.prisma, config, keys, events, tokens, log, jobs: jobEngine });
   const builds = new BuildService({ prisma: db.prisma, config, repos, jobs: jobEngine, events, log });
   const promotions = new PromotionService({ prisma: db.prisma, repos, builds, jobs: jobEngine, log });
+  // How the services react to each other's changes (awaited, in this process).
+  builds.landed.add((buildId, repo, run) => promotions.autoPromote(buildId, repo, run));
+  repos.deleting.add((repo) => promotions.endForRepo(repo));
+  registerJobKinds(jobEngine, { prisma: db.prisma, jobs: jobEngine, repos, builds, promotions });
   const services: Services = {
     config,
     log,
@@ -74,6 +78,5 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
       await events.close();
     },
   };
-  registerJobKinds(jobEngine, services);
   return services;
 }

@@ -8,7 +8,7 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createClient } from 'graphql-ws';
 import { jobEnded, startTestServer, pollFor, type TestServer } from './kit/server.ts';
-import { ensureRepoJobs, publishTestApp } from './kit/repo-fixtures.ts';
+import { publishTestApp } from './kit/repo-fixtures.ts';
 import * as ostree from '../src/ostree/ostree.ts';
 
 let s: TestServer;
@@ -16,7 +16,6 @@ let keyId: string;
 let keyBase64: string;
 before(async () => {
   s = await startTestServer();
-  ensureRepoJobs(s.services);
   const k = await s.gql(`mutation { generateKey(input: { name: "repo key" }) { ... on KeyPayload { key { id publicKeyBase64 } } } }`);
   keyId = k.body.data.generateKey.key.id;
   keyBase64 = k.body.data.generateKey.key.publicKeyBase64;

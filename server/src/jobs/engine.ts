@@ -14,6 +14,7 @@ import {
   type EnqueueOptions,
   type JobKind,
   type JobKindDefinition,
+  type JobPayloads,
   type JobQueue,
   type JobRun,
 } from '../domain/jobs/queue.ts';
@@ -23,6 +24,8 @@ import { MariaDbBackend, InProcessNotificationChannel, RedisNotificationChannel 
 import type { JobMetrics } from './metrics.ts';
 
 type AgendaData = { jobId: number };
+/** A kind's definition as the engine holds it: the payload is the job's stored contents. */
+type StoredKind = JobKindDefinition<unknown>;
 const agendaName = (kind: JobKind) => `fmd:${kind}`;
 
 /** How long a job waiting for its repo or a dependency waits before it looks again. */
@@ -40,7 +43,7 @@ export type JobEngineOptions = {
 export class JobEngine implements JobQueue {
   readonly agenda: Agenda;
   private readonly opts: JobEngineOptions;
-  private readonly definitions = new Map<JobKind, JobKindDefinition>();
+  private readonly definitions = new Map<JobKind, StoredKind>();
   private readonly running = new Map<number, AbortController>();
   /** handlers under way, from Agenda's call to their end (including the wait for a repo lock) */
   private readonly handling = new Set<Promise<void>>();
@@ -88,7 +91,9 @@ export class JobEngine implements JobQueue {
     return engine;
   }
 
-  define(kind: JobKind, def: JobKindDefinition): void {
+  define<K extends JobKind>(kind: K, typed: JobKindDefinition<JobPayloads[K]>): void {
+    // The contents were stored by enqueue(kind, JobPayloads[kind]): this is where they become that type again.
+    const def = typed as StoredKind;
     this.definitions.set(kind, def);
     const processor = async (agendaJob: AgendaJob<AgendaData>) => {
       const handling = this.process(kind, def, agendaJob);
@@ -118,7 +123,7 @@ export class JobEngine implements JobQueue {
     await this.agenda.start();
   }
 
-  async enqueue(kind: JobKind, contents: Record<string, unknown>, opts: EnqueueOptions = {}): Promise<Job> {
+  async enqueue<K extends JobKind>(kind: K, contents: JobPayloads[K], opts: EnqueueOptions = {}): Promise<Job> {
     const { prisma } = this.opts;
     const job = await prisma.job.create({
       data: {
@@ -182,7 +187,7 @@ export class JobEngine implements JobQueue {
   }
 
   /** The Agenda processor shared by every kind. */
-  private async process(kind: JobKind, def: JobKindDefinition, agendaJob: AgendaJob<AgendaData>): Promise<void> {
+  private async process(kind: JobKind, def: StoredKind, agendaJob: AgendaJob<AgendaData>): Promise<void> {
     const { prisma, log } = this.opts;
     const jobId = agendaJob.attrs.data.jobId;
     const serialized = repoSerializedKinds.includes(kind);
@@ -208,7 +213,7 @@ export class JobEngine implements JobQueue {
     }
     if (job.status === 'STARTED') {
       // The worker that ran it died (its lock expired). The kind decides.
-      const rule = typeof def.recovery === 'function' ? def.recovery((job.contents ?? {}) as Record<string, unknown>) : def.recovery;
+      const rule = typeof def.recovery === 'function' ? def.recovery(job.contents ?? {}) : def.recovery;
       if (rule === 'fail') {
         log.warn({ jobId, kind }, 'job interrupted by a dead worker; marking it broken');
         await this.finish(job, { status: 'BROKEN', error: 'interrupted: the worker running this job stopped; start it again' });
@@ -249,7 +254,7 @@ export class JobEngine implements JobQueue {
     }
   }
 
-  private async run(kind: JobKind, def: JobKindDefinition, job: Job, agendaJob: AgendaJob<AgendaData>, startedAt: Date): Promise<void> {
+  private async run(kind: JobKind, def: StoredKind, job: Job, agendaJob: AgendaJob<AgendaData>, startedAt: Date): Promise<void> {
     const { prisma, events, log, config, metrics } = this.opts;
     const writer = new JobLogWriter(prisma, events, job.id, job.logSize);
     const abort = new AbortController();
@@ -268,7 +273,7 @@ export class JobEngine implements JobQueue {
     }, Math.max(config.jobLockLifetimeMs / 8, 250));
     const run: JobRun = {
       job,
-      contents: (job.contents ?? {}) as Record<string, unknown>,
+      contents: job.contents ?? {},
       signal: abort.signal,
       log: async (line) => {
         for (const l of line.split('\n')) writer.append(l);

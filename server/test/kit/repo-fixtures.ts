@@ -1,12 +1,10 @@
 // Repos with content for tests: the offline test runtime and app (flatpak-fixtures.ts) built
 // once per test process, committed into an fmd repo the way a publish does; flatpak clients in
-// isolated homes; signed repos made through GraphQL; and the delete-repo job wired to the engine
-// when the job kinds lack it.
+// isolated homes; and signed repos made through GraphQL.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runTool } from '../../src/ostree/exec.ts';
 import { buildCommitFrom } from '../../src/ostree/flatpak.ts';
-import type { Services } from '../../src/services.ts';
 import type { TestServer } from './server.ts';
 import { APP_ID, buildTestApp, buildTestRuntime, clientEnv, tempDir, type AppFixture } from './flatpak-fixtures.ts';
 
@@ -58,14 +56,6 @@ export async function installAndRun(dir: string, from: { url?: string; file?: st
   await runTool('flatpak', ['--user', 'install', '-y', '--noninteractive', remote, APP_ID], { env, timeoutMs: 120_000 });
   const { stdout } = await runTool('flatpak', ['--user', 'run', APP_ID], { env, timeoutMs: 60_000 });
   return stdout;
-}
-
-/** Registers the delete-repo job kind on the engine when the composition root has not (yet). */
-export function ensureRepoJobs(services: Services): void {
-  const engine = services.jobEngine as unknown as { definitions?: Map<string, unknown>; define: Services['jobEngine']['define'] };
-  if (!engine.definitions?.has('delete-repo')) {
-    engine.define('delete-repo', { recovery: 'requeue', handler: (run) => services.repos.deleteRepoFiles(run) });
-  }
 }
 
 /** Creates repo `name` (collection id org.fmd.<name>) signed with a freshly generated key, through GraphQL. */

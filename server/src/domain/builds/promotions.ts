@@ -3,23 +3,20 @@
 // job's steps (build-commit-from into the repo, .flatpakref and screenshots, a shared update-repo
 // job) but is not the build's publish for flat-manager's clients. A repo's `autoPromote` rule
 // does it on its own whenever a build lands in its parent. Chains work: a build promoted into stable can go on to stable's children.
-import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { Build, BuildRef, Job, Prisma, PrismaClient, Promotion, Repo } from '../../generated/prisma/client.ts';
+import type { Build, BuildRef, Job, PrismaClient, Promotion, Repo } from '../../generated/prisma/client.ts';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import type { JobQueue, JobRun } from '../jobs/queue.ts';
 import type { RepoService } from '../repos/service.ts';
 import { parseAutoPromote, type AutoPromoteRule } from '../repos/validate.ts';
 import type { Viewer } from '../tokens/service.ts';
-import { buildCommitFrom } from '../../ostree/flatpak.ts';
 import * as ostree from '../../ostree/ostree.ts';
-import { commitObjectPath } from '../../ostree/signatures.ts';
 import { requireRepo } from './access.ts';
-import { toolRun, type BuildService } from './service.ts';
+import type { BuildService } from './service.ts';
 import { stateName, WrongStateError } from './states.ts';
 
 export type PromotionWithRepos = Promotion & { sourceRepo: Repo; targetRepo: Repo };
-type BuildForPromotion = Build & { repo: Repo; refs: BuildRef[] };
+export type BuildForPromotion = Build & { repo: Repo; refs: BuildRef[] };
 
 export class PromotionService {
   private readonly prisma: PrismaClient;
@@ -34,8 +31,6 @@ export class PromotionService {
     this.builds = deps.builds;
     this.jobs = deps.jobs;
     this.log = deps.log;
-    this.builds.afterPublish = (buildId, repo, run) => this.autoPromote(buildId, repo, run);
-    this.repos.beforeDelete = (repo) => this.endForRepo(repo);
   }
 
   /** A repo is being deleted: promotions waiting to go into or out of it fail, their jobs cancelled. */
@@ -106,7 +101,7 @@ export class PromotionService {
     throw new WrongStateError('published', `Build ${build.id} has not been published or promoted in repo ${repo.name}`, 'published', 'unpublished');
   }
 
-  private async loadBuild(id: number): Promise<BuildForPromotion> {
+  async loadBuild(id: number): Promise<BuildForPromotion> {
     const build = await this.prisma.build.findUnique({ where: { id }, include: { repo: true, refs: { orderBy: { id: 'asc' } } } });
     if (!build) throw new NotFoundError('build', String(id));
     return build;
@@ -158,7 +153,7 @@ export class PromotionService {
   }
 
   /** After a build landed in `repo`: start the promotions of the child repos whose rule takes it. */
-  async autoPromote(buildId: number, repo: Repo, run: JobRun): Promise<void> {
+  async autoPromote(buildId: number, repo: Repo, run: Pick<JobRun, 'log'>): Promise<void> {
     try {
       await this.startAutoPromotions(buildId, repo, run);
     } catch (err) {
@@ -168,7 +163,7 @@ export class PromotionService {
     }
   }
 
-  private async startAutoPromotions(buildId: number, repo: Repo, run: JobRun): Promise<void> {
+  private async startAutoPromotions(buildId: number, repo: Repo, run: Pick<JobRun, 'log'>): Promise<void> {
     const children = await this.prisma.repo.findMany({ where: { parentId: repo.id, status: 'ACTIVE' } });
     if (children.length === 0) return;
     const build = await this.loadBuild(buildId);
@@ -184,97 +179,10 @@ export class PromotionService {
       }
     }
   }
-
-  /** The promote job (contents `{ build, promotion }`). */
-  async promotionJob(run: JobRun): Promise<Record<string, unknown>> {
-    const id = Number(run.contents.promotion);
-    const p = await this.prisma.promotion.findUnique({ where: { id }, include: { sourceRepo: true, targetRepo: true } });
-    if (!p) {
-      await run.log(`promotion ${id} is gone (its repo was deleted): nothing to do`);
-      return { skipped: true };
-    }
-    if (p.state !== 'PROMOTING') {
-      await run.log(`promotion ${id} is ${p.state.toLowerCase()}: nothing to do`);
-      return { skipped: true };
-    }
-    const target = p.targetRepo;
-    const finish = async (state: Promotion['state'], data: Prisma.PromotionUpdateManyMutationInput) => {
-      await this.prisma.promotion.updateMany({ where: { id, state: 'PROMOTING' }, data: { state, activeKey: null, ...data } });
-      await this.builds.changed(p.buildId, target.name);
-    };
-    if (run.job.attempts > 1) {
-      // As with publishes: whatever a dead worker left is consistent; refresh the summary, fail cleanly.
-      await this.repos.scheduleUpdate(target.name, run);
-      await finish('FAILED', { reason: 'the promotion was interrupted (worker stopped); promote the build again' });
-      throw new Error('the promotion was interrupted (worker stopped); promote the build again');
-    }
-    const tools = toolRun(run);
-    let skippedNote: string | null = null;
-    try {
-      const build = await this.loadBuild(p.buildId);
-      const published = { ...(await this.publishedIn(build, p.sourceRepo)) };
-      const src = this.repos.repoPath(p.sourceRepo.name);
-      if (p.auto) {
-        // The rule may have changed while the promotion waited: it must still take the build.
-        const target = await this.prisma.repo.findUniqueOrThrow({ where: { id: p.targetRepoId } });
-        const rule = parseAutoPromote(target.autoPromote);
-        if (target.parentId !== p.sourceRepoId || !rule || !ruleTakes(rule, build)) {
-          const reason = `the autoPromote rule of repo ${target.name} no longer takes this build`;
-          await run.log(`Skipping promotion: ${reason}`);
-          await finish('SKIPPED', { reason });
-          return { skipped: true, reason };
-        }
-        // Refs a newer build replaced in the source while this one waited out its delay are left
-        // to that build's own promotion; the rest go on.
-        const superseded: string[] = [];
-        for (const [ref, commit] of Object.entries(published)) {
-          const now = await ostree.revParse(src, ref, tools);
-          if (now !== commit) {
-            superseded.push(`${ref} (now ${now ?? 'gone'})`);
-            delete published[ref];
-          }
-        }
-        if (superseded.length) await run.log(`Leaving out refs superseded in repo ${p.sourceRepo.name}: ${superseded.join(', ')}`);
-        if (Object.keys(published).length === 0) {
-          const reason = `superseded: ${superseded.join(', ')} in repo ${p.sourceRepo.name}`;
-          await finish('SKIPPED', { reason });
-          return { skipped: true, reason };
-        }
-        skippedNote = superseded.length ? `left out, superseded in repo ${p.sourceRepo.name}: ${superseded.join(', ')}` : null;
-      }
-      for (const [ref, commit] of Object.entries(published)) {
-        if (!existsSync(commitObjectPath(src, commit, 'commit'))) {
-          throw new Error(`commit ${commit} of ${ref} is no longer in repo ${p.sourceRepo.name} (pruned)`);
-        }
-      }
-      const main = this.repos.repoPath(target.name);
-      const extra = target.collectionId ? ((build.extraIds as string[] | null) ?? []).map((x) => `${target.collectionId}.${x}`) : [];
-      const commits: Record<string, string> = {};
-      const entries = Object.entries(published);
-      for (const [i, [ref, commit]] of entries.entries()) {
-        await run.log(`Promoting ${ref} (${commit}) from repo ${p.sourceRepo.name} to repo ${target.name}`);
-        await buildCommitFrom(main, { srcRepo: src, srcRef: commit, refs: [ref], force: true, noUpdateSummary: true, extraCollectionIds: extra }, tools);
-        const made = await ostree.revParse(main, ref, tools);
-        if (!made) throw new Error(`ref ${ref} missing in repo ${target.name} after the import`);
-        commits[ref] = made;
-        await run.progress(((i + 1) / entries.length) * 0.8, `promoted ${ref}`);
-      }
-      await this.builds.installRefExtras(target, src, Object.entries(published).map(([ref, rev]) => ({ ref, rev })), run, tools);
-      const updateJob = await this.repos.scheduleUpdate(target.name, run);
-      await tools.flush();
-      await finish('PROMOTED', { refs: commits, reason: skippedNote });
-      await this.autoPromote(build.id, target, run);
-      return { refs: commits, promotion: id, 'update-repo-job': updateJob.id };
-    } catch (err) {
-      await tools.flush();
-      await finish('FAILED', { reason: (err as Error).message });
-      throw err;
-    }
-  }
 }
 
 /** A rule takes a build when it names no prefixes, or every app/runtime id of the build has one. */
-function ruleTakes(rule: AutoPromoteRule, build: BuildForPromotion): boolean {
+export function ruleTakes(rule: AutoPromoteRule, build: BuildForPromotion): boolean {
   if (rule.appIdPrefixes.length === 0) return true;
   const ids = build.refs.filter((r) => r.refName.startsWith('app/') || r.refName.startsWith('runtime/')).map((r) => r.refName.split('/')[1]!);
   if (ids.length === 0) return false;

@@ -2,6 +2,7 @@
 // state names in errors, and the errors a wrong state answers with.
 import type { BuildState, CheckStatus, PublishedState } from '../../generated/prisma/client.ts';
 import { DomainError } from '../errors.ts';
+import type { JobKind } from '../jobs/queue.ts';
 
 /** repo_state: Uploading 0, Committing 1, Ready 2, Failed 3, Purging 4, Purged 5, Validating 6. */
 export const repoStateCode: Record<BuildState, number> = {
@@ -17,7 +18,10 @@ export const repoStateCode: Record<BuildState, number> = {
 /** published_state: Unpublished 0, Publishing 1, Published 2, Failed 3. */
 export const publishedStateCode: Record<PublishedState, number> = { UNPUBLISHED: 0, PUBLISHING: 1, PUBLISHED: 2, FAILED: 3 };
 
-/** flat-manager's job kinds; fmd's own kinds get codes after them. */
+/**
+ * flat-manager's job kinds; fmd's own kinds get codes after them. 6 is flat-manager's purge job,
+ * which fmd has not: a purge happens in the request, as in flat-manager today.
+ */
 export const jobKindCode: Record<string, number> = {
   commit: 0,
   publish: 1,
@@ -25,11 +29,10 @@ export const jobKindCode: Record<string, number> = {
   republish: 3,
   check: 4,
   prune: 5,
-  purge: 6,
   'delete-repo': 7,
   noop: 8,
   promote: 9,
-};
+} satisfies Record<JobKind, number>;
 
 /** flat-manager's CheckStatus tags (review_check's `new-status.status`). */
 export const checkStatusFromWire: Record<string, CheckStatus> = {

@@ -1,9 +1,11 @@
 // A diagnostic job: logs `lines` lines over `ms` milliseconds (optionally failing, and with
 // either recovery rule). Used to check that workers pick up jobs, by the job-engine tests and
 // by the benchmark.
-import type { JobKindDefinition } from '../../domain/jobs/queue.ts';
+import type { JobKindDefinition } from './queue.ts';
 
-export const noopJob: JobKindDefinition = {
+export type NoopPayload = { lines?: number; ms?: number; fail?: boolean; recovery?: 'fail' | 'requeue' };
+
+export const noopJob: JobKindDefinition<NoopPayload> = {
   recovery: (contents) => (contents.recovery === 'fail' ? 'fail' : 'requeue'),
   async handler(run) {
     const lines = Math.min(Number(run.contents.lines ?? 0), 100_000);

@@ -2,21 +2,35 @@
 // interface; server/src/jobs/ implements it on Agenda and registers the handlers, which call
 // domain services back. Nothing here knows about Agenda.
 import type { Job } from '../../generated/prisma/client.ts';
+import type { CheckPayload } from '../builds/jobs/check.ts';
+import type { CommitPayload } from '../builds/jobs/commit.ts';
+import type { PromotePayload } from '../builds/jobs/promote.ts';
+import type { PublishPayload } from '../builds/jobs/publish.ts';
+import type { DeleteRepoPayload } from '../repos/jobs/delete-repo.ts';
+import type { PrunePayload } from '../repos/jobs/prune.ts';
+import type { RepublishPayload } from '../repos/jobs/republish.ts';
+import type { UpdateRepoPayload } from '../repos/jobs/update-repo.ts';
+import type { NoopPayload } from './noop.ts';
 
-/** Every kind of long operation fmd runs as a job. */
-export const jobKinds = [
-  'commit',
-  'publish',
-  'promote',
-  'update-repo',
-  'republish',
-  'check',
-  'prune',
-  'purge',
-  'delete-repo',
-  'noop',
-] as const;
-export type JobKind = (typeof jobKinds)[number];
+/**
+ * Every kind of long operation fmd runs as a job, and the contents it is queued with: the one
+ * type that both the code queuing it and its handler use. Each kind lives in its own file
+ * (domain/<area>/jobs/<kind>.ts); server/src/jobs/registry.ts gives every kind its handler.
+ */
+export type JobPayloads = {
+  commit: CommitPayload;
+  publish: PublishPayload;
+  promote: PromotePayload;
+  'update-repo': UpdateRepoPayload;
+  republish: RepublishPayload;
+  check: CheckPayload;
+  prune: PrunePayload;
+  'delete-repo': DeleteRepoPayload;
+  noop: NoopPayload;
+};
+export type JobKind = keyof JobPayloads;
+
+export const jobKinds = ['commit', 'publish', 'promote', 'update-repo', 'republish', 'check', 'prune', 'delete-repo', 'noop'] as const satisfies readonly JobKind[];
 
 /** Kinds that touch a repo's published state: at most one of them runs per repo at a time. */
 export const repoSerializedKinds: readonly JobKind[] = ['publish', 'promote', 'update-repo', 'republish', 'prune', 'delete-repo'];
@@ -33,16 +47,17 @@ export type EnqueueOptions = {
 };
 
 export type JobQueue = {
-  enqueue(kind: JobKind, contents: Record<string, unknown>, opts?: EnqueueOptions): Promise<Job>;
+  enqueue<K extends JobKind>(kind: K, contents: JobPayloads[K], opts?: EnqueueOptions): Promise<Job>;
   /** Requests cancellation; a running job stops at its next checkpoint. */
   cancel(jobId: number): Promise<Job>;
   get(jobId: number): Promise<Job | null>;
 };
 
 /** What a job handler gets: its record, a logger that appends to the job log, progress. */
-export type JobRun = {
+export type JobRun<P = unknown> = {
   job: Job;
-  contents: Record<string, unknown>;
+  /** what the job was queued with */
+  contents: P;
   signal: AbortSignal;
   /** appends a line to the job log (stored, streamed live) */
   log(line: string): Promise<void>;
@@ -51,15 +66,15 @@ export type JobRun = {
 };
 
 /** A handler returns the job's results (stored as JSON) or throws to fail it. */
-export type JobHandler = (run: JobRun) => Promise<Record<string, unknown> | void>;
+export type JobHandler<P> = (run: JobRun<P>) => Promise<Record<string, unknown> | void>;
 
 /** What happens to a job of this kind found Started after its worker died. */
 export type RecoveryRule = 'requeue' | 'fail';
 
-export type JobKindDefinition = {
-  handler: JobHandler;
+export type JobKindDefinition<P> = {
+  handler: JobHandler<P>;
   /** a rule for the kind, or one decided from the job's contents */
-  recovery: RecoveryRule | ((contents: Record<string, unknown>) => RecoveryRule);
+  recovery: RecoveryRule | ((contents: P) => RecoveryRule);
   /** retries with exponential backoff on failure (default 1 = no retry) */
   maxAttempts?: number;
 };

@@ -3,8 +3,7 @@
 // of files by a job, after the row is marked), signing keys and their rotation, the signed
 // summary update, the .flatpakrepo file, and who may download a private ref.
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as openpgp from 'openpgp';
 import type { Logger } from 'pino';
@@ -12,6 +11,7 @@ import type { FmdConfig } from '../../config/index.ts';
 import { Prisma, type Job, type PrismaClient, type Repo } from '../../generated/prisma/client.ts';
 import { AuthenticationError, ForbiddenError, InvalidInputError, NotFoundError, UnavailableError } from '../errors.ts';
 import type { EventBus } from '../events.ts';
+import { Listeners } from '../listeners.ts';
 import { topics } from '../events.ts';
 import type { JobQueue, JobRun } from '../jobs/queue.ts';
 import type { KeyService } from '../keys/service.ts';
@@ -66,9 +66,9 @@ export class RepoService {
   private readonly events: EventBus;
   private readonly tokens: TokenService;
   private readonly log: Logger;
-  private jobs: JobQueue | undefined;
-  /** called when a repo is marked for deletion (promotions end theirs) */
-  beforeDelete?: (repo: Repo) => Promise<void>;
+  private readonly jobs: JobQueue | undefined;
+  /** a repo was marked for deletion (promotions into or out of it end) */
+  readonly deleting = new Listeners<[repo: Repo]>();
   /** per-repo chain: summary updates of one repo never overlap in this process */
   private readonly chains = new Map<string, Promise<unknown>>();
   private readonly served = new Map<string, { at: number; repo: Repo | null }>();
@@ -88,11 +88,6 @@ export class RepoService {
   private requireJobs(): JobQueue {
     if (!this.jobs) throw new UnavailableError('the job queue is not running; repos cannot be changed now');
     return this.jobs;
-  }
-
-  /** The job queue that runs `delete-repo` (set by whoever owns the queue, once it exists). */
-  attachJobQueue(jobs: JobQueue): void {
-    this.jobs = jobs;
   }
 
   repoPath(name: string): string {
@@ -256,42 +251,12 @@ export class RepoService {
     this.served.delete(name);
     try {
       const job = await jobs.enqueue('delete-repo', { name }, { repo: name });
-      await this.beforeDelete?.(marked);
+      await this.deleting.emit(marked);
       return { repo: marked, job };
     } catch (err) {
       await this.prisma.repo.update({ where: { id: repo.id }, data: { status: 'ACTIVE' } });
       throw err;
     }
-  }
-
-  /** The `delete-repo` job: idempotent (jobs are at-least-once). */
-  async deleteRepoFiles(run: JobRun): Promise<Record<string, unknown>> {
-    const name = validateRepoName(String(run.contents.name ?? ''), 'contents.name');
-    const repo = await this.prisma.repo.findUnique({ where: { name } });
-    if (repo && repo.status !== 'DELETING') {
-      await run.log(`repo ${name} is not marked for deletion; nothing to do`);
-      return { deleted: false };
-    }
-    const dir = this.repoPath(name);
-    await mkdir(this.reposDir, { recursive: true });
-    if (existsSync(dir)) {
-      // One rename takes the repo off its path at once; the slow removal happens out of sight.
-      const trash = path.join(this.reposDir, `.deleted-${name}-${randomBytes(4).toString('hex')}`);
-      await rename(dir, trash);
-      await run.log(`moved ${dir} aside`);
-    }
-    for (const f of await readdir(this.reposDir)) {
-      if (f.startsWith(`.deleted-${name}-`)) await rm(path.join(this.reposDir, f), { recursive: true, force: true });
-    }
-    await run.progress(0.8, 'files removed');
-    if (repo) {
-      await this.prisma.$transaction([
-        this.prisma.build.deleteMany({ where: { repoId: repo.id } }),
-        this.prisma.repo.delete({ where: { id: repo.id } }),
-      ]);
-    }
-    await run.log(`repo ${name} deleted`);
-    return { deleted: true, name };
   }
 
   // --- refs ----------------------------------------------------------------------------------
@@ -423,15 +388,6 @@ export class RepoService {
     await this.events.publish(topics.repoUpdated(name), event);
     o.log?.(`summary updated: index ${indexSha ?? '(none)'}, ${signedCommits.length} commit(s) signed, ${droppedDeltas.length} delta(s) remade`);
     return { indexSha, signedCommits, droppedDeltas };
-  }
-
-  /** The job handler for `update-repo` (contents `{ repo }` or `{ name }`). */
-  async updateRepoJob(run: JobRun): Promise<Record<string, unknown>> {
-    const name = String(run.contents.repo ?? run.contents.name ?? run.job.repo ?? '');
-    const lines: Promise<void>[] = [];
-    const r = await this.updateSummary(validateRepoName(name, 'contents.repo'), { signal: run.signal, log: (l) => void lines.push(run.log(l)) });
-    await Promise.all(lines);
-    return { indexSha: r.indexSha, signedCommits: r.signedCommits.length, droppedDeltas: r.droppedDeltas.length };
   }
 
   // --- serving -------------------------------------------------------------------------------
