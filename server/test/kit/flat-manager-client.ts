@@ -1,10 +1,16 @@
-// Pushes commits from a local archive repo to fmd over plain HTTP exactly as flat-manager-client
-// does: create build (Location = build URL), missing_objects with gzip JSON bodies on GET in
-// chunks of 2000, multipart uploads of ~4 MiB (Python's multipart/mixed + attachment parts, or
-// the Rust client's form-data `name="file<i>"` parts), build_ref, commit, job polling with a
-// `log-offset` body, publish. Objects are found by walking the commits' trees in the repo.
+// Pushes commits from a local archive repo to fmd over plain HTTP exactly as flat-manager's
+// Python flat-manager-client (`push`) does, in its order: the metadata objects of all refs at
+// once, then the file objects of the dirtrees the server lacks only, uploads of file objects
+// first and metadata after (multipart/mixed, one `attachment` part per object with its own
+// Content-Length, ~4 MiB per request), then the from-scratch static deltas of the pushed
+// app/runtime refs found in the local repo (`<name>.<part>.delta`), then build_ref. Jobs are
+// followed with a `log-offset` body counted as the client counts what it printed: characters
+// (Python's len) for the Python client, UTF-8 bytes (Rust's String::len) for the Rust one, whose
+// form-data `name="file<i>"` parts the 'rust' style sends. Objects are found by walking the
+// commits' trees in the repo, as libostree's RepoCommitTraverseIter does for the real client.
 import http from 'node:http';
-import { readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -64,34 +70,96 @@ export function request(method: string, url: string, o: { token?: string; json?:
 
 const hex = (b: GValue) => Buffer.from(b as Uint8Array).toString('hex');
 const objPath = (repo: string, name: string) => path.join(repo, 'objects', name.slice(0, 2), name.slice(2));
+const readDirtree = async (repo: string, tree: string) =>
+  parse('(a(say)a(sayay))', await readFile(objPath(repo, `${tree}.dirtree`))) as [GValue[][], GValue[][]];
 
-/** Every object a commit needs (flat-manager-client's local_needed_metadata + local_needed_files). */
-export async function commitObjects(repo: string, commit: string): Promise<{ metadata: string[]; files: string[] }> {
-  const metadata = new Set<string>([`${commit}.commit`]);
-  const files = new Set<string>();
-  const [, , , , , , rootTree, rootMeta] = parse('(a{sv}aya(say)sstayay)', await readFile(objPath(repo, `${commit}.commit`))) as GValue[];
+/** flat-manager-client's local_needed_metadata: the commits, and every dirtree and dirmeta under them. */
+export async function localNeededMetadata(repo: string, commits: Iterable<string>): Promise<string[]> {
+  const objects = new Set<string>();
   const walk = async (tree: string, meta: string): Promise<void> => {
-    metadata.add(`${meta}.dirmeta`);
-    if (metadata.has(`${tree}.dirtree`)) return;
-    metadata.add(`${tree}.dirtree`);
-    const [fileList, dirList] = parse('(a(say)a(sayay))', await readFile(objPath(repo, `${tree}.dirtree`))) as [GValue[][], GValue[][]];
-    for (const [, csum] of fileList) files.add(`${hex(csum!)}.filez`);
-    for (const [, t, m] of dirList) await walk(hex(t!), hex(m!));
+    objects.add(`${meta}.dirmeta`);
+    if (objects.has(`${tree}.dirtree`)) return;
+    objects.add(`${tree}.dirtree`);
+    for (const [, t, m] of (await readDirtree(repo, tree))[1]) await walk(hex(t!), hex(m!));
   };
-  await walk(hex(rootTree!), hex(rootMeta!));
-  return { metadata: [...metadata], files: [...files] };
+  for (const commit of commits) {
+    objects.add(`${commit}.commit`);
+    const [, , , , , , rootTree, rootMeta] = parse('(a{sv}aya(say)sstayay)', await readFile(objPath(repo, `${commit}.commit`))) as GValue[];
+    await walk(hex(rootTree!), hex(rootMeta!));
+  }
+  return [...objects];
 }
+
+/** flat-manager-client's local_needed_files: the files directly in the given dirtrees (other names are skipped). */
+export async function localNeededFiles(repo: string, metadata: readonly string[]): Promise<string[]> {
+  const files = new Set<string>();
+  for (const name of metadata) {
+    if (!name.endsWith('.dirtree')) continue;
+    for (const [, csum] of (await readDirtree(repo, name.slice(0, -'.dirtree'.length)))[0]) files.add(`${hex(csum!)}.filez`);
+  }
+  return [...files];
+}
+
+/** Every object a commit needs, metadata and files apart. */
+export async function commitObjects(repo: string, commit: string): Promise<{ metadata: string[]; files: string[] }> {
+  const metadata = await localNeededMetadata(repo, [commit]);
+  return { metadata, files: await localNeededFiles(repo, metadata) };
+}
+
+// --- static deltas --------------------------------------------------------------------------------
+
+/** A delta name part as ostree writes it: the checksum's bytes in base64 with `_` for `/`, no padding. */
+export const deltaNamePart = (checksum: string) => Buffer.from(checksum, 'hex').toString('base64').replaceAll('/', '_').replace(/=$/, '');
+/** flat-manager-client's delta_name_encode: `[<from>-]<to>` in hex to the on-disk name. */
+export const deltaNameEncode = (delta: string) => delta.split('-').map(deltaNamePart).join('-');
+const deltaNameDecodePart = (part: string) => Buffer.from(part.replaceAll('_', '/'), 'base64').toString('hex');
+
+/** libostree's list_static_delta_names: `deltas/<2>/<rest>` directories with a superblock, as `[<from>-]<to>` in hex. */
+export async function listStaticDeltaNames(repo: string): Promise<string[]> {
+  const names: string[] = [];
+  const top = path.join(repo, 'deltas');
+  if (!existsSync(top)) return names;
+  for (const a of await readdir(top)) {
+    if (a.length !== 2) continue;
+    for (const rest of await readdir(path.join(top, a))) {
+      if (!existsSync(path.join(top, a, rest, 'superblock'))) continue;
+      names.push(`${a}${rest}`.split('-').map(deltaNameDecodePart).join('-'));
+    }
+  }
+  return names;
+}
+
+/** Python's fnmatch for `*` and `?` (what --ignore-delta globs use). */
+const fnmatch = (name: string, glob: string) =>
+  new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.')}$`).test(name);
 
 // --- the client ---------------------------------------------------------------------------------
 
 export type UploadStyle = 'python' | 'rust';
 
+/** A file to upload: its part's filename and where it is on disk. */
+export type UploadFile = { name: string; path: string };
+
+/** How a client counts what it printed of a job log, which is the log-offset it sends next. */
+const printedLength: Record<UploadStyle, (s: string) => number> = {
+  python: (s) => {
+    // Python's len: code points (a surrogate pair in JS is one character there).
+    let n = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0xdc00 || c > 0xdfff) n++;
+    }
+    return n;
+  },
+  rust: (s) => Buffer.byteLength(s, 'utf8'),
+};
+
 export class FlatManagerClient {
   readonly api: string;
   token: string;
   style: UploadStyle;
-  /** request counts, for tests that check chunking */
-  stats = { missingRequests: 0, uploadRequests: 0, uploadedBytes: 0, uploadedObjects: 0 };
+  /** request counts, for tests that check chunking and what a push sent */
+  stats = { missingRequests: 0, uploadRequests: 0, uploadedBytes: 0, uploadedObjects: 0, uploadedDeltaParts: 0 };
   log: (line: string) => void;
 
   constructor(baseUrl: string, token: string, o: { style?: UploadStyle; log?: (line: string) => void } = {}) {
@@ -121,22 +189,26 @@ export class FlatManagerClient {
     return missing;
   }
 
-  /** One multipart request with these files (name = the part's filename). */
-  async uploadFiles(buildUrl: string, files: Array<{ name: string; path: string }>): Promise<HttpResult> {
+  /**
+   * One multipart request with these files (name = the part's filename). The Python client's
+   * aiohttp writes each part as Content-Type, Content-Disposition, Content-Length.
+   */
+  async uploadFiles(buildUrl: string, files: UploadFile[]): Promise<HttpResult> {
     const boundary = `fmd${randomBytes(12).toString('hex')}`;
+    const sizes = await Promise.all(files.map((f) => stat(f.path).then((s) => s.size)));
     const heads = files.map((f, i) =>
       Buffer.from(
         `--${boundary}\r\n` +
           (this.style === 'python'
-            ? `Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="${f.name}"\r\n\r\n`
+            ? `Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="${f.name}"\r\nContent-Length: ${sizes[i]}\r\n\r\n`
             : `Content-Disposition: form-data; name="file${i}"; filename="${f.name}"\r\nContent-Type: application/octet-stream\r\n\r\n`),
       ),
     );
-    const sizes = await Promise.all(files.map((f) => stat(f.path).then((s) => s.size)));
     const tail = Buffer.from(`--${boundary}--\r\n`);
     const length = heads.reduce((n, h, i) => n + h.length + sizes[i]! + 2, 0) + tail.length;
     this.stats.uploadRequests++;
-    this.stats.uploadedObjects += files.length;
+    this.stats.uploadedObjects += files.filter((f) => !f.name.endsWith('.delta')).length;
+    this.stats.uploadedDeltaParts += files.filter((f) => f.name.endsWith('.delta')).length;
     this.stats.uploadedBytes += sizes.reduce((a, b) => a + b, 0);
     return request('POST', `${buildUrl}/upload`, {
       token: this.token,
@@ -154,41 +226,76 @@ export class FlatManagerClient {
     });
   }
 
-  /** Uploads objects in requests of at most ~4 MiB, like flat-manager-client's upload_objects. */
+  /** flat-manager-client's upload_objects: requests of at most ~4 MiB, an object larger than that alone. */
   async uploadObjects(buildUrl: string, repo: string, names: string[]): Promise<void> {
-    let batch: Array<{ name: string; path: string }> = [];
-    let size = 0;
-    const flush = async () => {
-      if (batch.length) this.check(await this.uploadFiles(buildUrl, batch), 'upload');
-      batch = [];
-      size = 0;
+    const upload = async (files: UploadFile[]) => {
+      if (files.length) this.check(await this.uploadFiles(buildUrl, files), 'upload');
     };
+    let req: UploadFile[] = [];
+    let total = 0;
     for (const name of names) {
-      const p = objPath(repo, name);
-      const s = (await stat(p)).size;
-      if (size + s > UPLOAD_CHUNK_LIMIT && batch.length) await flush();
-      batch.push({ name, path: p });
-      size += s;
+      const named = { name, path: objPath(repo, name) };
+      const size = (await stat(named.path)).size;
+      if (total + size > UPLOAD_CHUNK_LIMIT) {
+        let next: UploadFile[];
+        if (req.length > 0) {
+          next = [named];
+          total = size;
+        } else {
+          next = [];
+          req.push(named);
+          total = 0;
+        }
+        await upload(req);
+        req = next;
+      } else {
+        total += size;
+        req.push(named);
+      }
     }
-    await flush();
+    await upload(req);
+  }
+
+  /**
+   * flat-manager-client's upload_deltas: for each pushed app/runtime ref (not matching an
+   * `ignoreDelta` glob), the from-scratch delta to its commit if the local repo has one, every
+   * file of it as `<name>.<part>.delta`, all in one request. Answers the part names sent.
+   */
+  async uploadDeltas(buildUrl: string, repo: string, refs: Record<string, string>, ignoreDelta: readonly string[] = []): Promise<string[]> {
+    const deltas = await listStaticDeltaNames(repo);
+    if (!deltas.length) return [];
+    const req: UploadFile[] = [];
+    for (const [ref, commit] of Object.entries(refs)) {
+      const parts = ref.split('/');
+      if (parts.length !== 4 || (parts[0] !== 'app' && parts[0] !== 'runtime') || ignoreDelta.some((g) => fnmatch(parts[1]!, g))) continue;
+      for (const delta of deltas) {
+        if (delta !== commit) continue;
+        const name = deltaNameEncode(delta);
+        const dir = path.join(repo, 'deltas', name.slice(0, 2), name.slice(2));
+        for (const part of await readdir(dir)) req.push({ name: `${name}.${part}.delta`, path: path.join(dir, part) });
+      }
+    }
+    if (req.length) this.check(await this.uploadFiles(buildUrl, req), 'upload deltas');
+    return req.map((f) => f.name);
   }
 
   async createRef(buildUrl: string, ref: string, commit: string): Promise<HttpResult> {
     return this.check(await request('POST', `${buildUrl}/build_ref`, { token: this.token, json: { ref, commit } }), 'build_ref');
   }
 
-  /** flat-manager-client push: missing metadata, upload, missing files, upload, refs. */
-  async push(buildUrl: string, repo: string, refs: Record<string, string>): Promise<void> {
-    for (const commit of new Set(Object.values(refs))) {
-      const { metadata, files } = await commitObjects(repo, commit);
-      const missingMeta = await this.missingObjects(buildUrl, metadata);
-      this.log(`uploading ${missingMeta.length} metadata objects`);
-      await this.uploadObjects(buildUrl, repo, missingMeta);
-      const missingFiles = await this.missingObjects(buildUrl, files);
-      this.log(`uploading ${missingFiles.length} files`);
-      await this.uploadObjects(buildUrl, repo, missingFiles);
-    }
+  /** flat-manager-client push (without --commit/--publish), step by step in its order. */
+  async push(buildUrl: string, repo: string, refs: Record<string, string>, o: { ignoreDelta?: string[] } = {}): Promise<{ deltaParts: string[] }> {
+    const metadata = await localNeededMetadata(repo, Object.values(refs));
+    const missingMetadata = await this.missingObjects(buildUrl, metadata);
+    const files = await localNeededFiles(repo, missingMetadata);
+    const missingFiles = await this.missingObjects(buildUrl, files);
+    this.log(`uploading ${missingFiles.length} file objects`);
+    await this.uploadObjects(buildUrl, repo, missingFiles);
+    this.log(`uploading ${missingMetadata.length} metadata objects`);
+    await this.uploadObjects(buildUrl, repo, missingMetadata);
+    const deltaParts = await this.uploadDeltas(buildUrl, repo, refs, o.ignoreDelta);
     for (const [ref, commit] of Object.entries(refs)) await this.createRef(buildUrl, ref, commit);
+    return { deltaParts };
   }
 
   /** POST commit|publish; answers the job and its URL (the Location header). */
@@ -197,14 +304,14 @@ export class FlatManagerClient {
     return { job: r.body, url: String(r.headers.location ?? ''), response: r };
   }
 
-  /** wait_for_job: polls with {"log-offset": printed} until the job is over; returns it with the whole log. */
+  /** wait_for_job: polls with {"log-offset": what it printed so far} until the job is over; returns it with the whole log. */
   async waitForJob(jobUrl: string, timeoutMs = 300_000, pollMs = 100): Promise<{ job: any; log: string; polls: number }> {
     let log = '';
     let polls = 0;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       polls++;
-      const r = this.check(await request('GET', jobUrl, { token: this.token, json: { 'log-offset': Buffer.byteLength(log) } }), 'job');
+      const r = this.check(await request('GET', jobUrl, { token: this.token, json: { 'log-offset': printedLength[this.style](log) } }), 'job');
       log += r.body.log;
       if (r.body.status > 1) return { job: r.body, log, polls };
       if (Date.now() > deadline) throw new Error(`job ${jobUrl} did not finish: ${JSON.stringify(r.body)}`);
