@@ -11,9 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { startTestServer, pollFor, type TestServer } from './kit/server.ts';
-import { testBuilds, type Builds } from './kit/repo-fixtures.ts';
+import { createSignedRepo, testBuilds, type Builds } from './kit/repo-fixtures.ts';
 import { APP_ID, buildTestApp, clientEnv, tempDir } from './kit/flatpak-fixtures.ts';
-import { commitObjects, FlatManagerClient, request } from './kit/flat-manager-client.ts';
+import { commitObjects, deltaNameEncode, FlatManagerClient, request } from './kit/flat-manager-client.ts';
 import { runTool } from '../src/ostree/exec.ts';
 import * as ostree from '../src/ostree/ostree.ts';
 import { signClaims, secretKey } from '../src/domain/tokens/jwt.ts';
@@ -23,6 +23,8 @@ let work: string;
 let b: Builds;
 let client: FlatManagerClient;
 let runtimeRefs: Record<string, string>;
+/** fmd's access log, as its HTTP server saw the requests: method, path, status. */
+const served: Array<{ method: string; path: string; status: number }> = [];
 
 async function gqlOk(query: string, variables?: Record<string, unknown>) {
   const r = await s.gql(query, variables);
@@ -32,6 +34,11 @@ async function gqlOk(query: string, variables?: Record<string, unknown>) {
 
 before(async () => {
   s = await startTestServer({ 'delay-update-secs': 0 });
+  s.http.server.prependListener('request', (req, res) => {
+    // The URL as it arrived: routers rewrite req.url as they route it.
+    const url = (req.url ?? '').split('?')[0]!;
+    res.on('finish', () => served.push({ method: req.method ?? '', path: url, status: res.statusCode }));
+  });
   work = await tempDir('fmd-flat-manager-');
   b = await testBuilds();
   const key = (await gqlOk(`mutation { generateKey(input: { name: "fm key", email: "fm@example.org" }) { ... on KeyPayload { key { id } } } }`)).generateKey.key;
@@ -49,10 +56,11 @@ after(async () => {
 });
 
 /** create -> push -> commit (wait) -> publish (wait) -> update-repo (wait), as CI does it. */
-async function pushAndPublish(c: FlatManagerClient, repo: string, refs: Record<string, string>, srcRepo: string) {
+async function pushAndPublish(c: FlatManagerClient, repo: string, refs: Record<string, string>, srcRepo: string, afterPush?: (build: { id: number; url: string }, pushed: { deltaParts: string[] }) => Promise<void>) {
   const build = await c.createBuild('main');
   assert.match(build.url, new RegExp(`/api/v1/build/${build.id}$`));
-  await c.push(build.url, srcRepo, refs);
+  const pushed = await c.push(build.url, srcRepo, refs);
+  await afterPush?.(build, pushed);
   const commit = await c.startJob(build.url, 'commit', { endoflife: null, endoflife_rebase: null });
   assert.equal(commit.response.status, 200, commit.response.text);
   assert.equal(commit.url, `${build.url}/commit`);
@@ -71,7 +79,7 @@ async function pushAndPublish(c: FlatManagerClient, repo: string, refs: Record<s
   const update = await c.waitForJob(`${s.url}/api/v1/job/${results['update-repo-job']}`);
   assert.equal(update.job.status, 2, update.log);
   void repo;
-  return { build, committed, published, results, update };
+  return { build, pushed, committed, published, results, update };
 }
 
 test('the full flat-manager flow over HTTP, then flatpak install + run from fmd with GPG verification, then flatpak update through a static delta', { timeout: 600_000 }, async (t) => {
@@ -120,15 +128,38 @@ test('the full flat-manager flow over HTTP, then flatpak install + run from fmd 
   const app2Repo = path.join(work, 'app2-repo');
   const app2 = await buildTestApp({ repo: app2Repo, runtimeRepo: b.runtimeRepo, workDir: path.join(work, 'app2-work'), message: 'Hello again from fmd' });
   const oldCommit = (await ostree.revParse(s.services.repos.repoPath('main'), b.app.ref))!;
-  const second = await pushAndPublish(client, 'main', { [app2.ref]: app2.commit }, app2Repo);
+  // Its local repo has a from-scratch delta to the pushed commit, which flat-manager-client uploads
+  // as `<name>.superblock.delta` and `<name>.<n>.delta`; fmd stores them where flat-manager does
+  // (the upload repo's deltas/, in ostree's layout), and like flat-manager drops them with the
+  // upload repo at commit: the commit makes new commits, and the publish makes its own deltas.
+  await runTool('ostree', ['static-delta', 'generate', `--repo=${app2Repo}`, '--empty', `--to=${app2.commit}`]);
+  const second = await pushAndPublish(client, 'main', { [app2.ref]: app2.commit }, app2Repo, async (build, pushed) => {
+    const name = deltaNameEncode(app2.commit);
+    const localDir = path.join(app2Repo, 'deltas', name.slice(0, 2), name.slice(2));
+    const parts = (await readdir(localDir)).sort();
+    assert.ok(parts.includes('superblock') && parts.some((p) => /^\d+$/.test(p)), `local delta parts: ${parts}`);
+    assert.deepEqual([...pushed.deltaParts].sort(), parts.map((p) => `${name}.${p}.delta`).sort());
+    const upload = s.services.builds.uploadPath(build.id);
+    for (const p of parts) {
+      assert.deepEqual(await readFile(path.join(upload, 'deltas', name.slice(0, 2), name.slice(2), p)), await readFile(path.join(localDir, p)), p);
+    }
+    const stored = (await runTool('ostree', ['static-delta', 'list', `--repo=${upload}`])).stdout;
+    assert.match(stored, new RegExp(`^${app2.commit}$`, 'm'));
+  });
+  assert.equal(client.stats.uploadedDeltaParts >= 2, true);
+  assert.ok(!existsSync(s.services.builds.uploadPath(second.build.id)));
   const newCommit = second.results.refs[app2.ref];
   assert.notEqual(newCommit, oldCommit);
   const deltas = (await runTool('ostree', ['static-delta', 'list', `--repo=${s.services.repos.repoPath('main')}`])).stdout;
   assert.ok(deltas.includes(`${oldCommit}-${newCommit}`), `no delta ${oldCommit} -> ${newCommit} in:\n${deltas}`);
-  const upd = await runTool('flatpak', ['--user', 'update', '-y', '--noninteractive', '-v', '--ostree-verbose'], { env, timeoutMs: 120_000 });
-  const deltaLines = (upd.stderr + upd.stdout).split('\n').filter((l) => /\/deltas\/|static.?delta/i.test(l));
-  t.diagnostic(`flatpak update: ${deltaLines.slice(0, 3).join(' | ')}`);
-  assert.ok(deltaLines.length > 0, 'the client did not use a static delta');
+  const servedBefore = served.length;
+  await runTool('flatpak', ['--user', 'update', '-y', '--noninteractive'], { env, timeoutMs: 120_000 });
+  // The update went through the delta: fmd served its superblock and its part(s), not objects.
+  const deltaDir = `/repo/main/deltas/${deltaNameEncode(`${oldCommit}-${newCommit}`).replace(/^(..)/, '$1/')}/`;
+  const fetched = served.slice(servedBefore).filter((r) => r.path.startsWith(deltaDir) && r.status === 200).map((r) => r.path.slice(deltaDir.length));
+  t.diagnostic(`flatpak update fetched from ${deltaDir}: ${fetched.join(', ')}`);
+  assert.ok(fetched.includes('superblock'), `no superblock fetched from ${deltaDir}: ${JSON.stringify(served.slice(servedBefore).map((r) => r.path))}`);
+  assert.ok(fetched.some((p) => /^\d+$/.test(p)), `no delta part fetched from ${deltaDir}: ${fetched}`);
   const run2 = await runTool('flatpak', ['--user', 'run', APP_ID], { env, timeoutMs: 60_000 });
   assert.equal(run2.stdout.trim(), 'Hello again from fmd');
   t.diagnostic(`whole flow incl. second build and update: ${Date.now() - t0} ms`);
@@ -229,6 +260,43 @@ test('bad input gets flat-manager error JSON and changes nothing', { timeout: 12
   assert.equal(purged.status, 200, purged.text);
   assert.equal(purged.body.repo_state, 5);
   assert.ok(!existsSync(s.services.builds.buildPath(build.id)));
+});
+
+test('a job log with non-ASCII lines reaches both flat-manager clients whole, each counting log-offset its own way', { timeout: 300_000 }, async () => {
+  // A check hook prints non-ASCII lines, then waits until both clients have them, so that each
+  // asks for the rest with the offset it counted: characters (Python) or bytes (Rust).
+  const gate = path.join(work, 'log-gate');
+  const script = `printf 'grüße aus fmd ✓\\n'; printf 'emoji 😀 and CJK 漢字\\n'; while [ ! -e "$1" ]; do sleep 0.05; done; printf 'après la porte — fin\\n'; printf 'ascii tail\\n'`;
+  await createSignedRepo(s, 'logs', { hooks: { checks: [{ name: 'say', command: ['sh', '-c', script, 'sh', gate], reviewable: false }] } });
+  const build = await client.createBuild('logs');
+  await client.push(build.url, b.appRepo, { [b.app.ref]: b.app.commit });
+  const commit = await client.startJob(build.url, 'commit');
+  assert.equal((await client.waitForJob(commit.url)).job.status, 2);
+  const jobId: number = await pollFor(async () => (await request('GET', `${build.url}/extended`, { token: s.adminToken })).body.checks[0]?.job_id, 60_000, 100);
+  const jobUrl = `${s.url}/api/v1/job/${jobId}`;
+  const followers = (['python', 'rust'] as const).map((style) => {
+    let printed = '';
+    const done = new FlatManagerClient(s.url, s.adminToken, { style }).waitForJob(jobUrl, 120_000, 50, (text) => (printed += text));
+    return { style, done, printed: () => printed };
+  });
+  await pollFor(() => followers.every((f) => f.printed().includes('漢字\n')), 60_000, 50);
+  await writeFile(gate, '');
+  const stored: string = (await gqlOk(`query($n: Int!) { job(number: $n) { log { text } } }`, { n: jobId })).job.log.text;
+  assert.match(stored, /grüße aus fmd ✓\nemoji 😀 and CJK 漢字\n(.*\n)*après la porte — fin\nascii tail\n$/);
+  for (const f of followers) {
+    const r = await f.done;
+    assert.equal(r.job.status, 2, r.log);
+    assert.equal(r.log, stored, `${f.style} client`);
+  }
+  // No answer splits a character: an offset inside one starts at it; past the end is empty.
+  const bytes = Buffer.from(stored);
+  const at = bytes.indexOf('ü');
+  const inside = await request('GET', jobUrl, { token: s.adminToken, json: { 'log-offset': at + 1 } });
+  assert.equal(inside.status, 200, inside.text);
+  assert.equal(inside.body.log, bytes.subarray(at).toString());
+  const past = await request('GET', jobUrl, { token: s.adminToken, json: { 'log-offset': bytes.length + 1000 } });
+  assert.equal(past.status, 200, past.text);
+  assert.equal(past.body.log, '');
 });
 
 test('five builds published at once all end published and share one update-repo job', { timeout: 300_000 }, async (t) => {

@@ -305,7 +305,7 @@ export class FlatManagerClient {
   }
 
   /** wait_for_job: polls with {"log-offset": what it printed so far} until the job is over; returns it with the whole log. */
-  async waitForJob(jobUrl: string, timeoutMs = 300_000, pollMs = 100): Promise<{ job: any; log: string; polls: number }> {
+  async waitForJob(jobUrl: string, timeoutMs = 300_000, pollMs = 100, printed: (text: string) => void = () => undefined): Promise<{ job: any; log: string; polls: number }> {
     let log = '';
     let polls = 0;
     const deadline = Date.now() + timeoutMs;
@@ -313,6 +313,7 @@ export class FlatManagerClient {
       polls++;
       const r = this.check(await request('GET', jobUrl, { token: this.token, json: { 'log-offset': printedLength[this.style](log) } }), 'job');
       log += r.body.log;
+      if (r.body.log) printed(r.body.log);
       if (r.body.status > 1) return { job: r.body, log, polls };
       if (Date.now() > deadline) throw new Error(`job ${jobUrl} did not finish: ${JSON.stringify(r.body)}`);
       await new Promise((res) => setTimeout(res, pollMs));

@@ -12,11 +12,27 @@ export const logTopic = (jobId: number) => `job.${jobId}.log`;
 
 const byteLength = (s: string) => Buffer.byteLength(s, 'utf8');
 
-/** The part of `chunk` at or after byte `from` (chunks are whole lines; `from` may fall inside one). */
+/**
+ * The part of `chunk` at or after byte `from` (chunks are whole lines; `from` may fall inside one).
+ * An offset inside a multi-byte character starts at that character: a reader gets it whole
+ * (perhaps again) instead of a replacement character and a lost one.
+ */
 function sliceFrom(chunk: LogChunk, from: number): LogChunk {
   if (from <= chunk.offset) return chunk;
   const bytes = Buffer.from(chunk.text, 'utf8');
-  return { offset: from, text: bytes.subarray(from - chunk.offset).toString('utf8') };
+  let start = from - chunk.offset;
+  while (start > 0 && start < bytes.length && (bytes[start]! & 0xc0) === 0x80) start--;
+  return { offset: chunk.offset + start, text: bytes.subarray(start).toString('utf8') };
+}
+
+/** Characters as Python's len counts them: code points (a surrogate pair in JS is one). */
+export function codePointLength(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xdc00 || c > 0xdfff) n++;
+  }
+  return n;
 }
 
 export class JobLogWriter {
@@ -84,6 +100,41 @@ export async function readLogChunks(prisma: PrismaClient, jobId: number, from: n
 
 export async function readLog(prisma: PrismaClient, jobId: number, from: number): Promise<string> {
   return (await readLogChunks(prisma, jobId, Math.max(0, from))).map((c) => c.text).join('');
+}
+
+/**
+ * The log after a flat-manager client's `log-offset`. The two flat-manager clients count what
+ * they printed differently: the Python flat-manager-client adds `len(log)` (characters), the
+ * Rust one `log.len()` (UTF-8 bytes), and flat-manager itself slices at a byte offset (a
+ * character count that lands inside a multi-byte character makes it fail; one that does not
+ * makes the Python client print text twice). With non-ASCII text the units differ, and
+ * honouring either one alone would make the other client lose text (an offset read as
+ * characters skips ahead of a byte-counting client) or print it twice.
+ *
+ * A client that follows a log from the start only ever sends the end of what it was given, and
+ * every answer ends at a stored line (lines are stored whole, in order), so its offset is a line
+ * boundary in its own unit. fmd therefore reads the offset in the unit in which it is a line
+ * boundary of this log, which is exact for both clients. When it is a boundary in both units at
+ * different lines (possible only after non-ASCII text, and rare), fmd answers from the earlier
+ * one, the byte reading: a Python client then prints a few lines twice but never misses one.
+ * Any other offset (not from a follower) is a byte offset, moved back to the start of the
+ * character it falls in, so no answer ever splits a UTF-8 sequence.
+ */
+export async function readLogForClient(prisma: PrismaClient, jobId: number, offset: number): Promise<string> {
+  const from = Math.max(0, offset);
+  const rows = await prisma.jobLog.findMany({ where: { jobId }, orderBy: { offset: 'asc' }, select: { offset: true, text: true } });
+  let chars = 0;
+  let byChars: number | null = from === 0 ? 0 : null;
+  let byBytes: number | null = from === 0 ? 0 : null;
+  for (const [i, row] of rows.entries()) {
+    chars += codePointLength(row.text);
+    const end = row.offset + byteLength(row.text);
+    if (byBytes === null && end === from) byBytes = i + 1;
+    if (byChars === null && chars === from) byChars = i + 1;
+  }
+  const line = byBytes ?? byChars;
+  if (line !== null) return rows.slice(line).map((r) => r.text).join('');
+  return readLog(prisma, jobId, from);
 }
 
 /**

@@ -2,7 +2,7 @@
 import type { Job, JobStatus, PrismaClient } from '../../generated/prisma/client.ts';
 import type { EventBus } from '../events.ts';
 import { NotFoundError } from '../errors.ts';
-import { followLog, readLog, type LogChunk } from './logs.ts';
+import { followLog, readLog, readLogForClient, type LogChunk } from './logs.ts';
 
 export const jobTopic = (jobId: number) => `job.${jobId}`;
 
@@ -34,10 +34,16 @@ export class JobService {
     return job;
   }
 
-  /** The log from byte `offset` on (flat-manager's log-offset). */
+  /** The log from byte `offset` on. */
   async log(id: number, offset = 0): Promise<string> {
     await this.get(id);
     return readLog(this.prisma, id, offset);
+  }
+
+  /** The log after a flat-manager client's `log-offset` (characters or bytes: see readLogForClient). */
+  async logAfterClientOffset(id: number, offset = 0): Promise<string> {
+    await this.get(id);
+    return readLogForClient(this.prisma, id, offset);
   }
 
   /** Replays the log from `offset`, then streams new lines until the job is over. */

@@ -51,7 +51,7 @@ export function createApiV1Router(services: Services): Router {
   };
   const jobBody = async (jobId: number, offset: number) => {
     const job = await services.jobRecords.get(jobId);
-    return jobJson(job, await services.jobRecords.log(jobId, offset));
+    return jobJson(job, await services.jobRecords.logAfterClientOffset(jobId, offset));
   };
 
   // --- builds ----------------------------------------------------------------------------------
