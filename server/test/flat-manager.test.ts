@@ -281,12 +281,12 @@ test('a job log with non-ASCII lines reaches both flat-manager clients whole, ea
   });
   await pollFor(() => followers.every((f) => f.printed().includes('漢字\n')), 60_000, 50);
   await writeFile(gate, '');
+  const followed = await Promise.all(followers.map((f) => f.done));
   const stored: string = (await gqlOk(`query($n: Int!) { job(number: $n) { log { text } } }`, { n: jobId })).job.log.text;
   assert.match(stored, /grüße aus fmd ✓\nemoji 😀 and CJK 漢字\n(.*\n)*après la porte — fin\nascii tail\n$/);
-  for (const f of followers) {
-    const r = await f.done;
+  for (const [i, r] of followed.entries()) {
     assert.equal(r.job.status, 2, r.log);
-    assert.equal(r.log, stored, `${f.style} client`);
+    assert.equal(r.log, stored, `${followers[i]!.style} client`);
   }
   // No answer splits a character: an offset inside one starts at it; past the end is empty.
   const bytes = Buffer.from(stored);
