@@ -1,6 +1,7 @@
 // Job logs: append-only lines stored in job_logs, addressed by byte offset (UTF-8), the unit
-// of flat-manager's `log-offset`. Writers batch lines; readers replay from any offset and then
-// follow live events without gaps or duplicates.
+// flat-manager's server uses for `log-offset` (its clients count differently: readLogForClient).
+// Writers batch lines; readers replay from any offset and then follow live events without gaps
+// or duplicates.
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import type { EventBus } from '../events.ts';
 
