@@ -5,9 +5,11 @@
 // Content-Length, ~4 MiB per request), then the from-scratch static deltas of the pushed
 // app/runtime refs found in the local repo (`<name>.<part>.delta`), then build_ref. Jobs are
 // followed with a `log-offset` body counted as the client counts what it printed: characters
-// (Python's len) for the Python client, UTF-8 bytes (Rust's String::len) for the Rust one, whose
-// form-data `name="file<i>"` parts the 'rust' style sends. Objects are found by walking the
-// commits' trees in the repo, as libostree's RepoCommitTraverseIter does for the real client.
+// (Python's len) for the Python client, UTF-8 bytes (String::len) for flat-manager's Rust
+// flat-manager-client, whose job poller the 'rust' style follows; that style uploads form-data
+// `name="file<i>"` parts, as Rust multipart clients do (the Rust flat-manager-client's own push
+// is not implemented). Objects are found by walking the commits' trees in the repo, as
+// libostree's RepoCommitTraverseIter does for the real client.
 import http from 'node:http';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
