@@ -88,9 +88,19 @@ test('the full flat-manager flow over HTTP, then flatpak install + run from fmd 
   // The runtime and the app arrive in separate pushes, so the app's push finds shared objects present.
   const runtimeOnly = await pushAndPublish(client, 'main', runtimeRefs, b.runtimeRepo);
   assert.equal(runtimeOnly.build.build.repo_state, 0);
+  // As flat-manager-client: one missing_objects request for the metadata of all refs at once,
+  // one for the files under the dirtrees fmd lacks.
+  assert.equal(client.stats.missingRequests, 2);
   const c2 = new FlatManagerClient(s.url, s.adminToken, { style: 'rust' });
   const first = await pushAndPublish(c2, 'main', { [b.app.ref]: b.app.commit }, b.appRepo);
   void refs;
+  // Pushed again, the app's trees are all in the repo: only its commit object (the publish made
+  // commits of its own) is missing, and no file is asked about.
+  const again = new FlatManagerClient(s.url, s.adminToken);
+  const repush = await again.createBuild('main');
+  await again.push(repush.url, b.appRepo, { [b.app.ref]: b.app.commit });
+  assert.deepEqual({ missing: again.stats.missingRequests, uploaded: again.stats.uploadedObjects }, { missing: 1, uploaded: 1 });
+  assert.equal((await request('POST', `${repush.url}/purge`, { token: s.adminToken, json: {} })).status, 200);
   t.diagnostic(`push+commit+publish+update of runtime and app: ${Date.now() - t0} ms; uploads: python ${JSON.stringify(client.stats)}, rust ${JSON.stringify(c2.stats)}`);
 
   // flat-manager's build JSON after publish.
