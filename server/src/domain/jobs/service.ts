@@ -2,7 +2,7 @@
 import type { Job, JobStatus, PrismaClient } from '../../generated/prisma/client.ts';
 import type { EventBus } from '../events.ts';
 import { NotFoundError } from '../errors.ts';
-import { followLog, readLog, readLogForClient, type LogChunk } from './logs.ts';
+import { followLog, LineEndCache, readLog, readLogForClient, type LogChunk } from './logs.ts';
 
 export const jobTopic = (jobId: number) => `job.${jobId}`;
 
@@ -14,6 +14,7 @@ export type JobFilter = { kind?: string | null; status?: JobStatus | null; repo?
 export class JobService {
   private readonly prisma: PrismaClient;
   private readonly events: EventBus;
+  private readonly lineEnds = new LineEndCache();
   constructor(prisma: PrismaClient, events: EventBus) {
     this.prisma = prisma;
     this.events = events;
@@ -43,7 +44,7 @@ export class JobService {
   /** The log after a flat-manager client's `log-offset` (characters or bytes: see readLogForClient). */
   async logAfterClientOffset(id: number, offset = 0): Promise<string> {
     await this.get(id);
-    return readLogForClient(this.prisma, id, offset);
+    return readLogForClient(this.prisma, id, offset, this.lineEnds);
   }
 
   /** Replays the log from `offset`, then streams new lines until the job is over. */
