@@ -136,13 +136,13 @@ export type LineEnds = { bytes: number[]; chars: number[] };
 /**
  * The line ends of job logs, read once: stored lines never change, so a poll only reads the
  * lines stored since the last one instead of the whole log (a 10,000-line log took ~160 ms to
- * read whole on every poll). Holds the most recently read logs.
+ * read whole on every poll). Holds the most recently read logs (clients follow running jobs).
  */
 export class LineEndCache {
   private readonly logs = new Map<number, LineEnds>();
   private readonly capacity: number;
 
-  constructor(capacity = 256) {
+  constructor(capacity = 64) {
     this.capacity = capacity;
   }
 
