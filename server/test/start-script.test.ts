@@ -1,0 +1,87 @@
+// The README's first command as a supervisor runs it: `bash scripts/start.sh`, then a signal to
+// that PID. fmd and its embedded MariaDB must stop with it, not stay behind as orphans.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pollFor } from './kit/server.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether any process of the group `pgid` is left. */
+function groupAlive(pgid: number): boolean {
+  return alive(-pgid);
+}
+
+// The process groups of the start.sh runs: what a failed assertion leaves running is killed at the end.
+const groups: number[] = [];
+
+type Started = { child: ChildProcess; exited: Promise<number | null>; output: () => string };
+
+async function startScript(dataDir: string): Promise<Started> {
+  const child = spawn('bash', ['scripts/start.sh'], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, FMD_DATA_DIR: dataDir, FMD_PORT: '0', FMD_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so the test can tell whether anything it started outlived it.
+    detached: true,
+  });
+  groups.push(child.pid!);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let ended = false;
+  void exited.then(() => (ended = true));
+  await pollFor(() => {
+    if (ended) throw new Error(`start.sh exited before fmd ran:\n${out}`);
+    return out.includes('fmd is running at');
+  }, 120_000, 100);
+  return { child, exited, output: () => out };
+}
+
+async function stopsEverything(dataDir: string, signal: 'SIGTERM' | 'SIGINT'): Promise<void> {
+  const started = await startScript(dataDir);
+  const pid = started.child.pid!;
+  const mariadbPid = Number(readFileSync(path.join(dataDir, 'mariadb', 'mysqld.pid'), 'utf8').trim());
+  assert.ok(alive(mariadbPid), 'the embedded MariaDB runs');
+  // The PID the supervisor holds is fmd itself (start.sh exec'd it), not a wrapper.
+  const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  assert.ok(cmdline.includes('src/main.ts'), `PID ${pid} is ${cmdline.join(' ')}`);
+  process.kill(pid, signal);
+  // Generous for a loaded machine; fmd stops in about a second here.
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([started.exited, new Promise((r) => (timer = setTimeout(r, 60_000, 'still running')))]);
+  clearTimeout(timer);
+  assert.equal(code, 0, `after ${signal} start.sh's PID ended with ${String(code)}:\n${started.output()}`);
+  await pollFor(() => !alive(mariadbPid), 30_000, 100).catch(() => assert.fail(`mariadbd ${mariadbPid} outlived fmd after ${signal}`));
+  await pollFor(() => !groupAlive(pid), 30_000, 100).catch(() => assert.fail(`processes of start.sh outlived it after ${signal}`));
+  assert.equal(existsSync(path.join(dataDir, 'mariadb', 'mysqld.sock')), false);
+}
+
+test('SIGTERM or SIGINT to the PID of scripts/start.sh stops fmd and its embedded MariaDB', async (t) => {
+  // The test must not install anything; the suite's scripts/test.sh has just installed.
+  const check = spawnSync('bash', ['scripts/install.sh', '--check'], { cwd: root, encoding: 'utf8' });
+  assert.equal(check.status, 0, `run scripts/install.sh first: ${check.stderr}`);
+  // Short: the MariaDB socket path must fit in a unix socket address.
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'fmd-sh-'));
+  t.after(() => {
+    for (const pgid of groups) if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  await stopsEverything(dataDir, 'SIGTERM');
+  // Again on the same data, as a restart would; Ctrl-C in a terminal is SIGINT.
+  await stopsEverything(dataDir, 'SIGINT');
+});
