@@ -5,10 +5,16 @@ import path from 'node:path';
 import { z } from 'zod';
 import YAML from 'yaml';
 
+// A relative data-dir is relative to the repository root, not to the working directory: npm runs
+// the server, the worker and the scripts in the server workspace, start.sh from the root, and
+// they must all find the same data.
+const repoRoot = path.resolve(import.meta.dirname, '../../..');
+
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const configSchema = z
   .object({
+    /** relative paths are resolved against the repository root */
     'data-dir': z.string().min(1).default('./data'),
     /** mysql://user:pass@host:port/db; absent = embedded MariaDB under data-dir */
     'database-url': z.url({ protocol: /^(mysql|mariadb)$/ }).optional(),
@@ -163,7 +169,7 @@ export function loadConfig(
     throw new ConfigError(['mongodb-url: required when jobs-backend is mongo']);
   }
   return {
-    dataDir: path.resolve(c['data-dir']),
+    dataDir: path.resolve(repoRoot, c['data-dir']),
     databaseUrl: c['database-url'],
     host: c.host,
     port: c.port,
