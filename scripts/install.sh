@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything fmd needs on a Debian 12 machine: Debian packages (when missing),
 # npm dependencies (Node 24 comes with them) and generated code. Safe to re-run, and quick when
-# nothing changed: npm ci runs only when the lockfile, a package.json or the Node/npm running it
-# changed since the last install, code is generated only when its inputs changed (stamps under
-# node_modules/, so a new or removed node_modules starts over).
+# nothing changed: npm ci runs only when the lockfile (it holds every workspace's dependencies)
+# or the Node/npm running it changed since the last install, and code is generated only when its
+# inputs changed (stamps under node_modules/, so a new or removed node_modules starts over).
 #   --with-test-deps   also the Debian packages the test suite uses
 #   --force            npm ci and generate even when the stamps say they are current
 #   --check            install nothing; exit 0 when everything is current, 1 (saying what) when not
@@ -34,7 +34,7 @@ generate_stamp=node_modules/.fmd-generate-stamp
 # What npm ci installs depends on these (the lockfile pins Node 24 itself; the Node and npm on
 # the PATH run the install scripts).
 npm_inputs() {
-  sha256sum package-lock.json package.json server/package.json sdk/package.json cli/package.json web/package.json
+  sha256sum package-lock.json
   echo "node $(node --version 2>/dev/null || echo none) npm $(npm --version 2>/dev/null || echo none) $(uname -m)"
 }
 # What `npm run generate:code` reads (generators' versions come with the lockfile).

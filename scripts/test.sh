@@ -26,13 +26,12 @@ git diff --exit-code --stat -- schema.graphql || { echo "schema.graphql is stale
 echo "==> running tests"
 log=$(mktemp)
 set +e
+# test:only runs every workspace's tests even when one fails (turbo --continue=always).
 npm run --silent test:only 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-# One closing line for the whole suite, summed over the workspaces' node:test summaries.
-passed=$(grep -aoE 'ℹ pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')
-failed=$(grep -aoE 'ℹ fail [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')
-rm -f "$log"
 echo "==> finished in $(( $(date +%s) - start )) s"
-echo "tests: $passed passed, $failed failed"
-exit "$status"
+summary=0
+bash scripts/test-summary.sh "$log" "$status" || summary=$?
+rm -f "$log"
+exit "$summary"

@@ -1,9 +1,10 @@
-// The README's first command as a supervisor runs it: `bash scripts/start.sh`, then a signal to
-// that PID. fmd and its embedded MariaDB must stop with it, not stay behind as orphans.
+// The repository's scripts. start.sh as a supervisor runs it: `bash scripts/start.sh`, then a
+// signal to that PID; fmd and its embedded MariaDB must stop with it, not stay behind as orphans.
+// test-summary.sh: the suite's one closing count must not hide a failure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,4 +85,47 @@ test('SIGTERM or SIGINT to the PID of scripts/start.sh stops fmd and its embedde
   await stopsEverything(dataDir, 'SIGTERM');
   // Again on the same data, as a restart would; Ctrl-C in a terminal is SIGINT.
   await stopsEverything(dataDir, 'SIGINT');
+});
+
+/** Runs scripts/test-summary.sh on a turbo log made of `lines`. */
+function summarize(lines: string[], status = 0): { code: number | null; out: string } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fmd-summary-'));
+  try {
+    writeFileSync(path.join(dir, 'log'), lines.join('\n') + '\n');
+    const r = spawnSync('bash', ['scripts/test-summary.sh', path.join(dir, 'log'), String(status)], { cwd: root, encoding: 'utf8' });
+    return { code: r.status, out: r.stdout + r.stderr };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** node:test's closing summary of one workspace, as turbo prints it. */
+const summary = (ws: string, n: { pass?: number; fail?: number; cancelled?: number; skipped?: number; todo?: number }) =>
+  ['tests', 'pass', 'fail', 'cancelled', 'skipped', 'todo'].map((k) => `@fmd/${ws}:test: \u2139 ${k} ${(n as Record<string, number>)[k] ?? 0}`);
+
+const allPassing = [...summary('server', { pass: 140, skipped: 1 }), ...summary('sdk', { pass: 8 }), ...summary('cli', { pass: 13 }), ...summary('web', { pass: 2, todo: 1 })];
+
+test('the closing count sums every workspace, with skipped (and todo) tests, and passes when nothing failed', () => {
+  const r = summarize(['@fmd/server:test: \u2714 a test (3ms)', ...allPassing]);
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /^tests: 163 passed, 0 failed, 2 skipped$/m);
+  assert.ok(r.out.trimEnd().endsWith('tests: 163 passed, 0 failed, 2 skipped'), 'the count is the last line');
+});
+
+test('the closing count fails on a failed or cancelled test, a workspace without a summary, or a failed run', () => {
+  const failed = summarize([...summary('server', { pass: 140, fail: 2 }), ...allPassing.slice(6)], 1);
+  assert.equal(failed.code, 1);
+  assert.match(failed.out, /^tests: 163 passed, 2 failed, 1 skipped$/m);
+
+  const cancelled = summarize([...summary('server', { pass: 139, cancelled: 1 }), ...allPassing.slice(6)]);
+  assert.equal(cancelled.code, 1);
+  assert.match(cancelled.out, /^tests: 162 passed, 1 failed, 1 skipped$/m);
+
+  // turbo stopped, or the SDK's test command died before node:test reported.
+  const missing = summarize(allPassing.filter((l) => !l.startsWith('@fmd/sdk:')), 1);
+  assert.equal(missing.code, 1);
+  assert.match(missing.out, /@fmd\/sdk: no test summary/);
+
+  const status = summarize(allPassing, 1);
+  assert.equal(status.code, 1, 'a failed run fails even when every summary is clean');
 });
