@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `npm run bench [-- name ...]`: runs every bench/*.ts (or the named ones, e.g. push-throughput)
 # one after another with its own defaults (each file's header says what it measures and its
-# options), printing their figures. Heavy (some take minutes each, sign-summary alone ~3 min): run on a
-# quiet machine, and compare ratios from one run, not absolute figures across runs.
+# options), printing their figures. Heavy (some take minutes each, sign-summary alone about 3):
+# run on a quiet machine, and compare ratios from one run, not absolute figures across runs.
 # Needs what scripts/install.sh --with-test-deps installs, plus:
 #   serve-objects.ts   nginx (apt-get install nginx-light): skipped without it
 #   jobs-throughput.ts Redis for its notification latency: a private redis-server is started here
