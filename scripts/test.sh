@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# README command 2 (and what .ci/run calls): install everything, then run every check and
-# every test. Starts what the tests need itself (an embedded MariaDB per test file, Redis).
+# README command 2 (and what .ci/run calls): install what is missing or changed (as start.sh),
+# then run every check and every workspace's tests, and end with one count over all of them.
+# Starts what the tests need itself (an embedded MariaDB per test file, Redis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TURBO_TELEMETRY_DISABLED=1
