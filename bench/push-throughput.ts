@@ -5,8 +5,8 @@
 // machine):
 // - `cp -r` of the archive repo's objects/ to a new directory: the disk's write limit;
 // - `ostree pull` over HTTP of the same commit from a static server of that repo (nginx when
-//   installed: apt-get install nginx-light; else python3 -m http.server): ostree's own
-//   receive-verify-write path;
+//   installed: apt-get install nginx-light; else a minimal Node static server): ostree's own
+//   receive-verify-write path, with --disable-fsync as fmd does not fsync uploaded objects either;
 // - the same push to a loopback sink that answers flat-manager's protocol and discards every
 //   byte: the client's own ceiling.
 // (`ostree pull-local` is no reference: between two repos on one file system it hardlinks the
@@ -71,7 +71,7 @@ try {
     const dst = path.join(dir, 'pulled');
     await runTool('ostree', ['init', `--repo=${dst}`, '--mode=archive-z2']);
     await runTool('ostree', ['remote', 'add', `--repo=${dst}`, '--no-gpg-verify', 'src', web.origin]);
-    pullMs = (await timed(() => runTool('ostree', ['pull', `--repo=${dst}`, 'src', REF], { timeoutMs: 600_000 }))).ms;
+    pullMs = (await timed(() => runTool('ostree', ['pull', '--disable-fsync', `--repo=${dst}`, 'src', REF], { timeoutMs: 600_000 }))).ms;
   } finally {
     await web.stop();
   }
