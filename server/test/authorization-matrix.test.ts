@@ -116,7 +116,10 @@ const fmtSet = (a: Iterable<unknown>) => `[${[...a].map(String).sort().join(', '
 let s: TestServer;
 let b: Builds;
 const callers: Caller[] = [];
-const failures: string[] = [];
+/** wrong cases, each with its place in the table (row, caller) so the output reads row by row */
+const failures: Array<{ at: [number, number]; line: string }> = [];
+let table: Row[] = [];
+const fail = (row: Row | null, c: Caller | null, line: string) => failures.push({ at: [row ? table.indexOf(row) : -1, c ? callers.indexOf(c) : -1], line });
 let cases = 0;
 
 type BuildFixture = { id: number; repo: string; appId: string | null };
@@ -244,9 +247,19 @@ async function seed(): Promise<void> {
   callers.push({ name: 'no token', token: null, valid: false, scopes: [], repos: [], prefixes: [], apps: [] });
   const expiring = await mintToken('matrix expired', { scopes: [...allScopes], durationSeconds: 1 });
   const revoked = await mintToken('matrix revoked', { scopes: [...allScopes] });
-  await gqlOk('mutation($ids: [String!]!) { revokeTokens(input: { tokenIds: $ids }) { __typename } }', { ids: [revoked.jti] });
   callers.push({ name: 'expired token', token: expiring.token, jti: expiring.jti, valid: false, scopes: [...allScopes], ...all });
   callers.push({ name: 'revoked token', token: revoked.token, jti: revoked.jti, valid: false, scopes: [...allScopes], ...all });
+  // The revoked token's WebSockets are opened while the token is still good: every operation on
+  // them after the revocation must be refused (the expired token connects after expiry).
+  for (let i = 0; i < subscriptionCount; i++) {
+    const client = openSocket(callers.at(-1)!);
+    preOpened.push(client);
+    const viewerOverWs = await new Promise<any>((resolve, reject) =>
+      client.subscribe({ query: '{ viewer { tokenId } }' }, { next: resolve, error: reject, complete: () => undefined }),
+    );
+    assert.equal(viewerOverWs.data?.viewer?.tokenId, revoked.jti, JSON.stringify(viewerOverWs));
+  }
+  await gqlOk('mutation($ids: [String!]!) { revokeTokens(input: { tokenIds: $ids }) { __typename } }', { ids: [revoked.jti] });
   const narrow: Array<[string, Record<string, unknown>, Omit<Caller, 'name' | 'token' | 'valid' | 'scopes' | 'jti'>]> = [
     ['token for another repo', { repos: ['other'] }, { repos: ['other'], prefixes: [''], apps: [] }],
     ['token for another prefix', { prefixes: ['org.other'] }, { repos: [''], prefixes: ['org.other'], apps: [] }],
@@ -696,15 +709,16 @@ function rows(): Row[] {
 
 // --- subscriptions ---------------------------------------------------------------------------
 
-const wsClients = new Map<Caller, Client>();
-// The socket stays open while the phase runs: graphql-ws counts an operation released twice when
-// it is released in `next` and the server completes it too, and would close a lazy socket early.
-function wsClient(c: Caller): Client {
-  let client = wsClients.get(c);
-  if (!client) {
-    client = createClient({ url: s.wsUrl, connectionParams: c.token ? { authorization: `Bearer ${c.token}` } : {}, lazy: true, retryAttempts: 0, lazyCloseTimeout: 120_000 });
-    wsClients.set(c, client);
-  }
+// One socket per subscription, so one operation's end can never touch another's (graphql-ws
+// counts an operation released twice when it is released in `next` and the server completes it
+// too). Not lazy: a socket stays open until it is disposed.
+const sockets: Client[] = [];
+/** sockets of the revoked caller, opened before its token was revoked, one per subscription row */
+const preOpened: Client[] = [];
+const subscriptionCount = 6;
+function openSocket(c: Caller): Client {
+  const client = createClient({ url: s.wsUrl, connectionParams: c.token ? { authorization: `Bearer ${c.token}` } : {}, lazy: false, onNonLazyError: () => undefined, retryAttempts: 0 });
+  sockets.push(client);
   return client;
 }
 
@@ -723,10 +737,12 @@ function subscribeProbe(c: Caller, query: string, until: 'first' | 'builds'): Pr
       done = true;
       clearTimeout(timer);
       unsubscribe();
+      void client.dispose();
       resolve(g);
     };
     const timer = setTimeout(() => finish(unexpected('neither an event nor an error within 60 s')), 60_000);
-    const unsubscribe = wsClient(c).subscribe(
+    const client = (c.name === 'revoked token' && preOpened.pop()) || openSocket(c);
+    const unsubscribe = client.subscribe(
       { query },
       {
         next: (v: any) => {
@@ -779,7 +795,7 @@ function record(row: Row, c: Caller, got: Got): void {
   const ok = exp === 'allowed' ? got.kind === 'allowed' : (exp as readonly string[]).includes(got.kind);
   if (ok) return;
   const want = exp === 'allowed' ? 'allowed' : `refused (${exp.join(' or ')})`;
-  failures.push(`${c.name} | ${row.key} [${row.probe}] | expected ${want} | got ${got.kind}${got.detail ? `: ${got.detail}` : ''}`);
+  fail(row, c, `${c.name} | ${row.key} [${row.probe}] | expected ${want} | got ${got.kind}${got.detail ? `: ${got.detail}` : ''}`);
 }
 
 async function settle(p: Promise<Got>): Promise<Got> {
@@ -805,12 +821,12 @@ async function runWriteRow(row: Row): Promise<void> {
   refused.forEach((c, i) => record(row, c, got[i]!));
   if (changed) {
     const through = refused.filter((_, i) => got[i]!.kind === 'allowed').map((c) => c.name);
-    failures.push(`${through.join(', ') || 'refused callers'} | ${row.key} [${row.probe}] | expected no change | got changed ${changed}`);
+    fail(row, null, `${through.join(', ') || 'refused callers'} | ${row.key} [${row.probe}] | expected no change | got changed ${changed}`);
   }
   // One at a time: the first may use up the target (a purge, a delete), the next sees it used.
   for (const c of permitted) record(row, c, await settle(row.run(c)));
   const after = permitted.length ? await row.afterAllowed?.() : null;
-  if (after) failures.push(`${permitted.map((c) => c.name).join(', ')} | ${row.key} [${row.probe}] | expected the allowed calls to take effect | got ${after}`);
+  if (after) fail(row, null, `${permitted.map((c) => c.name).join(', ')} | ${row.key} [${row.probe}] | expected the allowed calls to take effect | got ${after}`);
 }
 
 async function waitForJobs(): Promise<void> {
@@ -822,14 +838,14 @@ before(async () => {
   await seed();
 });
 after(async () => {
-  for (const client of wsClients.values()) await client.dispose();
+  for (const client of sockets) await client.dispose();
   if (s) await waitForJobs().catch(() => undefined);
   await s?.stop();
 });
 
 test('authorization matrix: every root field, Node type and HTTP route has a row, and every caller gets exactly what its row allows', { timeout: 900_000 }, async () => {
   const t0 = Date.now();
-  const table = rows();
+  table = rows();
   const keys = new Set(table.map((r) => r.key));
 
   // Completeness: the schema's root fields and Node types, the app's routes.
@@ -844,22 +860,29 @@ test('authorization matrix: every root field, Node type and HTTP route has a row
   ];
   const routeKeys = listRoutes(s.http.server);
   const present = new Set([...schemaKeys, ...routeKeys]);
-  for (const k of present) if (!keys.has(k)) failures.push(`(table) | ${k} | expected a row in the policy table | got none: add one to authorization-matrix.test.ts`);
-  for (const k of keys) if (!present.has(k)) failures.push(`(table) | ${k} | expected the schema or the app to have it | got no such field, type or route: remove or rename its row`);
+  for (const k of present) if (!keys.has(k)) fail(null, null, `(table) | ${k} | expected a row in the policy table | got none: add one to authorization-matrix.test.ts`);
+  for (const k of keys) if (!present.has(k)) fail(null, null, `(table) | ${k} | expected the schema or the app to have it | got no such field, type or route: remove or rename its row`);
 
   // Reads, all at once in batches; then subscriptions over WebSockets; then writes, row by row.
   const reads = table.filter((r) => r.phase === 'read').flatMap((row) => callers.map((c) => ({ row, c })));
   await inBatches(reads, 24, async ({ row, c }) => record(row, c, await settle(row.run(c))));
+  const tReads = Date.now();
 
   const subs = table.filter((r) => r.phase === 'subscribe').flatMap((row) => callers.map((c) => ({ row, c })));
   const events = triggerEvents();
   const verdicts = await Promise.all(subs.map(({ row, c }) => settle(row.run(c))));
   await events.stop();
   subs.forEach(({ row, c }, i) => record(row, c, verdicts[i]!));
+  const tSubs = Date.now();
 
   await waitForJobs();
   for (const row of table.filter((r) => r.phase === 'write')) await runWriteRow(row);
 
-  console.log(`authorization matrix: ${cases} cases (${table.length} rows x ${callers.length} callers), ${failures.length} wrong, in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  assert.ok(failures.length === 0, `${failures.length} wrong case(s) (caller | row [probe] | expected | got):\n${failures.join('\n')}`);
+  const secs = (from: number, to: number) => `${((to - from) / 1000).toFixed(1)} s`;
+  console.log(
+    `authorization matrix: ${cases} cases (${table.length} rows x ${callers.length} callers), ${failures.length} wrong, ` +
+      `in ${secs(t0, Date.now())} (reads ${secs(t0, tReads)}, subscriptions ${secs(tReads, tSubs)}, writes ${secs(tSubs, Date.now())})`,
+  );
+  const lines = failures.sort((x, y) => x.at[0] - y.at[0] || x.at[1] - y.at[1]).map((f) => f.line);
+  assert.ok(failures.length === 0, `${failures.length} wrong case(s) (caller | row [probe] | expected | got):\n${lines.join('\n')}`);
 });
