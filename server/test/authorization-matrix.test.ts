@@ -713,7 +713,10 @@ function rows(): Row[] {
 // counts an operation released twice when it is released in `next` and the server completes it
 // too). Not lazy: a socket stays open until it is disposed.
 const sockets: Client[] = [];
-/** sockets of the revoked caller, opened before its token was revoked, one per subscription row */
+/**
+ * Sockets of the revoked caller, opened before its token was revoked, one per subscription row
+ * (a row beyond `subscriptionCount` gets a fresh socket, refused when it connects).
+ */
 const preOpened: Client[] = [];
 const subscriptionCount = 6;
 function openSocket(c: Caller): Client {
