@@ -245,20 +245,14 @@ async function seed(): Promise<void> {
   // The callers.
   const all = { repos: [''], prefixes: [''], apps: [] as string[] };
   callers.push({ name: 'no token', token: null, valid: false, scopes: [], repos: [], prefixes: [], apps: [] });
-  const expiring = await mintToken('matrix expired', { scopes: [...allScopes], durationSeconds: 1 });
+  // Their WebSockets are opened while the tokens are still good: every operation on them after
+  // the expiry or the revocation must be refused.
+  const expiring = await mintToken('matrix expired', { scopes: [...allScopes], durationSeconds: 12 });
   const revoked = await mintToken('matrix revoked', { scopes: [...allScopes] });
-  callers.push({ name: 'expired token', token: expiring.token, jti: expiring.jti, valid: false, scopes: [...allScopes], ...all });
-  callers.push({ name: 'revoked token', token: revoked.token, jti: revoked.jti, valid: false, scopes: [...allScopes], ...all });
-  // The revoked token's WebSockets are opened while the token is still good: every operation on
-  // them after the revocation must be refused (the expired token connects after expiry).
-  for (let i = 0; i < subscriptionCount; i++) {
-    const client = openSocket(callers.at(-1)!);
-    preOpened.push(client);
-    const viewerOverWs = await new Promise<any>((resolve, reject) =>
-      client.subscribe({ query: '{ viewer { tokenId } }' }, { next: resolve, error: reject, complete: () => undefined }),
-    );
-    assert.equal(viewerOverWs.data?.viewer?.tokenId, revoked.jti, JSON.stringify(viewerOverWs));
-  }
+  const expired: Caller = { name: 'expired token', token: expiring.token, jti: expiring.jti, valid: false, scopes: [...allScopes], ...all };
+  callers.push(expired, { name: 'revoked token', token: revoked.token, jti: revoked.jti, valid: false, scopes: [...allScopes], ...all });
+  await openSocketsNow(expired);
+  assert.equal(await openSocketsNow(callers.at(-1)!), subscriptionCount, "the revoked token's sockets");
   await gqlOk('mutation($ids: [String!]!) { revokeTokens(input: { tokenIds: $ids }) { __typename } }', { ids: [revoked.jti] });
   const narrow: Array<[string, Record<string, unknown>, Omit<Caller, 'name' | 'token' | 'valid' | 'scopes' | 'jti'>]> = [
     ['token for another repo', { repos: ['other'] }, { repos: ['other'], prefixes: [''], apps: [] }],
@@ -275,7 +269,7 @@ async function seed(): Promise<void> {
   }
   const adminJti = (await gqlOk('{ viewer { tokenId } }')).viewer.tokenId;
   callers.push({ name: 'admin (full)', token: s.adminToken, jti: adminJti, valid: true, scopes: [...allScopes], ...all });
-  await pollFor(async () => (await s.gql('{ viewer { name } }', {}, expiring.token)).body.errors?.[0]?.extensions?.reason === 'expired', 15_000, 100);
+  await pollFor(async () => (await s.gql('{ viewer { name } }', {}, expiring.token)).body.errors?.[0]?.extensions?.reason === 'expired', 30_000, 100);
 
   // Global ids of one node of each type.
   const ids = await gqlOk(
@@ -714,11 +708,29 @@ function rows(): Row[] {
 // too). Not lazy: a socket stays open until it is disposed.
 const sockets: Client[] = [];
 /**
- * Sockets of the revoked caller, opened before its token was revoked, one per subscription row
- * (a row beyond `subscriptionCount` gets a fresh socket, refused when it connects).
+ * Sockets of the expired and the revoked caller, opened and used while their tokens were good,
+ * one per subscription row (a row beyond `subscriptionCount` gets a fresh socket, refused when it
+ * connects; so does the expired caller when a busy machine let its token expire first).
  */
-const preOpened: Client[] = [];
+const preOpened = new Map<Caller, Client[]>();
 const subscriptionCount = 6;
+
+/** Opens the caller's sockets and runs a query on each; answers how many its token was still good for. */
+async function openSocketsNow(c: Caller): Promise<number> {
+  const open: Client[] = [];
+  await Promise.all(
+    Array.from({ length: subscriptionCount }, async () => {
+      const client = openSocket(c);
+      const ok = await new Promise<boolean>((resolve) =>
+        client.subscribe({ query: '{ viewer { tokenId } }' }, { next: (v: any) => resolve(v.data?.viewer?.tokenId === c.jti), error: () => resolve(false), complete: () => resolve(false) }),
+      );
+      if (ok) open.push(client);
+    }),
+  );
+  preOpened.set(c, open);
+  return open.length;
+}
+
 function openSocket(c: Caller): Client {
   const client = createClient({ url: s.wsUrl, connectionParams: c.token ? { authorization: `Bearer ${c.token}` } : {}, lazy: false, onNonLazyError: () => undefined, retryAttempts: 0 });
   sockets.push(client);
@@ -744,7 +756,7 @@ function subscribeProbe(c: Caller, query: string, until: 'first' | 'builds'): Pr
       resolve(g);
     };
     const timer = setTimeout(() => finish(unexpected('neither an event nor an error within 60 s')), 60_000);
-    const client = (c.name === 'revoked token' && preOpened.pop()) || openSocket(c);
+    const client = preOpened.get(c)?.pop() ?? openSocket(c);
     const unsubscribe = client.subscribe(
       { query },
       {
@@ -759,7 +771,7 @@ function subscribeProbe(c: Caller, query: string, until: 'first' | 'builds'): Pr
         },
         error: (e: any) => {
           if (Array.isArray(e)) return finish(gqlRefusal(e));
-          if (typeof e?.code === 'number') return finish(e.code === 4403 ? { kind: 'unauthenticated', detail: `socket closed ${e.code}` } : unexpected(`socket closed ${e.code} ${e.reason ?? ''}`));
+          if (typeof e?.code === 'number') return finish(e.code === 4401 || e.code === 4403 ? { kind: 'unauthenticated', detail: `socket closed ${e.code}` } : unexpected(`socket closed ${e.code} ${e.reason ?? ''}`));
           finish(unexpected(`error ${clip(e?.message ?? e)}`));
         },
         // A finished job's log or status stream may end right after its replay.
