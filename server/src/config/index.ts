@@ -40,6 +40,8 @@ const configSchema = z
     'max-query-depth': z.coerce.number().int().min(1).default(12),
     'max-query-cost': z.coerce.number().int().min(1).default(5000),
     'max-request-bytes': z.coerce.number().int().min(1024).default(1024 * 1024),
+    /** GraphQL operations (subscriptions, and queries while they run) one WebSocket may have open at once */
+    'max-subscriptions-per-socket': z.coerce.number().int().min(1).default(100),
     /** job store: fmd's own MariaDB backend (default) or MongoDB via @agendajs/mongo-backend */
     'jobs-backend': z.enum(['mariadb', 'mongo']).default('mariadb'),
     /** mongodb://... when jobs-backend is mongo */
@@ -73,6 +75,7 @@ export type FmdConfig = {
   maxQueryDepth: number;
   maxQueryCost: number;
   maxRequestBytes: number;
+  maxSubscriptionsPerSocket: number;
   tokenUsageFlushMs: number;
   jobsBackend: 'mariadb' | 'mongo';
   mongodbUrl: string | undefined;
@@ -100,6 +103,7 @@ const envKeys: Record<string, keyof z.input<typeof configSchema>> = {
   FMD_MAX_QUERY_DEPTH: 'max-query-depth',
   FMD_MAX_QUERY_COST: 'max-query-cost',
   FMD_MAX_REQUEST_BYTES: 'max-request-bytes',
+  FMD_MAX_SUBSCRIPTIONS_PER_SOCKET: 'max-subscriptions-per-socket',
   FMD_JOBS_BACKEND: 'jobs-backend',
   FMD_MONGODB_URL: 'mongodb-url',
   FMD_JOB_WORKERS: 'job-workers',
@@ -186,6 +190,7 @@ export function loadConfig(
     maxQueryDepth: c['max-query-depth'],
     maxQueryCost: c['max-query-cost'],
     maxRequestBytes: c['max-request-bytes'],
+    maxSubscriptionsPerSocket: c['max-subscriptions-per-socket'],
     tokenUsageFlushMs: c['token-usage-flush-ms'],
     jobsBackend: c['jobs-backend'],
     mongodbUrl: c['mongodb-url'],

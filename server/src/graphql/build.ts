@@ -2,10 +2,13 @@
 // state machine and token rules (scopes, sub build/<id>, repos, prefixes) as /api/v1.
 import { builder } from './builder.ts';
 import type { GraphQLContext } from './context.ts';
-import { ErrorInterface } from './errors.ts';
+import { ErrorInterface, orNull } from './errors.ts';
+import { JobRef } from './job.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
+import { visibleBuildsWhere } from '../domain/builds/access.ts';
 import { BuildBusyError, publishedStateCode, repoStateCode, WrongStateError } from '../domain/builds/states.ts';
 import { buildTopic, repoBuildsTopic } from '../domain/builds/service.ts';
+import type { Job, Promotion } from '../generated/prisma/client.ts';
 
 builder.objectType(WrongStateError, {
   name: 'WrongStateError',
@@ -51,10 +54,10 @@ builder.prismaObject('Check', {
     name: t.exposeString('name'),
     status: t.field({ type: CheckStatusEnum, resolve: (c) => c.status }),
     results: t.expose('results', { type: 'JSON', nullable: true }),
-    job: t.prismaField({
-      type: 'Job',
+    job: t.field({
+      type: JobRef,
       nullable: true,
-      resolve: (query, c, _a, ctx) => (c.jobId === null ? null : ctx.services.prisma.job.findUnique({ ...query, where: { id: c.jobId } })),
+      resolve: (c, _a, ctx) => (c.jobId === null ? null : orNull(ctx.services.jobRecords.get(c.jobId))),
     }),
   }),
 });
@@ -70,7 +73,7 @@ const PromotionStateEnum = builder.enumType('PromotionState', {
   values: ['PROMOTING', 'PROMOTED', 'FAILED', 'SKIPPED'] as const,
 });
 
-builder.prismaObject('Promotion', {
+const PromotionRef = builder.prismaObject('Promotion', {
   description: "A published build's refs published again into a child repo (e.g. beta -> stable) by a promote job.",
   fields: (t) => ({
     number: t.exposeInt('id'),
@@ -118,7 +121,9 @@ export const BuildNode = builder.prismaNode('Build', {
     promotions: t.prismaField({
       type: ['Promotion'],
       description: 'promotions of this build into other repos, oldest first',
-      resolve: (_query, b, _a, ctx) => ctx.services.promotions.list(b.id),
+      // With Pothos' query the relations below come in the same read as the rows: a promotion
+      // that vanishes meanwhile (its repo deleted) is left out instead of failing the list.
+      resolve: (query, b, _a, ctx) => ctx.services.promotions.list(b.id, query),
     }),
   }),
 });
@@ -145,7 +150,7 @@ builder.queryField('builds', (t) =>
 );
 
 function whereFor(ctx: GraphQLContext, args: Parameters<GraphQLContext['services']['builds']['where']>[0]) {
-  return { AND: [ctx.services.builds.where(args), ctx.services.builds.visibleWhere(ctx.viewer!)] };
+  return { AND: [ctx.services.builds.where(args), visibleBuildsWhere(ctx.viewer!)] };
 }
 
 builder.queryField('build', (t) =>
@@ -155,7 +160,7 @@ builder.queryField('build', (t) =>
     description: 'A build by its flat-manager number.',
     authScopes: readers,
     args: { number: t.arg.int({ required: true }) },
-    resolve: (query, _root, args, ctx) => ctx.services.prisma.build.findFirst({ ...query, where: { AND: [{ id: args.number }, ctx.services.builds.visibleWhere(ctx.viewer!)] } }),
+    resolve: (query, _root, args, ctx) => ctx.services.prisma.build.findFirst({ ...query, where: { AND: [{ id: args.number }, visibleBuildsWhere(ctx.viewer!)] } }),
   }),
 );
 
@@ -163,20 +168,22 @@ builder.queryField('build', (t) =>
 
 const errors = { types: [NotFoundError, InvalidInputError, ForbiddenError, WrongStateError, BuildBusyError] };
 
+// Payloads carry the rows the domain returned or re-read them through it: no second lookup that
+// could fail because the row changed in between.
 const BuildPayload = builder.objectRef<{ id: number }>('BuildPayload').implement({
   fields: (t) => ({
-    build: t.prismaField({ type: 'Build', resolve: (query, p, _a, ctx) => ctx.services.prisma.build.findUniqueOrThrow({ ...query, where: { id: p.id } }) }),
+    build: t.field({ type: BuildNode, resolve: (p, _a, ctx) => ctx.services.builds.get(p.id) }),
   }),
 });
 
-const JobPayload = builder.objectRef<{ id: number; buildId: number | null }>('BuildJobPayload').implement({
+const JobPayload = builder.objectRef<{ job: Job; buildId: number | null }>('BuildJobPayload').implement({
   description: 'The job a build operation queued.',
   fields: (t) => ({
-    job: t.prismaField({ type: 'Job', resolve: (query, p, _a, ctx) => ctx.services.prisma.job.findUniqueOrThrow({ ...query, where: { id: p.id } }) }),
-    build: t.prismaField({
-      type: 'Build',
+    job: t.field({ type: JobRef, resolve: (p) => p.job }),
+    build: t.field({
+      type: BuildNode,
       nullable: true,
-      resolve: (query, p, _a, ctx) => (p.buildId === null ? null : ctx.services.prisma.build.findUnique({ ...query, where: { id: p.buildId } })),
+      resolve: (p, _a, ctx) => (p.buildId === null ? null : orNull(ctx.services.builds.get(p.buildId))),
     }),
   }),
 });
@@ -239,8 +246,7 @@ builder.mutationField('commitBuild', (t) =>
     errors,
     args: { input: t.arg({ type: CommitBuildInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
-      const job = await ctx.services.builds.commit(ctx.viewer!, input.build, input);
-      return { id: job.id, buildId: input.build };
+      return { job: await ctx.services.builds.commit(ctx.viewer!, input.build, input), buildId: input.build };
     },
   }),
 );
@@ -256,8 +262,7 @@ builder.mutationField('publishBuild', (t) =>
     errors,
     args: { input: t.arg({ type: PublishBuildInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
-      const job = await ctx.services.builds.publish(ctx.viewer!, input.build);
-      return { id: job.id, buildId: input.build };
+      return { job: await ctx.services.builds.publish(ctx.viewer!, input.build), buildId: input.build };
     },
   }),
 );
@@ -282,7 +287,7 @@ builder.mutationField('republishApp', (t) =>
     authScopes: { authenticated: true },
     errors,
     args: { input: t.arg({ type: RepublishAppInput, required: true }) },
-    resolve: async (_r, { input }, ctx) => ({ id: (await ctx.services.builds.republish(ctx.viewer!, input.repo, input)).id, buildId: null }),
+    resolve: async (_r, { input }, ctx) => ({ job: await ctx.services.builds.republish(ctx.viewer!, input.repo, input), buildId: null }),
   }),
 );
 
@@ -294,7 +299,7 @@ builder.mutationField('pruneRepo', (t) =>
     authScopes: { authenticated: true },
     errors,
     args: { input: t.arg({ type: PruneRepoInput, required: true }) },
-    resolve: async (_r, { input }, ctx) => ({ id: (await ctx.services.builds.prune(ctx.viewer!, input.repo)).id, buildId: null }),
+    resolve: async (_r, { input }, ctx) => ({ job: await ctx.services.builds.prune(ctx.viewer!, input.repo), buildId: null }),
   }),
 );
 
@@ -324,14 +329,14 @@ const PromoteBuildInput = builder.inputType('PromoteBuildInput', {
   }),
 });
 
-const PromotionPayload = builder.objectRef<{ id: number; buildId: number; jobId: number }>('PromoteBuildPayload').implement({
+const PromotionPayload = builder.objectRef<{ promotion: Promotion; job: Job }>('PromoteBuildPayload').implement({
   fields: (t) => ({
-    promotion: t.prismaField({ type: 'Promotion', resolve: (query, p, _a, ctx) => ctx.services.prisma.promotion.findUniqueOrThrow({ ...query, where: { id: p.id } }) }),
-    build: t.prismaField({ type: 'Build', resolve: (query, p, _a, ctx) => ctx.services.prisma.build.findUniqueOrThrow({ ...query, where: { id: p.buildId } }) }),
-    job: t.prismaField({
-      type: 'Job',
+    promotion: t.field({ type: PromotionRef, resolve: (p) => p.promotion }),
+    build: t.field({ type: BuildNode, resolve: (p, _a, ctx) => ctx.services.builds.get(p.promotion.buildId) }),
+    job: t.field({
+      type: JobRef,
       description: 'the promote job (it starts after the delay of an auto-promotion)',
-      resolve: (query, p, _a, ctx) => ctx.services.prisma.job.findUniqueOrThrow({ ...query, where: { id: p.jobId } }),
+      resolve: (p) => p.job,
     }),
   }),
 });
@@ -344,8 +349,7 @@ builder.mutationField('promoteBuild', (t) =>
     errors,
     args: { input: t.arg({ type: PromoteBuildInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
-      const { promotion, job } = await ctx.services.promotions.promote(ctx.viewer!, input.build, input.targetRepo);
-      return { id: promotion.id, buildId: promotion.buildId, jobId: job.id };
+      return ctx.services.promotions.promote(ctx.viewer!, input.build, input.targetRepo);
     },
   }),
 );
@@ -367,8 +371,8 @@ async function* buildUpdates(ctx: GraphQLContext, topic: string, first: number |
 }
 
 builder.subscriptionField('buildUpdated', (t) =>
-  t.prismaField({
-    type: 'Build',
+  t.field({
+    type: BuildNode,
     description: 'The build now, then each time its state, refs or checks change.',
     args: { number: t.arg.int({ required: true }) },
     subscribe: async (_root, args, ctx) => {
@@ -376,13 +380,13 @@ builder.subscriptionField('buildUpdated', (t) =>
       await ctx.services.builds.getFor(viewer, args.number, ['build', 'upload', 'download', 'admin']);
       return buildUpdates(ctx, buildTopic(args.number), args.number);
     },
-    resolve: (query, payload, _a, ctx) => ctx.services.prisma.build.findUniqueOrThrow({ ...query, where: { id: (payload as { id: number }).id } }),
+    resolve: (payload, _a, ctx) => ctx.services.builds.get((payload as { id: number }).id),
   }),
 );
 
 builder.subscriptionField('buildsUpdated', (t) =>
-  t.prismaField({
-    type: 'Build',
+  t.field({
+    type: BuildNode,
     description: 'Each build of a repo when it changes.',
     args: { repo: t.arg.string({ required: true }) },
     subscribe: async (_root, args, ctx) => {
@@ -390,6 +394,6 @@ builder.subscriptionField('buildsUpdated', (t) =>
       await ctx.services.repos.getVisible(viewer, args.repo);
       return buildUpdates(ctx, repoBuildsTopic(args.repo), null);
     },
-    resolve: (query, payload, _a, ctx) => ctx.services.prisma.build.findUniqueOrThrow({ ...query, where: { id: (payload as { id: number }).id } }),
+    resolve: (payload, _a, ctx) => ctx.services.builds.get((payload as { id: number }).id),
   }),
 );

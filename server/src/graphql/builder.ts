@@ -9,6 +9,7 @@ import type PrismaTypes from '../generated/pothos-prisma-types.ts';
 import { getDatamodel } from '../generated/pothos-prisma-types.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { GraphQLContext } from './context.ts';
+import { resolveVisibleNodes } from './node.ts';
 import type { Scope } from '../domain/tokens/claims.ts';
 import { hasScope } from '../domain/tokens/claims.ts';
 
@@ -34,6 +35,16 @@ export const builder = new SchemaBuilder<{
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',
+    // node/nodes go through each type's visibility rule (node.ts), with the raw id: Pothos'
+    // parse would turn "SigningKey:xxx" into NaN and hand it to Prisma.
+    nodeQueryOptions: {
+      args: { id: { extensions: { relayGlobalIDAlwaysParse: false } } },
+      resolve: async (_root, args, ctx, info) => (await resolveVisibleNodes(ctx, info, [args.id]))[0] as never,
+    },
+    nodesQueryOptions: {
+      args: { ids: { extensions: { relayGlobalIDAlwaysParse: false } } },
+      resolve: (_root, args, ctx, info) => resolveVisibleNodes(ctx, info, args.ids) as never,
+    },
   },
   scopeAuth: {
     authScopes: (ctx) => ({

@@ -11,6 +11,8 @@ export type GraphQLContext = {
   viewer: Viewer | null;
   /** why authentication failed, when a token was sent but rejected */
   authFailure: AuthenticationError | null;
+  /** the HTTP request's id, or the WebSocket connection's: errors name it, the log has the details */
+  requestId: string;
   /** the error to raise when an auth scope check fails */
   authorizationError(message: string): GraphQLError;
   /**
@@ -20,11 +22,12 @@ export type GraphQLContext = {
   requireAnyScope(scopes: readonly Scope[]): Viewer;
 };
 
-export function createContext(services: Services, viewer: Viewer | null, authFailure: AuthenticationError | null): GraphQLContext {
+export function createContext(services: Services, viewer: Viewer | null, authFailure: AuthenticationError | null, requestId: string): GraphQLContext {
   const ctx: GraphQLContext = {
     services,
     viewer,
     authFailure,
+    requestId,
     requireAnyScope(scopes) {
       if (!viewer) throw ctx.authorizationError('not authenticated');
       if (!scopes.some((s) => hasScope(viewer.claims, s))) throw ctx.authorizationError(`needs one of the scopes ${scopes.join(', ')}`);

@@ -32,3 +32,13 @@ builder.objectType(InvalidInputError, {
   isTypeOf: (v) => v instanceof InvalidInputError,
   fields: (t) => ({ field: t.exposeString('field', { nullable: true }) }),
 });
+
+/** A domain read for a nullable field: a row that is gone is null, not an error. */
+export async function orNull<T>(read: Promise<T>): Promise<T | null> {
+  try {
+    return await read;
+  } catch (err) {
+    if (err instanceof NotFoundError) return null;
+    throw err;
+  }
+}

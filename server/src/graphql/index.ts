@@ -1,6 +1,7 @@
 // Builds the GraphQL schema from the per-area files.
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { builder } from './builder.ts';
+import { checkNodeLoaders } from './node.ts';
 import './scalars.ts';
 import './errors.ts';
 import './viewer.ts';
@@ -13,7 +14,10 @@ import './build.ts';
 let schema: GraphQLSchema | undefined;
 
 export function buildSchema(): GraphQLSchema {
-  schema ??= builder.toSchema();
+  if (!schema) {
+    schema = builder.toSchema();
+    checkNodeLoaders(schema);
+  }
   return schema;
 }
 

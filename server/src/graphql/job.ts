@@ -1,8 +1,11 @@
 // Jobs: list and read, follow status and logs live, cancel.
 import { builder } from './builder.ts';
+import type { Job } from '../generated/prisma/client.ts';
 import { NotFoundError } from '../domain/errors.ts';
 import { jobKinds } from '../domain/jobs/queue.ts';
 import { jobStatusCode } from '../domain/jobs/service.ts';
+import { visibleJobsWhere } from '../domain/jobs/access.ts';
+import type { GraphQLContext } from './context.ts';
 
 export const JobStatusEnum = builder.enumType('JobStatus', {
   description: 'flat-manager job status: NEW 0, STARTED 1, ENDED 2, BROKEN 3',
@@ -62,10 +65,14 @@ builder.queryField('jobs', (t) =>
       status: t.arg({ type: JobStatusEnum }),
       repo: t.arg.string(),
     },
-    totalCount: (_root, args, ctx) => ctx.services.prisma.job.count({ where: ctx.services.jobRecords.where(args) }),
-    resolve: (query, _root, args, ctx) => ctx.services.prisma.job.findMany({ ...query, where: ctx.services.jobRecords.where(args), orderBy: { id: 'desc' } }),
+    totalCount: (_root, args, ctx) => ctx.services.prisma.job.count({ where: jobsWhere(ctx, args) }),
+    resolve: (query, _root, args, ctx) => ctx.services.prisma.job.findMany({ ...query, where: jobsWhere(ctx, args), orderBy: { id: 'desc' } }),
   }),
 );
+
+function jobsWhere(ctx: GraphQLContext, args: Parameters<GraphQLContext['services']['jobRecords']['where']>[0]) {
+  return { AND: [ctx.services.jobRecords.where(args), visibleJobsWhere(ctx.viewer!)] };
+}
 
 builder.queryField('job', (t) =>
   t.prismaField({
@@ -73,15 +80,13 @@ builder.queryField('job', (t) =>
     nullable: true,
     authScopes: readers,
     args: { number: t.arg.int({ required: true }) },
-    resolve: (query, _root, args, ctx) => ctx.services.prisma.job.findUnique({ ...query, where: { id: args.number } }),
+    resolve: (query, _root, args, ctx) => ctx.services.prisma.job.findFirst({ ...query, where: { AND: [{ id: args.number }, visibleJobsWhere(ctx.viewer!)] } }),
   }),
 );
 
 const CancelJobInput = builder.inputType('CancelJobInput', { fields: (t) => ({ number: t.int({ required: true }) }) });
-const CancelJobPayload = builder.objectRef<{ number: number }>('CancelJobPayload').implement({
-  fields: (t) => ({
-    job: t.prismaField({ type: 'Job', resolve: (query, p, _a, ctx) => ctx.services.prisma.job.findUniqueOrThrow({ ...query, where: { id: p.number } }) }),
-  }),
+const CancelJobPayload = builder.objectRef<{ job: Job }>('CancelJobPayload').implement({
+  fields: (t) => ({ job: t.field({ type: JobRef, resolve: (p) => p.job }) }),
 });
 
 builder.mutationField('cancelJob', (t) =>
@@ -92,8 +97,7 @@ builder.mutationField('cancelJob', (t) =>
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: CancelJobInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      await ctx.services.jobs.cancel(input.number);
-      return { number: input.number };
+      return { job: await ctx.services.jobs.cancel(input.number) };
     },
   }),
 );

@@ -5,6 +5,8 @@ import { builder } from './builder.ts';
 import { ErrorInterface } from './errors.ts';
 import { InvalidInputError, NotFoundError } from '../domain/errors.ts';
 import { InvalidKeyError, KeyInUseError } from '../domain/keys/service.ts';
+import { visibleKeysWhere } from '../domain/keys/access.ts';
+import type { SigningKey as SigningKeyRow } from '../generated/prisma/client.ts';
 
 const admin = { scope: 'admin' } as const;
 
@@ -26,8 +28,8 @@ export const SigningKeyRef = builder.prismaNode('SigningKey', {
     }),
     repos: t.relatedConnection('repos', {
       cursor: 'id',
-      description: 'repos that sign with this key',
-      query: () => ({ where: { status: 'ACTIVE' }, orderBy: { name: 'asc' } }),
+      description: 'repos that sign with this key and that you may read',
+      query: (_args, ctx) => ({ where: ctx.services.repos.visibleWhere(ctx.viewer!), orderBy: { name: 'asc' } }),
     }),
   }),
 });
@@ -50,8 +52,8 @@ builder.queryField('keys', (t) =>
     cursor: 'id',
     description: 'Signing keys, newest first.',
     authScopes: { authenticated: true },
-    totalCount: (_root, _args, ctx) => ctx.services.prisma.signingKey.count(),
-    resolve: (query, _root, _args, ctx) => ctx.services.prisma.signingKey.findMany({ ...query, orderBy: { id: 'desc' } }),
+    totalCount: (_root, _args, ctx) => ctx.services.prisma.signingKey.count({ where: visibleKeysWhere(ctx.viewer!) }),
+    resolve: (query, _root, _args, ctx) => ctx.services.prisma.signingKey.findMany({ ...query, where: visibleKeysWhere(ctx.viewer!), orderBy: { id: 'desc' } }),
   }),
 );
 
@@ -62,7 +64,7 @@ builder.queryField('key', (t) =>
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
     resolve: (query, _root, args, ctx) =>
-      ctx.services.prisma.signingKey.findUnique({ ...query, where: { id: keyIdFromInput(String(args.id), 'id') } }),
+      ctx.services.prisma.signingKey.findFirst({ ...query, where: { AND: [{ id: keyIdFromInput(String(args.id), 'id') }, visibleKeysWhere(ctx.viewer!)] } }),
   }),
 );
 
@@ -88,13 +90,8 @@ builder.objectType(InvalidKeyError, {
   }),
 });
 
-const KeyPayload = builder.objectRef<{ id: number }>('KeyPayload').implement({
-  fields: (t) => ({
-    key: t.prismaField({
-      type: 'SigningKey',
-      resolve: (query, p, _a, ctx) => ctx.services.prisma.signingKey.findUniqueOrThrow({ ...query, where: { id: p.id } }),
-    }),
-  }),
+const KeyPayload = builder.objectRef<{ key: SigningKeyRow }>('KeyPayload').implement({
+  fields: (t) => ({ key: t.field({ type: SigningKeyRef, resolve: (p) => p.key }) }),
 });
 
 const GenerateKeyInput = builder.inputType('GenerateKeyInput', {
@@ -114,7 +111,7 @@ builder.mutationField('generateKey', (t) =>
     authScopes: admin,
     errors: { types: [InvalidInputError] },
     args: { input: t.arg({ type: GenerateKeyInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => ({ id: (await ctx.services.keys.generate(input)).id }),
+    resolve: async (_root, { input }, ctx) => ({ key: await ctx.services.keys.generate(input) }),
   }),
 );
 
@@ -133,7 +130,7 @@ builder.mutationField('importKey', (t) =>
     authScopes: admin,
     errors: { types: [InvalidKeyError, InvalidInputError] },
     args: { input: t.arg({ type: ImportKeyInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => ({ id: (await ctx.services.keys.import(input)).id }),
+    resolve: async (_root, { input }, ctx) => ({ key: await ctx.services.keys.import(input) }),
   }),
 );
 

@@ -4,7 +4,9 @@ import { resolveArrayConnection } from '@pothos/plugin-relay';
 import { builder } from './builder.ts';
 import type { GraphQLContext } from './context.ts';
 import { keyIdFromInput } from './key.ts';
-import { ErrorInterface } from './errors.ts';
+import { ErrorInterface, orNull } from './errors.ts';
+import { JobRef } from './job.ts';
+import type { Job, Repo } from '../generated/prisma/client.ts';
 import { InvalidInputError, NotFoundError, UnavailableError } from '../domain/errors.ts';
 import { topics } from '../domain/events.ts';
 import type { RefInfo, RepoUpdatedEvent } from '../domain/repos/service.ts';
@@ -68,7 +70,15 @@ export const RepoRef = builder.prismaNode('Repo', {
     key: t.relation('key', { nullable: true }),
     previousKey: t.relation('previousKey', { nullable: true, description: 'during a key rotation, the old key that still signs until previousKeyUntil' }),
     previousKeyUntil: t.expose('previousKeyUntil', { type: 'DateTime', nullable: true }),
-    parent: t.relation('parent', { nullable: true }),
+    parent: t.prismaField({
+      type: 'Repo',
+      nullable: true,
+      description: 'the repo builds are promoted from (null when you may not read it)',
+      resolve: (query, r, _a, ctx) =>
+        r.parentId === null || !ctx.viewer
+          ? null
+          : ctx.services.prisma.repo.findFirst({ ...query, where: { AND: [{ id: r.parentId }, ctx.services.repos.visibleWhere(ctx.viewer)] } }),
+    }),
     autoPromote: t.field({
       type: AutoPromoteRef,
       nullable: true,
@@ -154,17 +164,14 @@ function settingsFrom(input: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-const RepoPayload = builder.objectRef<{ name: string; jobId?: number | null }>('RepoPayload').implement({
+const RepoPayload = builder.objectRef<{ repo: Repo; job: Job | null }>('RepoPayload').implement({
   fields: (t) => ({
-    repo: t.prismaField({
-      type: 'Repo',
-      resolve: (query, p, _a, ctx) => ctx.services.prisma.repo.findUniqueOrThrow({ ...query, where: { name: p.name } }),
-    }),
-    job: t.prismaField({
-      type: 'Job',
+    repo: t.field({ type: RepoRef, resolve: (p) => p.repo }),
+    job: t.field({
+      type: JobRef,
       nullable: true,
       description: 'the update-repo job that brings the change to the summary and signatures, when it needs one',
-      resolve: (query, p, _a, ctx) => (p.jobId == null ? null : ctx.services.prisma.job.findUnique({ ...query, where: { id: p.jobId } })),
+      resolve: (p) => p.job,
     }),
   }),
 });
@@ -192,7 +199,7 @@ builder.mutationField('createRepo', (t) =>
         ...settingsFrom(rest),
         keyId: keyId == null ? null : keyIdFromInput(String(keyId), 'keyId'),
       } as Parameters<GraphQLContext['services']['repos']['create']>[0]);
-      return { name: repo.name };
+      return { repo, job: null };
     },
   }),
 );
@@ -214,22 +221,17 @@ builder.mutationField('updateRepo', (t) =>
     args: { input: t.arg({ type: UpdateRepoInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const { name, ...rest } = input;
-      const { repo, job } = await ctx.services.repos.update(name, settingsFrom(rest) as Parameters<GraphQLContext['services']['repos']['update']>[1]);
-      return { name: repo.name, jobId: job?.id ?? null };
+      return ctx.services.repos.update(name, settingsFrom(rest) as Parameters<GraphQLContext['services']['repos']['update']>[1]);
     },
   }),
 );
 
 const DeleteRepoInput = builder.inputType('DeleteRepoInput', { fields: (t) => ({ name: t.string({ required: true }) }) });
 
-const DeleteRepoPayload = builder.objectRef<{ name: string; jobId: number }>('DeleteRepoPayload').implement({
+const DeleteRepoPayload = builder.objectRef<{ name: string; job: Job }>('DeleteRepoPayload').implement({
   fields: (t) => ({
     name: t.exposeString('name'),
-    job: t.prismaField({
-      type: 'Job',
-      description: 'the job that removes the files, then the row',
-      resolve: (query, p, _a, ctx) => ctx.services.prisma.job.findUniqueOrThrow({ ...query, where: { id: p.jobId } }),
-    }),
+    job: t.field({ type: JobRef, description: 'the job that removes the files, then the row', resolve: (p) => p.job }),
   }),
 });
 
@@ -242,7 +244,7 @@ builder.mutationField('deleteRepo', (t) =>
     args: { input: t.arg({ type: DeleteRepoInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const { repo, job } = await ctx.services.repos.delete(input.name);
-      return { name: repo.name, jobId: job.id };
+      return { name: repo.name, job };
     },
   }),
 );
@@ -266,8 +268,7 @@ builder.mutationField('setRepoKey', (t) =>
     args: { input: t.arg({ type: SetRepoKeyInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const keyId = input.keyId == null ? null : keyIdFromInput(String(input.keyId), 'keyId');
-      const { repo, job } = await ctx.services.repos.setKey(input.repo, keyId, input.overlapSeconds ?? undefined);
-      return { name: repo.name, jobId: job?.id ?? null };
+      return ctx.services.repos.setKey(input.repo, keyId, input.overlapSeconds ?? undefined);
     },
   }),
 );
@@ -285,10 +286,10 @@ const RepoUpdateRef = builder.objectRef<RepoUpdatedEvent>('RepoUpdate').implemen
     name: t.exposeString('name'),
     indexSha: t.exposeString('indexSha', { nullable: true, description: 'sha256 of the new summary.idx' }),
     updatedAt: t.field({ type: 'DateTime', resolve: (e) => new Date(e.updatedAt) }),
-    repo: t.prismaField({
-      type: 'Repo',
+    repo: t.field({
+      type: RepoRef,
       nullable: true,
-      resolve: (query, e, _a, ctx) => ctx.services.prisma.repo.findFirst({ ...query, where: { name: e.name, status: 'ACTIVE' } }),
+      resolve: (e, _a, ctx) => (ctx.viewer ? orNull(ctx.services.repos.getVisible(ctx.viewer, e.name)) : null),
     }),
   }),
 });

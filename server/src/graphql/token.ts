@@ -4,6 +4,7 @@ import type { GraphQLContext } from './context.ts';
 import { ForbiddenError, InvalidInputError } from '../domain/errors.ts';
 import { topics } from '../domain/events.ts';
 import { allScopes } from '../domain/tokens/claims.ts';
+import type { ApiToken } from '../generated/prisma/client.ts';
 
 const managerScopes = ['tokenmanagement', 'admin'] as const;
 const tokenManagers = { anyScope: managerScopes } as const;
@@ -61,13 +62,10 @@ const CreateTokenInput = builder.inputType('CreateTokenInput', {
   }),
 });
 
-const CreateTokenPayload = builder.objectRef<{ token: string; id: number }>('CreateTokenPayload').implement({
+const CreateTokenPayload = builder.objectRef<{ token: string; row: ApiToken }>('CreateTokenPayload').implement({
   fields: (t) => ({
     token: t.exposeString('token', { description: 'the JWT; shown only here, once' }),
-    apiToken: t.prismaField({
-      type: 'ApiToken',
-      resolve: (query, p, _a, ctx) => ctx.services.prisma.apiToken.findUniqueOrThrow({ ...query, where: { id: p.id } }),
-    }),
+    apiToken: t.field({ type: ApiTokenRef, resolve: (p) => p.row }),
   }),
 });
 
@@ -90,7 +88,7 @@ builder.mutationField('createToken', (t) =>
         tokenType: input.tokenType ?? null,
       });
       await ctx.services.events.publish(topics.tokensChanged, { kind: 'CREATED', tokenIds: [row.jti] });
-      return { token, id: row.id };
+      return { token, row };
     },
   }),
 );

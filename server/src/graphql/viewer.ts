@@ -1,6 +1,7 @@
 // `viewer`: who the caller is and what the token allows.
 import { builder } from './builder.ts';
 import type { Viewer } from '../domain/tokens/service.ts';
+import { visibleUsersWhere } from '../domain/users/access.ts';
 
 export const UserRef = builder.prismaNode('User', {
   id: { field: 'id' },
@@ -32,7 +33,8 @@ const ViewerRef = builder.objectRef<Viewer>('Viewer').implement({
     user: t.prismaField({
       type: 'User',
       nullable: true,
-      resolve: (query, v, _args, ctx) => (v.ownerId === null ? null : ctx.services.prisma.user.findUnique({ ...query, where: { id: v.ownerId } })),
+      resolve: (query, v, _args, ctx) =>
+        v.ownerId === null ? null : ctx.services.prisma.user.findFirst({ ...query, where: { AND: [{ id: v.ownerId }, visibleUsersWhere(v)] } }),
     }),
   }),
 });

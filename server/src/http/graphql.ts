@@ -4,17 +4,19 @@ import type { Server as HttpServer } from 'node:http';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloArmor } from '@escape.tech/graphql-armor';
-import { GraphQLError, specifiedRules, validate, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { RequestHandler } from 'express';
 import { buildSchema } from '../graphql/index.ts';
 import { createContext, type GraphQLContext } from '../graphql/context.ts';
 import type { Services } from '../services.ts';
-import { AuthenticationError, DomainError } from '../domain/errors.ts';
+import { AuthenticationError } from '../domain/errors.ts';
 import { isDatabaseUnavailable } from '../db/index.ts';
 import { TokenService, type Viewer } from '../domain/tokens/service.ts';
+import { createLimits } from '../graphql/limits.ts';
+import { clientError, logErrors } from '../graphql/client-errors.ts';
+import { requestIdOf } from './request-id.ts';
 
 export const graphqlPath = '/graphql';
 
@@ -37,17 +39,24 @@ function unavailable(): GraphQLError {
   });
 }
 
+// Apollo's formatError gets no context: the request id of each error is noted when the
+// errors are logged (didEncounterErrors runs first) and read back here.
+const requestIdOfError = new WeakMap<object, string>();
+
 function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-  const original = (error as { originalError?: unknown }).originalError ?? error;
-  if (original instanceof DomainError) {
-    const code = original instanceof AuthenticationError ? 'UNAUTHENTICATED' : original.errorType === 'token-insufficient' ? 'FORBIDDEN' : original.errorType.toUpperCase().replace(/-/g, '_');
-    return { ...formatted, extensions: { ...formatted.extensions, code, errorType: original.errorType } };
-  }
-  if (isDatabaseUnavailable(original)) {
-    return { message: 'the database is unavailable; retry shortly', path: formatted.path, extensions: { code: 'SERVICE_UNAVAILABLE' } };
-  }
-  return formatted;
+  return clientError(formatted, error, typeof error === 'object' && error ? requestIdOfError.get(error) : undefined);
 }
+
+const errorLogPlugin = (services: Services): ApolloServerPlugin<GraphQLContext> => ({
+  async requestDidStart() {
+    return {
+      async didEncounterErrors({ errors, contextValue, operationName }) {
+        for (const e of errors) requestIdOfError.set(e, contextValue.requestId);
+        logErrors(services.log, errors, contextValue.requestId, operationName);
+      },
+    };
+  },
+});
 
 /** A resolver that failed because the database is down turns the whole response into a 503. */
 const unavailableStatusPlugin: ApolloServerPlugin<GraphQLContext> = {
@@ -74,15 +83,7 @@ export type GraphQLEndpoint = {
 export async function createGraphQLEndpoint(services: Services, httpServer: HttpServer): Promise<GraphQLEndpoint> {
   const schema = buildSchema();
   const { config } = services;
-  const armor = new ApolloArmor({
-    maxDepth: { n: config.maxQueryDepth, ignoreIntrospection: true },
-    costLimit: { maxCost: config.maxQueryCost, ignoreIntrospection: true },
-    maxAliases: { n: 30 },
-    maxDirectives: { n: 50 },
-    maxTokens: { n: 5000 },
-    blockFieldSuggestion: { enabled: false },
-  });
-  const protection = armor.protect();
+  const limits = createLimits(config);
 
   const wsServer = new WebSocketServer({ server: httpServer, path: graphqlPath, maxPayload: config.maxRequestBytes });
   const wsCleanup = useServer<Record<string, unknown>, { ctx?: GraphQLContext }>(
@@ -94,27 +95,57 @@ export async function createGraphQLEndpoint(services: Services, httpServer: Http
         const raw = (p.authorization ?? p.Authorization ?? (p.token ? `Bearer ${String(p.token)}` : undefined)) as string | undefined;
         const { viewer, failure } = await resolveViewer(services, raw);
         if (failure) return false; // closes with 4403 Forbidden: the token was rejected
-        ctx.extra.ctx = createContext(services, viewer, null);
+        // One request id per connection: the upgrade request's.
+        ctx.extra.ctx = createContext(services, viewer, null, requestIdOf(ctx.extra.request));
         return true;
       },
       context: (ctx) => ctx.extra.ctx!,
-      validate: (s, document) => validate(s, document, [...specifiedRules, ...protection.validationRules]),
-      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)) as unknown as readonly GraphQLError[],
+      // The same parse and validation limits as over HTTP, checked before anything runs; a
+      // socket runs at most maxSubscriptionsPerSocket operations at once.
+      onSubscribe: (ctx, id, payload) => {
+        const gctx = ctx.extra.ctx!;
+        if (Object.keys(ctx.subscriptions).length > config.maxSubscriptionsPerSocket) {
+          return [
+            new GraphQLError(`too many operations on this connection: at most ${config.maxSubscriptionsPerSocket} at once`, {
+              extensions: { code: 'TOO_MANY_OPERATIONS' },
+            }),
+          ];
+        }
+        const checked = limits.check(schema, payload.query);
+        if ('errors' in checked) {
+          logErrors(services.log, checked.errors, gctx.requestId, payload.operationName);
+          return checked.errors;
+        }
+        return { schema, document: checked.document, operationName: payload.operationName, variableValues: payload.variables, contextValue: gctx };
+      },
+      onError: (ctx, _id, payload, errors) => {
+        const requestId = ctx.extra.ctx?.requestId;
+        if (requestId) logErrors(services.log, errors, requestId, payload.operationName);
+        return errors.map((e) => clientError(e.toJSON(), e, requestId));
+      },
+      // Execution errors travel in `next` messages, which onError never sees.
+      onNext: (ctx, _id, payload, _args, result) => {
+        if (!result.errors?.length) return;
+        const requestId = ctx.extra.ctx!.requestId;
+        logErrors(services.log, result.errors, requestId, payload.operationName);
+        return { ...result, errors: result.errors.map((e) => clientError(e.toJSON(), e, requestId)) };
+      },
     },
     wsServer,
   );
 
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
-    validationRules: protection.validationRules,
+    logger: services.log,
+    validationRules: limits.validationRules,
+    parseOptions: limits.parseOptions,
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
     introspection: true,
     formatError,
     plugins: [
-      // graphql-armor is typed against Apollo's CommonJS build; the plugins are the same objects.
-      ...(protection.plugins as unknown as ApolloServerPlugin<GraphQLContext>[]),
+      errorLogPlugin(services),
       unavailableStatusPlugin,
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 10_000 }),
       {
@@ -143,7 +174,7 @@ export async function createGraphQLEndpoint(services: Services, httpServer: Http
         httpGraphQLRequest: { method: req.method.toUpperCase(), headers, search: q >= 0 ? req.originalUrl.slice(q) : '', body: req.body },
         context: async () => {
           const { viewer, failure } = await resolveViewer(services, req.headers.authorization);
-          return createContext(services, viewer, failure);
+          return createContext(services, viewer, failure, requestIdOf(req));
         },
       });
       for (const [key, value] of response.headers) res.setHeader(key, value);

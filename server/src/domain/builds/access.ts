@@ -1,6 +1,7 @@
 // flat-manager's token rules for builds: a required `sub` (build, build/<id>) with a scope,
 // the token's repos, and the app-id prefixes a build's app id and refs must match.
 import { ForbiddenError } from '../errors.ts';
+import type { Prisma } from '../../generated/prisma/client.ts';
 import { appAllowed, hasScope, repoMatchesClaimed, subHasPrefix, type Scope } from '../tokens/claims.ts';
 import type { Viewer } from '../tokens/service.ts';
 
@@ -27,4 +28,43 @@ export function requirePrefix(viewer: Viewer, id: string): void {
 export function requireBuildAccess(viewer: Viewer, build: { repoName: string; appId: string | null }): void {
   requireRepo(viewer, build.repoName);
   if (build.appId && !appAllowed(viewer.claims, build.appId)) throw new ForbiddenError("Build's app ID not matching prefix in token");
+}
+
+/** Scopes that may read builds (flat-manager: build, upload and download tokens; fmd's admin). */
+export const buildReaderScopes = ['build', 'upload', 'download', 'admin'] as const;
+
+/** Matches no row: Prisma turns an empty `in` into a false condition. */
+export const noRows = { id: { in: [] as number[] } };
+
+/**
+ * Which builds a viewer may read, on every way in (list, `build`, `node`, subscriptions):
+ * admins all; others need a reader scope, and see the builds their `sub` covers
+ * (`build/<id>` is one build), in their repos, whose app id matches their prefixes or apps
+ * (builds without an app id match any prefixes). Throws ForbiddenError when no build can match.
+ */
+export function visibleBuildsWhere(viewer: Viewer): Prisma.BuildWhereInput {
+  const c = viewer.claims;
+  if (hasScope(c, 'admin')) return {};
+  if (!buildReaderScopes.some((s) => hasScope(c, s))) {
+    throw new ForbiddenError(`Not enough permissions: needs one of the scopes ${buildReaderScopes.join(', ')}`, 'build');
+  }
+  const and: Prisma.BuildWhereInput[] = [];
+  const sub = subBuild(c.sub);
+  if (sub === null) return noRows;
+  if (sub !== undefined) and.push({ id: sub });
+  if (!c.repos.includes('')) and.push({ repo: { name: { in: c.repos } } });
+  if (!c.prefixes.includes('')) {
+    const ids: Prisma.BuildWhereInput[] = [{ appId: null }, ...c.apps.map((a) => ({ appId: a }))];
+    for (const p of c.prefixes) ids.push({ appId: p }, { appId: { startsWith: `${p}.` } });
+    and.push({ OR: ids });
+  }
+  return and.length ? { AND: and } : {};
+}
+
+/** The build a token's sub limits it to: undefined for any build, null for none. */
+function subBuild(sub: string): number | null | undefined {
+  // The subs that cover every `build/<id>` (subHasPrefix's rule).
+  if (sub === '' || sub === 'build' || sub === 'build/') return undefined;
+  const m = /^build\/([1-9]\d{0,9})$/.exec(sub);
+  return m ? Number(m[1]) : null;
 }

@@ -80,8 +80,12 @@ export class PromotionService {
     return this.prisma.promotion.findFirst({ where: { buildId, targetRepoId: repoId, state: 'PROMOTED' }, orderBy: { id: 'desc' } });
   }
 
-  async list(buildId: number): Promise<PromotionWithRepos[]> {
-    const rows = await this.prisma.promotion.findMany({ where: { buildId }, include: { sourceRepo: true, targetRepo: true }, orderBy: { id: 'asc' } });
+  /**
+   * A build's promotions, oldest first. `query` (an include or select from the caller) loads
+   * related rows in the same read, so a promotion deleted meanwhile is simply not listed.
+   */
+  async list(buildId: number, query: Pick<Prisma.PromotionFindManyArgs, 'include'> = {}): Promise<Promotion[]> {
+    const rows = await this.prisma.promotion.findMany({ ...query, where: { buildId }, orderBy: { id: 'asc' } });
     return Promise.all(rows.map((p) => this.reconcile(p)));
   }
 
@@ -136,7 +140,7 @@ export class PromotionService {
   }
 
   /** A running promotion whose job is over without saying so (cancelled, failed by recovery) is failed. */
-  private async reconcile(p: PromotionWithRepos): Promise<PromotionWithRepos> {
+  private async reconcile<P extends Promotion>(p: P): Promise<P> {
     if (p.state !== 'PROMOTING') return p;
     // A row whose job was never queued (the process stopped in between) is over after a minute.
     if (p.jobId === null && Date.now() - p.createdAt.getTime() < 60_000) return p;
