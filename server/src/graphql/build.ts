@@ -6,6 +6,7 @@ import { ErrorInterface, orNull } from './errors.ts';
 import { JobRef } from './job.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
 import { visibleBuildsWhere } from '../domain/builds/access.ts';
+import { readableJobsWhere } from '../domain/jobs/access.ts';
 import { BuildBusyError, publishedStateCode, repoStateCode, WrongStateError } from '../domain/builds/states.ts';
 import { buildTopic, repoBuildsTopic } from '../domain/builds/service.ts';
 import type { Job, Promotion } from '../generated/prisma/client.ts';
@@ -54,10 +55,11 @@ builder.prismaObject('Check', {
     name: t.exposeString('name'),
     status: t.field({ type: CheckStatusEnum, resolve: (c) => c.status }),
     results: t.expose('results', { type: 'JSON', nullable: true }),
-    job: t.field({
-      type: JobRef,
+    job: t.prismaField({
+      type: 'Job',
       nullable: true,
-      resolve: (c, _a, ctx) => (c.jobId === null ? null : orNull(ctx.services.jobRecords.get(c.jobId))),
+      resolve: (query, c, _a, ctx) =>
+        c.jobId === null ? null : ctx.services.prisma.job.findFirst({ ...query, where: { AND: [{ id: c.jobId }, readableJobsWhere(ctx.viewer)] } }),
     }),
   }),
 });
@@ -84,7 +86,13 @@ const PromotionRef = builder.prismaObject('Promotion', {
     auto: t.exposeBoolean('auto', { description: "started by the target repo's autoPromote rule" }),
     reason: t.exposeString('reason', { nullable: true, description: 'why it failed or was skipped' }),
     refs: t.field({ type: [PublishedRef], description: 'the commits it made in the target repo', resolve: (p) => refList(p.refs) }),
-    job: t.relation('job', { nullable: true, description: 'the promote job' }),
+    job: t.prismaField({
+      type: 'Job',
+      nullable: true,
+      description: 'the promote job (null when you may not read it)',
+      resolve: (query, p, _a, ctx) =>
+        p.jobId === null ? null : ctx.services.prisma.job.findFirst({ ...query, where: { AND: [{ id: p.jobId }, readableJobsWhere(ctx.viewer)] } }),
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
@@ -112,7 +120,11 @@ export const BuildNode = builder.prismaNode('Build', {
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     refs: t.relation('refs', { query: { orderBy: { id: 'asc' } } }),
     checks: t.relation('checks', { query: { orderBy: { id: 'asc' } } }),
-    jobs: t.relatedConnection('jobs', { cursor: 'id', query: { orderBy: { id: 'desc' } } }),
+    jobs: t.relatedConnection('jobs', {
+      cursor: 'id',
+      description: 'the jobs of this build you may read',
+      query: (_args, ctx) => ({ where: readableJobsWhere(ctx.viewer), orderBy: { id: 'desc' } }),
+    }),
     publishedRefs: t.field({
       type: [PublishedRef],
       description: "what the publish put in the build's repo (empty until it is published)",

@@ -1,7 +1,7 @@
 // Who may read which jobs (their contents, results and logs).
 import type { Prisma } from '../../generated/prisma/client.ts';
 import { ForbiddenError } from '../errors.ts';
-import { visibleBuildsWhere } from '../builds/access.ts';
+import { noRows, visibleBuildsWhere } from '../builds/access.ts';
 import { hasScope, subHasPrefix } from '../tokens/claims.ts';
 import type { Viewer } from '../tokens/service.ts';
 
@@ -15,4 +15,15 @@ export function visibleJobsWhere(viewer: Viewer): Prisma.JobWhereInput {
   if (hasScope(c, 'admin') || (hasScope(c, 'jobs') && subHasPrefix('build', c.sub))) return {};
   if (hasScope(c, 'build')) return { build: visibleBuildsWhere(viewer) };
   throw new ForbiddenError('Not enough permissions: needs the "jobs" scope (or "build" for the jobs of your builds)', 'jobs');
+}
+
+/** visibleJobsWhere for lists reached through another row (a build's jobs): none instead of an error. */
+export function readableJobsWhere(viewer: Viewer | null): Prisma.JobWhereInput {
+  if (!viewer) return noRows;
+  try {
+    return visibleJobsWhere(viewer);
+  } catch (err) {
+    if (err instanceof ForbiddenError) return noRows;
+    throw err;
+  }
 }
