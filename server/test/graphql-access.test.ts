@@ -195,6 +195,27 @@ test('a promotion that vanishes between two reads leaves the list, instead of fa
   }
 });
 
+test('rows reached through a visible one follow their own rule: promotion repos, key repos, build jobs', async () => {
+  const { prisma } = s.services;
+  await prisma.promotion.create({ data: { buildId: fx.ids.build, sourceRepoId: fx.ids.repo, targetRepoId: fx.ids.otherRepo, state: 'PROMOTED', refs: {} } });
+  await prisma.repo.update({ where: { id: fx.ids.repo }, data: { keyId: fx.ids.key } });
+  await prisma.repo.update({ where: { id: fx.ids.otherRepo }, data: { keyId: fx.ids.key } });
+  const query = `{ build(number: ${fx.ids.build}) { promotions { sourceRepo { name } targetRepo { name hooks } } jobs(first: 5) { edges { node { number } } } }
+    key(id: ${fx.ids.key}) { repos(first: 5) { edges { node { name } } } } }`;
+  const mainOnly = await sign({ scope: ['build', 'download'], repos: ['main'], prefixes: ['org.example'] });
+  const downloadOnly = await sign({ scope: ['download'], repos: ['main'], prefixes: ['org.example'] });
+  const admin = await ok(query);
+  assert.deepEqual(admin.build.promotions.at(-1), { sourceRepo: { name: 'main' }, targetRepo: { name: 'other', hooks: admin.build.promotions.at(-1).targetRepo.hooks } });
+  assert.deepEqual(admin.key.repos.edges.map((e: any) => e.node.name), ['main', 'other']);
+  assert.ok(admin.build.jobs.edges.length > 0);
+  const narrow = await ok(query, {}, mainOnly);
+  assert.deepEqual(narrow.build.promotions.at(-1), { sourceRepo: { name: 'main' }, targetRepo: null });
+  assert.deepEqual(narrow.key.repos.edges.map((e: any) => e.node.name), ['main']);
+  assert.deepEqual(narrow.build.jobs, admin.build.jobs, 'a build token reads the jobs of its builds');
+  const download = await ok(query, {}, downloadOnly);
+  assert.deepEqual(download.build.jobs.edges, [], 'a download token reads builds, not their job logs');
+});
+
 test('an unexpected failure answers a generic message with a request id; the log has the details', async () => {
   const logged: any[] = [];
   const log = s.services.log as any;

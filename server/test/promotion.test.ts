@@ -71,7 +71,8 @@ async function promote(n: number, targetRepo: string, token?: string) {
 async function promotionEnded(n: number, repo: string, count = 1) {
   return pollFor(
     async () => {
-      const into = (await promotions(n)).filter((p) => p.targetRepo.name === repo);
+      // A target being deleted is no longer a visible repo: its promotions show targetRepo null.
+      const into = (await promotions(n)).filter((p) => p.targetRepo?.name === repo);
       return into.length >= count && into[count - 1].state !== 'PROMOTING' ? into[count - 1] : null;
     },
     120_000,

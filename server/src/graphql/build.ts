@@ -9,7 +9,7 @@ import { visibleBuildsWhere } from '../domain/builds/access.ts';
 import { readableJobsWhere } from '../domain/jobs/access.ts';
 import { BuildBusyError, publishedStateCode, repoStateCode, WrongStateError } from '../domain/builds/states.ts';
 import { buildTopic, repoBuildsTopic } from '../domain/builds/service.ts';
-import type { Job, Promotion } from '../generated/prisma/client.ts';
+import type { Job, Prisma, Promotion } from '../generated/prisma/client.ts';
 
 builder.objectType(WrongStateError, {
   name: 'WrongStateError',
@@ -75,13 +75,29 @@ const PromotionStateEnum = builder.enumType('PromotionState', {
   values: ['PROMOTING', 'PROMOTED', 'FAILED', 'SKIPPED'] as const,
 });
 
+// A build's token need not cover the repos it was promoted between.
+function visibleRepo(ctx: GraphQLContext, id: number, query: { include?: Prisma.RepoInclude; select?: Prisma.RepoSelect }) {
+  if (!ctx.viewer) return null;
+  return ctx.services.prisma.repo.findFirst({ ...query, where: { AND: [{ id }, ctx.services.repos.visibleWhere(ctx.viewer)] } });
+}
+
 const PromotionRef = builder.prismaObject('Promotion', {
   description: "A published build's refs published again into a child repo (e.g. beta -> stable) by a promote job.",
   fields: (t) => ({
     number: t.exposeInt('id'),
     build: t.relation('build'),
-    sourceRepo: t.relation('sourceRepo', { description: "the target's parent, where the build's commits came from" }),
-    targetRepo: t.relation('targetRepo'),
+    sourceRepo: t.prismaField({
+      type: 'Repo',
+      nullable: true,
+      description: "the target's parent, where the build's commits came from (null when you may not read it)",
+      resolve: (query, p, _a, ctx) => visibleRepo(ctx, p.sourceRepoId, query),
+    }),
+    targetRepo: t.prismaField({
+      type: 'Repo',
+      nullable: true,
+      description: 'the repo it publishes into (null when you may not read it)',
+      resolve: (query, p, _a, ctx) => visibleRepo(ctx, p.targetRepoId, query),
+    }),
     state: t.field({ type: PromotionStateEnum, resolve: (p) => p.state }),
     auto: t.exposeBoolean('auto', { description: "started by the target repo's autoPromote rule" }),
     reason: t.exposeString('reason', { nullable: true, description: 'why it failed or was skipped' }),
