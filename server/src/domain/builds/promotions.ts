@@ -4,7 +4,7 @@
 // job) but is not the build's publish for flat-manager's clients. A repo's `autoPromote` rule
 // does it on its own whenever a build lands in its parent. Chains work: a build promoted into stable can go on to stable's children.
 import type { Logger } from 'pino';
-import type { Build, BuildRef, Job, PrismaClient, Promotion, Repo } from '../../generated/prisma/client.ts';
+import type { Build, BuildRef, Job, Prisma, PrismaClient, Promotion, Repo } from '../../generated/prisma/client.ts';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import type { JobQueue, JobRun } from '../jobs/queue.ts';
 import type { RepoService } from '../repos/service.ts';

@@ -138,16 +138,6 @@ export class BuildService {
     };
   }
 
-  /** Which builds a viewer may list through GraphQL: its repos and prefixes. */
-  visibleWhere(viewer: Viewer): Prisma.BuildWhereInput {
-    const c = viewer.claims;
-    const repos = c.repos.includes('') || c.scope.includes('admin') ? {} : { repo: { name: { in: c.repos } } };
-    if (c.prefixes.includes('') || c.scope.includes('admin')) return repos;
-    const ids: Prisma.BuildWhereInput[] = [{ appId: null }, ...c.apps.map((a) => ({ appId: a }))];
-    for (const p of c.prefixes) ids.push({ appId: p }, { appId: { startsWith: `${p}.` } });
-    return { ...repos, OR: ids };
-  }
-
   async refs(buildId: number): Promise<BuildRef[]> {
     return this.prisma.buildRef.findMany({ where: { buildId }, orderBy: { id: 'asc' } });
   }
