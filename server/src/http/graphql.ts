@@ -103,8 +103,7 @@ export async function createGraphQLEndpoint(services: Services, httpServer: Http
       context: (ctx) => ctx.extra.ctx!,
       // The same parse and validation limits as over HTTP, checked before anything runs; a
       // socket runs at most maxSubscriptionsPerSocket operations at once.
-      onSubscribe: (ctx, id, payload) => {
-        const gctx = ctx.extra.ctx!;
+      onSubscribe: (ctx, _id, payload) => {
         if (Object.keys(ctx.subscriptions).length > config.maxSubscriptionsPerSocket) {
           return [
             new GraphQLError(`too many operations on this connection: at most ${config.maxSubscriptionsPerSocket} at once`, {
@@ -113,12 +112,11 @@ export async function createGraphQLEndpoint(services: Services, httpServer: Http
           ];
         }
         const checked = limits.check(schema, payload.query);
-        if ('errors' in checked) {
-          logErrors(services.log, checked.errors, gctx.requestId, payload.operationName);
-          return checked.errors;
-        }
-        return { schema, document: checked.document, operationName: payload.operationName, variableValues: payload.variables, contextValue: gctx };
+        if ('errors' in checked) return checked.errors; // sent (and logged) through onError
+        // No contextValue here: graphql-ws then asks `context` for each operation, as before.
+        return { schema, document: checked.document, operationName: payload.operationName, variableValues: payload.variables };
       },
+      // Refusals before execution and errors that end a subscription.
       onError: (ctx, _id, payload, errors) => {
         const requestId = ctx.extra.ctx?.requestId;
         if (requestId) logErrors(services.log, errors, requestId, payload.operationName);
