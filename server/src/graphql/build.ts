@@ -1,6 +1,7 @@
 // Builds: the GraphQL twin of flat-manager's build API. The same BuildService enforces the same
 // state machine and token rules (scopes, sub build/<id>, repos, prefixes) as /api/v1.
 import { builder } from './builder.ts';
+import { countFor, startCount } from './connections.ts';
 import type { GraphQLContext } from './context.ts';
 import { ErrorInterface, orNull } from './errors.ts';
 import { JobRef } from './job.ts';
@@ -172,8 +173,12 @@ builder.queryField('builds', (t) =>
       createdAfter: t.arg({ type: 'DateTime' }),
       createdBefore: t.arg({ type: 'DateTime' }),
     },
-    totalCount: (_root, args, ctx) => ctx.services.prisma.build.count({ where: whereFor(ctx, args) }),
-    resolve: (query, _root, args, ctx) => ctx.services.prisma.build.findMany({ ...query, where: whereFor(ctx, args), orderBy: { id: 'desc' } }),
+    totalCount: (_root, args, ctx, info) => countFor(info, () => ctx.services.prisma.build.count({ where: whereFor(ctx, args) })),
+    resolve: (query, _root, args, ctx, info) => {
+      const where = whereFor(ctx, args);
+      startCount(info, () => ctx.services.prisma.build.count({ where }));
+      return ctx.services.prisma.build.findMany({ ...query, where, orderBy: { id: 'desc' } });
+    },
   }),
 );
 

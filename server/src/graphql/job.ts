@@ -1,5 +1,6 @@
 // Jobs: list and read, follow status and logs live, cancel.
 import { builder } from './builder.ts';
+import { countFor, startCount } from './connections.ts';
 import type { Job } from '../generated/prisma/client.ts';
 import { NotFoundError } from '../domain/errors.ts';
 import { jobKinds } from '../domain/jobs/queue.ts';
@@ -65,8 +66,12 @@ builder.queryField('jobs', (t) =>
       status: t.arg({ type: JobStatusEnum }),
       repo: t.arg.string(),
     },
-    totalCount: (_root, args, ctx) => ctx.services.prisma.job.count({ where: jobsWhere(ctx, args) }),
-    resolve: (query, _root, args, ctx) => ctx.services.prisma.job.findMany({ ...query, where: jobsWhere(ctx, args), orderBy: { id: 'desc' } }),
+    totalCount: (_root, args, ctx, info) => countFor(info, () => ctx.services.prisma.job.count({ where: jobsWhere(ctx, args) })),
+    resolve: (query, _root, args, ctx, info) => {
+      const where = jobsWhere(ctx, args);
+      startCount(info, () => ctx.services.prisma.job.count({ where }));
+      return ctx.services.prisma.job.findMany({ ...query, where, orderBy: { id: 'desc' } });
+    },
   }),
 );
 

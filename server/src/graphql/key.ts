@@ -2,6 +2,7 @@
 // it never leaves the server.
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from './builder.ts';
+import { countFor, startCount } from './connections.ts';
 import { ErrorInterface } from './errors.ts';
 import { InvalidInputError, NotFoundError } from '../domain/errors.ts';
 import { InvalidKeyError, KeyInUseError } from '../domain/keys/service.ts';
@@ -52,8 +53,12 @@ builder.queryField('keys', (t) =>
     cursor: 'id',
     description: 'Signing keys, newest first.',
     authScopes: { authenticated: true },
-    totalCount: (_root, _args, ctx) => ctx.services.prisma.signingKey.count({ where: visibleKeysWhere(ctx.viewer!) }),
-    resolve: (query, _root, _args, ctx) => ctx.services.prisma.signingKey.findMany({ ...query, where: visibleKeysWhere(ctx.viewer!), orderBy: { id: 'desc' } }),
+    totalCount: (_root, _args, ctx, info) => countFor(info, () => ctx.services.prisma.signingKey.count({ where: visibleKeysWhere(ctx.viewer!) })),
+    resolve: (query, _root, _args, ctx, info) => {
+      const where = visibleKeysWhere(ctx.viewer!);
+      startCount(info, () => ctx.services.prisma.signingKey.count({ where }));
+      return ctx.services.prisma.signingKey.findMany({ ...query, where, orderBy: { id: 'desc' } });
+    },
   }),
 );
 

@@ -2,6 +2,7 @@
 // job), set the signing key (with a rotation overlap), and summary-change events.
 import { resolveArrayConnection } from '@pothos/plugin-relay';
 import { builder } from './builder.ts';
+import { countFor, startCount } from './connections.ts';
 import type { GraphQLContext } from './context.ts';
 import { keyIdFromInput } from './key.ts';
 import { ErrorInterface, orNull } from './errors.ts';
@@ -115,9 +116,12 @@ builder.queryField('repos', (t) =>
     cursor: 'id',
     description: 'Repos your token may read, by name.',
     authScopes: { authenticated: true },
-    totalCount: (_root, _args, ctx) => ctx.services.prisma.repo.count({ where: ctx.services.repos.visibleWhere(ctx.viewer!) }),
-    resolve: (query, _root, _args, ctx) =>
-      ctx.services.prisma.repo.findMany({ ...query, where: ctx.services.repos.visibleWhere(ctx.viewer!), orderBy: { name: 'asc' } }),
+    totalCount: (_root, _args, ctx, info) => countFor(info, () => ctx.services.prisma.repo.count({ where: ctx.services.repos.visibleWhere(ctx.viewer!) })),
+    resolve: (query, _root, _args, ctx, info) => {
+      const where = ctx.services.repos.visibleWhere(ctx.viewer!);
+      startCount(info, () => ctx.services.prisma.repo.count({ where }));
+      return ctx.services.prisma.repo.findMany({ ...query, where, orderBy: { name: 'asc' } });
+    },
   }),
 );
 

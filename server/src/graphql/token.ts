@@ -1,5 +1,6 @@
 // API tokens: list, create (a subset of the caller's rights), revoke, and change events.
 import { builder } from './builder.ts';
+import { countFor, startCount } from './connections.ts';
 import type { GraphQLContext } from './context.ts';
 import { ForbiddenError, InvalidInputError } from '../domain/errors.ts';
 import { topics } from '../domain/events.ts';
@@ -43,9 +44,12 @@ builder.queryField('tokens', (t) =>
     description: 'Tokens you may manage: all for admins, your own otherwise. Newest first.',
     authScopes: tokenManagers,
     args: { includeRevoked: t.arg.boolean({ defaultValue: false }) },
-    totalCount: (_root, args, ctx) => ctx.services.prisma.apiToken.count({ where: tokenFilter(ctx, args.includeRevoked) }),
-    resolve: (query, _root, args, ctx) =>
-      ctx.services.prisma.apiToken.findMany({ ...query, where: tokenFilter(ctx, args.includeRevoked), orderBy: { id: 'desc' } }),
+    totalCount: (_root, args, ctx, info) => countFor(info, () => ctx.services.prisma.apiToken.count({ where: tokenFilter(ctx, args.includeRevoked) })),
+    resolve: (query, _root, args, ctx, info) => {
+      const where = tokenFilter(ctx, args.includeRevoked);
+      startCount(info, () => ctx.services.prisma.apiToken.count({ where }));
+      return ctx.services.prisma.apiToken.findMany({ ...query, where, orderBy: { id: 'desc' } });
+    },
   }),
 );
 
