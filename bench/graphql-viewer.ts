@@ -14,7 +14,13 @@ import { startFmd } from './support/fmd-process.ts';
 
 const seconds = Number(process.argv[2] ?? 10);
 
-async function load(name: string, url: string, query: string, token?: string) {
+/** CPU time (ms) a process has used: on a shared machine req/s drift, CPU per request much less. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime in clock ticks of 10 ms
+}
+
+async function load(name: string, url: string, query: string, token: string | undefined, pid: number) {
   const body = JSON.stringify({ query });
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
@@ -22,10 +28,12 @@ async function load(name: string, url: string, query: string, token?: string) {
   const check = (await (await fetch(`${url}/graphql`, { method: 'POST', headers, body })).json()) as { errors?: unknown };
   if (check.errors) throw new Error(`${name}: ${JSON.stringify(check.errors)}`);
   await autocannon({ url: `${url}/graphql`, method: 'POST', headers, body, connections: 10, duration: 2 }); // warm-up
+  const cpu0 = cpuMs(pid);
   const r = await autocannon({ url: `${url}/graphql`, method: 'POST', headers, body, connections: 10, duration: seconds });
+  const cpuPerReq = (cpuMs(pid) - cpu0) / r.requests.total;
   if (r.non2xx || r.errors) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-  const row = { name, reqPerSec: Math.round(r.requests.average), p50ms: r.latency.p50, p99ms: r.latency.p99, requests: r.requests.total };
-  console.log(`${name.padEnd(34)} ${String(row.reqPerSec).padStart(6)} req/s   p50 ${row.p50ms} ms   p99 ${row.p99ms} ms`);
+  const row = { name, reqPerSec: Math.round(r.requests.average), p50ms: r.latency.p50, p99ms: r.latency.p99, requests: r.requests.total, cpuPerReq };
+  console.log(`${name.padEnd(38)} ${String(row.reqPerSec).padStart(6)} req/s   p50 ${row.p50ms} ms   p99 ${row.p99ms} ms   server CPU ${cpuPerReq.toFixed(2)} ms/req`);
   return row;
 }
 
@@ -78,19 +86,24 @@ try {
     }
   }
   console.log(`10 connections, ${seconds} s each, 2 cores shared by server and load generator\n`);
-  const b = await load('bare Apollo { hello }', bareUrl, '{ hello }');
-  const v = await load('fmd { viewer } (authenticated)', fmd.url, '{ viewer { name scopes tokenId } }', fmd.token);
-  const t = await load('fmd tokens(first: 20) page', fmd.url, '{ tokens(first: 20) { totalCount edges { node { tokenId name scopes createdAt } } } }', fmd.token);
+  const fmdPid = fmd.child.pid!;
+  const b = await load('bare Apollo { hello }', bareUrl, '{ hello }', undefined, bare.pid!);
+  const v = await load('fmd { viewer } (authenticated)', fmd.url, '{ viewer { name scopes tokenId } }', fmd.token, fmdPid);
+  const t = await load('fmd tokens(first: 20) page', fmd.url, '{ tokens(first: 20) { totalCount edges { node { tokenId name scopes createdAt } } } }', fmd.token, fmdPid);
   const bp = await load(
     'fmd builds(first: 20) page with refs',
     fmd.url,
     '{ builds(first: 20) { totalCount edges { node { number appId state publishedState createdAt refs { name commit } } } } }',
     fmd.token,
+    fmdPid,
   );
   const pct = (x: { reqPerSec: number }) => ((100 * x.reqPerSec) / b.reqPerSec).toFixed(0);
   console.log(`\nfmd viewer / bare Apollo: ${pct(v)}% (target >= 75%)`);
   console.log(`tokens page / bare Apollo: ${pct(t)}% (target >= 25%)`);
   console.log(`builds page / bare Apollo: ${pct(bp)}% (target >= 25%)`);
+  // The same ratios from CPU per request (the embedded MariaDB's share not included).
+  const cpuPct = (x: { cpuPerReq: number }) => ((100 * b.cpuPerReq) / x.cpuPerReq).toFixed(0);
+  console.log(`by server CPU per request: viewer ${cpuPct(v)}%, tokens page ${cpuPct(t)}%, builds page ${cpuPct(bp)}% of bare Apollo`);
 } finally {
   await fmd.stop();
   bare.kill('SIGTERM');

@@ -216,6 +216,25 @@ test('rows reached through a visible one follow their own rule: promotion repos,
   assert.deepEqual(download.build.jobs.edges, [], 'a download token reads builds, not their job logs');
 });
 
+test('totalCount of root connections counts the visible list, selected directly or in a fragment', async () => {
+  const d = await ok(`{
+    t1: tokens(first: 1, includeRevoked: true) { totalCount edges { node { id } } }
+    tAll: tokens(first: 100, includeRevoked: true) { edges { node { id } } }
+    tFrag: tokens(first: 1, includeRevoked: true) { ...Count }
+    b1: builds(first: 1) { totalCount edges { node { number } } }
+    r: repos(first: 1) { totalCount }
+    k: keys(first: 1) { totalCount }
+    j: jobs(first: 1) { totalCount }
+  } fragment Count on QueryTokensConnection { totalCount }`);
+  assert.equal(d.t1.edges.length, 1);
+  assert.equal(d.t1.totalCount, d.tAll.edges.length);
+  assert.equal(d.tFrag.totalCount, d.tAll.edges.length);
+  assert.equal(d.b1.totalCount, await s.services.prisma.build.count());
+  assert.deepEqual([d.r.totalCount, d.k.totalCount, d.j.totalCount], [2, 1, await s.services.prisma.job.count()]);
+  const narrow = await ok(`{ builds(first: 1) { totalCount } }`, {}, await sign({ scope: ['build'], repos: ['main'], prefixes: ['org.example'] }));
+  assert.equal(narrow.builds.totalCount, 1);
+});
+
 test('an unexpected failure answers a generic message with a request id; the log has the details', async () => {
   const logged: any[] = [];
   const log = s.services.log as any;
