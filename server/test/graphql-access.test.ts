@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { createClient, type Client } from 'graphql-ws';
 import { signClaims, secretKey } from '../src/domain/tokens/jwt.ts';
 import type { Claims } from '../src/domain/tokens/claims.ts';
-import { startTestServer, type TestServer } from './kit/server.ts';
+import { pollFor, startTestServer, type TestServer } from './kit/server.ts';
 
 const MAX_OPERATIONS = 3;
 let s: TestServer;
@@ -343,6 +343,32 @@ test(`a socket runs at most max-subscriptions-per-socket (${MAX_OPERATIONS}) ope
     assert.deepEqual(failures, [], 'the subscriptions within the limit run');
   } finally {
     for (const stop of stops) stop();
+    await client.dispose();
+  }
+});
+
+test('buildsUpdated over WebSocket sends only the builds the caller may read', async () => {
+  const created = await ok(`mutation { createBuild(input: { repo: "main" }) { ... on BuildPayload { build { number } } } }`);
+  const visible = created.createBuild.build.number as number; // no app id: any prefix covers it
+  const token = await sign({ scope: ['build'], repos: ['main'], prefixes: ['org.other'] });
+  const client = wsClient(token);
+  const received: number[] = [];
+  const failures: unknown[] = [];
+  const stop = client.subscribe(
+    { query: 'subscription { buildsUpdated(repo: "main") { number appId } }' },
+    { next: (v: any) => received.push(v.data?.buildsUpdated?.number), error: (e) => failures.push(e), complete: () => undefined },
+  );
+  try {
+    // Until the subscription is live: a change of a hidden build, then of a visible one.
+    await pollFor(async () => {
+      await s.services.builds.changed(fx.ids.build);
+      await s.services.builds.changed(visible);
+      return received.length > 0;
+    }, 10_000, 100);
+    assert.deepEqual(failures, []);
+    assert.ok(received.every((n) => n === visible), `received ${JSON.stringify(received)}; build ${fx.ids.build} is org.example's`);
+  } finally {
+    stop();
     await client.dispose();
   }
 });

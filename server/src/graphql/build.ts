@@ -11,6 +11,7 @@ import { readableJobsWhere } from '../domain/jobs/access.ts';
 import { BuildBusyError, publishedStateCode, repoStateCode, WrongStateError } from '../domain/builds/states.ts';
 import { buildTopic, repoBuildsTopic } from '../domain/builds/service.ts';
 import type { Job, Prisma, Promotion } from '../generated/prisma/client.ts';
+import type { Viewer } from '../domain/tokens/service.ts';
 
 builder.objectType(WrongStateError, {
   name: 'WrongStateError',
@@ -389,13 +390,15 @@ builder.mutationField('promoteBuild', (t) =>
 
 // --- subscriptions -------------------------------------------------------------------------------
 
-async function* buildUpdates(ctx: GraphQLContext, topic: string, first: number | null) {
+/** Build change events of a topic; with `visibleTo`, only those of builds that viewer may read. */
+async function* buildUpdates(ctx: GraphQLContext, topic: string, first: number | null, visibleTo?: Viewer) {
   const sub = ctx.services.events.subscribe<{ id: number }>(topic);
   try {
     if (first !== null) yield { id: first };
     for (;;) {
       const r = await sub.next();
       if (r.done) return;
+      if (visibleTo && !(await ctx.services.prisma.build.count({ where: { AND: [{ id: r.value.id }, visibleBuildsWhere(visibleTo)] } }))) continue;
       yield r.value;
     }
   } finally {
@@ -425,7 +428,8 @@ builder.subscriptionField('buildsUpdated', (t) =>
     subscribe: async (_root, args, ctx) => {
       const viewer = ctx.requireAnyScope(['build', 'upload', 'download', 'admin']);
       await ctx.services.repos.getVisible(viewer, args.repo);
-      return buildUpdates(ctx, repoBuildsTopic(args.repo), null);
+      // A repo's topic carries every build of it: the caller's prefixes (and sub) still apply.
+      return buildUpdates(ctx, repoBuildsTopic(args.repo), null, viewer);
     },
     resolve: (payload, _a, ctx) => ctx.services.builds.get((payload as { id: number }).id),
   }),
