@@ -55,10 +55,15 @@ export async function startTestServer(overrides: Parameters<typeof loadConfig>[1
     gql,
     async stop() {
       await http.stop(1000);
+      // Stops the job engine: it waits for the jobs this process runs (also those an earlier
+      // stop(short timeout) left running) and their log writes, aborting the slow ones, so no job
+      // writes to the database dropped below.
       await services.close();
+      const left = services.jobEngine.runningJobs();
       await database.close();
       await db.drop();
       rmSync(dataDir, { recursive: true, force: true });
+      if (left.length) throw new Error(`jobs ${left.join(', ')} were still running after the job engine stopped`);
     },
   };
 }
