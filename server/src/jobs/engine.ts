@@ -52,6 +52,8 @@ export class JobEngine implements JobQueue {
   private readonly backend: AgendaBackend;
   private readonly workers: number;
   private started = false;
+  /** set by stop(): jobs handed over from then on are handed back instead of run */
+  private stopRequested = false;
 
   private constructor(opts: JobEngineOptions, backend: AgendaBackend, channel: NotificationChannel | undefined) {
     this.opts = opts;
@@ -122,6 +124,7 @@ export class JobEngine implements JobQueue {
   async startWorker(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    this.stopRequested = false;
     await this.agenda.start();
   }
 
@@ -194,7 +197,7 @@ export class JobEngine implements JobQueue {
     const jobId = agendaJob.attrs.data.jobId;
     const serialized = repoSerializedKinds.includes(kind);
     // Fast path, one statement: a queued job with nothing to wait for is claimed directly.
-    if (!serialized) {
+    if (!serialized && !this.stopRequested) {
       const { count } = await prisma.job.updateMany({
         where: { id: jobId, status: 'NEW', dependsOnId: null, cancelRequested: false },
         data: { status: 'STARTED', startedAt: new Date(), attempts: { increment: 1 }, error: null },
@@ -209,6 +212,11 @@ export class JobEngine implements JobQueue {
     }
     let job = await prisma.job.findUnique({ where: { id: jobId } });
     if (!job || job.status === 'ENDED' || job.status === 'BROKEN') return; // done already (at-least-once)
+    if (this.stopRequested) {
+      // Handed over by Agenda as this worker stops: handed back (a new Agenda job), for any worker.
+      await this.schedule(job, new Date());
+      return;
+    }
     if (job.cancelRequested) {
       await this.finish(job, { status: 'BROKEN', error: 'cancelled' });
       return;
@@ -238,8 +246,10 @@ export class JobEngine implements JobQueue {
     let repoLock: PoolConnection | undefined;
     if (job.repo && serialized) {
       repoLock = await this.lockRepo(job.repo);
-      if (!repoLock) {
-        await this.schedule(job, new Date(Date.now() + waitRetryMs.repo));
+      if (!repoLock || this.stopRequested) {
+        // (Getting the lock may take a while when the pool is busy: the worker may be stopping by then.)
+        if (repoLock) await this.unlockRepo(repoLock, job.repo);
+        await this.schedule(job, new Date(Date.now() + (this.stopRequested ? 0 : waitRetryMs.repo)));
         return;
       }
     }
@@ -347,6 +357,11 @@ export class JobEngine implements JobQueue {
     }
   }
 
+  /** True when no handler of this engine is under way (running a job, or deciding whether to). */
+  idle(): boolean {
+    return this.handling.size === 0;
+  }
+
   /** Ids of the jobs whose handlers run in this process now. */
   runningJobs(): number[] {
     return [...this.running.keys()];
@@ -362,6 +377,7 @@ export class JobEngine implements JobQueue {
    * for `abortGraceMs`, which is logged) and the pool can close after it.
    */
   async stop(timeoutMs = 30_000, abortGraceMs = 10_000): Promise<void> {
+    this.stopRequested = true;
     if (this.started) {
       this.started = false;
       await this.agenda.stop(false).catch(() => undefined);
