@@ -125,6 +125,8 @@ export class JobEngine implements JobQueue {
     if (this.started) return;
     this.started = true;
     this.stopRequested = false;
+    const repo = this.mariaDbRepository();
+    if (repo) repo.polling = true;
     await this.agenda.start();
   }
 
@@ -380,13 +382,19 @@ export class JobEngine implements JobQueue {
     this.stopRequested = true;
     if (this.started) {
       this.started = false;
+      const repo = this.mariaDbRepository();
+      if (repo) repo.polling = false;
       await this.agenda.stop(false).catch(() => undefined);
     }
     if (!(await this.settled(timeoutMs))) {
       for (const abort of this.running.values()) abort.abort(stopAbort);
       if (!(await this.settled(abortGraceMs))) this.opts.log.error({ jobs: this.runningJobs() }, 'jobs still running after stop; they may write after it');
     }
-    await (this.backend as Partial<MariaDbBackend>).repository?.settled?.();
+    await this.mariaDbRepository()?.settled();
+  }
+
+  private mariaDbRepository() {
+    return this.backend instanceof MariaDbBackend ? this.backend.repository : undefined;
   }
 
   /** Waits up to `ms` for every handler under way; true when none is left. */
