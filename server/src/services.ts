@@ -55,6 +55,8 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
   // How the services react to each other's changes (awaited, in this process).
   builds.landed.add((buildId, repo, run) => promotions.autoPromote(buildId, repo, run));
   repos.deleting.add((repo) => promotions.endForRepo(repo));
+  // Uploads cut off by a dead process left temp files behind.
+  await builds.removeStaleUploads();
   registerJobKinds(jobEngine, { prisma: db.prisma, jobs: jobEngine, repos, builds, promotions });
   const services: Services = {
     config,

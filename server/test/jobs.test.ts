@@ -120,31 +120,18 @@ test('cancellation stops a queued job at once and a running one at its next chec
   assert.equal(await agendaJobs(), 0, 'its Agenda job is removed');
 });
 
-test('jobs of repo-serialized kinds run one at a time per repo, across workers', async () => {
-  // 'prune' is repo-serialized; a recording handler stands in for the real one here.
-  const spans: { repo: string; start: number; end: number }[] = [];
-  s.services.jobEngine.define('prune', {
-    recovery: 'requeue',
-    async handler(run) {
-      const start = Date.now();
-      await new Promise((r) => setTimeout(r, 150));
-      spans.push({ repo: String(run.contents.repo), start, end: Date.now() });
-    },
-  });
-  const jobs = await Promise.all([
-    ...Array.from({ length: 3 }, () => s.services.jobs.enqueue('prune', { repo: 'stable' }, { repo: 'stable' })),
-    s.services.jobs.enqueue('prune', { repo: 'beta' }, { repo: 'beta' }),
-  ]);
-  for (const j of jobs) assert.equal((await waitDone(j.id)).status, 'ENDED');
-  const stable = spans.filter((x) => x.repo === 'stable').sort((a, b) => a.start - b.start);
-  for (let i = 1; i < stable.length; i++) assert.ok(stable[i]!.start >= stable[i - 1]!.end, 'stable jobs overlapped');
-});
-
 test('job listing filters by kind, status and repo', async () => {
-  const r = await s.gql('{ jobs(first: 50, kind: "prune", repo: "beta") { totalCount edges { node { kind repo status } } } }');
+  await Promise.all([
+    s.services.jobs.enqueue('noop', {}, { repo: 'beta' }),
+    s.services.jobs.enqueue('noop', {}, { repo: 'stable' }),
+    s.services.jobs.enqueue('prune', { repo: 'beta' }, { repo: 'beta', startAfter: new Date(Date.now() + 3_600_000) }),
+  ]);
+  const r = await s.gql('{ jobs(first: 50, kind: "noop", repo: "beta") { totalCount edges { node { kind repo status } } } }');
   assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
   assert.equal(r.body.data.jobs.totalCount, 1);
+  assert.deepEqual(r.body.data.jobs.edges.map((e: any) => [e.node.kind, e.node.repo]), [['noop', 'beta']]);
   const broken = await s.gql('{ jobs(first: 50, status: BROKEN) { edges { node { status } } } }');
+  assert.ok(broken.body.data.jobs.edges.length > 0, 'the tests above left broken jobs');
   assert.ok(broken.body.data.jobs.edges.every((e: any) => e.node.status === 'BROKEN'));
   const metrics = await (await fetch(`${s.url}/metrics`)).text();
   assert.match(metrics, /fmd_jobs_finished_total\{kind="noop",result="ended"\} \d+/);
@@ -159,6 +146,63 @@ function startWorker(env: Record<string, string> = {}): ChildProcess {
   });
 }
 
+const recordingWorker = fileURLToPath(new URL('./kit/recording-worker.ts', import.meta.url));
+
+test('jobs of repo-serialized kinds run one at a time per repo across two worker processes, while other repos\' jobs run beside them', async () => {
+  await s.services.jobEngine.stop(1000);
+  const workers = [0, 1].map(() =>
+    spawn(process.execPath, [recordingWorker], {
+      env: { PATH: process.env.PATH, DATABASE_URL: s.dbUrl, FMD_SECRET: s.secret, FMD_DATA_DIR: s.config.dataDir, FMD_JOB_WORKERS: '2', FMD_JOB_POLL_MS: '200', FMD_LOG_LEVEL: 'warn', RECORDING_MS: '400' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
+  try {
+    await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
+      w.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+      w.once('exit', (code) => reject(new Error(`recording worker exited (${code})`)));
+    })));
+    // 'prune' is repo-serialized: each repo's jobs must not overlap, two repos' jobs must.
+    const jobs = await Promise.all(['stable', 'beta'].flatMap((repo) => Array.from({ length: 4 }, () => s.services.jobs.enqueue('prune', { repo }, { repo }))));
+    for (const j of jobs) assert.equal((await waitDone(j.id, 60_000)).status, 'ENDED');
+    const spans = (await s.services.prisma.job.findMany({ where: { id: { in: jobs.map((j) => j.id) } } })).map((j) => j.results as { repo: string; start: number; end: number; pid: number });
+    assert.equal(spans.length, 8);
+    for (const repo of ['stable', 'beta']) {
+      const mine = spans.filter((x) => x.repo === repo).sort((a, b) => a.start - b.start);
+      assert.equal(mine.length, 4);
+      for (let i = 1; i < mine.length; i++) assert.ok(mine[i]!.start >= mine[i - 1]!.end, `${repo} jobs overlapped: ${JSON.stringify(mine)}`);
+    }
+    assert.equal(new Set(spans.map((x) => x.pid)).size, 2, 'both worker processes ran jobs');
+    const overlap = (a: { start: number; end: number }, b: { start: number; end: number }) => a.start < b.end && b.start < a.end;
+    const stable = spans.filter((x) => x.repo === 'stable');
+    assert.ok(
+      spans.filter((x) => x.repo === 'beta').some((b) => stable.some((a) => overlap(a, b))),
+      `no beta job ran beside a stable job: jobs were serialized across repos (${JSON.stringify(spans)})`,
+    );
+  } finally {
+    for (const w of workers) if (w.exitCode === null) w.kill('SIGTERM');
+    await Promise.all(workers.map((w) => (w.exitCode === null ? new Promise((r) => w.once('exit', r)) : undefined)));
+  }
+});
+
+test('stop(): a job still running after the grace period is aborted and left STARTED for recovery; nothing of it is written afterwards', async () => {
+  const t2 = await startTestServer({ 'job-workers': 1 });
+  try {
+    const job = await t2.services.jobs.enqueue('noop', { lines: 1000, ms: 60_000 });
+    await pollFor(async () => ((await t2.services.jobs.get(job.id))?.logSize ?? 0) > 0, 20_000);
+    await t2.services.jobEngine.stop(200);
+    assert.deepEqual(t2.services.jobEngine.runningJobs(), []);
+    const stopped = (await t2.services.jobs.get(job.id))!;
+    assert.equal(stopped.status, 'STARTED', 'left to the kind\'s recovery rule, as after a crash');
+    const log = (await t2.gql(`query($n: Int!) { job(number: $n) { log { text } } }`, { n: job.id })).body.data.job.log.text as string;
+    assert.match(log, /stopped: this worker shut down while the job ran\n$/);
+    // The job wrote a line every 60 ms while it ran: half a second shows whether it still does.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await t2.services.jobs.get(job.id))!.logSize, stopped.logSize);
+  } finally {
+    await t2.stop();
+  }
+});
+
 test('a worker killed mid-job loses nothing: another worker re-runs requeue kinds and fails the others', async () => {
   // Stop this process's worker so the separate workers take the jobs.
   await s.services.jobEngine.stop(1000);
@@ -169,7 +213,7 @@ test('a worker killed mid-job loses nothing: another worker re-runs requeue kind
     const queued = await Promise.all(Array.from({ length: 10 }, () => s.services.jobs.enqueue('noop', { lines: 1 }, { startAfter: new Date(Date.now() + 3000) })));
     await pollFor(async () => {
       const rows = await s.services.prisma.job.findMany({ where: { id: { in: [requeue.id, failing.id] } } });
-      return rows.every((r) => r.status === 'STARTED');
+      return rows.length === 2 && rows.every((r) => r.status === 'STARTED');
     }, 15_000);
     victim.kill('SIGKILL');
     await new Promise((r) => victim.once('exit', r));

@@ -229,7 +229,8 @@ test('autoPromote: builds landing in beta reach stable after the delay; a supers
   // (The publish job starts the auto-promotions right after the build is published.)
   const waiting = await pollFor(async () => {
     const list = await promotions(third);
-    return list.length === 2 ? list : null;
+    // A promotion row is written before its job is queued and linked to it.
+    return list.length === 2 && list.every((p) => p.job) ? list : null;
   }, 30_000, 100);
   assert.deepEqual(waiting.map((p) => [p.targetRepo.name, p.state]).sort(), [['doomed', 'PROMOTING'], ['stable', 'PROMOTING']]);
   const seen = await restPublishJob(third);

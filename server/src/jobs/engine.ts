@@ -24,6 +24,8 @@ import { MariaDbBackend, InProcessNotificationChannel, RedisNotificationChannel 
 import type { JobMetrics } from './metrics.ts';
 
 type AgendaData = { jobId: number };
+/** The abort reason of jobs still running when stop()'s grace period is over. */
+const stopAbort = new Error('the worker is stopping');
 /** A kind's definition as the engine holds it: the payload is the job's stored contents. */
 type StoredKind = JobKindDefinition<unknown>;
 const agendaName = (kind: JobKind) => `fmd:${kind}`;
@@ -50,6 +52,8 @@ export class JobEngine implements JobQueue {
   private readonly backend: AgendaBackend;
   private readonly workers: number;
   private started = false;
+  /** set by stop(): jobs handed over from then on are handed back instead of run */
+  private stopRequested = false;
 
   private constructor(opts: JobEngineOptions, backend: AgendaBackend, channel: NotificationChannel | undefined) {
     this.opts = opts;
@@ -120,6 +124,9 @@ export class JobEngine implements JobQueue {
   async startWorker(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    this.stopRequested = false;
+    const repo = this.mariaDbRepository();
+    if (repo) repo.polling = true;
     await this.agenda.start();
   }
 
@@ -192,7 +199,7 @@ export class JobEngine implements JobQueue {
     const jobId = agendaJob.attrs.data.jobId;
     const serialized = repoSerializedKinds.includes(kind);
     // Fast path, one statement: a queued job with nothing to wait for is claimed directly.
-    if (!serialized) {
+    if (!serialized && !this.stopRequested) {
       const { count } = await prisma.job.updateMany({
         where: { id: jobId, status: 'NEW', dependsOnId: null, cancelRequested: false },
         data: { status: 'STARTED', startedAt: new Date(), attempts: { increment: 1 }, error: null },
@@ -207,6 +214,11 @@ export class JobEngine implements JobQueue {
     }
     let job = await prisma.job.findUnique({ where: { id: jobId } });
     if (!job || job.status === 'ENDED' || job.status === 'BROKEN') return; // done already (at-least-once)
+    if (this.stopRequested) {
+      // Handed over by Agenda as this worker stops: handed back (a new Agenda job), for any worker.
+      await this.schedule(job, new Date());
+      return;
+    }
     if (job.cancelRequested) {
       await this.finish(job, { status: 'BROKEN', error: 'cancelled' });
       return;
@@ -236,8 +248,10 @@ export class JobEngine implements JobQueue {
     let repoLock: PoolConnection | undefined;
     if (job.repo && serialized) {
       repoLock = await this.lockRepo(job.repo);
-      if (!repoLock) {
-        await this.schedule(job, new Date(Date.now() + waitRetryMs.repo));
+      if (!repoLock || this.stopRequested) {
+        // (Getting the lock may take a while when the pool is busy: the worker may be stopping by then.)
+        if (repoLock) await this.unlockRepo(repoLock, job.repo);
+        await this.schedule(job, new Date(Date.now() + (this.stopRequested ? 0 : waitRetryMs.repo)));
         return;
       }
     }
@@ -284,12 +298,20 @@ export class JobEngine implements JobQueue {
         await this.publish(job);
       },
     };
-    let result: 'ended' | 'broken' | 'retry' = 'ended';
+    let result: 'ended' | 'broken' | 'retry' | 'interrupted' = 'ended';
     try {
       const results = await def.handler(run);
       await writer.close();
       await this.finish(job, { status: 'ENDED', results: (results ?? {}) as never, progress: 1 });
     } catch (err) {
+      if (abort.signal.reason === stopAbort) {
+        // Stopped with this worker: as after a crash, the job stays STARTED and its lock expires,
+        // then a worker applies the kind's recovery rule. Only its log is completed here.
+        result = 'interrupted';
+        writer.append('stopped: this worker shut down while the job ran');
+        await writer.flush();
+        return;
+      }
       const message = abort.signal.aborted ? 'cancelled' : err instanceof Error ? err.message : String(err);
       writer.append(`error: ${message}`);
       const attempts = job.attempts; // already incremented for this run
@@ -337,19 +359,55 @@ export class JobEngine implements JobQueue {
     }
   }
 
+  /** True when no handler of this engine is under way (running a job, or deciding whether to). */
+  idle(): boolean {
+    return this.handling.size === 0;
+  }
+
+  /** Ids of the jobs whose handlers run in this process now. */
+  runningJobs(): number[] {
+    return [...this.running.keys()];
+  }
+
   /**
    * Graceful: takes no more jobs, hands back the ones locked ahead (Agenda's stop unlocks them; its drain
    * would leave them locked until their lock expires), then waits up to `timeoutMs` for the
-   * running ones and for any lock query still under way, so the pool can close after it.
+   * running ones. Those still running then are aborted (their tools killed) and left to the
+   * kind's recovery rule, as after a crash, and waited for again. It also waits for handlers
+   * left running by an earlier stop, and for any lock query still under way, so that nothing of
+   * this engine writes to the database once it returns (bar a handler that ignores its signal
+   * for `abortGraceMs`, which is logged) and the pool can close after it.
    */
-  async stop(timeoutMs = 30_000): Promise<void> {
-    if (!this.started) return;
-    this.started = false;
-    await this.agenda.stop(false).catch(() => undefined);
+  async stop(timeoutMs = 30_000, abortGraceMs = 10_000): Promise<void> {
+    this.stopRequested = true;
+    if (this.started) {
+      this.started = false;
+      const repo = this.mariaDbRepository();
+      if (repo) repo.polling = false;
+      await this.agenda.stop(false).catch(() => undefined);
+    }
+    if (!(await this.settled(timeoutMs))) {
+      for (const abort of this.running.values()) abort.abort(stopAbort);
+      if (!(await this.settled(abortGraceMs))) this.opts.log.error({ jobs: this.runningJobs() }, 'jobs still running after stop; they may write after it');
+    }
+    await this.mariaDbRepository()?.settled();
+  }
+
+  private mariaDbRepository() {
+    return this.backend instanceof MariaDbBackend ? this.backend.repository : undefined;
+  }
+
+  /** Waits up to `ms` for every handler under way; true when none is left. */
+  private async settled(ms: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-    await Promise.race([Promise.allSettled([...this.handling]), timeout]);
+    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+    // Again while new ones appear: Agenda may hand over a job it was starting as stop() began.
+    const done = (async () => {
+      while (this.handling.size) await Promise.allSettled([...this.handling]);
+      return true;
+    })();
+    const ok = await Promise.race([done, timeout]);
     clearTimeout(timer);
-    await (this.backend as Partial<MariaDbBackend>).repository?.settled?.();
+    return ok;
   }
 }

@@ -55,7 +55,16 @@ export async function startTestServer(overrides: Parameters<typeof loadConfig>[1
     gql,
     async stop() {
       await http.stop(1000);
+      // Stops the job engine: it waits for the jobs this process runs (also those an earlier
+      // stop(short timeout) left running) and their log writes, aborting the slow ones, so no job
+      // writes to the database dropped below.
       await services.close();
+      const engine = services.jobEngine;
+      if (!engine.idle()) {
+        // Left as it is (the embedded database goes when the process ends): dropping it now
+        // would turn the job's next write into an error nobody can trace back to this file.
+        throw new Error(`job handlers were still under way after the job engine stopped (jobs ${engine.runningJobs().join(', ') || 'none running yet'})`);
+      }
       await database.close();
       await db.drop();
       rmSync(dataDir, { recursive: true, force: true });

@@ -5,7 +5,7 @@
 // signs, makes deltas and writes the summary. REST and GraphQL call the requests here; the job
 // bodies are in jobs/<kind>.ts and call the helpers at the end of this class.
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -28,6 +28,7 @@ import {
   defaultUploadLimits,
   initRepoWithParent,
   missingObjects,
+  removeUploadTemps,
   storeUpload,
   type UploadLimits,
   type UploadPart,
@@ -52,6 +53,9 @@ export type BuildFilter = {
   createdAfter?: Date | null;
   createdBefore?: Date | null;
 };
+
+/** An upload temp file nobody wrote to for this long is dead, whoever wrote it. */
+const STALE_UPLOAD_MS = 60 * 60_000;
 
 const REF_COMMIT_RE = /^[0-9a-f]{64}$/;
 /** flat-manager's extra id rule: dot-separated non-empty alphanumeric elements. */
@@ -157,6 +161,7 @@ export class BuildService {
     if (!job || job.status !== 'BROKEN') return build;
     const reason = `${kind} job ${job.id} failed: ${job.error ?? 'unknown error'}`;
     await this.applyStep(build.id, kind === 'commit' ? { step: 'commit-failed', reason } : { step: 'publish-failed' });
+    if (kind === 'commit') await this.removeUploadTemps(build.id);
     await this.changed(build.id);
     return (await this.prisma.build.findUnique({ where: { id: build.id }, include: { repo: true } }))!;
   }
@@ -340,6 +345,7 @@ export class BuildService {
       error = (err as Error).message;
     }
     await this.applyStep(id, error ? { step: 'purge-failed', reason: error } : { step: 'purged' });
+    if (error) await this.removeUploadTemps(id).catch(() => undefined);
     await this.changed(id);
     return this.get(id);
   }
@@ -362,7 +368,7 @@ export class BuildService {
     await this.repos.get(repoName);
     return this.jobs.enqueue(
       'republish',
-      { app: input.app, endoflife: input.endOfLife ?? null, endoflife_rebase: input.endOfLifeRebase ?? null },
+      { repo: repoName, app: input.app, endoflife: input.endOfLife ?? null, endoflife_rebase: input.endOfLifeRebase ?? null },
       { repo: repoName },
     );
   }
@@ -393,6 +399,32 @@ export class BuildService {
     if (checks.some((c) => c.status === 'PENDING' || c.status === 'REVIEW_REQUIRED')) return;
     await this.applyStep(buildId, { step: 'checks-over', failed: checks.filter((c) => c.status === 'FAILED').map((c) => c.name) });
     await this.changed(buildId);
+  }
+
+  // --- leftovers ------------------------------------------------------------------------------
+
+  /**
+   * Removes the temp files of uploads cut off by a dead process (kill -9, a crash) from every
+   * upload repo; run at start. Files of live uploads stay (see removeUploadTemps).
+   */
+  async removeStaleUploads(): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.buildsDir);
+    } catch {
+      return 0;
+    }
+    let removed = 0;
+    for (const name of names) {
+      if (/^\d+$/.test(name)) removed += await removeUploadTemps(this.uploadPath(Number(name)), { maxIdleMs: STALE_UPLOAD_MS });
+    }
+    if (removed) this.log.info({ removed }, 'removed the temp files of interrupted uploads');
+    return removed;
+  }
+
+  /** A build is over (its commit failed, or it is purged): no upload of it is wanted any more. */
+  async removeUploadTemps(id: number): Promise<void> {
+    await removeUploadTemps(this.uploadPath(id), { all: true, maxIdleMs: 0 });
   }
 
   // --- what the jobs use ------------------------------------------------------------------

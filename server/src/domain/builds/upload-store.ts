@@ -4,8 +4,9 @@
 // renamed into place, so a bad or interrupted upload never leaves anything behind, and the same
 // object uploaded twice (or by two requests at once) ends up as one good file.
 import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
-import { mkdir, open, readFile, statfs, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import { InvalidInputError } from '../errors.ts';
 import { InsufficientStorageError } from './states.ts';
@@ -115,7 +116,7 @@ export async function checkFreeSpace(dir: string, needed: number, limits: Upload
 export async function storeUpload(uploadRepo: string, part: UploadPart, limits: UploadLimits, madeDirs?: Set<string>): Promise<number> {
   const target = uploadTarget(part.filename);
   const dest = path.join(uploadRepo, target.relativePath);
-  const tmp = path.join(uploadRepo, 'tmp', `upload-${randomBytes(8).toString('hex')}`);
+  const tmp = path.join(uploadRepo, 'tmp', tempName());
   const ensureDir = () => {
     const dir = path.dirname(dest);
     if (!madeDirs?.has(dir)) {
@@ -177,3 +178,50 @@ export async function storeUpload(uploadRepo: string, part: UploadPart, limits: 
 
 /** Objects up to this size are verified in memory and written in one go. */
 const smallObjectBytes = 512 * 1024;
+
+/**
+ * A temp file's name says which process writes it (pid@host): a process that was killed mid-upload
+ * (kill -9, a crash) leaves its file behind, and a later start can tell it from a live upload.
+ */
+function tempName(): string {
+  return `upload-${process.pid}-${randomBytes(8).toString('hex')}@${os.hostname()}`;
+}
+
+const TEMP_RE = /^upload-(?:(\d+)-[0-9a-f]+@(.+)|[0-9a-f]+)$/;
+
+function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * Removes the temp files of an upload repo that no live upload writes: those written by a process
+ * of this host that is gone, and any other not written to for `maxIdleMs` (another host's, or a
+ * live process that stalled that long). `all` removes every one (the build is over). Returns how many.
+ */
+export async function removeUploadTemps(uploadRepo: string, o: { all?: boolean; maxIdleMs: number }): Promise<number> {
+  const dir = path.join(uploadRepo, 'tmp');
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    const m = TEMP_RE.exec(name);
+    if (!m) continue;
+    const file = path.join(dir, name);
+    let stale = o.all === true || (m[1] !== undefined && m[2] === os.hostname() && Number(m[1]) !== process.pid && processGone(Number(m[1])));
+    if (!stale) {
+      const st = await stat(file).catch(() => null);
+      stale = !!st && Date.now() - st.mtimeMs > o.maxIdleMs;
+    }
+    if (stale && (await unlink(file).then(() => true, () => false))) removed++;
+  }
+  return removed;
+}

@@ -44,6 +44,7 @@ export class JobLogWriter {
   private pending: LogChunk[] = [];
   private flushing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(prisma: PrismaClient, events: EventBus, jobId: number, startOffset: number) {
     this.prisma = prisma;
@@ -58,6 +59,9 @@ export class JobLogWriter {
 
   /** Queues a line; it is written within ~20 ms, together with its neighbours. */
   append(line: string): void {
+    // Followers were told the log is complete, and the job's end may be the last thing its
+    // worker writes before it stops: a late line (a tool's output after its exit) is dropped.
+    if (this.closed) return;
     const text = line.endsWith('\n') ? line : `${line}\n`;
     this.pending.push({ offset: this.size, text });
     this.size += byteLength(text);
@@ -82,6 +86,7 @@ export class JobLogWriter {
 
   /** Flushes and tells followers the log is complete. */
   async close(): Promise<void> {
+    this.closed = true;
     await this.flush();
     await this.events.publish(logTopic(this.jobId), { offset: this.size, done: true } satisfies LogEvent);
   }

@@ -9,7 +9,7 @@ import * as openpgp from 'openpgp';
 import type { Logger } from 'pino';
 import type { FmdConfig } from '../../config/index.ts';
 import { Prisma, type Job, type PrismaClient, type Repo } from '../../generated/prisma/client.ts';
-import { AuthenticationError, ForbiddenError, InvalidInputError, NotFoundError, UnavailableError } from '../errors.ts';
+import { AuthenticationError, ForbiddenError, InvalidInputError, NotFoundError } from '../errors.ts';
 import type { EventBus } from '../events.ts';
 import { Listeners } from '../listeners.ts';
 import { topics } from '../events.ts';
@@ -66,7 +66,7 @@ export class RepoService {
   private readonly events: EventBus;
   private readonly tokens: TokenService;
   private readonly log: Logger;
-  private readonly jobs: JobQueue | undefined;
+  private readonly jobs: JobQueue;
   /** a repo was marked for deletion (promotions into or out of it end) */
   readonly deleting = new Listeners<[repo: Repo]>();
   /** per-repo chain: summary updates of one repo never overlap in this process */
@@ -74,7 +74,7 @@ export class RepoService {
   private readonly served = new Map<string, { at: number; repo: Repo | null }>();
   readonly reposDir: string;
 
-  constructor(deps: { prisma: PrismaClient; config: FmdConfig; keys: KeyService; events: EventBus; tokens: TokenService; log: Logger; jobs?: JobQueue }) {
+  constructor(deps: { prisma: PrismaClient; config: FmdConfig; keys: KeyService; events: EventBus; tokens: TokenService; log: Logger; jobs: JobQueue }) {
     this.prisma = deps.prisma;
     this.config = deps.config;
     this.keys = deps.keys;
@@ -83,11 +83,6 @@ export class RepoService {
     this.log = deps.log;
     this.jobs = deps.jobs;
     this.reposDir = path.join(deps.config.dataDir, 'repos');
-  }
-
-  private requireJobs(): JobQueue {
-    if (!this.jobs) throw new UnavailableError('the job queue is not running; repos cannot be changed now');
-    return this.jobs;
   }
 
   repoPath(name: string): string {
@@ -169,7 +164,6 @@ export class RepoService {
    * repo's update-repo job, which runs one at a time per repo in whichever process works on it.
    */
   async update(name: string, input: UpdateRepoInput): Promise<{ repo: Repo; job: Job | null }> {
-    this.requireJobs(); // before anything is written: the summary change needs a job
     const repo = await this.get(name);
     const { parent, ...rest } = input;
     const s = parseRepoSettings(rest);
@@ -203,7 +197,6 @@ export class RepoService {
    * job asking for it, gets a line in its log.
    */
   async scheduleUpdate(name: string, run?: Pick<JobRun, 'log'>, delaySecs = this.config.delayUpdateSecs): Promise<Job> {
-    const jobs = this.requireJobs();
     const startAfter = new Date(Date.now() + delaySecs * 1000);
     // Shared when it starts no later than wanted (a settings change does not wait out a publish's delay).
     const queued = await this.prisma.job.findFirst({
@@ -214,7 +207,7 @@ export class RepoService {
       await run?.log(`Queued repository update job ${queued.id} (shared)`);
       return queued;
     }
-    const job = await jobs.enqueue('update-repo', { repo: name }, { repo: name, startAfter });
+    const job = await this.jobs.enqueue('update-repo', { repo: name }, { repo: name, startAfter });
     await run?.log(`Queued repository update job ${job.id}${delaySecs ? ` in ${delaySecs} secs` : ''}`);
     return job;
   }
@@ -246,11 +239,10 @@ export class RepoService {
    */
   async delete(name: string): Promise<{ repo: Repo; job: Job }> {
     const repo = await this.get(name);
-    const jobs = this.requireJobs();
     const marked = await this.prisma.repo.update({ where: { id: repo.id }, data: { status: 'DELETING' } });
     this.served.delete(name);
     try {
-      const job = await jobs.enqueue('delete-repo', { name }, { repo: name });
+      const job = await this.jobs.enqueue('delete-repo', { name }, { repo: name });
       await this.deleting.emit(marked);
       return { repo: marked, job };
     } catch (err) {
@@ -285,7 +277,6 @@ export class RepoService {
    * heads and the summary.
    */
   async setKey(name: string, keyId: number | null, overlapSeconds = DEFAULT_ROTATION_OVERLAP_SECONDS, now = new Date()): Promise<{ repo: Repo; job: Job | null }> {
-    this.requireJobs();
     const repo = await this.get(name);
     if (!Number.isInteger(overlapSeconds) || overlapSeconds < 0) throw new InvalidInputError('overlapSeconds must be >= 0', 'overlapSeconds');
     if (keyId !== null) await this.keys.get(keyId).catch(() => Promise.reject(new InvalidInputError(`key ${keyId} does not exist`, 'keyId')));

@@ -39,6 +39,12 @@ export class MariaDbJobRepository implements JobRepository {
    * neither its stop() nor drain() waits for those.
    */
   private readonly inFlight = new Set<Promise<unknown>>();
+  /**
+   * False once the worker stopped: a poll of Agenda's already under way when it stopped (its
+   * queue filling recurses without looking) then locks nothing more, so nothing is written after
+   * the stop. Producers never poll, so enqueueing is unaffected.
+   */
+  polling = true;
 
   constructor(options: MariaDbJobRepositoryOptions) {
     this.tableName = checkTableName(options.tableName ?? 'agenda_jobs');
@@ -219,6 +225,7 @@ export class MariaDbJobRepository implements JobRepository {
     now: Date | undefined,
     options: JobRepositoryOptions | undefined,
   ): Promise<JobParameters | undefined> {
+    if (!this.polling) return undefined;
     const lockedAt = now ?? new Date();
     const lastModifiedBy = options?.lastModifiedBy || null;
     return this.transaction(async (conn) => {

@@ -34,6 +34,7 @@ async function commit({ prisma, builds, jobs, repos }: CommitJobDeps, run: JobRu
   }
   const fail = async (reason: string) => {
     await builds.applyStep(build.id, { step: 'commit-failed', reason });
+    await builds.removeUploadTemps(build.id);
     await builds.changed(build.id);
   };
   if (run.job.attempts > 1) {

@@ -11,7 +11,7 @@ import type { JobKindDefinition, JobRun } from '../../jobs/queue.ts';
 import { toolRun } from '../../jobs/tool-run.ts';
 import type { RepoService } from '../service.ts';
 
-export type RepublishPayload = { app: string; endoflife: string | null; endoflife_rebase: string | null };
+export type RepublishPayload = { repo: string; app: string; endoflife: string | null; endoflife_rebase: string | null };
 
 export type RepublishJobDeps = { repos: RepoService; builds: BuildService };
 
@@ -21,8 +21,7 @@ export function republishJob(deps: RepublishJobDeps): JobKindDefinition<Republis
 }
 
 async function republish({ repos, builds }: RepublishJobDeps, run: JobRun<RepublishPayload>): Promise<Record<string, unknown>> {
-  const name = String(run.job.repo ?? '');
-  const { app } = run.contents;
+  const { repo: name, app } = run.contents;
   const repo = await repos.get(name);
   const main = repos.repoPath(name);
   const tools = toolRun(run);
