@@ -4,7 +4,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { after } from 'node:test';
 import mysql from 'mysql2/promise';
 import { startEmbeddedMariaDb, type EmbeddedMariaDb } from '../../src/db/embedded-mariadb.ts';
 import { createMysqlPool, parseDatabaseUrl, targetToUrl, type DatabaseTarget } from '../../src/db/connection.ts';
@@ -12,11 +11,17 @@ import { createMysqlPool, parseDatabaseUrl, targetToUrl, type DatabaseTarget } f
 const quiet = { info() {}, warn() {} };
 let server: Promise<{ base: DatabaseTarget; embedded?: EmbeddedMariaDb; dir?: string }> | undefined;
 
-// Databases not dropped by their test are dropped when the file's tests are done (a hook
-// registered at import time belongs to the file, not to one test).
+// Databases not dropped by their test are dropped once the file's tests and hooks are all
+// done. Not in an `after` hook: node:test runs this module's file-level `after` before the test
+// file's own (registered later), which dropped the tables under a server the file had not
+// stopped yet, and its last jobs failed writing their logs. Only an external server
+// (FMD_TEST_DATABASE_URL) keeps databases past the process; the embedded one goes with it.
 const created = new Set<() => Promise<void>>();
-after(async () => {
-  for (const drop of created) await drop().catch(() => undefined);
+process.once('beforeExit', () => {
+  if (!process.env.FMD_TEST_DATABASE_URL) return;
+  void (async () => {
+    for (const drop of created) await drop().catch(() => undefined);
+  })();
 });
 
 // The server outlives every test's own clean-up: it is stopped when the test process exits.
