@@ -42,6 +42,17 @@ const configSchema = z
     'max-request-bytes': z.coerce.number().int().min(1024).default(1024 * 1024),
     /** GraphQL operations (subscriptions, and queries while they run) one WebSocket may have open at once */
     'max-subscriptions-per-socket': z.coerce.number().int().min(1).default(100),
+    /** time a client has to send one whole request, headers and body (0 = unlimited); responses may take longer */
+    'request-timeout-ms': z.coerce.number().int().min(0).default(300_000),
+    /** time a client has to send the request headers */
+    'headers-timeout-ms': z.coerce.number().int().min(100).default(30_000),
+    /** serve /metrics on its own host:port (and not on the main port) */
+    'metrics-listen': z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port')
+      .optional(),
+    /** require `Authorization: Bearer <metrics-token>` on /metrics */
+    'metrics-token': z.string().min(16).optional(),
     /** job store: fmd's own MariaDB backend (default) or MongoDB via @agendajs/mongo-backend */
     'jobs-backend': z.enum(['mariadb', 'mongo']).default('mariadb'),
     /** mongodb://... when jobs-backend is mongo */
@@ -76,6 +87,10 @@ export type FmdConfig = {
   maxQueryCost: number;
   maxRequestBytes: number;
   maxSubscriptionsPerSocket: number;
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  metricsListen: { host: string; port: number } | undefined;
+  metricsToken: string | undefined;
   tokenUsageFlushMs: number;
   jobsBackend: 'mariadb' | 'mongo';
   mongodbUrl: string | undefined;
@@ -104,6 +119,10 @@ const envKeys: Record<string, keyof z.input<typeof configSchema>> = {
   FMD_MAX_QUERY_COST: 'max-query-cost',
   FMD_MAX_REQUEST_BYTES: 'max-request-bytes',
   FMD_MAX_SUBSCRIPTIONS_PER_SOCKET: 'max-subscriptions-per-socket',
+  FMD_REQUEST_TIMEOUT_MS: 'request-timeout-ms',
+  FMD_HEADERS_TIMEOUT_MS: 'headers-timeout-ms',
+  FMD_METRICS_LISTEN: 'metrics-listen',
+  FMD_METRICS_TOKEN: 'metrics-token',
   FMD_JOBS_BACKEND: 'jobs-backend',
   FMD_MONGODB_URL: 'mongodb-url',
   FMD_JOB_WORKERS: 'job-workers',
@@ -191,6 +210,10 @@ export function loadConfig(
     maxQueryCost: c['max-query-cost'],
     maxRequestBytes: c['max-request-bytes'],
     maxSubscriptionsPerSocket: c['max-subscriptions-per-socket'],
+    requestTimeoutMs: c['request-timeout-ms'],
+    headersTimeoutMs: c['headers-timeout-ms'],
+    metricsListen: c['metrics-listen'] ? hostPort(c['metrics-listen']) : undefined,
+    metricsToken: c['metrics-token'],
     tokenUsageFlushMs: c['token-usage-flush-ms'],
     jobsBackend: c['jobs-backend'],
     mongodbUrl: c['mongodb-url'],
@@ -198,4 +221,11 @@ export function loadConfig(
     jobLockLifetimeMs: c['job-lock-lifetime-ms'],
     jobPollMs: c['job-poll-ms'],
   };
+}
+
+function hostPort(value: string): { host: string; port: number } {
+  const i = value.lastIndexOf(':');
+  const port = Number(value.slice(i + 1));
+  if (port > 65535) throw new ConfigError([`metrics-listen: port ${port} is out of range`]);
+  return { host: value.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port };
 }

@@ -1,5 +1,7 @@
-// Expected failures of domain operations. GraphQL exposes them as typed error results;
-// the flat-manager REST layer maps them to its `{status, error-type, message}` JSON.
+// Expected failures of domain operations. They say what went wrong (an error type), not how
+// a transport reports it: GraphQL exposes them as typed error results, and the HTTP boundary
+// (http/errors.ts) maps each error type to a status and flat-manager's `{status, error-type,
+// message}` JSON.
 
 /** flat-manager's error-type values, plus fmd's additions. */
 export type ErrorType =
@@ -10,36 +12,38 @@ export type ErrorType =
   | 'wrong-published-state'
   | 'invalid-input'
   | 'conflict'
+  /** the build is in use by a running job (flat-manager: "Can't prune build while in use") */
+  | 'build-busy'
+  /** the disk that holds uploads is (almost) full */
+  | 'insufficient-storage'
   | 'unavailable'
   | 'generic-error';
 
 export class DomainError extends Error {
   readonly errorType: ErrorType;
-  readonly httpStatus: number;
-  constructor(errorType: ErrorType, httpStatus: number, message: string) {
+  constructor(errorType: ErrorType, message: string) {
     super(message);
     this.name = new.target.name;
     this.errorType = errorType;
-    this.httpStatus = httpStatus;
   }
 }
 
 export type AuthFailure = 'missing' | 'malformed' | 'bad-signature' | 'expired' | 'revoked';
 
-/** The request carries no usable token (HTTP 401). */
+/** The request carries no usable token. */
 export class AuthenticationError extends DomainError {
   readonly reason: AuthFailure;
   constructor(reason: AuthFailure, message: string) {
-    super('invalid-token', 401, message);
+    super('invalid-token', message);
     this.reason = reason;
   }
 }
 
-/** The token is valid but does not grant this (HTTP 403). */
+/** The token is valid but does not grant this. */
 export class ForbiddenError extends DomainError {
   readonly requiredScope: string | undefined;
   constructor(message: string, requiredScope?: string) {
-    super('token-insufficient', 403, message);
+    super('token-insufficient', message);
     this.requiredScope = requiredScope;
   }
 }
@@ -47,7 +51,7 @@ export class ForbiddenError extends DomainError {
 export class NotFoundError extends DomainError {
   readonly entity: string;
   constructor(entity: string, id: string) {
-    super('not-found', 404, `${entity} ${id} not found`);
+    super('not-found', `${entity} ${id} not found`);
     this.entity = entity;
   }
 }
@@ -55,14 +59,14 @@ export class NotFoundError extends DomainError {
 export class InvalidInputError extends DomainError {
   readonly field: string | undefined;
   constructor(message: string, field?: string) {
-    super('invalid-input', 400, message);
+    super('invalid-input', message);
     this.field = field;
   }
 }
 
-/** The database or another dependency is down; the request may be retried (HTTP 503). */
+/** The database or another dependency is down; the request may be retried. */
 export class UnavailableError extends DomainError {
   constructor(message: string) {
-    super('unavailable', 503, message);
+    super('unavailable', message);
   }
 }

@@ -3,29 +3,22 @@
 import { Router, type RequestHandler } from 'express';
 import { createExpressMiddleware } from 'agendash';
 import type { Services } from '../services.ts';
-import { TokenService } from '../domain/tokens/service.ts';
 import { hasScope } from '../domain/tokens/claims.ts';
-import { AuthenticationError } from '../domain/errors.ts';
+import { AuthenticationError, ForbiddenError } from '../domain/errors.ts';
+import { viewerOf } from './auth.ts';
 
 export const adminJobsPath = '/admin/jobs';
 
 function adminOnly(services: Services): RequestHandler {
   return async (req, res, next) => {
-    const header = req.headers.authorization ?? '';
-    let token: string | undefined;
-    const basic = /^Basic\s+(\S+)$/i.exec(header);
-    if (basic) token = Buffer.from(basic[1]!, 'base64').toString('utf8').split(':').slice(1).join(':');
     try {
-      token ??= TokenService.tokenFromHeader(header || undefined, services.config.tokenPrefix);
-      const viewer = await services.tokens.authenticate(token);
-      if (!hasScope(viewer.claims, 'admin')) {
-        res.status(403).json({ status: 403, 'error-type': 'token-insufficient', message: 'the job dashboard needs a token with the admin scope' });
-        return;
-      }
+      const viewer = await viewerOf(services, req, { basic: true });
+      if (!hasScope(viewer.claims, 'admin')) throw new ForbiddenError('the job dashboard needs a token with the admin scope', 'admin');
       next();
     } catch (err) {
-      if (!(err instanceof AuthenticationError)) return next(err);
-      res.status(401).set('www-authenticate', 'Basic realm="fmd jobs (password: admin token)"').json({ status: 401, 'error-type': 'invalid-token', message: err.message });
+      // The error table answers; the Basic challenge makes browsers ask for the token.
+      if (err instanceof AuthenticationError) res.set('www-authenticate', 'Basic realm="fmd jobs (password: admin token)"');
+      next(err);
     }
   };
 }

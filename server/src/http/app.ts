@@ -2,13 +2,17 @@
 // repo files, metrics and health checks.
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import express, { type ErrorRequestHandler } from 'express';
+import { timingSafeEqual } from 'node:crypto';
+import express, { type RequestHandler } from 'express';
 import cors from 'cors';
 import type { Services } from '../services.ts';
 import { createGraphQLEndpoint, graphqlPath } from './graphql.ts';
 import { createRepoFilesRouter } from './repo-files.ts';
-import { DomainError } from '../domain/errors.ts';
-import { isDatabaseUnavailable } from '../db/index.ts';
+import { AuthenticationError } from '../domain/errors.ts';
+import { errorHandler, notFoundHandler } from './errors.ts';
+import { requestIdOf } from './request-id.ts';
+import { jsonBody } from './body.ts';
+import { tokenOf } from './auth.ts';
 import { adminJobsPath, adminJobsRouter } from './admin-jobs.ts';
 import { apiV1Path, createApiV1Router } from './api-v1/index.ts';
 import { buildRepoPath, createBuildRepoRouter } from './build-repo.ts';
@@ -17,6 +21,8 @@ export type HttpServer = {
   server: Server;
   url: string;
   port: number;
+  /** where /metrics is served when `metrics-listen` gives it its own listener */
+  metricsUrl: string | undefined;
   /** graceful: stop accepting, finish in-flight requests (up to `graceMs`), close WebSockets */
   stop(graceMs?: number): Promise<void>;
 };
@@ -28,10 +34,26 @@ export async function startHttpServer(services: Services, opts: { host: string; 
   app.set('trust proxy', 'loopback');
   // Only WebSocket upgrades are upgrades: flatpak's libcurl asks for `Upgrade: h2c` on plain
   // http://, which the WebSocket server would otherwise answer with 400 instead of serving the file.
-  const server = createServer({ shouldUpgradeCallback: (req) => req.headers.upgrade?.toLowerCase() === 'websocket' }, app);
+  //
+  // A client has request-timeout-ms to send a whole request (headers-timeout-ms for the
+  // headers), or it gets 408 and the connection is closed: a slow-loris client trickling a body
+  // would otherwise hold its socket forever. Node checks these every connectionsCheckingInterval.
+  const server = createServer(
+    {
+      shouldUpgradeCallback: (req) => req.headers.upgrade?.toLowerCase() === 'websocket',
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: config.requestTimeoutMs > 0 ? Math.min(config.headersTimeoutMs, config.requestTimeoutMs) : config.headersTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(Math.min(config.headersTimeoutMs, config.requestTimeoutMs || Infinity) / 4))),
+    },
+    app,
+  );
   const { metrics } = services;
   let shuttingDown = false;
 
+  app.use((req, res, next) => {
+    res.setHeader('x-request-id', requestIdOf(req));
+    next();
+  });
   app.use(metrics.middleware);
   app.use(
     cors({
@@ -50,12 +72,11 @@ export async function startHttpServer(services: Services, opts: { host: string; 
     const ready = database && !shuttingDown;
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', database: database ? 'up' : 'down', shuttingDown });
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  const serveMetrics = metricsHandler(services);
+  if (!config.metricsListen) app.get('/metrics', serveMetrics);
 
   const graphql = await createGraphQLEndpoint(services, server);
-  app.use(graphqlPath, express.json({ limit: config.maxRequestBytes }), graphql.middleware);
+  app.use(graphqlPath, jsonBody(config.maxRequestBytes), graphql.middleware);
 
   app.use(adminJobsPath, adminJobsRouter(services));
 
@@ -66,26 +87,8 @@ export async function startHttpServer(services: Services, opts: { host: string; 
   app.use(apiV1Path, createApiV1Router(services));
   app.use(buildRepoPath, createBuildRepoRouter(services));
 
-  app.use((req, res) => {
-    res.status(404).json({ status: 404, 'error-type': 'not-found', message: `no route for ${req.method} ${req.path}` });
-  });
-  const onError: ErrorRequestHandler = (err, req, res, _next) => {
-    if (res.headersSent) return;
-    const e = err as { status?: number; type?: string; message?: string };
-    if (err instanceof DomainError) {
-      res.status(err.httpStatus).json({ status: err.httpStatus, 'error-type': err.errorType, message: err.message });
-    } else if (isDatabaseUnavailable(err)) {
-      res.status(503).set('retry-after', '5').json({ status: 503, 'error-type': 'generic-error', message: 'the database is unavailable; retry shortly' });
-    } else if (e.type === 'entity.too.large') {
-      res.status(413).json({ status: 413, 'error-type': 'generic-error', message: `request body larger than ${config.maxRequestBytes} bytes` });
-    } else if (e.type === 'entity.parse.failed') {
-      res.status(400).json({ status: 400, 'error-type': 'generic-error', message: `request body is not valid JSON: ${e.message}` });
-    } else {
-      log.error({ err, path: req.path }, 'request failed');
-      res.status(500).json({ status: 500, 'error-type': 'generic-error', message: 'internal error' });
-    }
-  };
-  app.use(onError);
+  app.use(notFoundHandler());
+  app.use(errorHandler(log));
 
   // Track sockets so shutdown can close idle keep-alive connections and wait for busy ones.
   const sockets = new Set<Socket>();
@@ -93,8 +96,6 @@ export async function startHttpServer(services: Services, opts: { host: string; 
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  server.requestTimeout = 0; // uploads and log streams may be long; idle sockets still time out
-  server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
 
   await new Promise<void>((resolve, reject) => {
@@ -105,11 +106,13 @@ export async function startHttpServer(services: Services, opts: { host: string; 
   const port = typeof address === 'object' && address ? address.port : opts.port;
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  const metricsServer = config.metricsListen ? await startMetricsServer(config.metricsListen, serveMetrics, log) : undefined;
 
   return {
     server,
     url,
     port,
+    metricsUrl: metricsServer?.url,
     async stop(graceMs = 10_000) {
       shuttingDown = true;
       // Apollo's drain plugin closes the server, waits for in-flight operations (up to its grace
@@ -120,6 +123,55 @@ export async function startHttpServer(services: Services, opts: { host: string; 
       await graphql.stop();
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
       clearTimeout(timer);
+      await metricsServer?.stop();
+    },
+  };
+}
+
+/**
+ * /metrics, behind `Authorization: Bearer <metrics-token>` when that is configured (Prometheus'
+ * `authorization` / `bearer_token_file` scrape settings send it).
+ */
+function metricsHandler(services: Services): RequestHandler {
+  const { config, metrics } = services;
+  const expected = config.metricsToken ? Buffer.from(config.metricsToken) : null;
+  return async (req, res, next) => {
+    try {
+      if (expected) {
+        const given = Buffer.from(tokenOf(req, ''));
+        if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new AuthenticationError('bad-signature', 'wrong metrics token');
+      }
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    } catch (err) {
+      next(err);
+    }
+  };
+}
+
+/** /metrics on a listener of its own (an internal interface, say), with the same error answers. */
+async function startMetricsServer(listen: { host: string; port: number }, serveMetrics: RequestHandler, log: Services['log']): Promise<{ url: string; stop(): Promise<void> }> {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use((req, res, next) => {
+    res.setHeader('x-request-id', requestIdOf(req));
+    next();
+  });
+  app.get('/metrics', serveMetrics);
+  app.use(notFoundHandler());
+  app.use(errorHandler(log));
+  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : listen.port;
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  return {
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }

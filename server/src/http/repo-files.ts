@@ -7,8 +7,9 @@ import path from 'node:path';
 import { pipeline } from 'node:stream';
 import express, { type Request, type Response, type NextFunction, type Router } from 'express';
 import type { Services } from '../services.ts';
-import { AuthenticationError, ForbiddenError } from '../domain/errors.ts';
 import { REPO_NAME_RE } from '../domain/repos/validate.ts';
+import { tokenOf } from './auth.ts';
+import { sendError } from './errors.ts';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** summary*, config, signatures: they change on every summary update. */
@@ -73,8 +74,7 @@ export function isServable(segments: string[]): boolean {
 }
 
 function notFound(res: Response, what: string): void {
-  // Never cache a miss: a signature or object missing now may exist a moment later.
-  res.status(404).set({ 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8' }).json({ status: 404, 'error-type': 'not-found', message: `${what} not found` });
+  sendError(res, 404, 'not-found', `${what} not found`);
 }
 
 /**
@@ -155,8 +155,7 @@ export function createRepoFilesRouter(services: Services): Router {
   router.use(async (req: Request, res: Response, next: NextFunction) => {
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.status(405).set('allow', 'GET, HEAD').json({ status: 405, 'error-type': 'generic-error', message: 'repos are read-only over HTTP' });
-        return;
+        return sendError(res.set('allow', 'GET, HEAD'), 405, 'generic-error', 'repos are read-only over HTTP');
       }
       const segments = safeSegments(req.path);
       if (!segments) return notFound(res, 'file');
@@ -169,17 +168,7 @@ export function createRepoFilesRouter(services: Services): Router {
       const repo = await services.repos.servedRepo(first);
       if (!repo) return notFound(res, `repo ${first}`);
 
-      let access;
-      try {
-        access = await services.repos.authorizeDownload(repo, relPath, req.headers.authorization);
-      } catch (err) {
-        if (err instanceof AuthenticationError || err instanceof ForbiddenError) {
-          if (err instanceof AuthenticationError) res.set('www-authenticate', 'Bearer');
-          res.status(err.httpStatus).set('cache-control', 'no-store').json({ status: err.httpStatus, 'error-type': err.errorType, message: err.message });
-          return;
-        }
-        throw err;
-      }
+      const access = await services.repos.authorizeDownload(repo, relPath, () => tokenOf(req, services.config.tokenPrefix));
 
       const root = await rootOf(first);
       if (!root) return notFound(res, `repo ${first}`);

@@ -27,6 +27,7 @@ import {
   checkFreeSpace,
   defaultUploadLimits,
   initRepoWithParent,
+  MAX_WANTED_OBJECTS,
   missingObjects,
   removeUploadTemps,
   storeUpload,
@@ -110,6 +111,17 @@ export class BuildService {
     const build = await this.get(id);
     requireBuildAccess(viewer, { repoName: build.repo.name, appId: build.appId });
     return build;
+  }
+
+  /**
+   * The build whose repo /build-repo serves: any build not purged when its downloads are public,
+   * otherwise only for a viewer whose `download` token covers it (asked for only then).
+   */
+  async getForDownload(id: number, viewer: () => Promise<Viewer>): Promise<BuildWithRepo> {
+    const build = await this.get(id);
+    if (build.state === 'PURGED') throw new NotFoundError('build', String(id));
+    if (build.publicDownload) return build;
+    return this.getFor(await viewer(), id, 'download');
   }
 
   async details(build: BuildWithRepo): Promise<BuildDetails> {
@@ -215,6 +227,7 @@ export class BuildService {
   async missingObjects(viewer: Viewer, id: number, wanted: unknown): Promise<string[]> {
     const build = await this.getFor(viewer, id, 'upload');
     if (!Array.isArray(wanted)) throw new InvalidInputError('"wanted" must be an array of object names', 'wanted');
+    if (wanted.length > MAX_WANTED_OBJECTS) throw new InvalidInputError(`at most ${MAX_WANTED_OBJECTS} object names per request`, 'wanted');
     const upload = this.uploadPath(id);
     // After the commit the upload repo is gone: what the build repo holds counts.
     const repo = existsSync(upload) ? upload : this.buildPath(id);

@@ -46,7 +46,7 @@ export const checkStatusFromWire: Record<string, CheckStatus> = {
 export const stateName = (s: BuildState | PublishedState): string => s.toLowerCase();
 
 /**
- * A request that needs the build in another state (HTTP 400). `errorType` tells the repo
+ * A request that needs the build in another state. `errorType` tells the repo
  * state from the published state; clients read `current-state` (flat-manager-client treats a
  * publish answered with current-state "published" as done).
  */
@@ -54,22 +54,22 @@ export class WrongStateError extends DomainError {
   readonly currentState: string;
   readonly expectedState: string;
   constructor(kind: 'repo' | 'published', message: string, expected: string, current: string) {
-    super(kind === 'repo' ? 'wrong-repo-state' : 'wrong-published-state', 400, message);
+    super(kind === 'repo' ? 'wrong-repo-state' : 'wrong-published-state', message);
     this.currentState = current;
     this.expectedState = expected;
   }
 }
 
-/** flat-manager's BadRequest (400, generic-error) for conflicts that are not a state. */
+/** The build is in use by a running job: a conflict that is not a state. */
 export class BuildBusyError extends DomainError {
   constructor(message: string) {
-    super('generic-error', 400, message);
+    super('build-busy', message);
   }
 }
 
-/** The disk that holds the upload repos is (almost) full (HTTP 507). */
+/** The disk that holds the upload repos is (almost) full. */
 export class InsufficientStorageError extends DomainError {
   constructor(message: string) {
-    super('generic-error', 507, message);
+    super('insufficient-storage', message);
   }
 }

@@ -20,7 +20,7 @@ import {
 export class KeyInUseError extends DomainError {
   readonly repos: string[];
   constructor(keyName: string, repos: string[]) {
-    super('conflict', 409, `key ${keyName} is used by repo${repos.length > 1 ? 's' : ''} ${repos.join(', ')}; give them another key first`);
+    super('conflict', `key ${keyName} is used by repo${repos.length > 1 ? 's' : ''} ${repos.join(', ')}; give them another key first`);
     this.repos = repos;
   }
 }
@@ -29,7 +29,7 @@ export class KeyInUseError extends DomainError {
 export class InvalidKeyError extends DomainError {
   readonly reason: PgpKeyErrorCode;
   constructor(reason: PgpKeyErrorCode, message: string) {
-    super('invalid-input', 400, message);
+    super('invalid-input', message);
     this.reason = reason;
   }
 }

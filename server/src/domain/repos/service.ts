@@ -425,7 +425,7 @@ export class RepoService {
    * `download` scope whose prefixes (or apps) cover the commit's ref. Other objects are
    * content-addressed and only reachable through such a commit.
    */
-  async authorizeDownload(repo: Repo, relPath: string, authorization: string | undefined): Promise<DownloadAccess> {
+  async authorizeDownload(repo: Repo, relPath: string, tokenOf: () => string): Promise<DownloadAccess> {
     const types = parseTokenTypes(repo.authRequiredTokenTypes);
     if (types.length === 0) return { private: false };
     const m = /^objects\/([0-9a-f]{2})\/([0-9a-f]{62})\.(commit|commitmeta)$/.exec(relPath);
@@ -434,7 +434,7 @@ export class RepoService {
     const info = await readCommit(this.repoPath(repo.name), commit);
     if (!info || !types.includes(info.tokenType)) return { private: false };
 
-    const claims = await this.downloadClaims(authorization);
+    const claims = await this.downloadClaims(tokenOf());
     if (!hasScope(claims, 'download')) throw new ForbiddenError('downloading this ref needs a token with the "download" scope', 'download');
     if (claims.repos.length > 0 && !repoMatchesClaimed(repo.name, claims.repos)) throw new ForbiddenError(`the token does not cover repo ${repo.name}`);
     const ids = info.refBindings.map((r) => r.split('/')[1] ?? r);
@@ -444,8 +444,7 @@ export class RepoService {
     return { private: true };
   }
 
-  private async downloadClaims(authorization: string | undefined): Promise<Claims> {
-    const token = TokenService.tokenFromHeader(authorization, this.config.tokenPrefix);
+  private async downloadClaims(token: string): Promise<Claims> {
     // flat-manager's repo-secret signs download tokens when it is set; otherwise they are API tokens.
     if (this.config.repoSecret) return verifyToken(token, secretKey(this.config.repoSecret));
     return (await this.tokens.authenticate(token)).claims;

@@ -1,41 +1,39 @@
 // flat-manager's REST API under /api/v1, for flat-manager-client (Python and Rust) and CI
 // pipelines written against it: same paths, JSON shapes, Location headers, status codes and
-// error JSON. Every handler authenticates, then calls the build/token services.
-import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
+// error JSON. Every handler authenticates first, and only then reads its body (so an
+// unauthenticated client cannot make fmd parse anything), then calls the domain services.
+// Errors go to the HTTP boundary's one error table (../errors.ts).
+import express, { type Request, type Response, type Router } from 'express';
 import type { Services } from '../../services.ts';
-import { DomainError, InvalidInputError } from '../../domain/errors.ts';
+import { NotFoundError, InvalidInputError } from '../../domain/errors.ts';
 import { requireClaims } from '../../domain/builds/access.ts';
-import { WrongStateError } from '../../domain/builds/states.ts';
-import { TokenService, type Viewer } from '../../domain/tokens/service.ts';
-import { isDatabaseUnavailable } from '../../db/index.ts';
+import type { Viewer } from '../../domain/tokens/service.ts';
+import { viewerOf as authenticate } from '../auth.ts';
+import { readJson, readText } from '../body.ts';
+import { notFoundHandler } from '../errors.ts';
 import { buildJson, buildRefJson, checkJson, jobJson, naiveDate } from './json.ts';
 import { multipartBoundary, readMultipart } from './multipart.ts';
+import { MISSING_OBJECTS_BODY_LIMIT, parseWanted, sendMissing } from './missing-objects-body.ts';
 
 export const apiV1Path = '/api/v1';
-
-/** JSON bodies up to this size (missing_objects sends thousands of names per request). */
-const JSON_LIMIT = 64 * 1024 * 1024;
 
 export function createApiV1Router(services: Services): Router {
   const router = express.Router();
   const { builds, config } = services;
-  // Any content type, gzip or deflate (body-parser inflates), on any method: clients send JSON bodies on GETs.
-  const json = express.json({ limit: JSON_LIMIT, type: () => true, strict: false });
 
-  async function viewerOf(req: Request): Promise<Viewer> {
-    return services.tokens.authenticate(TokenService.tokenFromHeader(req.headers.authorization, config.tokenPrefix));
-  }
+  const viewerOf = (req: Request): Promise<Viewer> => authenticate(services, req);
   const base = (req: Request) => config.baseUrl ?? `${req.protocol}://${req.get('host')}`;
   const located = (req: Request, res: Response, path: string, body: unknown) => {
     res.set('location', `${base(req)}${apiV1Path}${path}`).json(body);
   };
   const idParam = (req: Request, name = 'id'): number => {
     const raw = String(req.params[name]);
-    if (!/^\d{1,9}$/.test(raw)) throw new DomainError('not-found', 404, `no ${name} ${raw.slice(0, 40)}`);
+    if (!/^\d{1,9}$/.test(raw)) throw new NotFoundError(name, raw.slice(0, 40));
     return Number(raw);
   };
-  const body = (req: Request): Record<string, unknown> => {
-    const b: unknown = req.body;
+  /** The request's JSON body as an object; read only here, after the handler authenticated. */
+  const body = async (req: Request, res: Response): Promise<Record<string, unknown>> => {
+    const b = await readJson(req, res);
     if (b === undefined || b === null) return {};
     if (typeof b !== 'object' || Array.isArray(b)) throw new InvalidInputError('the request body must be a JSON object');
     return b as Record<string, unknown>;
@@ -45,8 +43,8 @@ export function createApiV1Router(services: Services): Router {
     if (typeof v !== 'string') throw new InvalidInputError(`${field} must be a string`, field);
     return v;
   };
-  const logOffset = (req: Request): number => {
-    const o = body(req)['log-offset'];
+  const logOffset = async (req: Request, res: Response): Promise<number> => {
+    const o = (await body(req, res))['log-offset'];
     return typeof o === 'number' && Number.isInteger(o) && o >= 0 ? o : 0;
   };
   const jobBody = async (jobId: number, offset: number) => {
@@ -56,9 +54,9 @@ export function createApiV1Router(services: Services): Router {
 
   // --- builds ----------------------------------------------------------------------------------
 
-  router.post('/build', json, async (req, res) => {
+  router.post('/build', async (req, res) => {
     const viewer = await viewerOf(req);
-    const b = body(req);
+    const b = await body(req, res);
     const repo = str(b.repo, 'repo');
     if (!repo) throw new InvalidInputError('"repo" is required', 'repo');
     const pd = b['public-download'] ?? b.public_download;
@@ -99,10 +97,11 @@ export function createApiV1Router(services: Services): Router {
     res.json(buildRefJson(await builds.getRef(viewer, idParam(req), idParam(req, 'ref_id'))));
   });
 
-  router.get('/build/:id/missing_objects', json, async (req, res) => {
+  router.get('/build/:id/missing_objects', async (req, res) => {
     const viewer = await viewerOf(req);
-    const missing = await builds.missingObjects(viewer, idParam(req), body(req).wanted);
-    res.json({ missing });
+    const id = idParam(req);
+    const wanted = await parseWanted(await readText(req, res, MISSING_OBJECTS_BODY_LIMIT));
+    await sendMissing(res, await builds.missingObjects(viewer, id, wanted));
   });
 
   router.post('/build/:id/upload', async (req, res, next) => {
@@ -120,10 +119,10 @@ export function createApiV1Router(services: Services): Router {
     }
   });
 
-  router.post('/build/:id/build_ref', json, async (req, res) => {
+  router.post('/build/:id/build_ref', async (req, res) => {
     const viewer = await viewerOf(req);
     const id = idParam(req);
-    const b = body(req);
+    const b = await body(req, res);
     const ref = await builds.addRef(viewer, id, {
       ref: str(b.ref, 'ref') ?? '',
       commit: str(b.commit, 'commit') ?? '',
@@ -132,17 +131,17 @@ export function createApiV1Router(services: Services): Router {
     located(req, res, `/build/${id}/build_ref/${ref.id}`, buildRefJson(ref));
   });
 
-  router.post('/build/:id/add_extra_ids', json, async (req, res) => {
+  router.post('/build/:id/add_extra_ids', async (req, res) => {
     const viewer = await viewerOf(req);
     const id = idParam(req);
-    const build = await builds.addExtraIds(viewer, id, body(req).ids);
+    const build = await builds.addExtraIds(viewer, id, (await body(req, res)).ids);
     located(req, res, `/build/${id}`, buildJson(await builds.details(build)));
   });
 
-  router.post('/build/:id/commit', json, async (req, res) => {
+  router.post('/build/:id/commit', async (req, res) => {
     const viewer = await viewerOf(req);
     const id = idParam(req);
-    const b = body(req);
+    const b = await body(req, res);
     const tt = b.token_type;
     if (tt !== undefined && tt !== null && (typeof tt !== 'number' || !Number.isInteger(tt))) throw new InvalidInputError('token_type must be an integer', 'token_type');
     const job = await builds.commit(viewer, id, {
@@ -153,7 +152,7 @@ export function createApiV1Router(services: Services): Router {
     located(req, res, `/build/${id}/commit`, jobJson(job, ''));
   });
 
-  router.post('/build/:id/publish', json, async (req, res) => {
+  router.post('/build/:id/publish', async (req, res) => {
     const viewer = await viewerOf(req);
     const id = idParam(req);
     const job = await builds.publish(viewer, id);
@@ -161,17 +160,17 @@ export function createApiV1Router(services: Services): Router {
   });
 
   for (const kind of ['commit', 'publish'] as const) {
-    router.get(`/build/:id/${kind}`, json, async (req, res) => {
+    router.get(`/build/:id/${kind}`, async (req, res) => {
       const viewer = await viewerOf(req);
       const build = await builds.getFor(viewer, idParam(req), 'build');
       const details = await builds.details(build);
       const job = kind === 'commit' ? details.commitJob : details.publishJob;
-      if (!job) throw new DomainError('not-found', 404, `build ${build.id} has no ${kind} job`);
-      res.json(await jobBody(job.id, logOffset(req)));
+      if (!job) throw new NotFoundError(`${kind} job of build`, String(build.id));
+      res.json(await jobBody(job.id, await logOffset(req, res)));
     });
   }
 
-  router.post('/build/:id/purge', json, async (req, res) => {
+  router.post('/build/:id/purge', async (req, res) => {
     const viewer = await viewerOf(req);
     const id = idParam(req);
     const build = await builds.purge(viewer, id);
@@ -180,15 +179,15 @@ export function createApiV1Router(services: Services): Router {
 
   // --- jobs ------------------------------------------------------------------------------------
 
-  router.get('/job/:id', json, async (req, res) => {
+  router.get('/job/:id', async (req, res) => {
     const viewer = await viewerOf(req);
     requireClaims(viewer, 'build', 'jobs');
-    res.json(await jobBody(idParam(req), logOffset(req)));
+    res.json(await jobBody(idParam(req), await logOffset(req, res)));
   });
 
-  router.post('/job/:id/check/review', json, async (req, res) => {
+  router.post('/job/:id/check/review', async (req, res) => {
     const viewer = await viewerOf(req);
-    const b = body(req);
+    const b = await body(req, res);
     const ns = b['new-status'] as { status?: unknown; reason?: unknown } | string | undefined;
     const status = typeof ns === 'string' ? ns : typeof ns?.status === 'string' ? ns.status : null;
     if (!status) throw new InvalidInputError('"new-status" is required', 'new-status');
@@ -199,9 +198,9 @@ export function createApiV1Router(services: Services): Router {
 
   // --- repos -----------------------------------------------------------------------------------
 
-  router.post('/repo/:repo/republish', json, async (req, res) => {
+  router.post('/repo/:repo/republish', async (req, res) => {
     const viewer = await viewerOf(req);
-    const b = body(req);
+    const b = await body(req, res);
     const job = await builds.republish(viewer, String(req.params.repo), {
       app: str(b.app, 'app') ?? '',
       endOfLife: str(b.endoflife, 'endoflife'),
@@ -210,9 +209,9 @@ export function createApiV1Router(services: Services): Router {
     located(req, res, `/job/${job.id}`, jobJson(job, ''));
   });
 
-  router.post('/prune', json, async (req, res) => {
+  router.post('/prune', async (req, res) => {
     const viewer = await viewerOf(req);
-    const repo = str(body(req).repo, 'repo');
+    const repo = str((await body(req, res)).repo, 'repo');
     if (!repo) throw new InvalidInputError('"repo" is required', 'repo');
     const job = await builds.prune(viewer, repo);
     located(req, res, `/job/${job.id}`, jobJson(job, ''));
@@ -220,9 +219,9 @@ export function createApiV1Router(services: Services): Router {
 
   // --- tokens ----------------------------------------------------------------------------------
 
-  router.post('/token_subset', json, async (req, res) => {
+  router.post('/token_subset', async (req, res) => {
     const viewer = await viewerOf(req);
-    const b = body(req);
+    const b = await body(req, res);
     const list = (v: unknown, f: string): string[] | undefined => {
       if (v === undefined || v === null) return undefined;
       if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new InvalidInputError(`${f} must be an array of strings`, f);
@@ -241,16 +240,16 @@ export function createApiV1Router(services: Services): Router {
     res.json({ token });
   });
 
-  const tokenIds = (req: Request): string[] => {
-    const ids = body(req).token_ids;
+  const tokenIds = async (req: Request, res: Response): Promise<string[]> => {
+    const ids = (await body(req, res)).token_ids;
     if (!Array.isArray(ids) || ids.some((x) => typeof x !== 'string')) throw new InvalidInputError('"token_ids" must be an array of strings', 'token_ids');
     return ids as string[];
   };
 
-  router.post('/tokens/get_list', json, async (req, res) => {
+  router.post('/tokens/get_list', async (req, res) => {
     const viewer = await viewerOf(req);
     requireClaims(viewer, '', 'tokenmanagement');
-    const rows = await services.prisma.apiToken.findMany({ where: { jti: { in: tokenIds(req) } } });
+    const rows = await services.prisma.apiToken.findMany({ where: { jti: { in: await tokenIds(req, res) } } });
     res.json(
       rows.map((r) => ({
         token_id: r.jti,
@@ -261,46 +260,14 @@ export function createApiV1Router(services: Services): Router {
     );
   });
 
-  router.post('/tokens/revoke', json, async (req, res) => {
+  router.post('/tokens/revoke', async (req, res) => {
     const viewer = await viewerOf(req);
     requireClaims(viewer, '', 'tokenmanagement');
-    await services.tokens.revoke(viewer, tokenIds(req));
+    await services.tokens.revoke(viewer, await tokenIds(req, res));
     res.status(204).end();
   });
 
-  router.use((req, res) => {
-    res.status(404).json({ status: 404, 'error-type': 'not-found', message: `no route for ${req.method} ${apiV1Path}${req.path}` });
-  });
-
-  const onError: ErrorRequestHandler = (err, req, res, _next) => {
-    if (res.headersSent) return;
-    res.status(500);
-    const e = err as { type?: string; message?: string; status?: number };
-    if (err instanceof DomainError) {
-      // fmd's extra error types are flat-manager's generic-error on this API.
-      const known = ['wrong-repo-state', 'wrong-published-state', 'invalid-token', 'token-insufficient', 'not-found', 'generic-error'];
-      const out: Record<string, unknown> = {
-        status: err.httpStatus,
-        'error-type': known.includes(err.errorType) ? err.errorType : 'generic-error',
-        message: err.message,
-      };
-      if (err instanceof WrongStateError) {
-        out['current-state'] = err.currentState;
-        out['expected-state'] = err.expectedState;
-      }
-      res.status(err.httpStatus).json(out);
-    } else if (isDatabaseUnavailable(err)) {
-      res.status(503).set('retry-after', '5').json({ status: 503, 'error-type': 'generic-error', message: 'the database is unavailable; retry shortly' });
-    } else if (e.type === 'entity.too.large') {
-      res.status(413).json({ status: 413, 'error-type': 'generic-error', message: `request body larger than ${JSON_LIMIT} bytes` });
-    } else if (e.type === 'entity.parse.failed' || e.type === 'encoding.unsupported' || (e.status === 400 && e.type)) {
-      res.status(400).json({ status: 400, 'error-type': 'generic-error', message: `bad request body: ${e.message}` });
-    } else {
-      services.log.error({ err, path: req.path }, 'api/v1 request failed');
-      res.status(500).json({ status: 500, 'error-type': 'generic-error', message: 'Internal Server Error' });
-    }
-  };
-  router.use(onError);
+  router.use(notFoundHandler(apiV1Path));
   return router;
 }
 

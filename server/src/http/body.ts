@@ -1,0 +1,47 @@
+// Request bodies are read only by the handler that needs them, after it has authenticated the
+// request, and each route says how much it takes. body-parser decodes Content-Encoding
+// (gzip, deflate, br, zstd) and applies the limit to the decoded bytes.
+import express, { type Request, type RequestHandler, type Response } from 'express';
+import { bodyLimitKey } from './errors.ts';
+
+/** JSON bodies of ordinary routes. */
+export const JSON_BODY_LIMIT = 1024 * 1024;
+
+const parsers = new Map<string, RequestHandler>();
+
+function parserFor(kind: 'json' | 'text', limit: number): RequestHandler {
+  const key = `${kind}:${limit}`;
+  let parser = parsers.get(key);
+  if (!parser) {
+    // Any content type on any method: flat-manager clients send JSON bodies on GETs, some without a type.
+    parser = kind === 'json' ? express.json({ limit, type: () => true, strict: false }) : express.text({ limit, type: () => true, defaultCharset: 'utf-8' });
+    parsers.set(key, parser);
+  }
+  return parser;
+}
+
+function read(kind: 'json' | 'text', req: Request, res: Response, limit: number): Promise<unknown> {
+  res.locals[bodyLimitKey] = limit;
+  const parser = parserFor(kind, limit);
+  return new Promise((resolve, reject) => {
+    void parser(req, res, (err?: unknown) => (err ? reject(err) : resolve(req.body)));
+  });
+}
+
+/** The parsed JSON body, or undefined when the request has none. */
+export function readJson(req: Request, res: Response, limit = JSON_BODY_LIMIT): Promise<unknown> {
+  return read('json', req, res, limit);
+}
+
+/** The decoded body as text (for bodies too large to parse in one go), or undefined. */
+export async function readText(req: Request, res: Response, limit: number): Promise<string | undefined> {
+  const body = await read('text', req, res, limit);
+  return typeof body === 'string' ? body : undefined;
+}
+
+/** A middleware for routes whose body anyone may send (GraphQL: public fields answer without a token). */
+export function jsonBody(limit: number): RequestHandler {
+  return (req, res, next) => {
+    read('json', req, res, limit).then(() => next(), next);
+  };
+}
