@@ -213,7 +213,14 @@ test('bad input gets flat-manager error JSON and changes nothing', { timeout: 12
   }
   assert.deepEqual(await listUpload(), before);
   assert.deepEqual(await client.missingObjects(build.url, [uniq]), [uniq]);
-  assert.ok(!existsSync(path.join(work, '..', uniq)));
+  // `../../../<name>` joined naively onto the upload repo (<data>/builds/<id>/upload) lands in the
+  // data dir; joined onto objects/<2 chars>/ it lands in <data>/builds. Nothing of that name may
+  // exist anywhere under the data dir (the object was refused everywhere), nor just above it.
+  const name = `../../../${uniq}`;
+  const escaped = [path.join(upload, name), path.join(upload, 'objects', name.slice(0, 2), name.slice(2))];
+  assert.ok(escaped.every((p) => p.startsWith(s.config.dataDir)), escaped.join(' '));
+  for (const p of [...escaped, path.join(s.config.dataDir, '..', uniq)]) assert.ok(!existsSync(p), p);
+  assert.deepEqual((await readdir(s.config.dataDir, { recursive: true })).filter((f) => f.includes(uniq.slice(2))), []);
   // The good object twice, and at once: harmless.
   const good = await Promise.all([client.uploadFiles(build.url, [{ name: uniq, path: objFile }]), client.uploadFiles(build.url, [{ name: uniq, path: objFile }])]);
   for (const g of good) assert.equal(g.status, 200, g.text);

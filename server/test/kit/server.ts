@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { loadConfig, type FmdConfig } from '../../src/config/index.ts';
 import { openDatabase } from '../../src/db/index.ts';
 import { createServices, type Services } from '../../src/services.ts';
@@ -24,12 +24,12 @@ export type TestServer = {
   stop(): Promise<void>;
 };
 
-export async function startTestServer(overrides: Parameters<typeof loadConfig>[1] = {}): Promise<TestServer> {
+export async function startTestServer(overrides: Parameters<typeof loadConfig>[1] = {}, opts: { log?: Logger } = {}): Promise<TestServer> {
   const db = await createTestDatabase();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'fmd-test-'));
   const secret = randomBytes(32).toString('base64');
   const config = loadConfig({}, { 'data-dir': dataDir, 'database-url': db.url, port: 0, secret, 'log-level': 'silent', 'token-usage-flush-ms': 50, 'job-poll-ms': 1000, 'job-lock-lifetime-ms': 5000, ...overrides });
-  const log = pino({ level: process.env.FMD_TEST_LOG ?? 'silent' });
+  const log = opts.log ?? pino({ level: process.env.FMD_TEST_LOG ?? 'silent' });
   const database = await openDatabase(config, log, { owner: true });
   const services = await createServices(config, database, log, secret);
   const adminToken = (await services.users.bootstrapAdmin())!;
