@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
-import { pino } from 'pino';
+import { createLogger } from '../src/logger.ts';
 import { startTestServer, pollFor, type TestServer } from './kit/server.ts';
 import { FlatManagerClient, request } from './kit/flat-manager-client.ts';
 
 type LogLine = { level: number; msg: string; reqId?: string; err?: { stack?: string; message?: string }; [k: string]: unknown };
 const lines: LogLine[] = [];
-const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
+const log = createLogger({ logLevel: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
 const ERROR = 50;
 
 let s: TestServer;
@@ -143,6 +143,7 @@ test('bodies that are not valid in their Content-Encoding are 400, unknown encod
 test('an unexpected failure answers a generic message with the request id; the log has the details under that id', async () => {
   const original = s.services.builds.list;
   s.services.builds.list = async () => {
+    s.services.log.warn('listing builds, the slow way');
     throw new Error(`disk trouble at ${s.config.dataDir}/builds`);
   };
   try {
@@ -155,6 +156,8 @@ test('an unexpected failure answers a generic message with the request id; the l
     const line = lines.find((l) => l.reqId === 'probe-req-0001' && l.level >= ERROR);
     assert.ok(line, 'an error line about that request');
     assert.match(String(line.err?.message), /disk trouble/);
+    // A line logged below the HTTP layer while the request ran names it too.
+    assert.ok(lines.some((l) => l.msg === 'listing builds, the slow way' && l.reqId === 'probe-req-0001'));
   } finally {
     s.services.builds.list = original;
   }

@@ -10,7 +10,7 @@ import { createGraphQLEndpoint, graphqlPath } from './graphql.ts';
 import { createRepoFilesRouter } from './repo-files.ts';
 import { AuthenticationError } from '../domain/errors.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
-import { requestIdOf } from './request-id.ts';
+import { requestIdOf, withRequestId } from './request-id.ts';
 import { jsonBody } from './body.ts';
 import { tokenOf } from './auth.ts';
 import { adminJobsPath, adminJobsRouter } from './admin-jobs.ts';
@@ -52,7 +52,7 @@ export async function startHttpServer(services: Services, opts: { host: string; 
 
   app.use((req, res, next) => {
     res.setHeader('x-request-id', requestIdOf(req));
-    next();
+    withRequestId(req, next);
   });
   app.use(metrics.middleware);
   app.use(

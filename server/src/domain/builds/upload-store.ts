@@ -3,7 +3,7 @@
 // temp file while the verifier checks it against its name; only a verified, complete object is
 // renamed into place, so a bad or interrupted upload never leaves anything behind, and the same
 // object uploaded twice (or by two requests at once) ends up as one good file.
-import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -69,58 +69,75 @@ export async function initRepoWithParent(dir: string, parent: string | null): Pr
 /** missing_objects answers for at most this many names per request. */
 export const MAX_WANTED_OBJECTS = 1_000_000;
 
-const OBJECT_NAME_RE = /^[0-9a-f]{64}\.(commit|dirtree|dirmeta|filez)$/;
+const OBJECT_TYPES = new Set(['commit', 'dirtree', 'dirmeta', 'filez']);
+
+/** Value of a lowercase hex digit's char code, or -1. */
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+/**
+ * The object directory (0-255, from the first two hex digits) of `<64 hex>.<type>`, or -1 when
+ * the name is not an object name. By hand: a regular expression costs several times more, and
+ * missing_objects checks up to a million names per request.
+ */
+function objectDirOf(name: unknown): number {
+  if (typeof name !== 'string' || name.length < 70 || name.length > 72 || name.charCodeAt(64) !== 46) return -1;
+  for (let i = 2; i < 64; i++) if (hexValue(name.charCodeAt(i)) < 0) return -1;
+  const hi = hexValue(name.charCodeAt(0));
+  const lo = hexValue(name.charCodeAt(1));
+  if (hi < 0 || lo < 0 || !OBJECT_TYPES.has(name.slice(65))) return -1;
+  return hi * 16 + lo;
+}
 
 /**
  * Which of `wanted` neither the upload repo nor its parent has, in the order asked. Names that
  * are not object names are refused. Names are looked up by object directory (`objects/xx`):
- * the upload repo belongs to one build and stays small, so each of its directories is listed
- * once; a parent directory is listed when that is cheaper than asking per name (many names,
- * small directory; a missing directory answers for all its names at once), otherwise asked per
- * name. Lookups of a large request yield to the event loop every few milliseconds.
+ * a directory that does not exist answers for all its names at once; the upload repo belongs
+ * to one build and stays small, so each of its directories is listed once; a parent directory
+ * is listed when that is cheaper than asking per name (many names, small directory), otherwise
+ * asked per name. File system calls are synchronous (each is a few microseconds; a thread-pool
+ * round trip per directory costs more on a busy machine), and a large request yields to the
+ * event loop every few milliseconds.
  */
 export async function missingObjects(uploadRepo: string, parentRepo: string | null, wanted: readonly string[]): Promise<string[]> {
   const yielder = new Yielder();
-  const byPrefix = new Map<string, number[]>();
+  const byDir: number[][] = Array.from({ length: 256 }, () => []);
   for (let i = 0; i < wanted.length; i++) {
-    const name = wanted[i];
-    if (typeof name !== 'string' || !OBJECT_NAME_RE.test(name)) {
-      throw new InvalidInputError(`invalid object name ${JSON.stringify(String(name).slice(0, 100))}`, 'wanted');
-    }
-    const prefix = name.slice(0, 2);
-    const group = byPrefix.get(prefix);
-    if (group) group.push(i);
-    else byPrefix.set(prefix, [i]);
-    if ((i & 1023) === 1023) await yielder.maybe();
+    const dir = objectDirOf(wanted[i]);
+    if (dir < 0) throw new InvalidInputError(`invalid object name ${JSON.stringify(String(wanted[i]).slice(0, 100))}`, 'wanted');
+    byDir[dir]!.push(i);
+    if ((i & 4095) === 4095) await yielder.maybe();
   }
   const present = new Uint8Array(wanted.length);
-  const prefixes = [...byPrefix.keys()];
-  const uploaded = await mapLimited(prefixes, 8, (prefix) => listDir(`${uploadRepo}/objects/${prefix}`));
-  for (let p = 0; p < prefixes.length; p++) {
-    const names = uploaded[p]!;
-    if (names.size === 0) continue;
-    for (const i of byPrefix.get(prefixes[p]!)!) if (names.has(wanted[i]!.slice(2))) present[i] = 1;
-  }
-  if (parentRepo) {
-    await mapLimited(prefixes, 8, async (prefix) => {
-      const left = byPrefix.get(prefix)!.filter((i) => !present[i]);
-      if (left.length === 0) return;
+  const uploadDirs = listDir(`${uploadRepo}/objects`);
+  const parentDirs = parentRepo ? listDir(`${parentRepo}/objects`) : new Set<string>();
+  for (let d = 0; d < 256; d++) {
+    const group = byDir[d]!;
+    if (group.length === 0) continue;
+    const prefix = d.toString(16).padStart(2, '0');
+    if (uploadDirs.has(prefix)) {
+      const names = listDir(`${uploadRepo}/objects/${prefix}`);
+      if (names.size > 0) for (const i of group) if (names.has((wanted[i] as string).slice(2))) present[i] = 1;
+    }
+    if (parentDirs.has(prefix)) {
+      const left = group.filter((i) => !present[i]);
       const dir = `${parentRepo}/objects/${prefix}`;
-      if (left.length >= PER_NAME_BELOW) {
-        const st = await stat(dir).catch(() => null);
-        if (!st) return; // no such directory: none of them is there
-        if (st.size <= left.length * LIST_BYTES_PER_NAME) {
-          const names = await listDir(dir);
-          for (const i of left) if (names.has(wanted[i]!.slice(2))) present[i] = 1;
-          return;
+      const size = left.length >= PER_NAME_BELOW ? statSync(dir, { throwIfNoEntry: false })?.size : undefined;
+      if (size !== undefined && size <= left.length * LIST_BYTES_PER_NAME) {
+        const names = listDir(dir);
+        if (names.size > 0) for (const i of left) if (names.has((wanted[i] as string).slice(2))) present[i] = 1;
+      } else {
+        for (let k = 0; k < left.length; k++) {
+          const i = left[k]!;
+          if (existsSync(`${dir}/${(wanted[i] as string).slice(2)}`)) present[i] = 1;
+          if ((k & 127) === 127) await yielder.maybe();
         }
       }
-      for (let k = 0; k < left.length; k++) {
-        const i = left[k]!;
-        if (existsSync(`${dir}/${wanted[i]!.slice(2)}`)) present[i] = 1;
-        if ((k & 127) === 127) await yielder.maybe();
-      }
-    });
+    }
+    await yielder.maybe();
   }
   const missing: string[] = [];
   for (let i = 0; i < wanted.length; i++) {
@@ -140,26 +157,12 @@ const PER_NAME_BELOW = 8;
  */
 const LIST_BYTES_PER_NAME = 400;
 
-async function listDir(dir: string): Promise<Set<string>> {
+function listDir(dir: string): Set<string> {
   try {
-    return new Set(await readdir(dir));
+    return new Set(readdirSync(dir));
   } catch {
     return new Set();
   }
-}
-
-/** Runs `fn` over `items`, at most `limit` at once (the thread pool does the file system work). */
-async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 export async function checkFreeSpace(dir: string, needed: number, limits: UploadLimits): Promise<void> {
