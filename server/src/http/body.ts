@@ -9,18 +9,18 @@ export const JSON_BODY_LIMIT = 1024 * 1024;
 
 const parsers = new Map<string, RequestHandler>();
 
-function parserFor(kind: 'json' | 'text', limit: number): RequestHandler {
+function parserFor(kind: 'json' | 'raw', limit: number): RequestHandler {
   const key = `${kind}:${limit}`;
   let parser = parsers.get(key);
   if (!parser) {
     // Any content type on any method: flat-manager clients send JSON bodies on GETs, some without a type.
-    parser = kind === 'json' ? express.json({ limit, type: () => true, strict: false }) : express.text({ limit, type: () => true, defaultCharset: 'utf-8' });
+    parser = kind === 'json' ? express.json({ limit, type: () => true, strict: false }) : express.raw({ limit, type: () => true });
     parsers.set(key, parser);
   }
   return parser;
 }
 
-function read(kind: 'json' | 'text', req: Request, res: Response, limit: number): Promise<unknown> {
+function read(kind: 'json' | 'raw', req: Request, res: Response, limit: number): Promise<unknown> {
   res.locals[bodyLimitKey] = limit;
   const parser = parserFor(kind, limit);
   return new Promise((resolve, reject) => {
@@ -33,10 +33,10 @@ export function readJson(req: Request, res: Response, limit = JSON_BODY_LIMIT): 
   return read('json', req, res, limit);
 }
 
-/** The decoded body as text (for bodies too large to parse in one go), or undefined. */
-export async function readText(req: Request, res: Response, limit: number): Promise<string | undefined> {
-  const body = await read('text', req, res, limit);
-  return typeof body === 'string' ? body : undefined;
+/** The decoded body as bytes (for bodies too large to parse in one go), or undefined. */
+export async function readBytes(req: Request, res: Response, limit: number): Promise<Buffer | undefined> {
+  const body = await read('raw', req, res, limit);
+  return Buffer.isBuffer(body) && body.length > 0 ? body : undefined;
 }
 
 /** A middleware for routes whose body anyone may send (GraphQL: public fields answer without a token). */

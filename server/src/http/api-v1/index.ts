@@ -9,7 +9,7 @@ import { NotFoundError, InvalidInputError } from '../../domain/errors.ts';
 import { requireClaims } from '../../domain/builds/access.ts';
 import type { Viewer } from '../../domain/tokens/service.ts';
 import { viewerOf as authenticate } from '../auth.ts';
-import { readJson, readText } from '../body.ts';
+import { readBytes, readJson } from '../body.ts';
 import { notFoundHandler } from '../errors.ts';
 import { buildJson, buildRefJson, checkJson, jobJson, naiveDate } from './json.ts';
 import { multipartBoundary, readMultipart } from './multipart.ts';
@@ -100,7 +100,7 @@ export function createApiV1Router(services: Services): Router {
   router.get('/build/:id/missing_objects', async (req, res) => {
     const viewer = await viewerOf(req);
     const id = idParam(req);
-    const wanted = await parseWanted(await readText(req, res, MISSING_OBJECTS_BODY_LIMIT));
+    const wanted = await parseWanted(await readBytes(req, res, MISSING_OBJECTS_BODY_LIMIT));
     await sendMissing(res, await builds.missingObjects(viewer, id, wanted));
   });
 

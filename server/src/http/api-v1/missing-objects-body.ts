@@ -34,25 +34,31 @@ function wantedOf(body: unknown): unknown {
  * names). A large body of the usual shape, `{"wanted": [...]}`, is parsed a slice of the array
  * at a time, cut at commas: a cut inside a string or a nested value leaves a slice that is not
  * valid JSON, and then the whole body is parsed at once instead, so the result is always what
- * JSON.parse gives.
+ * JSON.parse gives. The body stays in a Buffer (outside the JavaScript heap): a string of tens
+ * of MB would cost the garbage collector more than the parse.
  */
-export async function parseWanted(text: string | undefined): Promise<unknown> {
-  if (text === undefined || text.trim() === '') return undefined;
-  const start = text.length > SLICE ? START.exec(text) : null;
-  const tail = start ? END.exec(text.slice(-256)) : null;
-  const endIndex = tail ? text.length - Math.min(256, text.length) + tail.index : -1;
-  if (!start || endIndex < start[0].length) return wantedOf(parseJson(text));
+export async function parseWanted(body: Buffer | undefined): Promise<unknown> {
+  if (body === undefined) return undefined;
+  if (body.length <= SLICE) {
+    const text = body.toString('utf8');
+    return text.trim() === '' ? undefined : wantedOf(parseJson(text));
+  }
+  const head = START.exec(body.toString('utf8', 0, 64));
+  const tailFrom = Math.max(0, body.length - 256);
+  const tail = head ? END.exec(body.toString('latin1', tailFrom)) : null;
+  const endIndex = tail ? tailFrom + tail.index : -1;
+  if (!head || endIndex < head[0].length) return wantedOf(parseJson(body.toString('utf8')));
   const yielder = new Yielder();
   const names: unknown[] = [];
-  let pos = start[0].length;
+  let pos = head[0].length;
   while (pos < endIndex) {
-    let cut = text.indexOf(',', pos + SLICE);
+    let cut = body.indexOf(0x2c, pos + SLICE);
     if (cut < 0 || cut > endIndex) cut = endIndex;
     let slice: unknown;
     try {
-      slice = JSON.parse(`[${text.slice(pos, cut)}]`);
+      slice = JSON.parse(`[${body.toString('utf8', pos, cut)}]`);
     } catch {
-      return wantedOf(parseJson(text));
+      return wantedOf(parseJson(body.toString('utf8')));
     }
     for (const name of slice as unknown[]) names.push(name);
     if (names.length > MAX_WANTED_OBJECTS) throw new InvalidInputError(`at most ${MAX_WANTED_OBJECTS} object names per request`, 'wanted');
