@@ -60,6 +60,8 @@ export async function startHttpServer(services: Services, opts: { host: string; 
       origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
       credentials: false,
       allowedHeaders: ['authorization', 'content-type', 'apollo-require-preflight', 'x-apollo-operation-name'],
+      // so that a browser client can quote the request id of a failed request
+      exposedHeaders: ['x-request-id'],
       maxAge: 600,
     }),
   );

@@ -28,10 +28,6 @@ const statusOf: Record<ErrorType, number> = {
 /** The error-type values flat-manager's clients know; fmd's own types go out as generic-error. */
 const wireTypes = new Set<string>(['wrong-repo-state', 'wrong-published-state', 'invalid-token', 'token-insufficient', 'not-found', 'generic-error']);
 
-export function httpStatusOf(type: ErrorType): number {
-  return statusOf[type];
-}
-
 /** Sends flat-manager's error JSON. Errors are never cached: what is missing now may exist soon. */
 export function sendError(res: Response, status: number, errorType: string, message: string, extra: Record<string, unknown> = {}): void {
   res
