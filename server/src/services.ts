@@ -77,6 +77,7 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     async close() {
       await jobEngine.stop();
       await tokens.close();
+      await builds.close();
       await events.close();
     },
   };

@@ -23,12 +23,11 @@ import type { ToolRunOptions } from '../../ostree/ostree.ts';
 import { requireBuildAccess, requireClaims, requirePrefix, requireRepo } from './access.ts';
 import { change, refusal, requireStep, whereFrom, type BuildStep, type BuildStepName } from './lifecycle.ts';
 import { BuildBusyError, checkStatusFromWire } from './states.ts';
+import { MissingObjectsAnswerer } from './missing-objects.ts';
 import {
   checkFreeSpace,
   defaultUploadLimits,
   initRepoWithParent,
-  MAX_WANTED_OBJECTS,
-  missingObjects,
   removeUploadTemps,
   storeUpload,
   type UploadLimits,
@@ -78,6 +77,7 @@ export class BuildService {
   limits: UploadLimits = { ...defaultUploadLimits };
   /** a build's refs landed in a repo: its own (publish) or a promotion's target (promote) */
   readonly landed = new Listeners<[buildId: number, repo: Repo, run: Pick<JobRun, 'log'>]>();
+  private readonly missing = new MissingObjectsAnswerer();
 
   constructor(deps: { prisma: PrismaClient; config: FmdConfig; repos: RepoService; jobs: JobQueue; events: EventBus; log: Logger }) {
     this.prisma = deps.prisma;
@@ -91,6 +91,11 @@ export class BuildService {
 
   buildPath(id: number): string {
     return path.join(this.buildsDir, String(id));
+  }
+
+  /** Stops the missing_objects worker thread, if one was started. */
+  close(): Promise<void> {
+    return this.missing.close();
   }
 
   uploadPath(id: number): string {
@@ -224,14 +229,16 @@ export class BuildService {
     return build;
   }
 
-  async missingObjects(viewer: Viewer, id: number, wanted: unknown): Promise<string[]> {
+  /**
+   * flat-manager's missing_objects: which of the object names in a `{"wanted": [...]}` JSON body
+   * neither the upload repo nor the main repo has, as the JSON answer `{"missing": [...]}`.
+   */
+  async missingObjects(viewer: Viewer, id: number, body: Buffer | undefined): Promise<Buffer> {
     const build = await this.getFor(viewer, id, 'upload');
-    if (!Array.isArray(wanted)) throw new InvalidInputError('"wanted" must be an array of object names', 'wanted');
-    if (wanted.length > MAX_WANTED_OBJECTS) throw new InvalidInputError(`at most ${MAX_WANTED_OBJECTS} object names per request`, 'wanted');
     const upload = this.uploadPath(id);
     // After the commit the upload repo is gone: what the build repo holds counts.
     const repo = existsSync(upload) ? upload : this.buildPath(id);
-    return missingObjects(repo, this.repos.repoPath(build.repo.name), wanted as string[]);
+    return this.missing.answer(body, { upload: repo, parent: this.repos.repoPath(build.repo.name) });
   }
 
   /** Stores each part of an upload request; answers the stored sizes (flat-manager's JSON array). */

@@ -13,7 +13,7 @@ import { readBytes, readJson } from '../body.ts';
 import { notFoundHandler } from '../errors.ts';
 import { buildJson, buildRefJson, checkJson, jobJson, naiveDate } from './json.ts';
 import { multipartBoundary, readMultipart } from './multipart.ts';
-import { MISSING_OBJECTS_BODY_LIMIT, parseWanted, sendMissing } from './missing-objects-body.ts';
+import { MISSING_OBJECTS_BODY_LIMIT } from '../../domain/builds/missing-objects.ts';
 
 export const apiV1Path = '/api/v1';
 
@@ -100,8 +100,8 @@ export function createApiV1Router(services: Services): Router {
   router.get('/build/:id/missing_objects', async (req, res) => {
     const viewer = await viewerOf(req);
     const id = idParam(req);
-    const wanted = await parseWanted(await readBytes(req, res, MISSING_OBJECTS_BODY_LIMIT));
-    await sendMissing(res, await builds.missingObjects(viewer, id, wanted));
+    const answer = await builds.missingObjects(viewer, id, await readBytes(req, res, MISSING_OBJECTS_BODY_LIMIT));
+    res.type('application/json').send(answer);
   });
 
   router.post('/build/:id/upload', async (req, res, next) => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidInputError } from '../../domain/errors.ts';
-import { parseWanted } from './missing-objects-body.ts';
+import { InvalidInputError } from '../errors.ts';
+import { parseWanted } from './missing-objects.ts';
 
 const names = (n: number, salt = 0) => Array.from({ length: n }, (_, i) => `${(i + salt).toString(16).padStart(64, '0')}.filez`);
 const body = (v: unknown, indent?: number) => Buffer.from(JSON.stringify(v, null, indent));
@@ -50,4 +50,39 @@ test('a large body is parsed in slices, letting the event loop run in between', 
   running = false;
   assert.equal(parsed.length, many.length);
   assert.ok(turns > 1, `the event loop turned ${turns} times`);
+});
+
+test('the worker thread and the in-place path give the same answers and the same refusals', async () => {
+  const { mkdtemp, mkdir, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { MissingObjectsAnswerer, answerMissingObjects } = await import('./missing-objects.ts');
+  const root = await mkdtemp(path.join(tmpdir(), 'fmd-missing-'));
+  const answerer = new MissingObjectsAnswerer();
+  try {
+    const repos = { upload: path.join(root, 'upload'), parent: path.join(root, 'parent') };
+    const all = names(30_000);
+    // Every third name is in the upload repo, every fifth in the parent.
+    for (const [i, n] of all.entries()) {
+      const repo = i % 3 === 0 ? repos.upload : i % 5 === 0 ? repos.parent : null;
+      if (!repo) continue;
+      await mkdir(path.join(repo, 'objects', n.slice(0, 2)), { recursive: true });
+      await writeFile(path.join(repo, 'objects', n.slice(0, 2), n.slice(2)), '');
+    }
+    const expected = all.filter((_, i) => i % 3 !== 0 && i % 5 !== 0);
+    const raw = body({ wanted: all });
+    assert.ok(raw.length > 1024 * 1024, 'large enough for the worker');
+    const viaWorker = JSON.parse((await answerer.answer(raw, repos)).toString());
+    assert.deepEqual(viaWorker, { missing: expected });
+    assert.deepEqual(JSON.parse((await answerMissingObjects(raw, repos)).toString()), { missing: expected });
+    assert.deepEqual(JSON.parse((await answerer.answer(body({ wanted: all.slice(0, 10) }), repos)).toString()), { missing: expected.filter((n) => all.slice(0, 10).includes(n)) });
+    const bad = body({ wanted: [...all, '../../etc/passwd'] });
+    await assert.rejects(answerer.answer(bad, repos), (err: unknown) => err instanceof InvalidInputError && /invalid object name/.test(err.message));
+    await assert.rejects(answerer.answer(body({ wanted: 'x'.repeat(2 * 1024 * 1024) }), repos), InvalidInputError);
+    // Still serving after refusals.
+    assert.deepEqual(JSON.parse((await answerer.answer(raw, repos)).toString()), { missing: expected });
+  } finally {
+    await answerer.close();
+    await rm(root, { recursive: true, force: true });
+  }
 });
