@@ -117,7 +117,9 @@ export class MissingObjectsAnswerer {
     return new Promise<Buffer>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       worker.ref();
-      worker.postMessage({ id, body, repos });
+      // A body in a buffer of its own is handed over, not copied.
+      const own = body.byteOffset === 0 && body.buffer.byteLength === body.length && body.buffer instanceof ArrayBuffer;
+      worker.postMessage({ id, body, repos }, own ? [body.buffer as ArrayBuffer] : []);
     });
   }
 
