@@ -110,6 +110,7 @@ export class MissingObjectsAnswerer {
   private nextId = 0;
   private readonly waiting = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void }>();
 
+  /** A large body is handed to the worker: when it fills a buffer of its own, that buffer is detached here (unusable afterwards). */
   async answer(body: Buffer | undefined, repos: MissingObjectsRepos): Promise<Buffer> {
     if (!body || body.length < IN_PLACE_BELOW) return answerMissingObjects(body, repos);
     const worker = this.start();
