@@ -36,7 +36,7 @@ function expectFlatManagerError(r: { status: number; body: any; text: string; he
 
 /** Status counts of /metrics for one route label. */
 async function statusCounts(route: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${s.url}/metrics`)).text();
+  const text = await (await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${s.adminToken}` } })).text();
   const out = new Map<string, number>();
   for (const m of text.matchAll(/^fmd_http_request_duration_seconds_count\{([^}]*)\} (\d+)$/gm)) {
     const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
@@ -219,36 +219,46 @@ test('a client that trickles its body is cut off after request-timeout-ms; a nor
   }
 });
 
-test('/metrics can require a token', async () => {
+test('/metrics on the API port is an admin\'s, or needs the metrics token when one is set', async () => {
+  const plain = await request('GET', `${s.url}/metrics`);
+  expectFlatManagerError(plain, 401, 'invalid-token');
+  const { token: builder } = (await request('POST', `${s.url}/api/v1/token_subset`, { token: s.adminToken, json: { sub: 'build', scope: ['build'], duration: 600, name: 'builder' } })).body;
+  expectFlatManagerError(await request('GET', `${s.url}/metrics`, { token: builder }), 403, 'token-insufficient');
+  assert.equal((await request('GET', `${s.url}/metrics`, { token: s.adminToken })).status, 200);
+
   const token = 'metrics-token-0123456789abcdef';
   const t = await startTestServer({ 'metrics-token': token, 'job-workers': 0 });
   try {
-    const none = await request('GET', `${t.url}/metrics`);
-    expectFlatManagerError(none, 401, 'invalid-token');
-    const wrong = await request('GET', `${t.url}/metrics`, { token: `${token.slice(0, -1)}x` });
-    expectFlatManagerError(wrong, 401, 'invalid-token');
-    // An API token, even the admin's, is not the metrics token.
-    expectFlatManagerError(await request('GET', `${t.url}/metrics`, { token: t.adminToken }), 401, 'invalid-token');
+    expectFlatManagerError(await request('GET', `${t.url}/metrics`), 401, 'invalid-token');
+    expectFlatManagerError(await request('GET', `${t.url}/metrics`, { token: `${token.slice(0, -1)}x` }), 401, 'invalid-token');
     const ok = await request('GET', `${t.url}/metrics`, { token });
     assert.equal(ok.status, 200);
     assert.match(ok.text, /fmd_http_request_duration_seconds/);
+    assert.equal((await request('GET', `${t.url}/metrics`, { token: t.adminToken })).status, 200);
   } finally {
     await t.stop();
   }
 });
 
-test('/metrics can be served on its own host:port, and then not on the main port', async () => {
-  const t = await startTestServer({ 'metrics-listen': '127.0.0.1:0', 'job-workers': 0 });
+test('/metrics can be served on its own host:port, and then not on the main port; there the metrics token guards it', async () => {
+  const token = 'metrics-token-0123456789abcdef';
+  const open = await startTestServer({ 'metrics-listen': '127.0.0.1:0', 'job-workers': 0 });
+  const guarded = await startTestServer({ 'metrics-listen': '127.0.0.1:0', 'metrics-token': token, 'job-workers': 0 });
   try {
-    assert.ok(t.http.metricsUrl);
-    assert.notEqual(t.http.metricsUrl, t.url);
-    const main = await request('GET', `${t.url}/metrics`);
-    expectFlatManagerError(main, 404, 'not-found');
-    const own = await fetch(`${t.http.metricsUrl}/metrics`);
+    for (const t of [open, guarded]) {
+      assert.ok(t.http.metricsUrl);
+      assert.notEqual(t.http.metricsUrl, t.url);
+      expectFlatManagerError(await request('GET', `${t.url}/metrics`, { token: t.adminToken }), 404, 'not-found');
+      assert.equal((await fetch(`${t.http.metricsUrl}/graphql`)).status, 404);
+    }
+    const own = await fetch(`${open.http.metricsUrl}/metrics`);
     assert.equal(own.status, 200);
     assert.match(await own.text(), /fmd_process_cpu_seconds_total/);
-    assert.equal((await fetch(`${t.http.metricsUrl}/graphql`)).status, 404);
+    expectFlatManagerError(await request('GET', `${guarded.http.metricsUrl}/metrics`), 401, 'invalid-token');
+    expectFlatManagerError(await request('GET', `${guarded.http.metricsUrl}/metrics`, { token: guarded.adminToken }), 401, 'invalid-token');
+    assert.equal((await request('GET', `${guarded.http.metricsUrl}/metrics`, { token })).status, 200);
   } finally {
-    await t.stop();
+    await open.stop();
+    await guarded.stop();
   }
 });

@@ -133,7 +133,7 @@ test('job listing filters by kind, status and repo', async () => {
   const broken = await s.gql('{ jobs(first: 50, status: BROKEN) { edges { node { status } } } }');
   assert.ok(broken.body.data.jobs.edges.length > 0, 'the tests above left broken jobs');
   assert.ok(broken.body.data.jobs.edges.every((e: any) => e.node.status === 'BROKEN'));
-  const metrics = await (await fetch(`${s.url}/metrics`)).text();
+  const metrics = await (await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${s.adminToken}` } })).text();
   assert.match(metrics, /fmd_jobs_finished_total\{kind="noop",result="ended"\} \d+/);
   assert.match(metrics, /fmd_jobs_by_status\{status="ENDED"\} \d+/);
 });

@@ -61,7 +61,7 @@ test('fmd starts on an empty data dir with its own MariaDB, prints an admin toke
     assert.equal((await viewer(first.url)).errors[0].extensions.code, 'UNAUTHENTICATED');
     const health = await fetch(`${first.url}/readyz`);
     assert.equal(health.status, 200);
-    const metrics = await (await fetch(`${first.url}/metrics`)).text();
+    const metrics = await (await fetch(`${first.url}/metrics`, { headers: { authorization: `Bearer ${first.token}` } })).text();
     assert.match(metrics, /fmd_http_request_duration_seconds_count\{method="POST",route="\/graphql",status="200"\}/);
     assert.equal(await stopFmd(first), 0);
     // The embedded server was shut down with fmd.

@@ -8,7 +8,8 @@ import cors from 'cors';
 import type { Services } from '../services.ts';
 import { createGraphQLEndpoint, graphqlPath } from './graphql.ts';
 import { createRepoFilesRouter } from './repo-files.ts';
-import { AuthenticationError } from '../domain/errors.ts';
+import { AuthenticationError, ForbiddenError } from '../domain/errors.ts';
+import { hasScope } from '../domain/tokens/claims.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { requestIdOf, withRequestId } from './request-id.ts';
 import { jsonBody } from './body.ts';
@@ -74,8 +75,7 @@ export async function startHttpServer(services: Services, opts: { host: string; 
     const ready = database && !shuttingDown;
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', database: database ? 'up' : 'down', shuttingDown });
   });
-  const serveMetrics = metricsHandler(services);
-  if (!config.metricsListen) app.get('/metrics', serveMetrics);
+  if (!config.metricsListen) app.get('/metrics', metricsHandler(services, 'api-port'));
 
   const graphql = await createGraphQLEndpoint(services, server);
   app.use(graphqlPath, jsonBody(config.maxRequestBytes), graphql.middleware);
@@ -108,7 +108,7 @@ export async function startHttpServer(services: Services, opts: { host: string; 
   const port = typeof address === 'object' && address ? address.port : opts.port;
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-  const metricsServer = config.metricsListen ? await startMetricsServer(config.metricsListen, serveMetrics, log) : undefined;
+  const metricsServer = config.metricsListen ? await startMetricsServer(config.metricsListen, metricsHandler(services, 'own-port'), log) : undefined;
 
   return {
     server,
@@ -131,17 +131,28 @@ export async function startHttpServer(services: Services, opts: { host: string; 
 }
 
 /**
- * /metrics, behind `Authorization: Bearer <metrics-token>` when that is configured (Prometheus'
- * `authorization` / `bearer_token_file` scrape settings send it).
+ * /metrics. Its series name repos, job kinds and error counts, so on the API port it is an
+ * admin's: an API token with the admin scope, or the `metrics-token` when one is configured
+ * (Prometheus' `authorization` / `bearer_token_file` scrape settings send it). On a listener of
+ * its own (`metrics-listen`, an internal interface) it needs only the metrics-token, if any.
  */
-function metricsHandler(services: Services): RequestHandler {
+function metricsHandler(services: Services, on: 'api-port' | 'own-port'): RequestHandler {
   const { config, metrics } = services;
   const expected = config.metricsToken ? Buffer.from(config.metricsToken) : null;
+  const isMetricsToken = (token: string) => {
+    const given = Buffer.from(token);
+    return expected !== null && given.length === expected.length && timingSafeEqual(given, expected);
+  };
   return async (req, res, next) => {
     try {
-      if (expected) {
-        const given = Buffer.from(tokenOf(req, ''));
-        if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new AuthenticationError('bad-signature', 'wrong metrics token');
+      if (on === 'api-port') {
+        const token = tokenOf(req, config.tokenPrefix);
+        if (!isMetricsToken(token)) {
+          const viewer = await services.tokens.authenticate(token);
+          if (!hasScope(viewer.claims, 'admin')) throw new ForbiddenError('metrics need a token with the admin scope (or the metrics token)', 'admin');
+        }
+      } else if (expected && !isMetricsToken(tokenOf(req, ''))) {
+        throw new AuthenticationError('bad-signature', 'wrong metrics token');
       }
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     } catch (err) {
