@@ -43,7 +43,7 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
   const events: EventBus = config.redis
     ? await (await import('./events/redis-bus.ts')).createRedisEventBus(config.redis, log)
     : new MemoryEventBus();
-  const tokens = new TokenService(db.prisma, secretKey(secret), { flushMs: config.tokenUsageFlushMs });
+  const tokens = new TokenService(db.prisma, secretKey(secret), { flushMs: config.tokenUsageFlushMs, revocationCacheMs: config.tokenRevocationCacheMs, events });
   const users = new UserService(db.prisma, tokens);
   let masterKey: string | undefined;
   const keys = new KeyService(db.prisma, () => (masterKey ??= resolveMasterKey(config)));

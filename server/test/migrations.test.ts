@@ -55,11 +55,13 @@ test('the drift check notices a column that differs from schema.prisma', async (
   await migrate(db.pool, quiet);
   await db.pool.query('ALTER TABLE api_tokens MODIFY name VARCHAR(100) NULL');
   await db.pool.query('ALTER TABLE users ADD COLUMN surprise INT');
+  await db.pool.query('ALTER TABLE repos MODIFY name VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL');
   const dmmf = await internals.getDMMF({ datamodel: readFileSync(schemaPath, 'utf8') });
   const problems = await compareSchema(db.pool, dmmf.datamodel as unknown as DmmfDatamodel, jobStoreTables);
   assert.ok(problems.some((p) => p.includes('api_tokens.name: type is varchar(100)')), problems.join('\n'));
   assert.ok(problems.some((p) => p.includes('api_tokens.name: nullable')), problems.join('\n'));
   assert.ok(problems.some((p) => p.includes('users.surprise')), problems.join('\n'));
+  assert.ok(problems.some((p) => p.includes('repos.name: collation is utf8mb4_unicode_ci, schema.prisma says utf8mb4_bin')), problems.join('\n'));
 });
 
 test('a migration that fails half-way is recorded as failed and blocks until resolved', async () => {

@@ -65,6 +65,8 @@ const configSchema = z
     'job-poll-ms': z.coerce.number().int().min(50).default(5000),
     /** how often token last-used times are flushed to the database */
     'token-usage-flush-ms': z.coerce.number().int().min(10).default(5000),
+    /** how long a token's revocation state is cached; bounds the staleness of revocations not made through fmd */
+    'token-revocation-cache-ms': z.coerce.number().int().min(0).default(60_000),
   })
   .strict();
 
@@ -92,6 +94,7 @@ export type FmdConfig = {
   metricsListen: { host: string; port: number } | undefined;
   metricsToken: string | undefined;
   tokenUsageFlushMs: number;
+  tokenRevocationCacheMs: number;
   jobsBackend: 'mariadb' | 'mongo';
   mongodbUrl: string | undefined;
   jobWorkers: number;
@@ -128,6 +131,7 @@ const envKeys: Record<string, keyof z.input<typeof configSchema>> = {
   FMD_JOB_WORKERS: 'job-workers',
   FMD_JOB_LOCK_LIFETIME_MS: 'job-lock-lifetime-ms',
   FMD_JOB_POLL_MS: 'job-poll-ms',
+  FMD_TOKEN_REVOCATION_CACHE_MS: 'token-revocation-cache-ms',
 };
 
 export class ConfigError extends Error {
@@ -215,6 +219,7 @@ export function loadConfig(
     metricsListen: c['metrics-listen'] ? hostPort(c['metrics-listen']) : undefined,
     metricsToken: c['metrics-token'],
     tokenUsageFlushMs: c['token-usage-flush-ms'],
+    tokenRevocationCacheMs: c['token-revocation-cache-ms'],
     jobsBackend: c['jobs-backend'],
     mongodbUrl: c['mongodb-url'],
     jobWorkers: c['job-workers'],

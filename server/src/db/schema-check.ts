@@ -1,6 +1,6 @@
 // Compares the live database (information_schema) with the Prisma datamodel: tables, columns,
-// types, nullability, primary/unique/normal indexes and foreign keys. Used by the migration
-// drift test; Agenda's own tables are left out by name.
+// types, nullability, collations of text columns, primary/unique/normal indexes and foreign
+// keys. Used by the migration drift test; Agenda's own tables are left out by name.
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 
 /** The slice of Prisma's DMMF datamodel this check reads. */
@@ -14,6 +14,7 @@ export type DmmfField = {
   isId: boolean;
   isUnique: boolean;
   isUpdatedAt?: boolean;
+  documentation?: string;
   nativeType?: [string, string[]] | null;
   relationFromFields?: string[];
   relationToFields?: string[];
@@ -77,6 +78,12 @@ function expectedColumnType(f: DmmfField, enums: DmmfDatamodel['enums']): string
 
 const key = (cols: string[]) => cols.join(',');
 
+/**
+ * Prisma cannot state a collation: a String field documented "case-sensitive" is utf8mb4_bin,
+ * any other the database default.
+ */
+const expectedCollation = (f: DmmfField) => (/\bcase-sensitive\b/.test(f.documentation ?? '') ? 'utf8mb4_bin' : 'utf8mb4_unicode_ci');
+
 export async function compareSchema(pool: Pool, dm: DmmfDatamodel, ignoreTables: string[] = []): Promise<string[]> {
   const problems: string[] = [];
   const ignored = new Set(['_prisma_migrations', ...ignoreTables]);
@@ -85,7 +92,7 @@ export async function compareSchema(pool: Pool, dm: DmmfDatamodel, ignoreTables:
   );
   const dbTables = new Set(tableRows.map((r) => r.t as string).filter((t) => !ignored.has(t)));
   const [colRows] = await pool.query<RowDataPacket[]>(
-    'SELECT TABLE_NAME AS t, COLUMN_NAME AS c, COLUMN_TYPE AS type, IS_NULLABLE AS nullable FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()',
+    'SELECT TABLE_NAME AS t, COLUMN_NAME AS c, COLUMN_TYPE AS type, IS_NULLABLE AS nullable, COLLATION_NAME AS collation FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()',
   );
   const [idxRows] = await pool.query<RowDataPacket[]>(
     'SELECT TABLE_NAME AS t, INDEX_NAME AS i, NON_UNIQUE AS nu, COLUMN_NAME AS c, SEQ_IN_INDEX AS seq FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX',
@@ -127,6 +134,9 @@ export async function compareSchema(pool: Pool, dm: DmmfDatamodel, ignoreTables:
       const got = f.kind === 'enum' ? String(row.type) : String(row.type).toLowerCase();
       if (got !== want) problems.push(`${table}.${c}: type is ${got}, schema.prisma says ${want}`);
       const nullable = row.nullable === 'YES';
+      if (f.kind === 'scalar' && f.type === 'String' && row.collation !== expectedCollation(f)) {
+        problems.push(`${table}.${c}: collation is ${row.collation}, schema.prisma says ${expectedCollation(f)}`);
+      }
       if (nullable === f.isRequired) problems.push(`${table}.${c}: ${nullable ? 'nullable' : 'NOT NULL'} in the database, ${f.isRequired ? 'required' : 'optional'} in schema.prisma`);
     }
     for (const extra of cols.keys()) problems.push(`${table}.${extra}: column exists in the database but not in schema.prisma`);

@@ -20,8 +20,8 @@ const byId = (ids: number[]) => ({ id: { in: ids } });
 
 /** One loader per Node type; buildSchema refuses a Node type missing here. */
 const loaders: Record<string, Loader> = {
-  ApiToken: ({ services }, viewer, ids, query) =>
-    services.prisma.apiToken.findMany({ ...query, where: { AND: [byId(ids), services.tokens.visibleTokensWhere(viewer)] } }),
+  ApiToken: async ({ services }, viewer, ids, query) =>
+    services.prisma.apiToken.findMany({ ...query, where: { AND: [byId(ids), await services.tokens.visibleTokensWhere(viewer)] } }),
   Build: ({ services }, viewer, ids, query) => services.prisma.build.findMany({ ...query, where: { AND: [byId(ids), visibleBuildsWhere(viewer)] } }),
   Job: ({ services }, viewer, ids, query) => services.prisma.job.findMany({ ...query, where: { AND: [byId(ids), visibleJobsWhere(viewer)] } }),
   Repo: ({ services }, viewer, ids, query) => services.prisma.repo.findMany({ ...query, where: { AND: [byId(ids), services.repos.visibleWhere(viewer)] } }),

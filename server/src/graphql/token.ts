@@ -2,10 +2,11 @@
 import { builder } from './builder.ts';
 import { countFor, startCount } from './connections.ts';
 import type { GraphQLContext } from './context.ts';
-import { ForbiddenError, InvalidInputError } from '../domain/errors.ts';
+import { ForbiddenError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
 import { topics } from '../domain/events.ts';
 import { allScopes } from '../domain/tokens/claims.ts';
 import type { ApiToken } from '../generated/prisma/client.ts';
+import type { TokenChange } from '../domain/tokens/service.ts';
 
 const managerScopes = ['tokenmanagement', 'admin'] as const;
 const tokenManagers = { anyScope: managerScopes } as const;
@@ -33,8 +34,8 @@ export const ApiTokenRef = builder.prismaNode('ApiToken', {
   }),
 });
 
-function tokenFilter(ctx: GraphQLContext, includeRevoked: boolean | null | undefined) {
-  return { ...ctx.services.tokens.visibleTokensWhere(ctx.viewer!), ...(includeRevoked ? {} : { revokedAt: null }) };
+async function tokenFilter(ctx: GraphQLContext, includeRevoked: boolean | null | undefined) {
+  return { AND: [await ctx.services.tokens.visibleTokensWhere(ctx.viewer!), includeRevoked ? {} : { revokedAt: null }] };
 }
 
 builder.queryField('tokens', (t) =>
@@ -44,9 +45,9 @@ builder.queryField('tokens', (t) =>
     description: 'Tokens you may manage: all for admins, your own otherwise. Newest first.',
     authScopes: tokenManagers,
     args: { includeRevoked: t.arg.boolean({ defaultValue: false }) },
-    totalCount: (_root, args, ctx, info) => countFor(info, () => ctx.services.prisma.apiToken.count({ where: tokenFilter(ctx, args.includeRevoked) })),
-    resolve: (query, _root, args, ctx, info) => {
-      const where = tokenFilter(ctx, args.includeRevoked);
+    totalCount: (_root, args, ctx, info) => countFor(info, async () => ctx.services.prisma.apiToken.count({ where: await tokenFilter(ctx, args.includeRevoked) })),
+    resolve: async (query, _root, args, ctx, info) => {
+      const where = await tokenFilter(ctx, args.includeRevoked);
       startCount(info, () => ctx.services.prisma.apiToken.count({ where }));
       return ctx.services.prisma.apiToken.findMany({ ...query, where, orderBy: { id: 'desc' } });
     },
@@ -91,7 +92,7 @@ builder.mutationField('createToken', (t) =>
         duration: input.durationSeconds,
         tokenType: input.tokenType ?? null,
       });
-      await ctx.services.events.publish(topics.tokensChanged, { kind: 'CREATED', tokenIds: [row.jti] });
+      await ctx.services.events.publish(topics.tokensChanged, { kind: 'CREATED', tokenIds: [row.jti] } satisfies TokenChange);
       return { token, row };
     },
   }),
@@ -108,21 +109,19 @@ const RevokeTokensPayload = builder.objectRef<{ revokedCount: number }>('RevokeT
 builder.mutationField('revokeTokens', (t) =>
   t.field({
     type: RevokeTokensPayload,
-    description: 'Revokes tokens by id; tokens created from them stop working too.',
+    description:
+      'Revokes tokens by id; tokens created from them stop working too, on every transport (open WebSocket operations end). Admins may revoke any id, even one fmd has not seen yet; others only tokens they may list (`tokens`), any other id is not found.',
     authScopes: { authenticated: true },
-    errors: { types: [ForbiddenError, InvalidInputError] },
+    errors: { types: [ForbiddenError, InvalidInputError, NotFoundError] },
     args: { input: t.arg({ type: RevokeTokensInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       if (input.tokenIds.length === 0) throw new InvalidInputError('name at least one token id', 'tokenIds');
-      const revokedCount = await ctx.services.tokens.revoke(ctx.viewer!, input.tokenIds);
-      await ctx.services.events.publish(topics.tokensChanged, { kind: 'REVOKED', tokenIds: input.tokenIds });
-      return { revokedCount };
+      return { revokedCount: await ctx.services.tokens.revoke(ctx.viewer!, input.tokenIds) };
     },
   }),
 );
 
 const TokenChangeKind = builder.enumType('TokenChangeKind', { values: ['CREATED', 'REVOKED'] as const });
-type TokenChange = { kind: 'CREATED' | 'REVOKED'; tokenIds: string[] };
 const TokenChangeRef = builder.objectRef<TokenChange>('TokenChange').implement({
   fields: (t) => ({
     kind: t.field({ type: TokenChangeKind, resolve: (c) => c.kind }),

@@ -13,7 +13,7 @@ export const UserRef = builder.prismaNode('User', {
       cursor: 'id',
       description: 'tokens of this user that you may manage',
       authScopes: { anyScope: ['tokenmanagement', 'admin'] },
-      query: (_args, ctx) => ({ where: ctx.services.tokens.visibleTokensWhere(ctx.viewer!), orderBy: { id: 'desc' } }),
+      query: (_args, ctx) => ({ where: ctx.services.tokens.ownedTokensWhere(ctx.viewer!), orderBy: { id: 'desc' } }),
     }),
   }),
 });

@@ -14,31 +14,12 @@ import { createContext, type GraphQLContext } from '../graphql/context.ts';
 import type { Services } from '../services.ts';
 import { AuthenticationError } from '../domain/errors.ts';
 import { isDatabaseUnavailable } from '../db/index.ts';
-import { TokenService, type Viewer } from '../domain/tokens/service.ts';
+import { resolveViewer, socketAuth, type SocketExtra } from './graphql-auth.ts';
 import { createLimits } from '../graphql/limits.ts';
 import { clientError, logErrors } from '../graphql/client-errors.ts';
 import { requestIdOf } from './request-id.ts';
 
 export const graphqlPath = '/graphql';
-
-/** Resolves the viewer of a request; a bad token is remembered, not fatal, so public fields still answer. */
-async function resolveViewer(services: Services, header: string | undefined): Promise<{ viewer: Viewer | null; failure: AuthenticationError | null }> {
-  if (!header) return { viewer: null, failure: null };
-  try {
-    const token = TokenService.tokenFromHeader(header, services.config.tokenPrefix);
-    return { viewer: await services.tokens.authenticate(token), failure: null };
-  } catch (err) {
-    if (err instanceof AuthenticationError) return { viewer: null, failure: err };
-    if (isDatabaseUnavailable(err)) throw unavailable();
-    throw err;
-  }
-}
-
-function unavailable(): GraphQLError {
-  return new GraphQLError('the database is unavailable; retry shortly', {
-    extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 503, headers: new Map([['retry-after', '5']]) } },
-  });
-}
 
 // Apollo's formatError gets no context: the request id of each error is noted when the
 // errors are logged (didEncounterErrors runs first) and read back here.
@@ -87,23 +68,17 @@ export async function createGraphQLEndpoint(services: Services, httpServer: Http
   const limits = createLimits(config);
 
   const wsServer = new WebSocketServer({ server: httpServer, path: graphqlPath, maxPayload: config.maxRequestBytes });
-  const wsCleanup = useServer<Record<string, unknown>, { ctx?: GraphQLContext }>(
+  const auth = socketAuth(services);
+  const wsCleanup = useServer<Record<string, unknown>, SocketExtra>(
     {
       schema,
-      // connection_init carries the token: { authorization: "Bearer <jwt>" } (or `token`).
-      onConnect: async (ctx) => {
-        const p = ctx.connectionParams ?? {};
-        const raw = (p.authorization ?? p.Authorization ?? (p.token ? `Bearer ${String(p.token)}` : undefined)) as string | undefined;
-        const { viewer, failure } = await resolveViewer(services, raw);
-        if (failure) return false; // closes with 4403 Forbidden: the token was rejected
-        // One request id per connection: the upgrade request's.
-        ctx.extra.ctx = createContext(services, viewer, null, requestIdOf(ctx.extra.request));
-        return true;
-      },
-      context: (ctx) => ctx.extra.ctx!,
+      // connection_init carries the token; each operation checks it again (graphql-auth.ts).
+      onConnect: auth.onConnect,
+      context: auth.context,
+      onOperation: auth.onOperation,
       // The same parse and validation limits as over HTTP, checked before anything runs; a
       // socket runs at most maxSubscriptionsPerSocket operations at once.
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: async (ctx, _id, payload) => {
         if (Object.keys(ctx.subscriptions).length > config.maxSubscriptionsPerSocket) {
           return [
             new GraphQLError(`too many operations on this connection: at most ${config.maxSubscriptionsPerSocket} at once`, {
@@ -111,6 +86,8 @@ export async function createGraphQLEndpoint(services: Services, httpServer: Http
             }),
           ];
         }
+        const refused = await auth.authorizeOperation(ctx);
+        if (refused) return refused;
         const checked = limits.check(schema, payload.query);
         if ('errors' in checked) return checked.errors; // sent (and logged) through onError
         // No contextValue here: graphql-ws then asks `context` for each operation, as before.
@@ -118,14 +95,14 @@ export async function createGraphQLEndpoint(services: Services, httpServer: Http
       },
       // Refusals before execution and errors that end a subscription.
       onError: (ctx, _id, payload, errors) => {
-        const requestId = ctx.extra.ctx?.requestId;
+        const requestId = ctx.extra.session?.requestId;
         if (requestId) logErrors(services.log, errors, requestId, payload.operationName);
         return errors.map((e) => clientError(e.toJSON(), e, requestId));
       },
       // Execution errors travel in `next` messages, which onError never sees.
       onNext: (ctx, _id, payload, _args, result) => {
         if (!result.errors?.length) return;
-        const requestId = ctx.extra.ctx!.requestId;
+        const requestId = ctx.extra.session!.requestId;
         logErrors(services.log, result.errors, requestId, payload.operationName);
         return { ...result, errors: result.errors.map((e) => clientError(e.toJSON(), e, requestId)) };
       },

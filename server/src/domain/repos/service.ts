@@ -92,19 +92,21 @@ export class RepoService {
   /** Repos a viewer may read: all with an empty `repos` entry or `admin`, else the named ones. */
   visibleWhere(viewer: Viewer): Prisma.RepoWhereInput {
     const base: Prisma.RepoWhereInput = { status: 'ACTIVE' };
-    if (hasScope(viewer.claims, 'admin') || viewer.claims.repos.includes('') || viewer.claims.repos.length === 0) return base;
+    // As in flat-manager: [""] matches every repo, [] none.
+    if (hasScope(viewer.claims, 'admin') || viewer.claims.repos.includes('')) return base;
     return { ...base, name: { in: viewer.claims.repos } };
   }
 
   async get(name: string): Promise<Repo> {
     const repo = await this.prisma.repo.findUnique({ where: { name } });
-    if (!repo || repo.status !== 'ACTIVE') throw new NotFoundError('repo', name);
+    // Names are case-sensitive (binary collation); the comparison also holds on a database migrated before that.
+    if (!repo || repo.status !== 'ACTIVE' || repo.name !== name) throw new NotFoundError('repo', name);
     return repo;
   }
 
   async getVisible(viewer: Viewer, name: string): Promise<Repo> {
     const repo = await this.get(name);
-    if (!hasScope(viewer.claims, 'admin') && viewer.claims.repos.length > 0 && !repoMatchesClaimed(name, viewer.claims.repos)) {
+    if (!hasScope(viewer.claims, 'admin') && !repoMatchesClaimed(name, viewer.claims.repos)) {
       throw new NotFoundError('repo', name);
     }
     return repo;
@@ -388,7 +390,7 @@ export class RepoService {
     const hit = this.served.get(name);
     if (hit && Date.now() - hit.at < SERVE_CACHE_MS) return hit.repo;
     const repo = await this.prisma.repo.findUnique({ where: { name } });
-    const active = repo && repo.status === 'ACTIVE' ? repo : null;
+    const active = repo && repo.status === 'ACTIVE' && repo.name === name ? repo : null;
     if (this.served.size > 1000) this.served.clear();
     this.served.set(name, { at: Date.now(), repo: active });
     return active;
@@ -436,7 +438,7 @@ export class RepoService {
 
     const claims = await this.downloadClaims(tokenOf());
     if (!hasScope(claims, 'download')) throw new ForbiddenError('downloading this ref needs a token with the "download" scope', 'download');
-    if (claims.repos.length > 0 && !repoMatchesClaimed(repo.name, claims.repos)) throw new ForbiddenError(`the token does not cover repo ${repo.name}`);
+    if (!repoMatchesClaimed(repo.name, claims.repos)) throw new ForbiddenError(`the token does not cover repo ${repo.name}`);
     const ids = info.refBindings.map((r) => r.split('/')[1] ?? r);
     if (ids.length === 0 || !ids.every((id) => appAllowed(claims, id))) {
       throw new ForbiddenError(`the token does not cover ${info.refBindings.join(', ') || 'this commit'}`);

@@ -1,8 +1,16 @@
 // Tokens: verification with revocation, minting, subsets (flat-manager's token_subset) and
 // the usage bookkeeping, batched so that a request never waits for a database write.
+//
+// Revocation state is cached in memory so that checking it on every request and every
+// WebSocket operation costs a map lookup. A revocation made through fmd reaches every process
+// at once: the revoking process drops its cache entries itself and publishes `tokens.changed`,
+// which every process (through Redis when configured) answers by dropping the same entries and
+// re-checking its open WebSocket sessions. A revocation written to the database by anything
+// else (an older fmd, a hand-written UPDATE) is seen within `revocationCacheMs` (default 60 s).
 import { randomUUID } from 'node:crypto';
-import type { PrismaClient, ApiToken } from '../../generated/prisma/client.ts';
-import { AuthenticationError, ForbiddenError, InvalidInputError } from '../errors.ts';
+import type { PrismaClient, ApiToken, Prisma } from '../../generated/prisma/client.ts';
+import { AuthenticationError, ForbiddenError, InvalidInputError, NotFoundError } from '../errors.ts';
+import { topics, type EventBus } from '../events.ts';
 import { allScopes, claimsSchema, hasScope, subsetViolation, type Claims } from './claims.ts';
 import { signClaims, verifyToken } from './jwt.ts';
 
@@ -27,9 +35,22 @@ export type NewToken = {
 
 type TokenRow = Pick<ApiToken, 'jti' | 'ownerId' | 'revokedAt' | 'parentJti'>;
 
+/** What `tokens.changed` carries; REVOKED events invalidate the revocation cache of every process. */
+export type TokenChange = { kind: 'CREATED' | 'REVOKED'; tokenIds: string[] };
+
+/** Tokens derived from a token are looked up this many generations deep (as far as revocation follows). */
+const maxLineage = 16;
+const maxCachedRows = 50_000;
+
 export type TokenServiceOptions = {
-  /** how long a revocation lookup is trusted, across processes */
+  /**
+   * How long a cached token row (its revocation state) is trusted. Revocations made through fmd
+   * invalidate it at once in every process (event bus); this bounds how stale the cache can be
+   * for revocations written to the database by anything else.
+   */
   revocationCacheMs?: number;
+  /** where revocations are announced to the other processes, and heard from them */
+  events?: EventBus;
   /** how often last-used times and first-seen tokens are written */
   flushMs?: number;
   now?: () => Date;
@@ -44,14 +65,46 @@ export class TokenService {
   private readonly pendingUse = new Map<string, { claims: Claims | null; at: Date }>();
   private readonly flushTimer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
+  private readonly events: EventBus | undefined;
+  private readonly stopListening = new AbortController();
+  private readonly revocationListeners = new Set<() => void>();
 
   constructor(prisma: PrismaClient, key: Uint8Array, opts: TokenServiceOptions = {}) {
     this.prisma = prisma;
     this.key = key;
-    this.revocationCacheMs = opts.revocationCacheMs ?? 2000;
+    this.revocationCacheMs = opts.revocationCacheMs ?? 60_000;
     this.now = opts.now ?? (() => new Date());
+    this.events = opts.events;
     this.flushTimer = setInterval(() => void this.flushUsage().catch(() => undefined), opts.flushMs ?? 5000);
     this.flushTimer.unref();
+    if (this.events) void this.followRevocations(this.events);
+  }
+
+  /** Revocations announced by any process (this one included) invalidate this process's cache. */
+  private async followRevocations(events: EventBus): Promise<void> {
+    try {
+      for await (const change of events.subscribe<TokenChange>(topics.tokensChanged, this.stopListening.signal)) {
+        if (change?.kind === 'REVOKED' && Array.isArray(change.tokenIds)) this.forget(change.tokenIds);
+      }
+    } catch (err) {
+      if (!this.stopListening.signal.aborted) throw err;
+    }
+  }
+
+  /** Drops cached rows and tells the open sessions to check their token again. */
+  private forget(jtis: readonly string[]): void {
+    for (const j of jtis) this.rows.delete(j);
+    for (const listener of this.revocationListeners) listener();
+  }
+
+  /**
+   * Calls `listener` after any token was revoked (here or in another process), once the cache
+   * no longer holds the revoked rows; returns the unsubscribe function. Open WebSocket sessions
+   * use it to re-check their token with `assertActive`.
+   */
+  onRevocation(listener: () => void): () => void {
+    this.revocationListeners.add(listener);
+    return () => this.revocationListeners.delete(listener);
   }
 
   /** Parses an Authorization header value (`Bearer <jwt>`, optionally after a configured prefix). */
@@ -68,9 +121,7 @@ export class TokenService {
     const claims = await verifyToken(token, this.key, this.now());
     let ownerId: number | null = null;
     if (claims.jti) {
-      const row = await this.lookup(claims.jti);
-      const chain = await this.lineage(row);
-      if (row?.revokedAt || chain.some((r) => r.revokedAt)) throw new AuthenticationError('revoked', 'token has been revoked');
+      const { row, chain } = await this.unrevoked(claims.jti);
       ownerId = row?.ownerId ?? null;
       const at = this.now();
       this.pendingUse.set(claims.jti, { claims, at });
@@ -81,12 +132,29 @@ export class TokenService {
     return { claims, ownerId };
   }
 
+  /**
+   * Throws the AuthenticationError `authenticate` would for this viewer's token now (expired,
+   * revoked, or derived from a revoked token), without counting a use.
+   */
+  async assertActive(viewer: Viewer): Promise<void> {
+    if (viewer.claims.exp * 1000 <= this.now().getTime()) throw new AuthenticationError('expired', 'token expired');
+    if (viewer.claims.jti) await this.unrevoked(viewer.claims.jti);
+  }
+
+  private async unrevoked(jti: string): Promise<{ row: TokenRow | null; chain: TokenRow[] }> {
+    const row = await this.lookup(jti);
+    const chain = await this.lineage(row);
+    if (row?.revokedAt || chain.some((r) => r.revokedAt)) throw new AuthenticationError('revoked', 'token has been revoked');
+    return { row, chain };
+  }
+
   private readonly rows = new Map<string, { row: TokenRow | null; at: number }>();
 
   private async lookup(jti: string): Promise<TokenRow | null> {
     const cached = this.rows.get(jti);
     if (cached && Date.now() - cached.at < this.revocationCacheMs) return cached.row;
     const row = await this.prisma.apiToken.findUnique({ where: { jti }, select: { jti: true, ownerId: true, revokedAt: true, parentJti: true } });
+    if (this.rows.size >= maxCachedRows) this.rows.delete(this.rows.keys().next().value!);
     this.rows.set(jti, { row, at: Date.now() });
     return row;
   }
@@ -97,7 +165,7 @@ export class TokenService {
    */
   private async lineage(row: TokenRow | null): Promise<TokenRow[]> {
     const chain: TokenRow[] = [];
-    for (let jti = row?.parentJti; jti && chain.length < 16; ) {
+    for (let jti = row?.parentJti; jti && chain.length < maxLineage; ) {
       const parent = await this.lookup(jti);
       if (!parent) break;
       chain.push(parent);
@@ -208,33 +276,71 @@ export class TokenService {
     );
   }
 
-  /** Revokes tokens by jti; tokens derived from them stop working too. Returns the count revoked. */
+  /**
+   * Revokes tokens by jti; tokens derived from them stop working too. Admins may revoke any jti,
+   * including one fmd has never seen (a token minted elsewhere gets a revoked row, so it stays
+   * dead when it shows up); others only tokens they may see (`visibleTokensWhere`), and any
+   * other jti, unknown or not theirs, is not found and nothing is revoked. Returns the count revoked.
+   */
   async revoke(viewer: Viewer, jtis: string[]): Promise<number> {
     requireTokenManagement(viewer);
+    const wanted = [...new Set(jtis)];
+    if (wanted.length === 0) return 0;
+    const admin = hasScope(viewer.claims, 'admin');
+    const visible = await this.prisma.apiToken.findMany({ where: { AND: [{ jti: { in: wanted } }, await this.visibleTokensWhere(viewer)] }, select: { jti: true } });
+    const visibleSet = new Set(visible.map((k) => k.jti));
+    const missing = wanted.filter((j) => !visibleSet.has(j));
+    if (missing.length && !admin) throw new NotFoundError('token', missing[0]!);
     const at = this.now();
-    const res = await this.prisma.apiToken.updateMany({ where: { jti: { in: jtis }, revokedAt: null }, data: { revokedAt: at } });
-    // Unknown jtis (tokens minted elsewhere and never seen) get a revoked row so they stay dead.
-    const known = await this.prisma.apiToken.findMany({ where: { jti: { in: jtis } }, select: { jti: true } });
-    const knownSet = new Set(known.map((k) => k.jti));
-    const unknown = jtis.filter((j) => !knownSet.has(j));
-    if (unknown.length) {
+    const res = await this.prisma.apiToken.updateMany({ where: { jti: { in: wanted }, revokedAt: null }, data: { revokedAt: at } });
+    if (missing.length) {
       await this.prisma.apiToken.createMany({
         skipDuplicates: true,
-        data: unknown.map((jti) => ({ jti, name: '', scopes: [], prefixes: [], apps: [], repos: [], external: true, revokedAt: at })),
+        data: missing.map((jti) => ({ jti, name: '', scopes: [], prefixes: [], apps: [], repos: [], external: true, revokedAt: at })),
       });
     }
-    for (const j of jtis) this.rows.delete(j);
-    return res.count + unknown.length;
+    // This process at once; the others (and this one again) through the bus.
+    this.forget(wanted);
+    await this.events?.publish(topics.tokensChanged, { kind: 'REVOKED', tokenIds: wanted } satisfies TokenChange);
+    return res.count + missing.length;
   }
 
-  /** Who may see which token rows: admins all, token managers those of their owner. */
-  visibleTokensWhere(viewer: Viewer) {
+  /** flat-manager's tokens/get_list: the rows of the given jtis the viewer may see; others are left out. */
+  async listByJti(viewer: Viewer, jtis: string[]): Promise<ApiToken[]> {
+    requireTokenManagement(viewer);
+    return this.prisma.apiToken.findMany({ where: { AND: [{ jti: { in: jtis } }, await this.visibleTokensWhere(viewer)] }, orderBy: { id: 'asc' } });
+  }
+
+  /**
+   * Which token rows a viewer may see and revoke: admins all; others their own (those of their
+   * owner, or the token itself when it has no owner) and the tokens derived from them.
+   */
+  async visibleTokensWhere(viewer: Viewer): Promise<Prisma.ApiTokenWhereInput> {
+    const owned = this.ownedTokensWhere(viewer);
+    if (viewer.ownerId !== null || !viewer.claims.jti) return owned;
+    // Subsets of an owned token share its owner; those of an ownerless token are found by lineage.
+    const jtis = [viewer.claims.jti];
+    for (let frontier = jtis, depth = 0; frontier.length && depth < maxLineage; depth++) {
+      const children = await this.prisma.apiToken.findMany({ where: { parentJti: { in: frontier } }, select: { jti: true } });
+      frontier = children.map((c) => c.jti).filter((j) => !jtis.includes(j));
+      jtis.push(...frontier);
+    }
+    return { jti: { in: jtis } };
+  }
+
+  /**
+   * The synchronous part of `visibleTokensWhere`, for relations read in one query (a user's
+   * tokens): admins all, others those of their owner; an ownerless token's own row only.
+   */
+  ownedTokensWhere(viewer: Viewer): Prisma.ApiTokenWhereInput {
     requireTokenManagement(viewer);
     if (hasScope(viewer.claims, 'admin')) return {};
-    return viewer.ownerId === null ? { parentJti: viewer.claims.jti ?? '-' } : { ownerId: viewer.ownerId };
+    if (viewer.ownerId !== null) return { ownerId: viewer.ownerId };
+    return { jti: { in: viewer.claims.jti ? [viewer.claims.jti] : [] } };
   }
 
   async close(): Promise<void> {
+    this.stopListening.abort();
     clearInterval(this.flushTimer);
     await this.flushUsage().catch(() => undefined);
   }
@@ -251,6 +357,6 @@ function validateNewToken(t: NewToken): void {
   if (t.name.length > 255) throw new InvalidInputError('token names are at most 255 characters', 'name');
   const unknown = t.scope.filter((s) => !(allScopes as readonly string[]).includes(s));
   if (unknown.length) throw new InvalidInputError(`unknown scope ${unknown.join(', ')}; known: ${allScopes.join(' ')}`, 'scope');
-  if (!Number.isFinite(t.duration) || t.duration <= 0) throw new InvalidInputError('duration must be a positive number of seconds', 'duration');
+  if (!Number.isSafeInteger(t.duration) || t.duration <= 0) throw new InvalidInputError('duration must be a positive whole number of seconds', 'duration');
   claimsSchema.shape.prefixes.parse(t.prefixes ?? []);
 }

@@ -251,7 +251,7 @@ export function createApiV1Router(services: Services): Router {
   router.post('/tokens/get_list', async (req, res) => {
     const viewer = await viewerOf(req);
     requireClaims(viewer, '', 'tokenmanagement');
-    const rows = await services.prisma.apiToken.findMany({ where: { jti: { in: await tokenIds(req, res) } } });
+    const rows = await services.tokens.listByJti(viewer, await tokenIds(req, res));
     res.json(
       rows.map((r) => ({
         token_id: r.jti,
