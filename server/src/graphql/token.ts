@@ -42,7 +42,7 @@ builder.queryField('tokens', (t) =>
   t.prismaConnection({
     type: 'ApiToken',
     cursor: 'id',
-    description: 'Tokens you may manage: all for admins, your own otherwise. Newest first.',
+    description: 'Tokens you may manage: all for admins; otherwise your own token and the tokens derived from it (createToken, token_subset). Newest first.',
     authScopes: tokenManagers,
     args: { includeRevoked: t.arg.boolean({ defaultValue: false }) },
     totalCount: (_root, args, ctx, info) => countFor(info, async () => ctx.services.prisma.apiToken.count({ where: await tokenFilter(ctx, args.includeRevoked) })),

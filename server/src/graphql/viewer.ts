@@ -9,11 +9,17 @@ export const UserRef = builder.prismaNode('User', {
     name: t.exposeString('name'),
     isAdmin: t.exposeBoolean('isAdmin'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    tokens: t.relatedConnection('tokens', {
+    tokens: t.prismaConnection({
+      type: 'ApiToken',
       cursor: 'id',
       description: 'tokens of this user that you may manage',
       authScopes: { anyScope: ['tokenmanagement', 'admin'] },
-      query: (_args, ctx) => ({ where: ctx.services.tokens.ownedTokensWhere(ctx.viewer!), orderBy: { id: 'desc' } }),
+      resolve: async (query, user, _args, ctx) =>
+        ctx.services.prisma.apiToken.findMany({
+          ...query,
+          where: { AND: [{ ownerId: user.id }, await ctx.services.tokens.visibleTokensWhere(ctx.viewer!)] },
+          orderBy: { id: 'desc' },
+        }),
     }),
   }),
 });

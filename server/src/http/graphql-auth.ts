@@ -98,6 +98,7 @@ const maxTimerMs = 2 ** 31 - 1;
  * the operation's `error` message, and releases the source.
  */
 export function untilTokenEnds<T>(source: AsyncIterable<T>, tokens: TokenService, viewer: Viewer): AsyncIterableIterator<T> {
+  // (graphql-ws turns what next() throws into the operation's `error`, keeping a GraphQLError's extensions)
   const inner = source[Symbol.asyncIterator]();
   let end!: (err: AuthenticationError) => void;
   const ended = new Promise<never>((_resolve, reject) => {
@@ -128,7 +129,10 @@ export function untilTokenEnds<T>(source: AsyncIterable<T>, tokens: TokenService
         return r;
       } catch (err) {
         release();
-        await inner.return?.();
+        if (err instanceof AuthenticationError) err = notAuthenticated(err);
+        // Not awaited: an async generator parked on an event finishes its return() only when
+        // that event comes, and the operation must end now.
+        inner.return?.().catch(() => undefined);
         throw err;
       }
     },

@@ -27,7 +27,7 @@ export type TestServer = {
 export async function startTestServer(overrides: Parameters<typeof loadConfig>[1] = {}, opts: { log?: Logger } = {}): Promise<TestServer> {
   const db = await createTestDatabase();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'fmd-test-'));
-  const secret = randomBytes(32).toString('base64');
+  const secret = typeof overrides.secret === 'string' ? overrides.secret : randomBytes(32).toString('base64');
   const config = loadConfig({}, { 'data-dir': dataDir, 'database-url': db.url, port: 0, secret, 'log-level': 'silent', 'token-usage-flush-ms': 50, 'job-poll-ms': 1000, 'job-lock-lifetime-ms': 5000, ...overrides });
   const log = opts.log ?? pino({ level: process.env.FMD_TEST_LOG ?? 'silent' });
   const database = await openDatabase(config, log, { owner: true });

@@ -312,13 +312,14 @@ export class TokenService {
   }
 
   /**
-   * Which token rows a viewer may see and revoke: admins all; others their own (those of their
-   * owner, or the token itself when it has no owner) and the tokens derived from them.
+   * Which token rows a viewer may see and revoke: admins all; others their own token and the
+   * tokens derived from it (token_subset, any generation), whoever owns them. Sharing an owner
+   * is not enough: a tokenmanagement token an admin minted must not reach the admin's tokens.
    */
   async visibleTokensWhere(viewer: Viewer): Promise<Prisma.ApiTokenWhereInput> {
-    const owned = this.ownedTokensWhere(viewer);
-    if (viewer.ownerId !== null || !viewer.claims.jti) return owned;
-    // Subsets of an owned token share its owner; those of an ownerless token are found by lineage.
+    requireTokenManagement(viewer);
+    if (hasScope(viewer.claims, 'admin')) return {};
+    if (!viewer.claims.jti) return { jti: { in: [] } };
     const jtis = [viewer.claims.jti];
     for (let frontier = jtis, depth = 0; frontier.length && depth < maxLineage; depth++) {
       const children = await this.prisma.apiToken.findMany({ where: { parentJti: { in: frontier } }, select: { jti: true } });
@@ -326,17 +327,6 @@ export class TokenService {
       jtis.push(...frontier);
     }
     return { jti: { in: jtis } };
-  }
-
-  /**
-   * The synchronous part of `visibleTokensWhere`, for relations read in one query (a user's
-   * tokens): admins all, others those of their owner; an ownerless token's own row only.
-   */
-  ownedTokensWhere(viewer: Viewer): Prisma.ApiTokenWhereInput {
-    requireTokenManagement(viewer);
-    if (hasScope(viewer.claims, 'admin')) return {};
-    if (viewer.ownerId !== null) return { ownerId: viewer.ownerId };
-    return { jti: { in: viewer.claims.jti ? [viewer.claims.jti] : [] } };
   }
 
   async close(): Promise<void> {
