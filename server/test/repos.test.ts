@@ -266,7 +266,7 @@ test('private refs: commits of an auth-required token type need a download token
   const app = (await ostree.revParse(dir, appRef))!;
   const runtime = (await ostree.revParse(dir, refs.find((x) => x.startsWith('runtime/org.test.Platform'))!))!;
   const objPath = (c: string, ext = 'commit') => `/repo/stable/objects/${c.slice(0, 2)}/${c.slice(2)}.${ext}`;
-  const mint = async (scope: string[], prefixes: string[], repos: string[] = []) =>
+  const mint = async (scope: string[], prefixes: string[], repos: string[] = ['']) =>
     `Bearer ${(await s.services.tokens.mint({ name: 'dl', scope, prefixes, repos, duration: 600 })).token}`;
 
   // authRequiredTokenTypes is [2] (set above) and the app was committed with token type 2.
@@ -279,6 +279,8 @@ test('private refs: commits of an auth-required token type need a download token
   assert.equal((await raw(objPath(app), { authorization: await mint(['build'], ['org.test']) })).status, 403, 'no download scope');
   assert.equal((await raw(objPath(app), { authorization: await mint(['download'], ['org.other']) })).status, 403, 'prefix does not match');
   assert.equal((await raw(objPath(app), { authorization: await mint(['download'], ['org.test'], ['beta']) })).status, 403, 'other repo');
+  assert.equal((await raw(objPath(app), { authorization: await mint(['download'], ['org.test'], []) })).status, 403, 'repos [] matches no repo');
+  assert.equal((await raw(objPath(app), { authorization: await mint(['download'], ['org.test'], ['stable']) })).status, 200, 'its repo by name');
   const ok = await raw(objPath(app), { authorization: await mint(['download'], ['org.test']) });
   assert.equal(ok.status, 200);
   assert.equal(ok.headers['cache-control'], 'no-store');

@@ -93,6 +93,7 @@ export class TokenService {
 
   /** Drops cached rows and tells the open sessions to check their token again. */
   private forget(jtis: readonly string[]): void {
+    this.revocations++;
     for (const j of jtis) this.rows.delete(j);
     for (const listener of this.revocationListeners) listener();
   }
@@ -149,11 +150,16 @@ export class TokenService {
   }
 
   private readonly rows = new Map<string, { row: TokenRow | null; at: number }>();
+  /** counts revocations heard of, so that a row read while one happened is not cached */
+  private revocations = 0;
 
   private async lookup(jti: string): Promise<TokenRow | null> {
     const cached = this.rows.get(jti);
     if (cached && Date.now() - cached.at < this.revocationCacheMs) return cached.row;
+    const seen = this.revocations;
     const row = await this.prisma.apiToken.findUnique({ where: { jti }, select: { jti: true, ownerId: true, revokedAt: true, parentJti: true } });
+    // Read before a revocation committed, it would keep a revoked token alive for the cache's lifetime.
+    if (seen !== this.revocations) return row;
     if (this.rows.size >= maxCachedRows) this.rows.delete(this.rows.keys().next().value!);
     this.rows.set(jti, { row, at: Date.now() });
     return row;
