@@ -184,7 +184,7 @@ test('subscriptions over graphql-ws authenticate in connection_init and receive 
     return received.length > 0;
   }, 5000, 100);
   await done;
-  assert.equal(received[0].data.tokensChanged.kind, 'CREATED');
+  assert.equal(received[0].data?.tokensChanged.kind, 'CREATED', JSON.stringify(received));
   assert.ok(received[0].data.tokensChanged.tokenIds[0]);
   void created;
   await client.dispose();

@@ -149,6 +149,30 @@ test('a token with a short exp ends its subscription at expiry, and the socket r
   }
 });
 
+test('tokensChanged shows a non-admin manager only the tokens it may list', async () => {
+  const manager = await createToken(s, { name: 'ws-manager', scopes: ['tokenmanagement', 'build'], durationSeconds: 3600 });
+  const client = socket(s, manager.token);
+  try {
+    const changes = follow(client, 'subscription { tokensChanged { kind tokenIds } }');
+    const mine: string[] = [];
+    // Running once it hears of a token the manager made.
+    await pollFor(async () => {
+      if (changes.events.length) return true;
+      mine.push((await createToken(s, { name: 'mine', scopes: ['build'], durationSeconds: 60 }, manager.token)).tokenId);
+      return changes.events.length > 0;
+    }, 10_000, 200);
+    const others = [(await createToken(s, { name: 'not-theirs', scopes: ['build'], durationSeconds: 60 })).tokenId];
+    await revoke(s, others);
+    const last = (await createToken(s, { name: 'mine-last', scopes: ['build'], durationSeconds: 60 }, manager.token)).tokenId;
+    mine.push(last);
+    await pollFor(() => changes.events.some((e) => e.data.tokensChanged.tokenIds.includes(last)));
+    const seen = changes.events.flatMap((e) => e.data.tokensChanged.tokenIds as string[]);
+    assert.ok(seen.every((id) => mine.includes(id)), `saw ${seen} of which only ${mine} are the manager's`);
+  } finally {
+    await client.dispose();
+  }
+});
+
 const redisUrl = process.env.FMD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 async function redisReachable(): Promise<boolean> {
   const u = new URL(redisUrl);

@@ -132,12 +132,9 @@ const TokenChangeRef = builder.objectRef<TokenChange>('TokenChange').implement({
 builder.subscriptionField('tokensChanged', (t) =>
   t.field({
     type: TokenChangeRef,
-    description: 'Fires when a token is created or revoked.',
+    description: 'Fires when a token you may list (`tokens`) is created or revoked.',
     authScopes: tokenManagers,
-    subscribe: (_root, _args, ctx) => {
-      ctx.requireAnyScope(managerScopes);
-      return ctx.services.events.subscribe<TokenChange>(topics.tokensChanged);
-    },
+    subscribe: (_root, _args, ctx) => ctx.services.tokens.changesVisibleTo(ctx.requireAnyScope(managerScopes)),
     resolve: (change) => change,
   }),
 );

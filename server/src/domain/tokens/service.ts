@@ -207,6 +207,8 @@ export class TokenService {
             external: true,
           })),
         });
+        // Their rows exist now: forget the "never seen" this process cached (the lineage of their subsets needs them).
+        for (const { jti } of fresh) this.rows.delete(jti);
       }
       // Group by second so a burst of requests becomes a handful of statements.
       const byTime = new Map<number, string[]>();
@@ -309,6 +311,32 @@ export class TokenService {
     this.forget(wanted);
     await this.events?.publish(topics.tokensChanged, { kind: 'REVOKED', tokenIds: wanted } satisfies TokenChange);
     return res.count + missing.length;
+  }
+
+  /**
+   * `tokens.changed` as a viewer may see it: the ids of tokens it may list (`visibleTokensWhere`),
+   * and no event when none is left. `return()` unsubscribes at once.
+   */
+  changesVisibleTo(viewer: Viewer): AsyncIterableIterator<TokenChange> {
+    requireTokenManagement(viewer);
+    if (!this.events) throw new Error('the token service has no event bus');
+    const source = this.events.subscribe<TokenChange>(topics.tokensChanged);
+    const admin = hasScope(viewer.claims, 'admin');
+    const it: AsyncIterableIterator<TokenChange> = {
+      next: async () => {
+        for (;;) {
+          const r = await source.next();
+          if (r.done || admin) return r;
+          const where = { AND: [{ jti: { in: r.value.tokenIds } }, await this.visibleTokensWhere(viewer)] };
+          const visible = new Set((await this.prisma.apiToken.findMany({ where, select: { jti: true } })).map((t) => t.jti));
+          const tokenIds = r.value.tokenIds.filter((j) => visible.has(j));
+          if (tokenIds.length) return { done: false, value: { ...r.value, tokenIds } };
+        }
+      },
+      return: async () => (await source.return?.()) ?? { done: true, value: undefined },
+      [Symbol.asyncIterator]: () => it,
+    };
+    return it;
   }
 
   /** flat-manager's tokens/get_list: the rows of the given jtis the viewer may see; others are left out. */
