@@ -202,11 +202,11 @@ test('a revocation in one process reaches the sockets and the cache of another a
     const viewerOnB = () => b.gql('{ viewer { name } }', {}, victim.token);
     const first = await viewerOnB();
     assert.equal(first.body.data?.viewer.name, 'bootstrap admin token/cross', JSON.stringify(first.body));
-    // A subscription on b, running: it hears tokens created on a.
+    // A subscription on b, running: it hears of the tokens the victim creates on a.
     const sub = follow(onB, 'subscription { tokensChanged { kind } }');
     await pollFor(async () => {
       if (sub.events.length) return true;
-      await createToken(a, { name: 'ping', scopes: ['build'], durationSeconds: 60 });
+      await createToken(a, { name: 'ping', scopes: ['tokenmanagement'], durationSeconds: 60 }, victim.token);
       return sub.events.length > 0;
     }, 10_000, 200);
 
