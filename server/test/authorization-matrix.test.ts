@@ -790,6 +790,12 @@ function triggerEvents(): { stop(): Promise<void> } {
       await call('POST', `/api/v1/build/${fx.b1}/add_extra_ids`, admin, { json: { ids: [`${APP_ID}.Ev${i}`] } });
       await call('POST', `/api/v1/build/${fx.mainNoApp}/add_extra_ids`, admin, { json: { ids: [`org.fmd.NoApp.Ev${i}`] } });
       await mintToken('mx event', { scopes: [], durationSeconds: 60 });
+      // tokensChanged shows a non-admin manager only the tokens it may list: those it derives itself.
+      if (i % 8 === 0) {
+        for (const c of callers.filter((x) => x.valid && x.scopes.includes('tokenmanagement') && !isAdmin(x))) {
+          await s.gql('mutation { createToken(input: { name: "mx event child", scopes: [], durationSeconds: 60 }) { __typename } }', {}, c.token);
+        }
+      }
       if (i % 8 === 0) await gqlOk('mutation($t: String!) { updateRepo(input: { name: "main", comment: $t }) { __typename } }', { t: `event ${i}` });
       await new Promise((r) => setTimeout(r, 150));
     }

@@ -250,7 +250,7 @@ export function createApiV1Router(services: Services): Router {
 
   router.post('/tokens/get_list', async (req, res) => {
     const viewer = await viewerOf(req);
-    requireClaims(viewer, '', 'tokenmanagement');
+    requireClaims(viewer, '', ['tokenmanagement', 'admin']);
     const rows = await services.tokens.listByJti(viewer, await tokenIds(req, res));
     res.json(
       rows.map((r) => ({
@@ -264,7 +264,7 @@ export function createApiV1Router(services: Services): Router {
 
   router.post('/tokens/revoke', async (req, res) => {
     const viewer = await viewerOf(req);
-    requireClaims(viewer, '', 'tokenmanagement');
+    requireClaims(viewer, '', ['tokenmanagement', 'admin']);
     await services.tokens.revoke(viewer, await tokenIds(req, res));
     res.status(204).end();
   });
