@@ -130,6 +130,9 @@ test('repos: [] matches no repo and [""] every repo, in GraphQL as in REST', asy
   const gql = await s.gql('mutation { createBuild(input: { repo: "stable" }) { __typename } }', {}, none.token);
   assert.equal(gql.body.data.createBuild.__typename, 'ForbiddenError');
   assert.equal((await request('POST', `${s.url}/api/v1/build`, { token: all.token, json: { repo: 'stable' } })).status, 200);
+  const listed = async (token: string) => (await request('GET', `${s.url}/api/v1/build`, { token })).body as { repo: string }[];
+  assert.ok((await listed(all.token)).some((b) => b.repo === 'stable'));
+  assert.deepEqual(await listed(none.token), [], 'REST lists no build of a repo the token does not cover');
 });
 
 test('token_subset durations are whole seconds: a fractional one is a clear 400 and mints nothing', async () => {

@@ -134,12 +134,15 @@ export class BuildService {
     return { ...build, commitJob: jobs.find((j) => j.kind === 'commit') ?? null, publishJob: jobs.find((j) => j.kind === 'publish') ?? null };
   }
 
-  /** flat-manager's list: builds not purged, with that app id (or, without one, builds without an app id). */
+  /**
+   * flat-manager's list: builds not purged, with that app id (or, without one, builds without an
+   * app id), of the repos the token covers (`repos: []` covers none).
+   */
   async list(viewer: Viewer, appId: string | null): Promise<BuildDetails[]> {
     requireClaims(viewer, 'build', ['build', 'download']);
     if (appId) requirePrefix(viewer, appId);
     const builds = await this.prisma.build.findMany({
-      where: { state: { not: 'PURGED' }, appId: appId ?? null },
+      where: { AND: [{ state: { not: 'PURGED' }, appId: appId ?? null }, this.visibleWhere(viewer)] },
       include: { repo: true },
       orderBy: { id: 'asc' },
       take: 10_000,
