@@ -20,7 +20,7 @@ import { isValidAppId } from '../repos/validate.ts';
 import type { Viewer } from '../tokens/service.ts';
 import * as ostree from '../../ostree/ostree.ts';
 import type { ToolRunOptions } from '../../ostree/ostree.ts';
-import { requireBuildAccess, requireClaims, requirePrefix, requireRepo } from './access.ts';
+import { requireBuildAccess, requireClaims, requirePrefix, requireRepo, visibleBuildsWhere } from './access.ts';
 import { change, refusal, requireStep, whereFrom, type BuildStep, type BuildStepName } from './lifecycle.ts';
 import { BuildBusyError, checkStatusFromWire } from './states.ts';
 import { MissingObjectsAnswerer } from './missing-objects.ts';
@@ -142,7 +142,7 @@ export class BuildService {
     requireClaims(viewer, 'build', ['build', 'download']);
     if (appId) requirePrefix(viewer, appId);
     const builds = await this.prisma.build.findMany({
-      where: { AND: [{ state: { not: 'PURGED' }, appId: appId ?? null }, this.visibleWhere(viewer)] },
+      where: { AND: [{ state: { not: 'PURGED' }, appId: appId ?? null }, visibleBuildsWhere(viewer)] },
       include: { repo: true },
       orderBy: { id: 'asc' },
       take: 10_000,
