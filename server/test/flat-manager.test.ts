@@ -317,7 +317,11 @@ test('a job log with non-ASCII lines reaches both flat-manager clients whole, ea
 });
 
 test('five builds published at once all end published and share one update-repo job', { timeout: 300_000 }, async (t) => {
-  s.config.delayUpdateSecs = 8;
+  // The debounce is what lets the publishes share: held back far longer than the publishes can
+  // take under any load, the job stays queued until the test releases it once all five landed
+  // (a short delay made the sharing depend on the machine's speed: 2 jobs under load).
+  s.config.delayUpdateSecs = 3600;
+  const firstJob = (await s.services.prisma.job.aggregate({ _max: { id: true } }))._max.id ?? 0;
   try {
     const arch = b.app.ref.split('/')[2];
     const t0 = Date.now();
@@ -332,21 +336,46 @@ test('five builds published at once all end published and share one update-repo 
       }),
     );
     const publishes = await Promise.all(started.map(({ c, build }) => c.startJob(build.url, 'publish')));
-    const results = await Promise.all(publishes.map(async (p, i) => {
-      const done = await started[i]!.c.waitForJob(p.url);
-      assert.equal(done.job.status, 2, done.log);
-      return JSON.parse(done.job.results);
+    const done = await Promise.all(publishes.map(async (p, i) => {
+      const d = await started[i]!.c.waitForJob(p.url);
+      assert.equal(d.job.status, 2, d.log);
+      return d;
     }));
-    const updateJobs = new Set(results.map((r) => r['update-repo-job']));
+    const updateJobs = new Set(done.map((d) => JSON.parse(d.job.results)['update-repo-job'] as number));
     assert.equal(updateJobs.size, 1, `update-repo jobs: ${[...updateJobs].join(', ')}`);
-    const update = await client.waitForJob(`${s.url}/api/v1/job/${[...updateJobs][0]}`);
-    assert.equal(update.job.status, 2);
+    const updateId = [...updateJobs][0]!;
+    // One publish queued it, the four others found it queued and shared it.
+    const queuedLines = done.map((d) => d.log.split('\n').find((l) => l.startsWith('Queued repository update job')));
+    assert.deepEqual(
+      queuedLines.toSorted(),
+      [`Queued repository update job ${updateId} in 3600 secs`, ...Array(4).fill(`Queued repository update job ${updateId} (shared)`)].toSorted(),
+    );
+    assert.equal((await s.services.prisma.job.findUniqueOrThrow({ where: { id: updateId } })).status, 'NEW');
+    assert.equal(await s.services.prisma.job.count({ where: { kind: 'update-repo', id: { gt: firstJob } } }), 1);
+
+    // Released by hand, as nothing in fmd runs a queued job early: its Agenda entry, due in an
+    // hour, is replaced by one due now.
+    const { agenda } = s.services.jobEngine;
+    assert.equal(await agenda.cancel({ name: 'fmd:update-repo', data: { jobId: updateId } }), 1);
+    await agenda.now('fmd:update-repo', { jobId: updateId });
+    const update = await client.waitForJob(`${s.url}/api/v1/job/${updateId}`);
+    assert.equal(update.job.status, 2, update.log);
+    // It ran after every publish it serves had ended (the repo's jobs run one at a time).
+    const [updateRow, publishRows] = await Promise.all([
+      s.services.prisma.job.findUniqueOrThrow({ where: { id: updateId } }),
+      s.services.prisma.job.findMany({ where: { id: { in: done.map((d) => d.job.id as number) } } }),
+    ]);
+    assert.equal(publishRows.length, 5);
+    for (const p of publishRows) assert.ok(p.finishedAt! <= updateRow.startedAt!, `publish ${p.id} ended ${p.finishedAt?.toISOString()}, update started ${updateRow.startedAt?.toISOString()}`);
     for (const { build } of started) assert.equal((await s.services.builds.get(build.id)).publishedState, 'PUBLISHED');
     const summary = await ostree.summaryView(s.services.repos.repoPath('main'));
     for (let i = 1; i <= 5; i++) assert.ok(summary.includes(`app/${APP_ID}/${arch}/b${i}`), `summary lacks b${i}`);
     t.diagnostic(`5 concurrent builds pushed, committed, published and summarized in ${Date.now() - t0} ms (one update-repo job)`);
-    await pollFor(async () => (await s.services.prisma.job.count({ where: { kind: 'update-repo', status: { in: ['NEW', 'STARTED'] } } })) === 0, 60_000);
+    assert.equal(await s.services.prisma.job.count({ where: { kind: 'update-repo', id: { gt: firstJob } } }), 1);
   } finally {
     s.config.delayUpdateSecs = 0;
+    // A failure above must not leave a job queued for an hour behind the tests that follow.
+    const held = await s.services.prisma.job.findMany({ where: { kind: 'update-repo', status: 'NEW', id: { gt: firstJob } } });
+    for (const job of held) await s.services.jobs.cancel(job.id);
   }
 });
