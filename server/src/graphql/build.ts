@@ -116,6 +116,9 @@ const PromotionRef = builder.prismaObject('Promotion', {
   }),
 });
 
+// Include mode (whole rows) on purpose: Pothos' `select` mode saved no CPU on the list page (its
+// loader lookup per field costs what the skipped columns save), and it would re-read the rows
+// payloads and subscriptions hand it: a second read that could fail.
 export const BuildNode = builder.prismaNode('Build', {
   id: { field: 'id' },
   description: 'An upload of refs to a repo, committed and then published (flat-manager build).',
@@ -136,6 +139,7 @@ export const BuildNode = builder.prismaNode('Build', {
     extraIds: t.stringList({ resolve: (b) => (b.extraIds as string[] | null) ?? [] }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    // A second query per page: Prisma refuses relationLoadStrategy 'join' on MariaDB.
     refs: t.relation('refs', { query: { orderBy: { id: 'asc' } } }),
     checks: t.relation('checks', { query: { orderBy: { id: 'asc' } } }),
     jobs: t.relatedConnection('jobs', {
