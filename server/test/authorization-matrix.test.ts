@@ -4,8 +4,9 @@
 //
 // The table must cover every root field of the schema (Query, Mutation, Subscription), every
 // type implementing Node and every route the express app registers: a new one without a row
-// fails this test. The policy is DESIGN.md §8 (one visibility rule per type, hidden = null/404),
-// flat-manager's scope rules (§6) and the schema's own descriptions. Each case is checked
+// fails this test. The policy: one visibility rule per type, used by every way in (what a caller
+// may not see is null / empty / 404, never an error that says it exists), flat-manager's scope,
+// sub, prefix and repo rules, and the schema's own descriptions. Each case is checked
 // precisely: allowed (with what the caller may see), or refused in the way the row says
 // (unauthenticated, forbidden, or hidden as null / empty / not found), and a refused mutation
 // must change nothing. Every wrong case is collected and printed, one line each, before failing.

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { after } from 'node:test';
 import mysql from 'mysql2/promise';
 import { startEmbeddedMariaDb, type EmbeddedMariaDb } from '../../src/db/embedded-mariadb.ts';
 import { createMysqlPool, parseDatabaseUrl, targetToUrl, type DatabaseTarget } from '../../src/db/connection.ts';
@@ -11,17 +12,14 @@ import { createMysqlPool, parseDatabaseUrl, targetToUrl, type DatabaseTarget } f
 const quiet = { info() {}, warn() {} };
 let server: Promise<{ base: DatabaseTarget; embedded?: EmbeddedMariaDb; dir?: string }> | undefined;
 
-// Databases not dropped by their test are dropped once the file's tests and hooks are all
-// done. Not in an `after` hook: node:test runs this module's file-level `after` before the test
-// file's own (registered later), which dropped the tables under a server the file had not
-// stopped yet, and its last jobs failed writing their logs. Only an external server
-// (FMD_TEST_DATABASE_URL) keeps databases past the process; the embedded one goes with it.
+// Databases not dropped by their test are dropped when the file's tests are done (a hook
+// registered at import time belongs to the file, not to one test). node:test runs this hook
+// before the test file's own `after` hooks, so a database a test server runs on is left to that
+// server's stop() (see ownedByServer): dropping it here took the tables from under a server the
+// file had not stopped yet, and its last jobs failed writing their logs.
 const created = new Set<() => Promise<void>>();
-process.once('beforeExit', () => {
-  if (!process.env.FMD_TEST_DATABASE_URL) return;
-  void (async () => {
-    for (const drop of created) await drop().catch(() => undefined);
-  })();
+after(async () => {
+  for (const drop of created) await drop().catch(() => undefined);
 });
 
 // The server outlives every test's own clean-up: it is stopped when the test process exits.
@@ -43,7 +41,14 @@ function startServer() {
   return server;
 }
 
-export type TestDatabase = { target: DatabaseTarget; url: string; pool: mysql.Pool; drop(): Promise<void> };
+export type TestDatabase = {
+  target: DatabaseTarget;
+  url: string;
+  pool: mysql.Pool;
+  drop(): Promise<void>;
+  /** takes the database out of the file's end-of-tests clean-up: its owner's stop() drops it */
+  ownedByServer(): void;
+};
 
 /** A new empty database on the shared test server; call drop() or let the file's end remove the server. */
 export async function createTestDatabase(): Promise<TestDatabase> {
@@ -58,11 +63,12 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const drop = async () => {
     if (dropped) return;
     dropped = true;
+    created.delete(drop);
     await pool.end();
     const c = await mysql.createConnection({ host: base.host, port: base.port, socketPath: base.socketPath, user: base.user, password: base.password });
     await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
     await c.end();
   };
   created.add(drop);
-  return { target, url: targetToUrl(target), pool, drop };
+  return { target, url: targetToUrl(target), pool, drop, ownedByServer: () => void created.delete(drop) };
 }

@@ -43,6 +43,8 @@ export async function startTestServer(overrides: Parameters<typeof loadConfig>[1
     });
     return { status: res.status, body: (await res.json()) as any };
   };
+  // From here on the server's stop() drops the database (after its jobs are over).
+  db.ownedByServer();
   return {
     dbUrl: db.url,
     url: http.url,
