@@ -291,7 +291,7 @@ test('a syntax error and a token-limit refusal are 400s, counted as 4xx, not log
     log.error = original;
   }
   assert.deepEqual(logged, []);
-  const metrics = await (await fetch(`${s.url}/metrics`)).text();
+  const metrics = await (await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${s.adminToken}` } })).text();
   const count = metrics.match(/fmd_http_request_duration_seconds_count\{method="POST",route="\/graphql",status="400"\} (\d+)/);
   assert.ok(count && Number(count[1]) >= 2, 'the 400s are in /metrics');
   assert.doesNotMatch(metrics, /route="\/graphql",status="500"/);
