@@ -100,14 +100,7 @@ export async function startHttpServer(services: Services, opts: { host: string; 
   });
   server.keepAliveTimeout = 65_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : opts.port;
-  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  const { url, port } = await listen(server, opts.host, opts.port);
   const metricsServer = config.metricsListen ? await startMetricsServer(config.metricsListen, metricsHandler(services, 'own-port'), log) : undefined;
 
   return {
@@ -162,7 +155,7 @@ function metricsHandler(services: Services, on: 'api-port' | 'own-port'): Reques
 }
 
 /** /metrics on a listener of its own (an internal interface, say), with the same error answers. */
-async function startMetricsServer(listen: { host: string; port: number }, serveMetrics: RequestHandler, log: Services['log']): Promise<{ url: string; stop(): Promise<void> }> {
+async function startMetricsServer(at: { host: string; port: number }, serveMetrics: RequestHandler, log: Services['log']): Promise<{ url: string; stop(): Promise<void> }> {
   const app = express();
   app.disable('x-powered-by');
   app.use((req, res, next) => {
@@ -173,18 +166,24 @@ async function startMetricsServer(listen: { host: string; port: number }, serveM
   app.use(notFoundHandler());
   app.use(errorHandler(log));
   const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, app);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : listen.port;
-  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  const { url } = await listen(server, at.host, at.port);
   return {
-    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    url,
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Listens on host:port (0: any free port) and says where clients reach the server. */
+async function listen(server: Server, hostName: string, wanted: number): Promise<{ url: string; port: number }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(wanted, hostName, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : wanted;
+  const host = hostName.includes(':') ? `[${hostName}]` : hostName;
+  return { url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`, port };
 }
