@@ -30,8 +30,9 @@ builder.objectType(BuildBusyError, {
 });
 
 export const BuildStateEnum = builder.enumType('BuildState', {
-  description: 'flat-manager repo_state: UPLOADING 0, COMMITTING 1, READY 2, FAILED 3, PURGING 4, PURGED 5, VALIDATING 6',
-  values: ['UPLOADING', 'COMMITTING', 'READY', 'FAILED', 'PURGING', 'PURGED', 'VALIDATING'] as const,
+  description:
+    "flat-manager repo_state: UPLOADING 0, COMMITTING 1, READY 2, FAILED 3, PURGING 4, PURGED 5, VALIDATING 6. fmd's git builds add WAITING, CLONING, BUILDING (code 0) and CANCELLED, SUPERSEDED (code 3)",
+  values: ['UPLOADING', 'COMMITTING', 'READY', 'FAILED', 'PURGING', 'PURGED', 'VALIDATING', 'WAITING', 'CLONING', 'BUILDING', 'CANCELLED', 'SUPERSEDED'] as const,
 });
 
 export const PublishedStateEnum = builder.enumType('PublishedState', {

@@ -10,6 +10,10 @@ import { BuildBusyError, WrongStateError } from './states.ts';
 
 const pairs: BuildStatus[] = buildStates.flatMap((state) => publishedStates.map((publishedState) => ({ state, publishedState, stateReason: 'it broke' })));
 
+function gitBuilding(b: BuildStatus): boolean {
+  return ['WAITING', 'CLONING', 'BUILDING'].includes(b.state) && b.publishedState === 'UNPUBLISHED';
+}
+
 /** Each step with the pairs it may start from and what it writes from there. */
 const expected: Array<{ s: BuildStep; from: (b: BuildStatus) => boolean; writes: object }> = [
   { s: { step: 'upload' }, from: (b) => b.state === 'UPLOADING', writes: {} },
@@ -28,11 +32,18 @@ const expected: Array<{ s: BuildStep; from: (b: BuildStatus) => boolean; writes:
   { s: { step: 'publish-failed' }, from: (b) => b.publishedState === 'PUBLISHING', writes: { publishedState: 'FAILED' } },
   {
     s: { step: 'purge' },
-    from: (b) => b.state !== 'COMMITTING' && b.state !== 'PURGING' && b.publishedState !== 'PUBLISHING',
+    from: (b) => !['COMMITTING', 'PURGING', 'WAITING', 'CLONING', 'BUILDING'].includes(b.state) && b.publishedState !== 'PUBLISHING',
     writes: { state: 'PURGING' },
   },
   { s: { step: 'purged' }, from: (b) => b.state === 'PURGING', writes: { state: 'PURGED' } },
   { s: { step: 'purge-failed', reason: 'EBUSY' }, from: (b) => b.state === 'PURGING', writes: { state: 'FAILED', stateReason: 'Failed to Purge build: EBUSY' } },
+  { s: { step: 'wait', reason: 'no worker builds aarch64' }, from: (b) => gitBuilding(b), writes: { state: 'WAITING', stateReason: 'no worker builds aarch64' } },
+  { s: { step: 'clone' }, from: (b) => b.state === 'WAITING' && b.publishedState === 'UNPUBLISHED', writes: { state: 'CLONING', stateReason: null } },
+  { s: { step: 'build' }, from: (b) => b.state === 'CLONING' && b.publishedState === 'UNPUBLISHED', writes: { state: 'BUILDING' } },
+  { s: { step: 'built' }, from: (b) => b.state === 'BUILDING' && b.publishedState === 'UNPUBLISHED', writes: { state: 'UPLOADING' } },
+  { s: { step: 'build-failed', reason: 'boom' }, from: (b) => gitBuilding(b), writes: { state: 'FAILED', stateReason: 'boom' } },
+  { s: { step: 'cancel', reason: 'cancelled' }, from: (b) => gitBuilding(b), writes: { state: 'CANCELLED', stateReason: 'cancelled' } },
+  { s: { step: 'supersede', reason: 'newer push' }, from: (b) => gitBuilding(b), writes: { state: 'SUPERSEDED', stateReason: 'newer push' } },
 ];
 
 /** Evaluates whereFrom's Prisma filter the way the database would, on one pair. */
@@ -41,9 +52,12 @@ function matches(where: ReturnType<typeof whereFrom>, b: BuildStatus): boolean {
 }
 
 test('every step of the build state machine is covered here', () => {
-  const steps: BuildStepName[] = ['upload', 'commit', 'committed', 'commit-failed', 'checks-over', 'publish', 'published', 'publish-failed', 'purge', 'purged', 'purge-failed'];
+  const steps: BuildStepName[] = [
+    'upload', 'commit', 'committed', 'commit-failed', 'checks-over', 'publish', 'published', 'publish-failed', 'purge', 'purged', 'purge-failed',
+    'wait', 'clone', 'build', 'built', 'build-failed', 'cancel', 'supersede',
+  ];
   assert.deepEqual([...new Set(expected.map((e) => e.s.step))].sort(), [...steps].sort());
-  assert.equal(pairs.length, 28);
+  assert.equal(pairs.length, 48);
 });
 
 for (const { s, from, writes } of expected) {
@@ -117,14 +131,45 @@ test('publish refusals: the published state first (publishing, published), then 
   }
 });
 
-test('purge refusals: while committing, purging or publishing the build is in use', () => {
+const building = ['WAITING', 'CLONING', 'BUILDING'];
+
+test('purge refusals: while committing, purging or publishing the build is in use; a git build still building must be cancelled first', () => {
   const busy = pairs.filter((b) => b.state === 'COMMITTING' || b.state === 'PURGING' || b.publishedState === 'PUBLISHING');
-  assert.equal(busy.length, 2 * 4 + 5);
+  assert.equal(busy.length, 2 * 4 + 10);
   for (const b of busy) {
     const err = refusalOf(b.state, b.publishedState, 'purge');
     assert.ok(err instanceof BuildBusyError);
     assert.equal(err.message, "Can't prune build while in use");
   }
+  for (const b of pairs.filter((p) => building.includes(p.state) && p.publishedState !== 'PUBLISHING')) {
+    const err = refusalOf(b.state, b.publishedState, 'purge');
+    assert.ok(err instanceof BuildBusyError);
+    assert.equal(err.message, `Build is ${b.state.toLowerCase()}: cancel it before purging`);
+  }
+});
+
+test('a git build: waiting, cloning, building, then its refs are uploaded; cancel and supersede only before that', () => {
+  let b: BuildStatus = { state: 'WAITING', publishedState: 'UNPUBLISHED', stateReason: 'waiting for build 1' };
+  const apply = (s: BuildStep) => {
+    requireStep(b, s.step);
+    b = { ...b, ...change(s) };
+    return `${b.state}/${b.stateReason}`;
+  };
+  assert.deepEqual(
+    [apply({ step: 'clone' }), apply({ step: 'build' }), apply({ step: 'built' }), apply({ step: 'commit' })],
+    ['CLONING/null', 'BUILDING/null', 'UPLOADING/null', 'COMMITTING/null'],
+  );
+  assert.throws(() => apply({ step: 'cancel', reason: 'x' }), /only a git build that is waiting, cloning or building can be cancelled/);
+  for (const state of building as BuildState[]) {
+    b = { state, publishedState: 'UNPUBLISHED', stateReason: null };
+    assert.equal(apply({ step: 'cancel', reason: 'cancelled by x' }), 'CANCELLED/cancelled by x');
+    b = { state, publishedState: 'UNPUBLISHED', stateReason: null };
+    assert.equal(apply({ step: 'supersede', reason: 'superseded by build 9' }), 'SUPERSEDED/superseded by build 9');
+    b = { state, publishedState: 'UNPUBLISHED', stateReason: null };
+    assert.equal(apply({ step: 'build-failed', reason: 'flatpak-builder exited with code 1' }), 'FAILED/flatpak-builder exited with code 1');
+  }
+  b = { state: 'CANCELLED', publishedState: 'UNPUBLISHED', stateReason: null };
+  assert.equal(apply({ step: 'purge' }), 'PURGING/null');
 });
 
 test('the end of a job finds the build moved on: refused, so the job writes nothing', () => {

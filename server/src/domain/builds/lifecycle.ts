@@ -9,7 +9,7 @@ import { BuildBusyError, stateName, WrongStateError } from './states.ts';
 export type BuildStatus = { state: BuildState; publishedState: PublishedState; stateReason: string | null };
 
 /** What a step writes. */
-export type BuildChange = { state?: BuildState; stateReason?: string; publishedState?: PublishedState };
+export type BuildChange = { state?: BuildState; stateReason?: string | null; publishedState?: PublishedState };
 
 /** Every step of a build's life: requests (upload, commit, publish, purge) and the ends of their work. */
 export type BuildStep =
@@ -23,10 +23,33 @@ export type BuildStep =
   | { step: 'publish-failed' }
   | { step: 'purge' }
   | { step: 'purged' }
-  | { step: 'purge-failed'; reason: string };
+  | { step: 'purge-failed'; reason: string }
+  // git builds: WAITING -> CLONING -> BUILDING -> UPLOADING (refs recorded), then the steps above
+  | { step: 'wait'; reason: string }
+  | { step: 'clone' }
+  | { step: 'build' }
+  | { step: 'built' }
+  | { step: 'build-failed'; reason: string }
+  | { step: 'cancel'; reason: string }
+  | { step: 'supersede'; reason: string };
 export type BuildStepName = BuildStep['step'];
 
-export const buildStates: readonly BuildState[] = ['UPLOADING', 'COMMITTING', 'VALIDATING', 'READY', 'FAILED', 'PURGING', 'PURGED'];
+export const buildStates: readonly BuildState[] = [
+  'WAITING',
+  'CLONING',
+  'BUILDING',
+  'UPLOADING',
+  'COMMITTING',
+  'VALIDATING',
+  'READY',
+  'FAILED',
+  'CANCELLED',
+  'SUPERSEDED',
+  'PURGING',
+  'PURGED',
+];
+/** A git build before its refs exist: what cancel and supersede may stop. */
+export const gitBuildingStates: readonly BuildState[] = ['WAITING', 'CLONING', 'BUILDING'];
 export const publishedStates: readonly PublishedState[] = ['UNPUBLISHED', 'PUBLISHING', 'PUBLISHED', 'FAILED'];
 
 type From = { state: readonly BuildState[]; publishedState: readonly PublishedState[] };
@@ -45,9 +68,17 @@ const from: Record<BuildStepName, From> = {
   published: { state: buildStates, publishedState: ['PUBLISHING'] },
   'publish-failed': { state: buildStates, publishedState: ['PUBLISHING'] },
   // Not while a job works on the build's files; a purged build may be purged again (nothing to do).
-  purge: { state: except(buildStates, 'COMMITTING', 'PURGING'), publishedState: except(publishedStates, 'PUBLISHING') },
+  purge: { state: except(buildStates, 'COMMITTING', 'PURGING', ...gitBuildingStates), publishedState: except(publishedStates, 'PUBLISHING') },
   purged: { state: ['PURGING'], publishedState: anyPublished },
   'purge-failed': { state: ['PURGING'], publishedState: anyPublished },
+  // A running git build goes back to waiting (a worker that cannot build it handed it back).
+  wait: { state: ['WAITING', 'CLONING', 'BUILDING'], publishedState: ['UNPUBLISHED'] },
+  clone: { state: ['WAITING'], publishedState: ['UNPUBLISHED'] },
+  build: { state: ['CLONING'], publishedState: ['UNPUBLISHED'] },
+  built: { state: ['BUILDING'], publishedState: ['UNPUBLISHED'] },
+  'build-failed': { state: gitBuildingStates, publishedState: ['UNPUBLISHED'] },
+  cancel: { state: gitBuildingStates, publishedState: ['UNPUBLISHED'] },
+  supersede: { state: gitBuildingStates, publishedState: ['UNPUBLISHED'] },
 };
 
 export function allows(b: Pick<BuildStatus, 'state' | 'publishedState'>, step: BuildStepName): boolean {
@@ -89,6 +120,20 @@ export function change(s: BuildStep): BuildChange {
       return { state: 'PURGED' };
     case 'purge-failed':
       return { state: 'FAILED', stateReason: `Failed to Purge build: ${s.reason}` };
+    case 'wait':
+      return { state: 'WAITING', stateReason: s.reason };
+    case 'clone':
+      return { state: 'CLONING', stateReason: null };
+    case 'build':
+      return { state: 'BUILDING' };
+    case 'built':
+      return { state: 'UPLOADING' };
+    case 'build-failed':
+      return { state: 'FAILED', stateReason: s.reason };
+    case 'cancel':
+      return { state: 'CANCELLED', stateReason: s.reason };
+    case 'supersede':
+      return { state: 'SUPERSEDED', stateReason: s.reason };
   }
 }
 
@@ -105,7 +150,9 @@ export function refusal(b: BuildStatus, step: BuildStepName): DomainError | null
         b.state === 'COMMITTING' ? 'Build is currently being commited'
         : b.state === 'READY' || b.state === 'VALIDATING' ? 'Build is already commited'
         : b.state === 'FAILED' ? `Commit already failed: ${b.stateReason ?? 'Unknown reason'}`
-        : 'Build has been purged';
+        : b.state === 'PURGING' || b.state === 'PURGED' ? 'Build has been purged'
+        : gitBuildingStates.includes(b.state) ? `Build is ${rs}: its refs are not built yet`
+        : `Build was ${rs}: ${b.stateReason ?? 'no reason given'}`;
       return new WrongStateError('repo', message, 'uploading', rs);
     }
     case 'publish':
@@ -113,9 +160,14 @@ export function refusal(b: BuildStatus, step: BuildStepName): DomainError | null
       if (b.publishedState === 'PUBLISHED') return new WrongStateError('published', 'Build has already been published', 'unpublished', ps);
       if (b.state === 'FAILED') return new WrongStateError('repo', `Build failed: ${b.stateReason ?? 'Unknown reason'}`, 'ready', rs);
       if (b.state === 'PURGING' || b.state === 'PURGED') return new WrongStateError('repo', 'Build has been purged', 'ready', rs);
+      if (b.state === 'CANCELLED' || b.state === 'SUPERSEDED') return new WrongStateError('repo', `Build was ${rs}: ${b.stateReason ?? 'no reason given'}`, 'ready', rs);
       return new WrongStateError('repo', 'Build is not commited', 'ready', rs);
     case 'purge':
+      if (gitBuildingStates.includes(b.state) && b.publishedState !== 'PUBLISHING') return new BuildBusyError(`Build is ${rs}: cancel it before purging`);
       return new BuildBusyError("Can't prune build while in use");
+    case 'cancel':
+    case 'supersede':
+      return new WrongStateError('repo', `Build is ${rs}: only a git build that is waiting, cloning or building can be ${step === 'cancel' ? 'cancelled' : 'superseded'}`, 'waiting|cloning|building', rs);
     default:
       // The ends of a job's work: the job finds the build moved on (cancelled, purged, reconciled).
       return new WrongStateError('repo', `Build is ${rs} (published: ${ps}); ${step} does not apply`, from[step].state.map(stateName).join('|'), rs);

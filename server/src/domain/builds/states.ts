@@ -4,7 +4,13 @@ import type { BuildState, CheckStatus, PublishedState } from '../../generated/pr
 import { DomainError } from '../errors.ts';
 import type { JobKind } from '../jobs/queue.ts';
 
-/** repo_state: Uploading 0, Committing 1, Ready 2, Failed 3, Purging 4, Purged 5, Validating 6. */
+/**
+ * repo_state: Uploading 0, Committing 1, Ready 2, Failed 3, Purging 4, Purged 5, Validating 6.
+ * fmd's git build states have no code in flat-manager: they answer the nearest one (a build whose
+ * refs are still coming is uploading; one that ended without them failed), and the REST build
+ * JSON carries the precise state beside it (`state`), so flat-manager clients polling such a build
+ * keep waiting or stop as they should.
+ */
 export const repoStateCode: Record<BuildState, number> = {
   UPLOADING: 0,
   COMMITTING: 1,
@@ -13,6 +19,11 @@ export const repoStateCode: Record<BuildState, number> = {
   PURGING: 4,
   PURGED: 5,
   VALIDATING: 6,
+  WAITING: 0,
+  CLONING: 0,
+  BUILDING: 0,
+  CANCELLED: 3,
+  SUPERSEDED: 3,
 };
 
 /** published_state: Unpublished 0, Publishing 1, Published 2, Failed 3. */

@@ -3,7 +3,7 @@
 // fields left out when empty, `contents`/`results` as JSON strings).
 import type { BuildRef, Check, Job } from '../../generated/prisma/client.ts';
 import type { BuildDetails } from '../../domain/builds/service.ts';
-import { jobKindCode, publishedStateCode, repoStateCode } from '../../domain/builds/states.ts';
+import { jobKindCode, publishedStateCode, repoStateCode, stateName } from '../../domain/builds/states.ts';
 import { jobStatusCode } from '../../domain/jobs/service.ts';
 
 /** chrono::NaiveDateTime's serde form: ISO 8601 without the zone. */
@@ -17,7 +17,9 @@ export function buildJson(b: BuildDetails): Record<string, unknown> {
     created: naiveDate(b.createdAt),
     repo_state: repoStateCode[b.state],
   };
-  if (b.state === 'FAILED' && b.stateReason) out.repo_state_reason = b.stateReason;
+  if (repoStateCode[b.state] === repoStateCode.FAILED && b.stateReason) out.repo_state_reason = b.stateReason;
+  // fmd's precise state (lower case), for states flat-manager has no code for (see repoStateCode).
+  out.state = stateName(b.state);
   out.published_state = publishedStateCode[b.publishedState];
   if (b.publishedState === 'FAILED') out.published_state_reason = b.publishJob?.error ?? 'Unknown reason';
   if (b.commitJob) out.commit_job_id = b.commitJob.id;
