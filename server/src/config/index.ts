@@ -67,6 +67,31 @@ const configSchema = z
     'token-usage-flush-ms': z.coerce.number().int().min(10).default(5000),
     /** how long a token's revocation state is cached; bounds the staleness of revocations not made through fmd */
     'token-revocation-cache-ms': z.coerce.number().int().min(0).default(60_000),
+    /** flatpak remotes the runtimes and SDKs of git builds are installed from (besides fmd's own repos) */
+    'builder-remotes': z
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, ".", "_" and "-"'),
+            url: z.string().min(1),
+            /** base64 of the remote's binary OpenPGP public key; absent = not GPG-verified */
+            'gpg-key': z.string().min(1).optional(),
+          })
+          .strict(),
+      )
+      .default([]),
+    /** URL schemes git builds may clone from; `file` only for local testing */
+    'git-url-schemes': z.array(z.enum(['https', 'ssh', 'http', 'git', 'file'])).min(1).default(['https', 'ssh']),
+    /** a git build running longer than this is stopped and cancelled */
+    'build-timeout-secs': z.coerce.number().int().min(1).default(3600),
+    /** a git build with no log output and no progress for this long is failed as stuck */
+    'build-stall-secs': z.coerce.number().int().min(1).default(900),
+    /** git builds one worker process runs at once */
+    'max-builds-per-worker': z.coerce.number().int().min(1).max(64).default(1),
+    /** arches this worker builds (default: the machine's) */
+    'build-arches': z.array(z.string().regex(/^[A-Za-z0-9_]+$/)).min(1).optional(),
+    /** how long the work dir of a failed git build is kept for inspection */
+    'keep-failed-build-secs': z.coerce.number().int().min(0).default(86_400),
   })
   .strict();
 
@@ -100,6 +125,13 @@ export type FmdConfig = {
   jobWorkers: number;
   jobLockLifetimeMs: number;
   jobPollMs: number;
+  builderRemotes: Array<{ name: string; url: string; gpgKey: string | undefined }>;
+  gitUrlSchemes: Array<'https' | 'ssh' | 'http' | 'git' | 'file'>;
+  buildTimeoutSecs: number;
+  buildStallSecs: number;
+  maxBuildsPerWorker: number;
+  buildArches: string[];
+  keepFailedBuildSecs: number;
 };
 
 /** Environment variables that override file keys. */
@@ -132,7 +164,22 @@ const envKeys: Record<string, keyof z.input<typeof configSchema>> = {
   FMD_JOB_LOCK_LIFETIME_MS: 'job-lock-lifetime-ms',
   FMD_JOB_POLL_MS: 'job-poll-ms',
   FMD_TOKEN_REVOCATION_CACHE_MS: 'token-revocation-cache-ms',
+  FMD_GIT_URL_SCHEMES: 'git-url-schemes',
+  FMD_BUILD_TIMEOUT_SECS: 'build-timeout-secs',
+  FMD_BUILD_STALL_SECS: 'build-stall-secs',
+  FMD_MAX_BUILDS_PER_WORKER: 'max-builds-per-worker',
+  FMD_BUILD_ARCHES: 'build-arches',
+  FMD_KEEP_FAILED_BUILD_SECS: 'keep-failed-build-secs',
 };
+
+/** Keys whose environment variable is a comma-separated list. */
+const listKeys = new Set<string>(['cors-origins', 'git-url-schemes', 'build-arches']);
+
+/** flatpak's name for the machine's arch (what `flatpak --default-arch` prints). */
+export function machineArch(arch: string = process.arch): string {
+  const names: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', ia32: 'i386', arm: 'arm', ppc64: 'ppc64le', riscv64: 'riscv64', loong64: 'loongarch64', s390x: 's390x' };
+  return names[arch] ?? arch;
+}
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -179,7 +226,7 @@ export function loadConfig(
   for (const [name, key] of Object.entries(envKeys)) {
     const value = env[name];
     if (value === undefined || value === '') continue;
-    raw[key] = key === 'cors-origins' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
+    raw[key] = listKeys.has(key) ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
   }
   Object.assign(raw, overrides);
   const result = configSchema.safeParse(raw);
@@ -225,6 +272,13 @@ export function loadConfig(
     jobWorkers: c['job-workers'],
     jobLockLifetimeMs: c['job-lock-lifetime-ms'],
     jobPollMs: c['job-poll-ms'],
+    builderRemotes: c['builder-remotes'].map((r) => ({ name: r.name, url: r.url, gpgKey: r['gpg-key'] })),
+    gitUrlSchemes: c['git-url-schemes'],
+    buildTimeoutSecs: c['build-timeout-secs'],
+    buildStallSecs: c['build-stall-secs'],
+    maxBuildsPerWorker: c['max-builds-per-worker'],
+    buildArches: c['build-arches'] ?? [machineArch()],
+    keepFailedBuildSecs: c['keep-failed-build-secs'],
   };
 }
 
