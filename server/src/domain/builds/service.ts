@@ -43,6 +43,12 @@ export type BuildWithRepo = Build & { repo: Repo };
 export type BuildDetails = BuildWithRepo & { commitJob: Job | null; publishJob: Job | null };
 
 export type CreateBuildInput = { repo: string; appId?: string | null; publicDownload?: boolean | null; buildLogUrl?: string | null };
+/** What a git build adds to a created build (GitBuildService): it starts WAITING, with its source. */
+export type GitBuildExtras = {
+  source: Omit<Prisma.BuildSourceUncheckedCreateInput, 'buildId'>;
+  buildSetId?: number | null;
+  dependsOn?: number[];
+};
 export type CommitInput = { endOfLife?: string | null; endOfLifeRebase?: string | null; tokenType?: number | null };
 export type RepublishInput = { app: string; endOfLife?: string | null; endOfLifeRebase?: string | null };
 export type BuildFilter = {
@@ -77,6 +83,8 @@ export class BuildService {
   limits: UploadLimits = { ...defaultUploadLimits };
   /** a build's refs landed in a repo: its own (publish) or a promotion's target (promote) */
   readonly landed = new Listeners<[buildId: number, repo: Repo, run: Pick<JobRun, 'log'>]>();
+  /** a build became READY (committed, every check passed): what auto-publish waits for */
+  readonly ready = new Listeners<[buildId: number]>();
   private readonly missing = new MissingObjectsAnswerer();
 
   constructor(deps: { prisma: PrismaClient; config: FmdConfig; repos: RepoService; jobs: JobQueue; events: EventBus; log: Logger }) {
@@ -196,7 +204,7 @@ export class BuildService {
 
   // --- create, upload, refs ------------------------------------------------------------------
 
-  async create(viewer: Viewer, input: CreateBuildInput): Promise<BuildWithRepo> {
+  async create(viewer: Viewer, input: CreateBuildInput, git?: GitBuildExtras): Promise<BuildWithRepo> {
     requireClaims(viewer, 'build', 'build');
     requireRepo(viewer, input.repo);
     const appId = input.appId ?? null;
@@ -215,6 +223,15 @@ export class BuildService {
         buildLogUrl: input.buildLogUrl ?? null,
         extraIds: [],
         creatorTokenId: viewer.claims.jti ?? null,
+        ...(git
+          ? {
+              // A git build's refs come from its build job, not from uploads.
+              state: 'WAITING' as const,
+              buildSetId: git.buildSetId ?? null,
+              source: { create: git.source },
+              dependsOn: { create: (git.dependsOn ?? []).map((dependsOnId) => ({ dependsOnId })) },
+            }
+          : {}),
       },
       include: { repo: true },
     });
@@ -420,8 +437,10 @@ export class BuildService {
   async updateAfterChecks(buildId: number): Promise<void> {
     const checks = await this.checks(buildId);
     if (checks.some((c) => c.status === 'PENDING' || c.status === 'REVIEW_REQUIRED')) return;
-    await this.applyStep(buildId, { step: 'checks-over', failed: checks.filter((c) => c.status === 'FAILED').map((c) => c.name) });
+    const failed = checks.filter((c) => c.status === 'FAILED').map((c) => c.name);
+    const moved = await this.applyStep(buildId, { step: 'checks-over', failed });
     await this.changed(buildId);
+    if (moved && failed.length === 0) await this.ready.emit(buildId);
   }
 
   // --- leftovers ------------------------------------------------------------------------------
