@@ -136,7 +136,7 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
       gitEnv = { ...gitEnv, ...(await gitCredentialEnv(secret, path.join(work, 'credential'))) };
     }
     await say(`Cloning ${source.url} at ${source.gitRef}`, 0.05);
-    const { commit } = await cloneAt({ url: source.url, ref: source.gitRef, dest: checkout, env: gitEnv }, tools);
+    const { commit } = await cloneAt({ url: source.url, ref: source.gitRef, dest: checkout, env: gitEnv, schemes: config.gitUrlSchemes }, tools);
     await prisma.buildSource.update({ where: { buildId: id }, data: { commit } });
     await say(`Checked out commit ${commit}`);
     // The credential is needed for the clone only.
