@@ -21,7 +21,7 @@ import type { Viewer } from '../tokens/service.ts';
 import * as ostree from '../../ostree/ostree.ts';
 import type { ToolRunOptions } from '../../ostree/ostree.ts';
 import { requireBuildAccess, requireClaims, requirePrefix, requireRepo, visibleBuildsWhere } from './access.ts';
-import { change, refusal, requireStep, whereFrom, type BuildStep, type BuildStepName } from './lifecycle.ts';
+import { change, gitBuildingStates, refusal, requireStep, whereFrom, type BuildStep, type BuildStepName } from './lifecycle.ts';
 import { BuildBusyError, checkStatusFromWire } from './states.ts';
 import { MissingObjectsAnswerer } from './missing-objects.ts';
 import {
@@ -183,6 +183,7 @@ export class BuildService {
    * queued, or failed by crash recovery) is marked failed, so it can be purged or re-published.
    */
   private async reconcile(build: BuildWithRepo): Promise<BuildWithRepo> {
+    if (gitBuildingStates.includes(build.state)) return this.reconcileGitBuild(build);
     if (build.state !== 'COMMITTING' && build.publishedState !== 'PUBLISHING') return build;
     const kind = build.state === 'COMMITTING' ? 'commit' : 'publish';
     const job = await this.prisma.job.findFirst({ where: { buildId: build.id, kind }, orderBy: { id: 'desc' } });
@@ -190,6 +191,15 @@ export class BuildService {
     const reason = `${kind} job ${job.id} failed: ${job.error ?? 'unknown error'}`;
     await this.applyStep(build.id, kind === 'commit' ? { step: 'commit-failed', reason } : { step: 'publish-failed' });
     if (kind === 'commit') await this.removeUploadTemps(build.id);
+    await this.changed(build.id);
+    return (await this.prisma.build.findUnique({ where: { id: build.id }, include: { repo: true } }))!;
+  }
+
+  /** A git build whose job is over without saying so (cancelled while queued, say) failed. */
+  private async reconcileGitBuild(build: BuildWithRepo): Promise<BuildWithRepo> {
+    const job = await this.prisma.job.findFirst({ where: { buildId: build.id, kind: 'git-build' }, orderBy: { id: 'desc' } });
+    if (!job || job.status !== 'BROKEN') return build;
+    if (!(await this.applyStep(build.id, { step: 'build-failed', reason: `git-build job ${job.id} failed: ${job.error ?? 'unknown error'}` }))) return build;
     await this.changed(build.id);
     return (await this.prisma.build.findUnique({ where: { id: build.id }, include: { repo: true } }))!;
   }

@@ -212,7 +212,11 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
     await builds.changed(id);
     await gitBuilds.removeWorkDir(id);
     await say('Build done', 0.9);
-    const commitJob = await gitBuilds.afterBuilt(id);
+    // The build is done whatever happens to its commit: a refused auto-commit leaves it for a manual one.
+    const commitJob = await gitBuilds.afterBuilt(id).catch(async (err: Error) => {
+      await say(`Auto-commit refused: ${err.message}`);
+      return null;
+    });
     if (commitJob) await say(`Queued commit job ${commitJob.id}`);
     return { commit, manifest: manifestPath, refs, ...(commitJob ? { 'commit-job': commitJob.id } : {}) };
   } catch (err) {
