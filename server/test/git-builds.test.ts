@@ -14,12 +14,14 @@ import { startTestServer, pollFor, jobEnded, type TestServer } from './kit/serve
 import { createSignedRepo } from './kit/repo-fixtures.ts';
 import { buildTestRuntime, clientEnv, tempDir } from './kit/flatpak-fixtures.ts';
 import { appFiles, commitFiles, gitBuildConfig, makeGitApp, type GitApp } from './kit/git-fixtures.ts';
+import { ensureBuilderUser } from './kit/builder-user.ts';
 import { runTool } from '../src/ostree/exec.ts';
 
 let s: TestServer;
 let runtimeRepo: string;
 
 before(async () => {
+  await ensureBuilderUser();
   const work = await tempDir('fmd-git-builds-');
   runtimeRepo = path.join(work, 'rt-repo');
   await buildTestRuntime(runtimeRepo, { workDir: path.join(work, 'rt-work') });
