@@ -311,6 +311,19 @@ test('bad git build inputs are refused before anything is created, on GraphQL an
   assert.equal(await s.services.prisma.build.count(), before + 1, 'no git build was created (only the plain one)');
 });
 
+test("a repo's autoPublish policy publishes git builds of a token without the publish scope", { timeout: 300_000 }, async () => {
+  await createSignedRepo(s, 'policy');
+  const u = await s.gql(`mutation { updateRepo(input: { name: "policy", autoPublish: true }) { __typename ... on RepoPayload { repo { autoPublish } } ... on Error { message } } }`);
+  assert.equal(u.body.data.updateRepo.repo?.autoPublish, true, JSON.stringify(u.body));
+  const t = await s.gql(`mutation { createToken(input: { name: "build only", scopes: ["build"], repos: ["policy"], prefixes: ["org.test"], durationSeconds: 600 }) { ... on CreateTokenPayload { token } } }`);
+  const app = await makeGitApp({ appId: 'org.test.GitPolicy' });
+  const created = await createGitBuild(s, { repo: 'policy', git: { url: app.url } }, t.body.data.createToken.token);
+  assert.equal(created.__typename, 'BuildPayload', JSON.stringify(created));
+  assert.equal(created.build.source.autoPublish, false);
+  const done = await waitForBuild(s, created.build.number, (b) => b.publishedState === 'PUBLISHED' || b.publishedState === 'FAILED' || b.state === 'FAILED');
+  assert.equal(done.publishedState, 'PUBLISHED', JSON.stringify(done));
+});
+
 test('POST /api/v1/build/git creates a git build answering flat-manager build JSON with a Location', { timeout: 300_000 }, async () => {
   const app = await makeGitApp({ appId: 'org.test.GitRest' });
   const res = await fetch(`${s.url}/api/v1/build/git`, {
