@@ -189,6 +189,15 @@ test('the manifest is found and checked before building: ambiguity lists the can
   const refused = await waitForBuild(s, c2.build.number, (b) => !['WAITING', 'CLONING', 'BUILDING'].includes(b.state), 120_000);
   assert.equal(refused.state, 'FAILED');
   assert.match(refused.stateReason, /org\.test\.GitSolo.*prefixes/);
+  // A runtime none of the builder's remotes has: the build fails naming it.
+  const lost = await makeGitApp({ appId: 'org.test.GitLost' });
+  const manifest = JSON.parse(await readFile(path.join(lost.dir, lost.manifestPath), 'utf8'));
+  await commitFiles(lost.dir, { [lost.manifestPath]: JSON.stringify({ ...manifest, runtime: 'org.test.Missing', sdk: 'org.test.MissingSdk' }) }, 'a runtime nobody has');
+  const c3 = await createGitBuild(s, { repo: 'apps', git: { url: lost.url } });
+  const missing = await waitForBuild(s, c3.build.number, (b) => !['WAITING', 'CLONING', 'BUILDING'].includes(b.state), 120_000);
+  assert.equal(missing.state, 'FAILED');
+  assert.match(missing.stateReason, /org\.test\.Missing/);
+  assert.match(missing.stateReason, /test-runtime/, 'the reason names the remotes looked in');
 });
 
 /** Starts a build whose command sleeps; answers it once the sleep runs, with the marker to find its processes. */
