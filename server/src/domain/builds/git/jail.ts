@@ -168,7 +168,7 @@ export async function createJail(o: JailOptions): Promise<Jail> {
   for (const op of ops) args.push(...op.args);
 
   const bwrapArgs = Object.freeze([...args]);
-  return {
+  const jail: Jail = {
     owner,
     bwrapArgs,
     wrap(cmd, cmdArgs) {
@@ -190,4 +190,35 @@ export async function createJail(o: JailOptions): Promise<Jail> {
       };
     },
   };
+  await probe(jail, writable[0]!);
+  return jail;
+}
+
+const probed = new Map<string, Promise<void>>();
+
+/**
+ * Starts the jail once per process and user before the first build: a machine without unprivileged
+ * user namespaces (some distributions and container runtimes forbid them) then fails with a reason
+ * an operator can act on, not with a build that dies in its first second.
+ */
+function probe(jail: Jail, cwd: string): Promise<void> {
+  const key = String(jail.owner?.uid ?? 'self');
+  let p = probed.get(key);
+  if (!p) {
+    const run = jail.wrap('true', []);
+    p = runTool(run.cmd, run.args, { cwd, timeoutMs: 30_000 }).then(
+      () => undefined,
+      (err: unknown) => {
+        probed.delete(key);
+        const detail = err instanceof Error ? err.message : String(err);
+        throw new Error(
+          `the build jail cannot start (${detail}): git builds need bubblewrap and unprivileged user namespaces ` +
+            '(sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0; in a container, a seccomp/AppArmor profile that allows them)',
+          { cause: err },
+        );
+      },
+    );
+    probed.set(key, p);
+  }
+  return p;
 }
