@@ -59,6 +59,15 @@ test('clones a branch, a tag, HEAD and an exact older commit, shallowly, recordi
   }
 });
 
+test('an exact commit from a server that only serves ref tips (protocol v0): found in a full fetch', async () => {
+  const r = await fixture;
+  const env = { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'protocol.version', GIT_CONFIG_VALUE_0: '0' };
+  // Under protocol v0 this server refuses the shallow fetch of a non-tip commit ("unadvertised object").
+  const out = await cloneAt({ url: r.url, ref: r.first, dest: path.join(r.root, 'clone-v0'), env, schemes: ['file'] });
+  assert.equal(out.commit, r.first);
+  assert.equal(await readFile(path.join(r.root, 'clone-v0', 'a.txt'), 'utf8'), 'one');
+});
+
 test('clones submodules at the commit the superproject records', async () => {
   const r = await fixture;
   const sup = path.join(r.root, 'super');

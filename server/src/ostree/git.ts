@@ -134,8 +134,8 @@ export async function cloneAt(o: CloneOptions, tools: ToolRunOptions = {}): Prom
     try {
       await git([...base, 'fetch', '-q', `--depth=${depth}`, 'origin', o.ref], o.env, tools, o.dest);
     } catch {
-      // Servers that refuse a want for a commit that is not a ref tip: fetch the branches and look for it.
-      await git([...base, 'fetch', '-q', 'origin', '+refs/heads/*:refs/remotes/origin/*'], o.env, tools, o.dest);
+      // Servers that refuse a want for a commit that is not a ref tip: fetch the branches and tags and look for it.
+      await git([...base, 'fetch', '-q', 'origin', '+refs/heads/*:refs/remotes/origin/*', '+refs/tags/*:refs/tags/*'], o.env, tools, o.dest);
     }
     await git([...base, 'checkout', '-q', '--detach', o.ref], o.env, tools, o.dest).catch((err: unknown) => {
       throw new Error(`commit ${o.ref} is not in ${o.url}`, { cause: err });
