@@ -174,6 +174,34 @@ test('gitCredentialEnv: an ssh key in a 0600 file, used through GIT_SSH_COMMAND 
   for (const v of Object.values(env)) assert.ok(!v?.includes('c2VjcmV0'), 'the key is not in the environment');
 });
 
+test('gitCredentialEnv: git runs ssh with the key file and host-key options, and the key never in its argv', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'fmd-cred-'));
+  const secret = '-----BEGIN OPENSSH PRIVATE KEY-----\nS0VZLUNPTlRFTlQtbWFya2Vy\n-----END OPENSSH PRIVATE KEY-----';
+  const env = await gitCredentialEnv({ kind: 'SSH_KEY', username: 'deploy', secret }, path.join(dir, 'cred'));
+  // An ssh that records how git called it (one argument per line) and fails like an unreachable host.
+  const bin = path.join(dir, 'bin');
+  await mkdir(bin);
+  const log = path.join(dir, 'ssh-argv');
+  await writeFile(path.join(bin, 'ssh'), `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done > '${log}'\nexit 255\n`, { mode: 0o755 });
+  const lines: string[] = [];
+  await assert.rejects(
+    lsRemote('ssh://git@git.example.invalid/org/app.git', 'main', env, {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, GIT_TRACE: '1' },
+      onLine: (l) => lines.push(l),
+    }),
+    ToolError,
+  );
+  const argv = (await readFile(log, 'utf8')).split('\n');
+  const key = path.join(dir, 'cred', 'ssh-key');
+  assert.equal(argv[argv.indexOf('-i') + 1], key);
+  assert.ok(argv.includes('StrictHostKeyChecking=accept-new'));
+  assert.ok(argv.includes(`UserKnownHostsFile=${path.join(dir, 'cred', 'known_hosts')}`));
+  assert.ok(argv.includes('BatchMode=yes'));
+  assert.ok(argv.includes('git@git.example.invalid'), argv.join(' '));
+  assert.ok(!argv.some((a) => a.includes('S0VZLUNPTlRFTlQtbWFya2Vy')), 'the key is not in ssh\'s argv');
+  assert.ok(!lines.some((l) => l.includes('S0VZLUNPTlRFTlQtbWFya2Vy')), 'nor in any output line');
+});
+
 /** git's smart HTTP (git http-backend as CGI) behind HTTP basic auth with one token. */
 async function startGitHttp(projectRoot: string, token: string) {
   const seen: string[] = [];
