@@ -3,12 +3,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { InvalidInputError } from '../domain/errors.ts';
 import { runTool, ToolError } from './exec.ts';
 import { cloneAt, gitCredentialEnv, lsRemote, validateGitRef, validateGitUrl } from './git.ts';
+import { createJail, jailOwner } from '../domain/builds/git/jail.ts';
+import { ensureBuilderUser } from '../../test/kit/builder-user.ts';
 
 const ident = ['-c', 'user.name=fmd test', '-c', 'user.email=test@fmd.invalid', '-c', 'init.defaultBranch=main'];
 
@@ -207,8 +209,10 @@ async function startGitHttp(projectRoot: string, token: string) {
   const seen: string[] = [];
   const server = createServer((req, res) => {
     seen.push(req.headers.authorization ?? '');
-    const expected = `Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`;
-    if (req.headers.authorization !== expected) {
+    const auth = req.headers.authorization ?? '';
+    const [user, pass] = Buffer.from(auth.replace(/^Basic /, ''), 'base64').toString().split(':');
+    // Forges take any user name with a token; this one wants the user name git was told to send.
+    if (!auth.startsWith('Basic ') || pass !== token || !user) {
       res.writeHead(401, { 'www-authenticate': 'Basic realm="git"' }).end();
       return;
     }
@@ -223,7 +227,7 @@ async function startGitHttp(projectRoot: string, token: string) {
         QUERY_STRING: u.search.slice(1),
         CONTENT_TYPE: req.headers['content-type'] ?? '',
         GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''),
-        REMOTE_USER: 'x-access-token',
+        REMOTE_USER: user,
       },
     });
     req.pipe(cgi.stdin);
@@ -274,12 +278,48 @@ test('gitCredentialEnv: an HTTP(S) token reaches the server through askpass, nev
     assert.equal(out.commit, r.feature);
     assert.ok(lines.some((l) => l.includes('askpass')), 'git asked the askpass helper');
     assert.ok(!lines.some((l) => l.includes(token)), 'the token is in no output line (GIT_TRACE shows every argv)');
-    assert.ok(http.seen.some((a) => a.startsWith('Basic ')), 'the server got the credentials');
+    assert.ok(http.seen.includes(`Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`), 'the server got the credentials');
 
     // Without the credential the same clone is refused, and git does not prompt.
     await assert.rejects(
       cloneAt({ url, ref: 'feature', dest: path.join(dir, 'clone2'), schemes: ['http'] }, { env: { ...process.env, HOME: dir } }),
       (err: unknown) => err instanceof ToolError && /Authentication failed|could not read Username/i.test(err.stderr),
+    );
+  } finally {
+    await http.close();
+  }
+});
+
+test('in the build jail: a clone with an HTTP token, as the jail user, seeing only what it is given', async () => {
+  await ensureBuilderUser();
+  const r = await fixture;
+  const token = 'glpat-JailedTokenValue42';
+  const http = await startGitHttp(path.dirname(r.repo), token);
+  try {
+    const root = await mkdtemp(path.join(tmpdir(), 'fmd-jailed-clone-'));
+    await chmod(root, 0o755);
+    const work = path.join(root, 'work');
+    const credDir = path.join(root, 'cred');
+    await mkdir(work);
+    const env = await gitCredentialEnv({ kind: 'HTTPS_TOKEN', username: 'oauth2', secret: token }, credDir, await jailOwner());
+    // The jail is made once the credential dir exists, so it can be bound read-only.
+    const jailed = await createJail({ workDir: work, writable: [], readOnly: [credDir] });
+    const out = await cloneAt(
+      { url: `${http.base}/src`, ref: 'feature', dest: path.join(work, 'checkout'), env: { ...env, HOME: work }, schemes: ['http'], jail: jailed },
+      { timeoutMs: 60_000 },
+    );
+    assert.equal(out.commit, r.feature);
+    assert.ok(http.seen.includes(`Basic ${Buffer.from(`oauth2:${token}`).toString('base64')}`), 'the given user name was sent');
+    const owner = jailed.owner;
+    if (owner) {
+      assert.equal((await stat(path.join(work, 'checkout', 'a.txt'))).uid, owner.uid);
+      assert.equal((await stat(path.join(credDir, 'token'))).uid, owner.uid);
+      assert.equal((await stat(path.join(credDir, 'token'))).mode & 0o777, 0o600);
+    }
+    // A local repository the jail was not given does not exist for it, whatever the allowed schemes.
+    await assert.rejects(
+      cloneAt({ url: r.url, ref: 'main', dest: path.join(work, 'local'), schemes: ['file'], jail: jailed }),
+      (err: unknown) => err instanceof ToolError && /does not appear to be a git repository|not found/i.test(err.stderr),
     );
   } finally {
     await http.close();

@@ -99,8 +99,13 @@ function real(p: string): string {
   return existsSync(abs) ? realpathSync(abs) : abs;
 }
 
+/** The user a jail runs as: the build user when fmd is root, else null (fmd's own user). */
+export async function jailOwner(user: string = BUILDER_USER): Promise<{ uid: number; gid: number } | null> {
+  return process.getuid?.() === 0 ? lookupUser(user) : null;
+}
+
 export async function createJail(o: JailOptions): Promise<Jail> {
-  const owner = process.getuid?.() === 0 ? await lookupUser(o.user ?? BUILDER_USER) : null;
+  const owner = await jailOwner(o.user);
   const writable = [...new Set([o.workDir, ...o.writable].map(real))];
   const readOnly = [...new Set(o.readOnly.map(real))];
   const hidden = [...new Set((o.hidden ?? []).map((p) => path.resolve(p)).filter((p) => existsSync(p)).map(real))];
