@@ -146,7 +146,11 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
     const manifestPath = await findManifest(checkout, { path: source.manifestPath, appId: build.appId });
     const info = await readManifest(path.join(checkout, manifestPath));
     gitBuilds.checkAppId(claims, build.appId, info.appId);
-    const branch = info.branch ?? source.branch ?? build.repo.defaultBranch ?? 'master';
+    // flatpak-builder's precedence: the manifest's `branch`, then --default-branch, then its
+    // `default-branch`, then master. fmd's --default-branch: the input's, else (unless the manifest
+    // has its own default) the repo's.
+    const defaultBranch = source.branch ?? info.defaultBranch ?? build.repo.defaultBranch ?? null;
+    const branch = info.branch ?? defaultBranch ?? 'master';
     await prisma.buildSource.update({
       where: { buildId: id },
       data: { manifestPath, branch, runtime: `${info.runtime}//${runtimeVersion(info)}`, sdk: `${info.sdk}//${runtimeVersion(info)}` },
@@ -158,7 +162,7 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
     // --- runtimes ---
     const installation = new BuilderInstallation({ dir: gitBuilds.installationDir(), remotes: await gitBuilds.builderRemotes() });
     await say('Installing the runtimes the manifest needs');
-    await installation.ensure(neededRefs(info, source.arch), tools);
+    await installation.ensure(neededRefs(info, source.arch, branch), tools);
     await flush();
 
     // --- build ---
@@ -189,7 +193,7 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
         repo: upload,
         stateDir,
         arch: source.arch,
-        defaultBranch: branch,
+        ...(defaultBranch ? { defaultBranch } : {}),
         checkout,
         env: installation.env(),
         jail,
@@ -251,14 +255,15 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
 const runtimeVersion = (info: ManifestInfo) => info.runtimeVersion ?? 'master';
 
 /** The runtime, SDK, SDK extensions and base app a manifest builds on. */
-export function neededRefs(info: ManifestInfo, arch: string): Array<{ id: string; version: string; arch: string }> {
+export function neededRefs(info: ManifestInfo, arch: string, branch: string): Array<{ id: string; version: string; arch: string }> {
   const version = runtimeVersion(info);
   const refs = [
     { id: info.runtime, version, arch },
     { id: info.sdk, version, arch },
     ...info.sdkExtensions.map((ext: string) => ({ id: ext, version, arch })),
   ];
-  if (info.base) refs.push({ id: info.base, version: info.baseVersion ?? 'master', arch });
+  // base-version defaults to the app's branch (flatpak-manifest(5)).
+  if (info.base) refs.push({ id: info.base, version: info.baseVersion ?? branch, arch });
   return refs;
 }
 
