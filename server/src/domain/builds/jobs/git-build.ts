@@ -232,6 +232,10 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
     if (reason !== null) {
       // Cancelled, superseded or timed out: the tools are dead (runTool killed their process groups).
       if (timedOut && (await builds.applyStep(id, { step: 'cancel', reason }))) await builds.changed(id);
+      // Its job cancelled directly (cancelJob): the build is cancelled with it. (A worker that is
+      // shutting down aborts with another reason: the build is then left to the job's recovery.)
+      const jobCancelled = run.signal.aborted && (run.signal.reason as Error | undefined)?.message === 'cancelled';
+      if (jobCancelled && (await builds.applyStep(id, { step: 'cancel', reason: `its job ${run.job.id} was cancelled` }))) await builds.changed(id);
       await gitBuilds.removeWorkDir(id).catch(() => undefined);
       await run.log(`Build stopped: ${reason}`);
       if (run.signal.aborted) throw err;
