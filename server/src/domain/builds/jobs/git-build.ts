@@ -118,6 +118,7 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
   };
 
   const work = gitBuilds.workDir(id);
+  const credentialDir = gitBuilds.credentialDir(id);
   const claims = source.claims as unknown as SourceClaims;
   let releaseState: (() => Promise<void>) | undefined;
   try {
@@ -127,20 +128,22 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
 
     // --- clone ---
     // git gets none of fmd's environment (it may hold secrets): a home of its own, no prompts.
-    const home = path.join(work, 'home');
+    const home = path.join(work, 'git-home');
     await mkdir(home, { recursive: true });
     let gitEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, LANG: 'C.UTF-8', GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1' };
     if (source.credentialId !== null) {
       if (!gitBuilds.credentials) throw new Error(`git credential ${source.credentialId} cannot be opened by this worker`);
       const secret = await gitBuilds.credentials.open(source.credentialId);
-      gitEnv = { ...gitEnv, ...(await gitCredentialEnv(secret, path.join(work, 'credential'))) };
+      // Outside the work dir, which a failed build keeps and the jail shows to the build.
+      await mkdir(credentialDir, { recursive: true, mode: 0o700 });
+      gitEnv = { ...gitEnv, ...(await gitCredentialEnv(secret, credentialDir)) };
     }
     await say(`Cloning ${source.url} at ${source.gitRef}`, 0.05);
     const { commit } = await cloneAt({ url: source.url, ref: source.gitRef, dest: checkout, env: gitEnv, schemes: config.gitUrlSchemes }, tools);
     await prisma.buildSource.update({ where: { buildId: id }, data: { commit } });
     await say(`Checked out commit ${commit}`);
     // The credential is needed for the clone only.
-    await rm(path.join(work, 'credential'), { recursive: true, force: true });
+    await rm(credentialDir, { recursive: true, force: true });
 
     // --- manifest ---
     const manifestPath = await findManifest(checkout, { path: source.manifestPath, appId: build.appId });
@@ -250,6 +253,7 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
   } finally {
     clearTimeout(timer);
     clearInterval(watch);
+    await rm(credentialDir, { recursive: true, force: true }).catch(() => undefined);
     await releaseState?.().catch(() => undefined);
     await flush();
   }
