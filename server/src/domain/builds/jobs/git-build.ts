@@ -5,6 +5,7 @@
 // (and publish) path. Every tool output line goes to the job log as it comes. A cancel, a
 // supersede or the timeout kills the tools' process groups; the work dir goes away, except after
 // a failure, when it is kept for inspection (GitBuildService.sweepWorkDirs removes it later).
+import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { PrismaClient } from '../../../generated/prisma/client.ts';
@@ -198,6 +199,8 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
         arch: source.arch,
         ...(defaultBranch ? { defaultBranch } : {}),
         checkout,
+        // ccache (its cache in the app's state dir) when the SDK has it: flatpak-builder needs it there.
+        ccache: existsSync(path.join(installation.flatpakDir, 'runtime', info.sdk, source.arch, runtimeVersion(info), 'active', 'files', 'bin', 'ccache')),
         env: installation.env(),
         jail,
       },
