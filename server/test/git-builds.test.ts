@@ -200,6 +200,29 @@ test('the manifest is found and checked before building: ambiguity lists the can
   assert.match(missing.stateReason, /test-runtime/, 'the reason names the remotes looked in');
 });
 
+test("a manifest is untrusted: one that reads fmd's secret, by a build command or a symlinked source, fails its build and leaks nothing", { timeout: 300_000 }, async () => {
+  // The test server's API secret comes from its config; the master key is a file in the data dir.
+  const secretFile = path.join(s.config.dataDir, 'master-key');
+  const secret = (await readFile(secretFile, 'utf8')).trim();
+  assert.ok(secret.length > 10);
+  // In the build's own sandbox: the host's files are not there.
+  const reader = await makeGitApp({ appId: 'org.test.GitReadsSecret', buildCommands: [`cat ${secretFile}`] });
+  // flatpak-builder itself copies a `file` source: a symlink in the checkout to the secret.
+  const linker = await makeGitApp({ appId: 'org.test.GitLinksSecret' });
+  const manifest = JSON.parse(await readFile(path.join(linker.dir, linker.manifestPath), 'utf8'));
+  manifest.modules[0].sources.push({ type: 'file', path: 'stolen' });
+  await commitFiles(linker.dir, { [linker.manifestPath]: JSON.stringify(manifest) }, 'a source that is a link to the secret');
+  await runTool('ln', ['-s', secretFile, path.join(linker.dir, 'stolen')]);
+  await commitFiles(linker.dir, {}, 'the link');
+  for (const app of [reader, linker]) {
+    const created = await createGitBuild(s, { repo: 'apps', git: { url: app.url } });
+    const failed = await waitForBuild(s, created.build.number, (b) => !['WAITING', 'CLONING', 'BUILDING'].includes(b.state), 180_000);
+    assert.equal(failed.state, 'FAILED', `${app.appId}: ${JSON.stringify(failed)}`);
+    const log = await jobLog(s, failed.source.job.number);
+    assert.ok(!log.includes(secret) && !(failed.stateReason ?? '').includes(secret), `${app.appId} leaked the secret`);
+  }
+});
+
 /** Starts a build whose command sleeps; answers it once the sleep runs, with the marker to find its processes. */
 async function sleepingBuild(srv: TestServer, app: GitApp, marker: string): Promise<number> {
   const created = await createGitBuild(srv, { repo: 'apps', git: { url: app.url } });
