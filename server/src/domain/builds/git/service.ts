@@ -195,7 +195,7 @@ export class GitBuildService {
     const build = await this.builds.getFor(viewer, buildId, 'build');
     await this.requireGitBuild(buildId);
     requireStep(build, 'cancel');
-    const why = reason?.trim() ? reason.trim().slice(0, 1000) : `cancelled by ${viewer.claims.name ?? viewer.claims.sub ?? 'a token'}`;
+    const why = reason?.trim() ? reason.trim().slice(0, 1000) : `cancelled by ${viewer.claims.name || viewer.claims.sub || 'a token'}`;
     await this.stop(buildId, { step: 'cancel', reason: why });
     return this.builds.get(buildId);
   }
