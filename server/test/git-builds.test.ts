@@ -257,6 +257,18 @@ test('cancelBuild stops a running build: its processes are gone within 5 s, it i
   assert.equal(again.body.data.cancelBuild.__typename, 'WrongStateError');
 });
 
+test('a build cancelled or superseded by another process (only its state changes here) is stopped by its job within seconds', { timeout: 300_000 }, async () => {
+  const seconds = 5000 + Math.floor(Math.random() * 900);
+  const app = await makeGitApp({ appId: 'org.test.GitElsewhere', buildCommands: [`sleep ${seconds}`] });
+  const n = await sleepingBuild(s, app, `sleep ${seconds}`);
+  // What another process's supersede writes; this process's engine is not told.
+  assert.equal(await s.services.builds.applyStep(n, { step: 'supersede', reason: 'superseded by build 0' }), true);
+  await pollFor(async () => (await processesWith(`sleep ${seconds}`)).length === 0, 5_000, 50);
+  await pollFor(() => !existsSync(s.services.gitBuilds.workDir(n)), 10_000, 50);
+  const b = await buildNow(s, n);
+  assert.equal(b.state, 'SUPERSEDED');
+});
+
 test('a build running past build-timeout-secs is stopped the same way and CANCELLED as timed out', { timeout: 300_000 }, async () => {
   const t = await startTestServer({ ...gitBuildConfig(runtimeRepo), 'job-poll-ms': 200, 'build-timeout-secs': 25 });
   try {
