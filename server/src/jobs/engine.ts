@@ -28,10 +28,10 @@ type AgendaData = { jobId: number };
 const stopAbort = new Error('the worker is stopping');
 /** A kind's definition as the engine holds it: the payload is the job's stored contents. */
 type StoredKind = JobKindDefinition<unknown>;
-const agendaName = (kind: JobKind) => `fmd:${kind}`;
+const agendaName = (kind: JobKind, lane?: string | null) => (lane ? `fmd:${kind}@${lane}` : `fmd:${kind}`);
 
 /** How long a job waiting for its repo or a dependency waits before it looks again. */
-const waitRetryMs = { repo: 200, dependency: 500 };
+const waitRetryMs = { repo: 200, dependency: 500, concurrency: 1000 };
 
 export type JobEngineOptions = {
   config: FmdConfig;
@@ -47,6 +47,8 @@ export class JobEngine implements JobQueue {
   private readonly opts: JobEngineOptions;
   private readonly definitions = new Map<JobKind, StoredKind>();
   private readonly running = new Map<number, AbortController>();
+  /** handlers under way per kind with a concurrency limit, across the kind's lanes */
+  private readonly kindActive = new Map<JobKind, number>();
   /** handlers under way, from Agenda's call to their end (including the wait for a repo lock) */
   private readonly handling = new Set<Promise<void>>();
   private readonly backend: AgendaBackend;
@@ -99,8 +101,9 @@ export class JobEngine implements JobQueue {
     // The contents were stored by enqueue(kind, JobPayloads[kind]): this is where they become that type again.
     const def = typed as StoredKind;
     this.definitions.set(kind, def);
+    const limit = def.concurrency === undefined ? undefined : Math.max(1, Math.min(def.concurrency, this.workers));
     const processor = async (agendaJob: AgendaJob<AgendaData>) => {
-      const handling = this.process(kind, def, agendaJob);
+      const handling = limit === undefined ? this.process(kind, def, agendaJob) : this.processLimited(kind, def, agendaJob, limit);
       this.handling.add(handling);
       try {
         await handling;
@@ -109,15 +112,45 @@ export class JobEngine implements JobQueue {
         // Agenda locks more jobs only on a poll or a notification, so a worker at its lock limit
         // would leave the rest of a burst to its next poll. Each job that ends asks for the next
         // one of its kind; as this one still counts against the limit here, the job locked ahead
-        // is what lets that request lock another.
-        if (this.started) void this.agenda.publishJobNotification(agendaJob).catch(() => undefined);
+        // is what lets that request lock another. A kind with a concurrency limit locks none
+        // ahead (another worker with a free slot should take it): its request waits until Agenda
+        // has released this job's slot.
+        if (this.started) {
+          const notify = () => void this.agenda.publishJobNotification(agendaJob).catch(() => undefined);
+          if (limit === undefined) notify();
+          else setImmediate(notify);
+        }
       }
     };
-    this.agenda.define<AgendaData>(agendaName(kind), processor, {
-      concurrency: this.workers,
+    const options = {
+      concurrency: limit ?? this.workers,
+      ...(limit === undefined ? {} : { lockLimit: limit }),
       lockLifetime: this.opts.config.jobLockLifetimeMs,
       removeOnComplete: true,
-    });
+    };
+    // Jobs without a lane run anywhere; a lane's jobs only where it is served. (A lane dropped by a
+    // later define() stays defined in Agenda: a job of it may be locked here right now.)
+    for (const lane of [null, ...(def.lanes ?? [])]) this.agenda.define<AgendaData>(agendaName(kind, lane), processor, options);
+  }
+
+  /**
+   * `process` under the kind's per-process limit. Agenda enforces it per job name, so a kind
+   * served in several lanes could run the limit in each: past it, the job is handed back for any
+   * worker (this one included, once a slot is free).
+   */
+  private async processLimited(kind: JobKind, def: StoredKind, agendaJob: AgendaJob<AgendaData>, limit: number): Promise<void> {
+    const active = this.kindActive.get(kind) ?? 0;
+    if (active >= limit) {
+      const job = await this.opts.prisma.job.findUnique({ where: { id: agendaJob.attrs.data.jobId } });
+      if (job && (job.status === 'NEW' || job.status === 'STARTED')) await this.schedule(job, new Date(Date.now() + waitRetryMs.concurrency));
+      return;
+    }
+    this.kindActive.set(kind, active + 1);
+    try {
+      await this.process(kind, def, agendaJob);
+    } finally {
+      this.kindActive.set(kind, (this.kindActive.get(kind) ?? 1) - 1);
+    }
   }
 
   /** Starts running jobs in this process (the server with job-workers > 0, or `npm run worker`). */
@@ -141,6 +174,7 @@ export class JobEngine implements JobQueue {
         startAfter: opts.startAfter ?? null,
         dependsOnId: opts.dependsOn ?? null,
         maxAttempts: opts.maxAttempts ?? this.definitions.get(kind)?.maxAttempts ?? 1,
+        lane: opts.lane ?? null,
       },
     });
     await this.schedule(job, opts.startAfter ?? new Date());
@@ -156,7 +190,7 @@ export class JobEngine implements JobQueue {
    * interval after it is due.
    */
   private async schedule(job: Job, when: Date): Promise<void> {
-    const agendaJob = this.agenda.create<AgendaData>(agendaName(job.kind as JobKind), { jobId: job.id });
+    const agendaJob = this.agenda.create<AgendaData>(agendaName(job.kind as JobKind, job.lane), { jobId: job.id });
     agendaJob.schedule(when);
     await agendaJob.save();
     const wait = when.getTime() - Date.now();
@@ -176,7 +210,7 @@ export class JobEngine implements JobQueue {
     await prisma.job.update({ where: { id: jobId }, data: { cancelRequested: true } });
     // A queued job is over now; a running one stops at its next checkpoint.
     const claimed = await prisma.job.updateMany({ where: { id: jobId, status: 'NEW' }, data: { status: 'BROKEN', error: 'cancelled', finishedAt: new Date() } });
-    if (claimed.count === 1) await this.agenda.cancel({ name: agendaName(job.kind as JobKind), data: { jobId } }).catch(() => 0);
+    if (claimed.count === 1) await this.agenda.cancel({ name: agendaName(job.kind as JobKind, job.lane), data: { jobId } }).catch(() => 0);
     this.running.get(jobId)?.abort(new Error('cancelled'));
     const updated = (await prisma.job.findUnique({ where: { id: jobId } }))!;
     await this.publish(updated);
