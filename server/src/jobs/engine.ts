@@ -19,6 +19,7 @@ import {
   type JobRun,
 } from '../domain/jobs/queue.ts';
 import { JobLogWriter } from '../domain/jobs/logs.ts';
+import { Listeners } from '../domain/listeners.ts';
 import { jobTopic } from '../domain/jobs/service.ts';
 import { MariaDbBackend, InProcessNotificationChannel, RedisNotificationChannel } from './mariadb-backend/index.ts';
 import type { JobMetrics } from './metrics.ts';
@@ -56,6 +57,12 @@ export class JobEngine implements JobQueue {
   private started = false;
   /** set by stop(): jobs handed over from then on are handed back instead of run */
   private stopRequested = false;
+  /** a job ended (ENDED or BROKEN) through this process; a listener's failure is only logged */
+  readonly ended = new Listeners<[job: Pick<Job, 'id' | 'kind' | 'repo' | 'buildId'>]>();
+  /** this process starts running jobs (startWorker) */
+  readonly workerStarting = new Listeners<[]>();
+  /** this process stops running jobs (stop), before its running jobs are waited for */
+  readonly workerStopping = new Listeners<[]>();
 
   private constructor(opts: JobEngineOptions, backend: AgendaBackend, channel: NotificationChannel | undefined) {
     this.opts = opts;
@@ -161,6 +168,7 @@ export class JobEngine implements JobQueue {
     const repo = this.mariaDbRepository();
     if (repo) repo.polling = true;
     await this.agenda.start();
+    await this.workerStarting.emit();
   }
 
   async enqueue<K extends JobKind>(kind: K, contents: JobPayloads[K], opts: EnqueueOptions = {}): Promise<Job> {
@@ -210,7 +218,10 @@ export class JobEngine implements JobQueue {
     await prisma.job.update({ where: { id: jobId }, data: { cancelRequested: true } });
     // A queued job is over now; a running one stops at its next checkpoint.
     const claimed = await prisma.job.updateMany({ where: { id: jobId, status: 'NEW' }, data: { status: 'BROKEN', error: 'cancelled', finishedAt: new Date() } });
-    if (claimed.count === 1) await this.agenda.cancel({ name: agendaName(job.kind as JobKind, job.lane), data: { jobId } }).catch(() => 0);
+    if (claimed.count === 1) {
+      await this.agenda.cancel({ name: agendaName(job.kind as JobKind, job.lane), data: { jobId } }).catch(() => 0);
+      await this.emitEnded(job);
+    }
     this.running.get(jobId)?.abort(new Error('cancelled'));
     const updated = (await prisma.job.findUnique({ where: { id: jobId } }))!;
     await this.publish(updated);
@@ -225,6 +236,11 @@ export class JobEngine implements JobQueue {
   private async finish(job: Job, data: Partial<Job>): Promise<void> {
     await this.opts.prisma.job.updateMany({ where: { id: job.id }, data: { ...data, finishedAt: new Date() } as never });
     await this.publish(job);
+    await this.emitEnded(job);
+  }
+
+  private async emitEnded(job: Job): Promise<void> {
+    await this.ended.emit(job).catch((err: unknown) => this.opts.log.error({ err, jobId: job.id }, 'a listener of ended jobs failed'));
   }
 
   /** The Agenda processor shared by every kind. */
@@ -416,6 +432,7 @@ export class JobEngine implements JobQueue {
     this.stopRequested = true;
     if (this.started) {
       this.started = false;
+      await this.workerStopping.emit().catch((err: unknown) => this.opts.log.error({ err }, 'a listener of the worker stopping failed'));
       const repo = this.mariaDbRepository();
       if (repo) repo.polling = false;
       await this.agenda.stop(false).catch(() => undefined);
