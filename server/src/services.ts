@@ -11,6 +11,10 @@ import { KeyService } from './domain/keys/service.ts';
 import { RepoService } from './domain/repos/service.ts';
 import { BuildService } from './domain/builds/service.ts';
 import { PromotionService } from './domain/builds/promotions.ts';
+import { GitBuildService } from './domain/builds/git/service.ts';
+import { BuildScheduler } from './domain/builds/git/scheduler.ts';
+import { BuildWorkers, failStalledBuilds } from './domain/builds/git/workers.ts';
+import { BuildSetService } from './domain/builds/git/build-sets.ts';
 import { resolveMasterKey } from './config/secret.ts';
 import { JobService } from './domain/jobs/service.ts';
 import type { JobQueue } from './domain/jobs/queue.ts';
@@ -29,6 +33,13 @@ export type Services = {
   repos: RepoService;
   builds: BuildService;
   promotions: PromotionService;
+  /** builds fmd makes itself from git sources */
+  gitBuilds: GitBuildService;
+  /** when git builds may start (dependencies, arches) */
+  scheduler: BuildScheduler;
+  buildSets: BuildSetService;
+  /** this process as a builder (heartbeat, sweeps) while it runs jobs */
+  buildWorkers: BuildWorkers;
   metrics: Metrics;
   /** the domain's job queue (enqueue, cancel) */
   jobs: JobQueue;
@@ -52,12 +63,39 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
   const repos = new RepoService({ prisma: db.prisma, config, keys, events, tokens, log, jobs: jobEngine });
   const builds = new BuildService({ prisma: db.prisma, config, repos, jobs: jobEngine, events, log });
   const promotions = new PromotionService({ prisma: db.prisma, repos, builds, jobs: jobEngine, log });
+  const gitBuilds = new GitBuildService({ prisma: db.prisma, config, builds, repos, jobs: jobEngine, keys, log });
   // How the services react to each other's changes (awaited, in this process).
   builds.landed.add((buildId, repo, run) => promotions.autoPromote(buildId, repo, run));
   repos.deleting.add((repo) => promotions.endForRepo(repo));
+  builds.ready.add((buildId) => gitBuilds.onReady(buildId));
+  const buildWorkers = new BuildWorkers({ prisma: db.prisma, config, log });
+  const stopBuild = (id: number, step: { step: 'build-failed'; reason: string }) => gitBuilds.stop(id, step);
+  const scheduler = new BuildScheduler({
+    prisma: db.prisma,
+    builds,
+    log,
+    start: (id) => gitBuilds.start(id),
+    stop: stopBuild,
+    liveArches: () => buildWorkers.liveArches(),
+  });
+  gitBuilds.admit = (id) => scheduler.admit(id);
+  const buildSets = new BuildSetService({ prisma: db.prisma, repos, scheduler, createBuild: (viewer, input) => gitBuilds.create(viewer, input), log });
+  // A job that moves a build on may let waiting builds start (or fail them); the sweeps of every
+  // worker catch what other processes changed.
+  jobEngine.ended.add((job) => scheduler.jobEnded(job));
+  buildWorkers.tick.add(async () => {
+    await scheduler.admitWaiting();
+    await scheduler.markOrphanedQueues();
+    await failStalledBuilds({ prisma: db.prisma, config, log }, stopBuild);
+    await buildWorkers.removeGone();
+  });
+  jobEngine.workerStarting.add(() => buildWorkers.start());
+  jobEngine.workerStopping.add(() => buildWorkers.stop());
   // Uploads cut off by a dead process left temp files behind.
   await builds.removeStaleUploads();
-  registerJobKinds(jobEngine, { prisma: db.prisma, jobs: jobEngine, repos, builds, promotions });
+  await gitBuilds.ensureDirs();
+  await gitBuilds.sweepWorkDirs().catch((err) => log.warn({ err }, 'could not sweep the work dirs of git builds'));
+  registerJobKinds(jobEngine, { prisma: db.prisma, config, jobs: jobEngine, repos, builds, promotions, gitBuilds });
   const services: Services = {
     config,
     log,
@@ -70,6 +108,10 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     repos,
     builds,
     promotions,
+    gitBuilds,
+    scheduler,
+    buildSets,
+    buildWorkers,
     metrics,
     jobs: jobEngine,
     jobRecords: new JobService(db.prisma, events),

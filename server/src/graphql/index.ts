@@ -10,6 +10,8 @@ import './job.ts';
 import './key.ts';
 import './repo.ts';
 import './build.ts';
+import './git-build.ts';
+import './build-set.ts';
 
 let schema: GraphQLSchema | undefined;
 

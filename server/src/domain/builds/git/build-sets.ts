@@ -61,7 +61,7 @@ export class BuildSetService {
         throw new InvalidInputError(`build set: invalid key ${JSON.stringify(String(b.key).slice(0, 80))} (1-64 of A-Z a-z 0-9 _ . -)`, 'builds');
       }
     }
-    const ordered = orderBuildSet(input.builds.map((b) => ({ ...b, dependsOn: [...new Set(b.dependsOn ?? [])] })));
+    const ordered = orderBuildSet(input.builds.map((b) => ({ ...b, dependsOn: [...new Set<string>(b.dependsOn ?? [])] })));
     const repo = await this.d.repos.get(input.repo);
     const set = await prisma.buildSet.create({ data: { repoId: repo.id, name, creatorTokenId: viewer.claims.jti ?? null } });
     const ids = new Map<string, number>();
@@ -72,7 +72,7 @@ export class BuildSetService {
             ...m.git,
             repo: input.repo,
             appId: m.appId ?? null,
-            dependsOn: [...(m.git.dependsOn ?? []), ...m.dependsOn.map((k) => ids.get(k)!)],
+            dependsOn: [...(m.git.dependsOn ?? []), ...m.dependsOn.map((k: string) => ids.get(k)!)],
             buildSetId: set.id,
           });
           ids.set(m.key, build.id);
