@@ -154,6 +154,8 @@ test('a failing build fails its dependents (and theirs) without running them', {
   const [b, n, l] = created.builds.map((x: any) => x.build.number);
   const failed = await waitForBuild(s, b, over);
   assert.equal(failed.state, 'FAILED');
+  // It failed for its own reason: its build command ran and failed.
+  assert.match(await s.services.jobRecords.log(failed.source.job.number), /failing on purpose/);
   const nextNow = await waitForBuild(s, n, (x) => x.state !== 'WAITING', 30_000);
   assert.equal(nextNow.state, 'FAILED');
   assert.equal(nextNow.stateReason, `dependency build ${b} failed`);
