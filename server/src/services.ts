@@ -79,7 +79,7 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     liveArches: () => buildWorkers.liveArches(),
   });
   gitBuilds.admit = (id) => scheduler.admit(id);
-  const buildSets = new BuildSetService({ prisma: db.prisma, repos, scheduler, createBuild: (viewer, input) => gitBuilds.create(viewer, input), log });
+  const buildSets = new BuildSetService({ prisma: db.prisma, repos, builds, scheduler, createBuild: (viewer, input) => gitBuilds.create(viewer, input), log });
   // A job that moves a build on may let waiting builds start (or fail them); the sweeps of every
   // worker catch what other processes changed.
   jobEngine.ended.add((job) => scheduler.jobEnded(job));

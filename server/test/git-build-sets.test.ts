@@ -8,6 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestServer, pollFor, type TestServer } from './kit/server.ts';
@@ -175,7 +176,12 @@ test('a failing build fails its dependents (and theirs) without running them', {
 test('createBuildSet and build dependencies: cycles, unknown keys and builds, other repos\' and invisible builds are refused, and nothing is created', async () => {
   const app = await makeGitApp({ appId: 'org.test.SetInput' });
   const git = { url: app.url };
-  const count = async () => ({ sets: await s.services.prisma.buildSet.count(), builds: await s.services.prisma.build.count() });
+  const buildsDir = path.dirname(s.services.builds.buildPath(1));
+  const count = async () => ({
+    sets: await s.services.prisma.buildSet.count(),
+    builds: await s.services.prisma.build.count(),
+    dirs: (await readdir(buildsDir).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n)).length,
+  });
   const before = await count();
   const refused = async (input: Record<string, unknown>, message: RegExp, tok?: string) => {
     const r = await createSet(s, { repo: 'apps', ...input }, tok);
@@ -207,7 +213,7 @@ test('createBuildSet and build dependencies: cycles, unknown keys and builds, ot
   await refused({ builds: [{ key: 'a', git: { ...git, dependsOn: [hiddenId] } }] }, new RegExp(`build ${hiddenId} \\(a dependency\\) does not exist`), narrow);
   await cancel(hiddenId);
   const after = await count();
-  assert.deepEqual(after, { sets: before.sets, builds: before.builds + 2 }, 'only the two builds made on purpose exist');
+  assert.deepEqual(after, { sets: before.sets, builds: before.builds + 2, dirs: before.dirs + 2 }, 'only the two builds made on purpose exist');
 });
 
 const workerMain = fileURLToPath(new URL('../src/worker.ts', import.meta.url));

@@ -9,7 +9,7 @@ import { InvalidInputError } from '../../errors.ts';
 import type { RepoService } from '../../repos/service.ts';
 import type { Viewer } from '../../tokens/service.ts';
 import { requireClaims, requireRepo, visibleBuildsWhere } from '../access.ts';
-import type { BuildWithRepo } from '../service.ts';
+import type { BuildService, BuildWithRepo } from '../service.ts';
 import { orderBuildSet, type BuildScheduler } from './scheduler.ts';
 import type { GitBuildInput } from './service.ts';
 
@@ -34,6 +34,7 @@ export const maxBuildsPerSet = 50;
 export type BuildSetDeps = {
   prisma: PrismaClient;
   repos: RepoService;
+  builds: BuildService;
   scheduler: BuildScheduler;
   /** GitBuildService.create */
   createBuild: (viewer: Viewer, input: GitBuildInput) => Promise<BuildWithRepo>;
@@ -83,8 +84,14 @@ export class BuildSetService {
         }
       }
     } catch (err) {
-      await prisma.build.deleteMany({ where: { id: { in: [...ids.values()] }, buildSetId: set.id } }).catch((e: unknown) => this.d.log.error({ err: e, set: set.id }, 'could not remove a half-created build set'));
-      await prisma.buildSet.delete({ where: { id: set.id } }).catch(() => undefined);
+      // None of them started (the set was not sealed): their rows and build dirs go.
+      try {
+        await prisma.build.deleteMany({ where: { id: { in: [...ids.values()] }, buildSetId: set.id } });
+        for (const id of ids.values()) await this.d.builds.removeBuildDir(id);
+        await prisma.buildSet.delete({ where: { id: set.id } });
+      } catch (e) {
+        this.d.log.error({ err: e, set: set.id }, 'could not remove a half-created build set');
+      }
       throw err;
     }
     const sealed = await prisma.buildSet.update({ where: { id: set.id }, data: { sealedAt: new Date() } });
