@@ -15,6 +15,7 @@ import { startTestServer, pollFor, type TestServer } from './kit/server.ts';
 import { createSignedRepo } from './kit/repo-fixtures.ts';
 import { buildTestRuntime, tempDir } from './kit/flatpak-fixtures.ts';
 import { gitBuildConfig, makeGitApp } from './kit/git-fixtures.ts';
+import { ensureBuilderUser } from './kit/builder-user.ts';
 import { signClaims, secretKey } from '../src/domain/tokens/jwt.ts';
 import type { Claims } from '../src/domain/tokens/claims.ts';
 
@@ -22,6 +23,7 @@ let s: TestServer;
 let runtimeRepo: string;
 
 before(async () => {
+  await ensureBuilderUser();
   const work = await tempDir('fmd-git-sets-');
   runtimeRepo = path.join(work, 'rt-repo');
   await buildTestRuntime(runtimeRepo, { workDir: path.join(work, 'rt-work') });
