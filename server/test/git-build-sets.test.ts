@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { startTestServer, pollFor, type TestServer } from './kit/server.ts';
 import { createSignedRepo } from './kit/repo-fixtures.ts';
 import { buildTestRuntime, tempDir } from './kit/flatpak-fixtures.ts';
-import { gitBuildConfig, makeGitApp } from './kit/git-fixtures.ts';
+import { appManifest, commitFiles, gitBuildConfig, makeGitApp } from './kit/git-fixtures.ts';
 import { ensureBuilderUser } from './kit/builder-user.ts';
 import { signClaims, secretKey } from '../src/domain/tokens/jwt.ts';
 import type { Claims } from '../src/domain/tokens/claims.ts';
@@ -91,9 +91,13 @@ const now = () => Math.floor(Date.now() / 1000);
 const token = (srv: TestServer, c: Partial<Claims>) =>
   signClaims({ sub: '', scope: ['build'], prefixes: [''], apps: [], repos: [''], exp: now() + 3600, name: 'sets-test', ...c }, secretKey(srv.secret));
 
-test('a build set builds in dependency order: the dependent starts only after the update-repo job after its dependency\'s publish has ended', { timeout: 600_000 }, async () => {
-  const base = await makeGitApp({ appId: 'org.test.SetBase', message: 'base' });
+test('a build set builds in dependency order: the dependent (an app on a BaseApp of the set) starts only after the update-repo job after its dependency\'s publish has ended', { timeout: 600_000 }, async () => {
+  const base = await makeGitApp({ appId: 'org.test.SetBase', message: 'base', extraModules: [{ name: 'marker', commands: ['echo made by the base app > /app/base-marker'] }] });
   const app = await makeGitApp({ appId: 'org.test.SetApp', message: 'app' });
+  // The app builds on the base app: flatpak-builder installs it from the repo's signed summary,
+  // so it can only build once the base is published there.
+  const onBase = { ...appManifest({ appId: app.appId, buildCommands: ['cat /app/base-marker'] }), base: base.appId, 'base-version': 'master' };
+  await commitFiles(app.dir, { [app.manifestPath]: `${JSON.stringify(onBase, null, 2)}\n` }, 'on the base app');
   const created = await createSet(s, {
     repo: 'apps',
     name: 'base and app',
@@ -139,6 +143,8 @@ test('a build set builds in dependency order: the dependent starts only after th
     `the dependent's build started at ${appJob.startedAt!.toISOString()}, before the update-repo job after its dependency's publish ended (${update.finishedAt!.toISOString()})`,
   );
   assert.ok(baseJob.finishedAt! <= publish.startedAt!);
+  // The app's build had the base app's files.
+  assert.match(await s.services.jobRecords.log(appJob.id), /made by the base app/);
 });
 
 test('a failing build fails its dependents (and theirs) without running them', { timeout: 600_000 }, async () => {
