@@ -554,12 +554,12 @@ function rows(): Row[] {
   const m = (field: string, input: string, selection = '') => `mutation($input: ${input}!) { ${field}(input: $input) { __typename ... on Error { message } ${selection} } }`;
   add('Mutation.createBuild', 'createBuild(main, org.test.Hello)', 'write', { scopes: ['build'], repos: ['main'], apps: [APP_ID] },
     mutationProbe('createBuild', m('createBuild', 'CreateBuildInput'), () => ({ input: { repo: 'main', appId: APP_ID } }), ['BuildPayload']));
-  // A git build of an unreachable source: it is created (and its job fails to clone), nothing more.
-  const gitSource = { url: 'https://git.invalid/matrix/app.git', ref: 'main', autoCommit: false };
+  // A git build of an unreachable source for an arch no worker builds: it is created and waits,
+  // so no job changes builds behind the later rows' snapshots.
+  const gitSource = { url: 'https://git.invalid/matrix/app.git', ref: 'main', autoCommit: false, arch: 'nowhere' };
   add('Mutation.createBuild', 'createBuild(main, org.test.Hello, git source)', 'write', { scopes: ['build'], repos: ['main'], apps: [APP_ID] },
     mutationProbe('createBuild', m('createBuild', 'CreateBuildInput'), () => ({ input: { repo: 'main', appId: APP_ID, git: gitSource } }), ['BuildPayload']));
-  // Its build waits for a worker of an arch nobody builds: nothing runs behind the table's back.
-  const setInput = { repo: 'main', builds: [{ key: 'a', appId: APP_ID, git: { ...gitSource, arch: 'nowhere' } }] };
+  const setInput = { repo: 'main', builds: [{ key: 'a', appId: APP_ID, git: gitSource }] };
   add('Mutation.createBuildSet', 'createBuildSet(main, one build of org.test.Hello)', 'write', { scopes: ['build'], repos: ['main'], apps: [APP_ID] },
     mutationProbe('createBuildSet', m('createBuildSet', 'CreateBuildSetInput'), () => ({ input: setInput }), ['CreateBuildSetPayload']));
   add('Mutation.cancelBuild', 'cancelBuild(B1): after the rule, B1 is no git build', 'write', { scopes: ['build'], repos: ['main'], apps: [APP_ID] },
@@ -656,7 +656,7 @@ function rows(): Row[] {
   add(`USE ${v1}/*`, 'an unknown API path is 404 for anyone', 'read', { public: true }, restProbe('GET', () => `${v1}/no-such`, {}, flatManagerError(404, 'not-found')));
   add(`POST ${v1}/build`, 'create a build in main for org.test.Hello', 'write', { scopes: ['build'], ...onB1 }, restProbe('POST', () => `${v1}/build`, { json: () => ({ repo: 'main', 'app-id': APP_ID }) }, status(200)));
   add(`POST ${v1}/build/git`, 'create a git build in main for org.test.Hello (an unreachable source)', 'write', { scopes: ['build'], ...onB1 },
-    restProbe('POST', () => `${v1}/build/git`, { json: () => ({ repo: 'main', 'app-id': APP_ID, url: gitSource.url, ref: 'main', 'auto-commit': false }) }, status(200)));
+    restProbe('POST', () => `${v1}/build/git`, { json: () => ({ repo: 'main', 'app-id': APP_ID, url: gitSource.url, ref: 'main', 'auto-commit': false, arch: gitSource.arch }) }, status(200)));
   add(`POST ${v1}/build/:id/cancel`, 'B1: after the rule, B1 is no git build', 'write', { scopes: ['build'], ...onB1 },
     restProbe('POST', () => `${v1}/build/${fx.b1}/cancel`, { json: () => ({}) }, flatManagerError(400, 'generic-error')));
   add(`POST ${v1}/build/:id/rebuild`, 'B1: after the rule, B1 is no git build', 'write', { scopes: ['build'], ...onB1 },
