@@ -657,6 +657,8 @@ function rows(): Row[] {
   add(`POST ${v1}/build`, 'create a build in main for org.test.Hello', 'write', { scopes: ['build'], ...onB1 }, restProbe('POST', () => `${v1}/build`, { json: () => ({ repo: 'main', 'app-id': APP_ID }) }, status(200)));
   add(`POST ${v1}/build/git`, 'create a git build in main for org.test.Hello (an unreachable source)', 'write', { scopes: ['build'], ...onB1 },
     restProbe('POST', () => `${v1}/build/git`, { json: () => ({ repo: 'main', 'app-id': APP_ID, url: gitSource.url, ref: 'main', 'auto-commit': false, arch: gitSource.arch }) }, status(200)));
+  add(`POST ${v1}/build-set`, 'create a build set in main of one build of org.test.Hello (waiting: an arch no worker builds)', 'write', { scopes: ['build'], ...onB1 },
+    restProbe('POST', () => `${v1}/build-set`, { json: () => ({ repo: 'main', builds: [{ key: 'a', 'app-id': APP_ID, url: gitSource.url, ref: 'main', 'auto-commit': false, arch: gitSource.arch }] }) }, status(200)));
   add(`POST ${v1}/build/:id/cancel`, 'B1: after the rule, B1 is no git build', 'write', { scopes: ['build'], ...onB1 },
     restProbe('POST', () => `${v1}/build/${fx.b1}/cancel`, { json: () => ({}) }, flatManagerError(400, 'generic-error')));
   add(`POST ${v1}/build/:id/rebuild`, 'B1: after the rule, B1 is no git build', 'write', { scopes: ['build'], ...onB1 },

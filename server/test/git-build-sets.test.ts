@@ -224,6 +224,39 @@ test('createBuildSet and build dependencies: cycles, unknown keys and builds, ot
   assert.deepEqual(after, { sets: before.sets, builds: before.builds + 2, dirs: before.dirs + 2 }, 'only the two builds made on purpose exist');
 });
 
+test('POST /api/v1/build-set creates a set with flat-manager\'s field names and answers each key\'s build JSON; bad sets are 400 with flat-manager\'s error JSON', async () => {
+  const app = await makeGitApp({ appId: 'org.test.SetRest' });
+  const post = (body: unknown) =>
+    fetch(`${s.url}/api/v1/build-set`, { method: 'POST', headers: { authorization: `Bearer ${s.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  // For an arch no worker builds: they wait, and the test looks at them as created.
+  const one = { url: app.url, arch: 'nowhere', 'auto-commit': false };
+  const res = await post({ repo: 'apps', name: 'over rest', builds: [{ key: 'second', ...one, 'depends-on': ['first'] }, { key: 'first', ...one }] });
+  assert.equal(res.status, 200, await res.clone().text());
+  const body = (await res.json()) as any;
+  assert.equal(body.name, 'over rest');
+  assert.deepEqual(body.builds.map((b: any) => b.key), ['first', 'second']);
+  const [first, second] = body.builds.map((b: any) => b.build);
+  assert.equal(second.state, 'waiting');
+  const gql = await buildNow(s, second.id);
+  assert.deepEqual(gql.dependsOn, [{ number: first.id }]);
+  assert.equal(gql.buildSet.number, body.id);
+  for (const n of [second.id, first.id]) await cancel(n);
+
+  for (const [bad, message] of [
+    [{ repo: 'apps', builds: [{ key: 'a', ...one, 'depends-on': ['a'] }] }, /a depends on itself/],
+    [{ repo: 'apps', builds: [{ key: 'a', ...one, 'auto-commit': 'yes' }] }, /builds\[0\]\.auto-commit must be a boolean/],
+    [{ repo: 'apps', builds: [{ key: 'a' }] }, /builds\[0\]\.url is required/],
+    [{ repo: 'apps', builds: 'a' }, /"builds" must be an array/],
+  ] as const) {
+    const r = await post(bad);
+    const e = (await r.json()) as any;
+    assert.equal(r.status, 400, JSON.stringify(e));
+    assert.equal(e.status, 400);
+    assert.equal(typeof e['error-type'], 'string');
+    assert.match(e.message, message);
+  }
+});
+
 const workerMain = fileURLToPath(new URL('../src/worker.ts', import.meta.url));
 
 test('a build for an arch no worker builds waits with the reason shown, and starts once a worker for that arch appears', { timeout: 300_000 }, async () => {
