@@ -12,6 +12,9 @@ import { RepoService } from './domain/repos/service.ts';
 import { BuildService } from './domain/builds/service.ts';
 import { PromotionService } from './domain/builds/promotions.ts';
 import { GitBuildService } from './domain/builds/git/service.ts';
+import { BuildScheduler } from './domain/builds/git/scheduler.ts';
+import { BuildWorkers, failStalledBuilds } from './domain/builds/git/workers.ts';
+import { BuildSetService } from './domain/builds/git/build-sets.ts';
 import { resolveMasterKey } from './config/secret.ts';
 import { JobService } from './domain/jobs/service.ts';
 import type { JobQueue } from './domain/jobs/queue.ts';
@@ -32,6 +35,11 @@ export type Services = {
   promotions: PromotionService;
   /** builds fmd makes itself from git sources */
   gitBuilds: GitBuildService;
+  /** when git builds may start (dependencies, arches) */
+  scheduler: BuildScheduler;
+  buildSets: BuildSetService;
+  /** this process as a builder (heartbeat, sweeps) while it runs jobs */
+  buildWorkers: BuildWorkers;
   metrics: Metrics;
   /** the domain's job queue (enqueue, cancel) */
   jobs: JobQueue;
@@ -60,6 +68,29 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
   builds.landed.add((buildId, repo, run) => promotions.autoPromote(buildId, repo, run));
   repos.deleting.add((repo) => promotions.endForRepo(repo));
   builds.ready.add((buildId) => gitBuilds.onReady(buildId));
+  const buildWorkers = new BuildWorkers({ prisma: db.prisma, config, log });
+  const stopBuild = (id: number, step: { step: 'build-failed'; reason: string }) => gitBuilds.stop(id, step);
+  const scheduler = new BuildScheduler({
+    prisma: db.prisma,
+    builds,
+    log,
+    start: (id) => gitBuilds.start(id),
+    stop: stopBuild,
+    liveArches: () => buildWorkers.liveArches(),
+  });
+  gitBuilds.admit = (id) => scheduler.admit(id);
+  const buildSets = new BuildSetService({ prisma: db.prisma, repos, builds, scheduler, createBuild: (viewer, input) => gitBuilds.create(viewer, input), log });
+  // A job that moves a build on may let waiting builds start (or fail them); the sweeps of every
+  // worker catch what other processes changed.
+  jobEngine.ended.add((job) => scheduler.jobEnded(job));
+  buildWorkers.tick.add(async () => {
+    await scheduler.admitWaiting();
+    await scheduler.markOrphanedQueues();
+    await failStalledBuilds({ prisma: db.prisma, config, log }, stopBuild);
+    await buildWorkers.removeGone();
+  });
+  jobEngine.workerStarting.add(() => buildWorkers.start());
+  jobEngine.workerStopping.add(() => buildWorkers.stop());
   // Uploads cut off by a dead process left temp files behind.
   await builds.removeStaleUploads();
   await gitBuilds.ensureDirs();
@@ -78,6 +109,9 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     builds,
     promotions,
     gitBuilds,
+    scheduler,
+    buildSets,
+    buildWorkers,
     metrics,
     jobs: jobEngine,
     jobRecords: new JobService(db.prisma, events),

@@ -137,13 +137,15 @@ const fx = {
   purgeGql: 0,
   purgeRest: 0,
   privateBuild: 0,
+  /** a build set of one git build of main (org.test.Hello) for an arch no worker builds: it waits, quietly */
+  setBuild: 0,
   commitJob: 0,
   appCommitInMain: '',
   runtimeCommitInMain: '',
   victimList: { jti: '', token: '' },
   victimGqlRevoke: { jti: '', token: '' },
   victimRestRevoke: { jti: '', token: '' },
-  ids: {} as Record<'ApiToken' | 'Build' | 'Job' | 'Repo' | 'SigningKey' | 'User', string>,
+  ids: {} as Record<'ApiToken' | 'Build' | 'BuildSet' | 'Job' | 'Repo' | 'SigningKey' | 'User', string>,
   adminUserId: '',
 };
 
@@ -237,6 +239,14 @@ async function seed(): Promise<void> {
     { id: fx.purgeRest, repo: 'main', appId: APP_ID },
     { id: fx.privateBuild, repo: 'main', appId: APP_ID },
   ];
+  const set = await gqlOk(
+    `mutation($input: CreateBuildSetInput!) { createBuildSet(input: $input) { __typename ... on Error { message } ... on CreateBuildSetPayload { buildSet { id } builds { build { number } } } } }`,
+    { input: { repo: 'main', name: 'matrix set', builds: [{ key: 'only', appId: APP_ID, git: { url: 'https://git.invalid/matrix/set.git', arch: 'nowhere', autoCommit: false } }] } },
+  );
+  assert.equal(set.createBuildSet.__typename, 'CreateBuildSetPayload', JSON.stringify(set.createBuildSet));
+  fx.setBuild = set.createBuildSet.builds[0].build.number;
+  fx.ids.BuildSet = set.createBuildSet.buildSet.id;
+  fx.builds.push({ id: fx.setBuild, repo: 'main', appId: APP_ID });
 
   // Tokens nobody but an admin may see: minted by another flat-manager, owned by no user here.
   fx.victimList = await externalToken('victim (listed)');
@@ -279,6 +289,7 @@ async function seed(): Promise<void> {
     { b: fx.b1, j: fx.commitJob, k: fx.keys.main.id },
   );
   fx.ids = {
+    ...fx.ids,
     Build: ids.build.id,
     Job: ids.job.id,
     Repo: ids.repo.id,
@@ -404,7 +415,7 @@ const dashboard: RestCheck = (r) => (r.status < 500 && r.status !== 401 && r.sta
 
 async function snapshot(): Promise<Record<string, string>> {
   const p = s.services.prisma;
-  const [builds, refs, repos, keys, tokens, jobs, promotions, checks] = await Promise.all([
+  const [builds, refs, repos, keys, tokens, jobs, promotions, checks, buildSets] = await Promise.all([
     p.build.findMany({ orderBy: { id: 'asc' }, select: { id: true, state: true, publishedState: true, extraIds: true, buildLogUrl: true, appId: true, repoId: true } }),
     p.buildRef.findMany({ orderBy: { id: 'asc' }, select: { id: true, buildId: true, refName: true, commit: true } }),
     p.repo.findMany({
@@ -418,8 +429,9 @@ async function snapshot(): Promise<Record<string, string>> {
     p.job.findMany({ where: { kind: { not: 'update-repo' } }, orderBy: { id: 'asc' }, select: { id: true, kind: true, cancelRequested: true } }),
     p.promotion.findMany({ orderBy: { id: 'asc' }, select: { id: true } }),
     p.check.findMany({ orderBy: { id: 'asc' }, select: { id: true, status: true } }),
+    p.buildSet.findMany({ orderBy: { id: 'asc' }, select: { id: true } }),
   ]);
-  const rows = { builds, refs, repos, keys, tokens, jobs, promotions, checks };
+  const rows = { builds, refs, repos, keys, tokens, jobs, promotions, checks, buildSets };
   return Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, JSON.stringify(v)]));
 }
 
@@ -454,6 +466,8 @@ const visibleBuilds = (c: Caller, list = fx.builds) =>
 /** The Node rule of each type: the same rule as its own top-level query. */
 const nodeRules: Record<keyof typeof fx.ids, Rule> = {
   Build: asNode({ scopes: buildReaders, repos: ['main'], apps: [APP_ID] }),
+  // visible to whoever may read one of its builds
+  BuildSet: asNode({ scopes: buildReaders, repos: ['main'], apps: [APP_ID] }),
   Job: asNode({ scopes: jobReaders }),
   Repo: asNode({ repos: ['main'] }),
   SigningKey: asNode({}),
@@ -463,6 +477,7 @@ const nodeRules: Record<keyof typeof fx.ids, Rule> = {
 };
 const nodeFields: Record<keyof typeof fx.ids, string> = {
   Build: '... on Build { number }',
+  BuildSet: '... on BuildSet { number }',
   Job: '... on Job { number }',
   Repo: '... on Repo { name }',
   SigningKey: '... on SigningKey { fingerprint }',
@@ -539,9 +554,10 @@ function rows(): Row[] {
   const m = (field: string, input: string, selection = '') => `mutation($input: ${input}!) { ${field}(input: $input) { __typename ... on Error { message } ${selection} } }`;
   add('Mutation.createBuild', 'createBuild(main, org.test.Hello)', 'write', { scopes: ['build'], repos: ['main'], apps: [APP_ID] },
     mutationProbe('createBuild', m('createBuild', 'CreateBuildInput'), () => ({ input: { repo: 'main', appId: APP_ID } }), ['BuildPayload']));
-  // A git build of an unreachable source: it is created (and its job fails to clone), nothing more.
-  const gitSource = { url: 'https://git.invalid/matrix/app.git', ref: 'main', autoCommit: false };
-  // The builds the allowed calls created end (their clone fails) before the next row looks for changes.
+  // A git build of an unreachable source for an arch no worker builds: it is created and waits,
+  // so no job changes builds behind the later rows' snapshots.
+  const gitSource = { url: 'https://git.invalid/matrix/app.git', ref: 'main', autoCommit: false, arch: 'nowhere' };
+  // Had a build started anyway, it ends (its clone fails) before the next row looks for changes.
   const gitBuildsSettled = async (): Promise<string | null> => {
     const busy = () => ({ where: { OR: [{ kind: 'git-build', status: { in: ['NEW' as const, 'STARTED' as const] } }] } });
     await pollFor(async () => (await s.services.prisma.job.count(busy())) === 0, 120_000, 100);
@@ -552,6 +568,9 @@ function rows(): Row[] {
     mutationProbe('createBuild', m('createBuild', 'CreateBuildInput'), () => ({ input: { repo: 'main', appId: APP_ID, git: gitSource } }), ['BuildPayload']), {
       afterAllowed: gitBuildsSettled,
     });
+  const setInput = { repo: 'main', builds: [{ key: 'a', appId: APP_ID, git: gitSource }] };
+  add('Mutation.createBuildSet', 'createBuildSet(main, one build of org.test.Hello)', 'write', { scopes: ['build'], repos: ['main'], apps: [APP_ID] },
+    mutationProbe('createBuildSet', m('createBuildSet', 'CreateBuildSetInput'), () => ({ input: setInput }), ['CreateBuildSetPayload']));
   add('Mutation.cancelBuild', 'cancelBuild(B1): after the rule, B1 is no git build', 'write', { scopes: ['build'], repos: ['main'], apps: [APP_ID] },
     mutationProbe('cancelBuild', m('cancelBuild', 'CancelBuildInput'), () => ({ input: { build: fx.b1 } }), ['InvalidInputError']));
   add('Mutation.rebuildBuild', 'rebuildBuild(B1): after the rule, B1 is no git build', 'write', { scopes: ['build'], repos: ['main'], apps: [APP_ID] },
@@ -646,9 +665,11 @@ function rows(): Row[] {
   add(`USE ${v1}/*`, 'an unknown API path is 404 for anyone', 'read', { public: true }, restProbe('GET', () => `${v1}/no-such`, {}, flatManagerError(404, 'not-found')));
   add(`POST ${v1}/build`, 'create a build in main for org.test.Hello', 'write', { scopes: ['build'], ...onB1 }, restProbe('POST', () => `${v1}/build`, { json: () => ({ repo: 'main', 'app-id': APP_ID }) }, status(200)));
   add(`POST ${v1}/build/git`, 'create a git build in main for org.test.Hello (an unreachable source)', 'write', { scopes: ['build'], ...onB1 },
-    restProbe('POST', () => `${v1}/build/git`, { json: () => ({ repo: 'main', 'app-id': APP_ID, url: gitSource.url, ref: 'main', 'auto-commit': false }) }, status(200)), {
+    restProbe('POST', () => `${v1}/build/git`, { json: () => ({ repo: 'main', 'app-id': APP_ID, url: gitSource.url, ref: 'main', 'auto-commit': false, arch: gitSource.arch }) }, status(200)), {
       afterAllowed: gitBuildsSettled,
     });
+  add(`POST ${v1}/build-set`, 'create a build set in main of one build of org.test.Hello (waiting: an arch no worker builds)', 'write', { scopes: ['build'], ...onB1 },
+    restProbe('POST', () => `${v1}/build-set`, { json: () => ({ repo: 'main', builds: [{ key: 'a', 'app-id': APP_ID, url: gitSource.url, ref: 'main', 'auto-commit': false, arch: gitSource.arch }] }) }, status(200)));
   add(`POST ${v1}/build/:id/cancel`, 'B1: after the rule, B1 is no git build', 'write', { scopes: ['build'], ...onB1 },
     restProbe('POST', () => `${v1}/build/${fx.b1}/cancel`, { json: () => ({}) }, flatManagerError(400, 'generic-error')));
   add(`POST ${v1}/build/:id/rebuild`, 'B1: after the rule, B1 is no git build', 'write', { scopes: ['build'], ...onB1 },

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createClient } from 'graphql-ws';
 import { startTestServer, pollFor, type TestServer } from './kit/server.ts';
+import { noopJob } from '../src/domain/jobs/noop.ts';
 
 let s: TestServer;
 before(async () => {
@@ -136,6 +137,25 @@ test('job listing filters by kind, status and repo', async () => {
   const metrics = await (await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${s.adminToken}` } })).text();
   assert.match(metrics, /fmd_jobs_finished_total\{kind="noop",result="ended"\} \d+/);
   assert.match(metrics, /fmd_jobs_by_status\{status="ENDED"\} \d+/);
+});
+
+test('a kind\'s concurrency limit holds across its lanes; a job in a lane no worker serves waits until one does', async () => {
+  const engine = s.services.jobEngine;
+  engine.define('noop', { ...noopJob, concurrency: 1, lanes: ['a'] });
+  try {
+    // Two Agenda names (no lane, lane a) with the server's two workers: only the kind's limit keeps them apart.
+    const jobs = await Promise.all([undefined, 'a', undefined, 'a'].map((lane) => s.services.jobs.enqueue('noop', { ms: 300 }, { lane })));
+    const elsewhere = await s.services.jobs.enqueue('noop', { ms: 10 }, { lane: 'b' });
+    for (const j of jobs) assert.equal((await waitDone(j.id, 30_000)).status, 'ENDED');
+    const spans = (await s.services.prisma.job.findMany({ where: { id: { in: jobs.map((j) => j.id) } }, orderBy: { startedAt: 'asc' } }))
+      .map((j) => ({ start: j.startedAt!.getTime(), end: j.finishedAt!.getTime() }));
+    for (let i = 1; i < spans.length; i++) assert.ok(spans[i]!.start >= spans[i - 1]!.end, `jobs of a kind limited to 1 overlapped: ${JSON.stringify(spans)}`);
+    assert.equal((await s.services.jobs.get(elsewhere.id))!.status, 'NEW', 'no worker serves lane b');
+    engine.define('noop', { ...noopJob, concurrency: 1, lanes: ['a', 'b'] });
+    assert.equal((await waitDone(elsewhere.id, 15_000)).status, 'ENDED');
+  } finally {
+    engine.define('noop', noopJob);
+  }
 });
 
 const workerMain = fileURLToPath(new URL('../src/worker.ts', import.meta.url));

@@ -11,6 +11,7 @@ import './key.ts';
 import './repo.ts';
 import './build.ts';
 import './git-build.ts';
+import './build-set.ts';
 
 let schema: GraphQLSchema | undefined;
 

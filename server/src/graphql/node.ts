@@ -23,6 +23,7 @@ const loaders: Record<string, Loader> = {
   ApiToken: async ({ services }, viewer, ids, query) =>
     services.prisma.apiToken.findMany({ ...query, where: { AND: [byId(ids), await services.tokens.visibleTokensWhere(viewer)] } }),
   Build: ({ services }, viewer, ids, query) => services.prisma.build.findMany({ ...query, where: { AND: [byId(ids), visibleBuildsWhere(viewer)] } }),
+  BuildSet: ({ services }, viewer, ids, query) => services.prisma.buildSet.findMany({ ...query, where: { AND: [byId(ids), services.buildSets.visibleWhere(viewer)] } }),
   Job: ({ services }, viewer, ids, query) => services.prisma.job.findMany({ ...query, where: { AND: [byId(ids), visibleJobsWhere(viewer)] } }),
   Repo: ({ services }, viewer, ids, query) => services.prisma.repo.findMany({ ...query, where: { AND: [byId(ids), services.repos.visibleWhere(viewer)] } }),
   SigningKey: ({ services }, viewer, ids, query) => services.prisma.signingKey.findMany({ ...query, where: { AND: [byId(ids), visibleKeysWhere(viewer)] } }),

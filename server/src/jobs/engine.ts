@@ -19,6 +19,7 @@ import {
   type JobRun,
 } from '../domain/jobs/queue.ts';
 import { JobLogWriter } from '../domain/jobs/logs.ts';
+import { Listeners } from '../domain/listeners.ts';
 import { jobTopic } from '../domain/jobs/service.ts';
 import { MariaDbBackend, InProcessNotificationChannel, RedisNotificationChannel } from './mariadb-backend/index.ts';
 import type { JobMetrics } from './metrics.ts';
@@ -28,10 +29,10 @@ type AgendaData = { jobId: number };
 const stopAbort = new Error('the worker is stopping');
 /** A kind's definition as the engine holds it: the payload is the job's stored contents. */
 type StoredKind = JobKindDefinition<unknown>;
-const agendaName = (kind: JobKind) => `fmd:${kind}`;
+const agendaName = (kind: JobKind, lane?: string | null) => (lane ? `fmd:${kind}@${lane}` : `fmd:${kind}`);
 
 /** How long a job waiting for its repo or a dependency waits before it looks again. */
-const waitRetryMs = { repo: 200, dependency: 500 };
+const waitRetryMs = { repo: 200, dependency: 500, concurrency: 1000 };
 
 export type JobEngineOptions = {
   config: FmdConfig;
@@ -47,6 +48,8 @@ export class JobEngine implements JobQueue {
   private readonly opts: JobEngineOptions;
   private readonly definitions = new Map<JobKind, StoredKind>();
   private readonly running = new Map<number, AbortController>();
+  /** handlers under way per kind with a concurrency limit, across the kind's lanes */
+  private readonly kindActive = new Map<JobKind, number>();
   /** handlers under way, from Agenda's call to their end (including the wait for a repo lock) */
   private readonly handling = new Set<Promise<void>>();
   private readonly backend: AgendaBackend;
@@ -54,6 +57,12 @@ export class JobEngine implements JobQueue {
   private started = false;
   /** set by stop(): jobs handed over from then on are handed back instead of run */
   private stopRequested = false;
+  /** a job ended (ENDED or BROKEN) through this process; a listener's failure is only logged */
+  readonly ended = new Listeners<[job: Pick<Job, 'id' | 'kind' | 'repo' | 'buildId'>]>();
+  /** this process starts running jobs (startWorker) */
+  readonly workerStarting = new Listeners<[]>();
+  /** this process stops running jobs (stop), before its running jobs are waited for */
+  readonly workerStopping = new Listeners<[]>();
 
   private constructor(opts: JobEngineOptions, backend: AgendaBackend, channel: NotificationChannel | undefined) {
     this.opts = opts;
@@ -99,8 +108,9 @@ export class JobEngine implements JobQueue {
     // The contents were stored by enqueue(kind, JobPayloads[kind]): this is where they become that type again.
     const def = typed as StoredKind;
     this.definitions.set(kind, def);
+    const limit = def.concurrency === undefined ? undefined : Math.max(1, Math.min(def.concurrency, this.workers));
     const processor = async (agendaJob: AgendaJob<AgendaData>) => {
-      const handling = this.process(kind, def, agendaJob);
+      const handling = limit === undefined ? this.process(kind, def, agendaJob) : this.processLimited(kind, def, agendaJob, limit);
       this.handling.add(handling);
       try {
         await handling;
@@ -109,19 +119,45 @@ export class JobEngine implements JobQueue {
         // Agenda locks more jobs only on a poll or a notification, so a worker at its lock limit
         // would leave the rest of a burst to its next poll. Each job that ends asks for the next
         // one of its kind; as this one still counts against the limit here, the job locked ahead
-        // is what lets that request lock another.
-        if (this.started) void this.agenda.publishJobNotification(agendaJob).catch(() => undefined);
+        // is what lets that request lock another. A kind with a concurrency limit locks none
+        // ahead (another worker with a free slot should take it): its request waits until Agenda
+        // has released this job's slot.
+        if (this.started) {
+          const notify = () => void this.agenda.publishJobNotification(agendaJob).catch(() => undefined);
+          if (limit === undefined) notify();
+          else setImmediate(notify);
+        }
       }
     };
-    // A kind with a concurrency of its own locks no job ahead: a long job (a build) would hold it
-    // back from a worker that is free.
-    const concurrency = def.concurrency !== undefined ? Math.max(1, Math.min(def.concurrency, this.workers)) : undefined;
-    this.agenda.define<AgendaData>(agendaName(kind), processor, {
-      concurrency: concurrency ?? this.workers,
-      ...(concurrency !== undefined ? { lockLimit: concurrency } : {}),
+    const options = {
+      concurrency: limit ?? this.workers,
+      ...(limit === undefined ? {} : { lockLimit: limit }),
       lockLifetime: this.opts.config.jobLockLifetimeMs,
       removeOnComplete: true,
-    });
+    };
+    // Jobs without a lane run anywhere; a lane's jobs only where it is served. (A lane dropped by a
+    // later define() stays defined in Agenda: a job of it may be locked here right now.)
+    for (const lane of [null, ...(def.lanes ?? [])]) this.agenda.define<AgendaData>(agendaName(kind, lane), processor, options);
+  }
+
+  /**
+   * `process` under the kind's per-process limit. Agenda enforces it per job name, so a kind
+   * served in several lanes could run the limit in each: past it, the job is handed back for any
+   * worker (this one included, once a slot is free).
+   */
+  private async processLimited(kind: JobKind, def: StoredKind, agendaJob: AgendaJob<AgendaData>, limit: number): Promise<void> {
+    const active = this.kindActive.get(kind) ?? 0;
+    if (active >= limit) {
+      const job = await this.opts.prisma.job.findUnique({ where: { id: agendaJob.attrs.data.jobId } });
+      if (job && (job.status === 'NEW' || job.status === 'STARTED')) await this.schedule(job, new Date(Date.now() + waitRetryMs.concurrency));
+      return;
+    }
+    this.kindActive.set(kind, active + 1);
+    try {
+      await this.process(kind, def, agendaJob);
+    } finally {
+      this.kindActive.set(kind, (this.kindActive.get(kind) ?? 1) - 1);
+    }
   }
 
   /** Starts running jobs in this process (the server with job-workers > 0, or `npm run worker`). */
@@ -132,6 +168,7 @@ export class JobEngine implements JobQueue {
     const repo = this.mariaDbRepository();
     if (repo) repo.polling = true;
     await this.agenda.start();
+    await this.workerStarting.emit();
   }
 
   async enqueue<K extends JobKind>(kind: K, contents: JobPayloads[K], opts: EnqueueOptions = {}): Promise<Job> {
@@ -145,6 +182,7 @@ export class JobEngine implements JobQueue {
         startAfter: opts.startAfter ?? null,
         dependsOnId: opts.dependsOn ?? null,
         maxAttempts: opts.maxAttempts ?? this.definitions.get(kind)?.maxAttempts ?? 1,
+        lane: opts.lane ?? null,
       },
     });
     await this.schedule(job, opts.startAfter ?? new Date());
@@ -160,7 +198,7 @@ export class JobEngine implements JobQueue {
    * interval after it is due.
    */
   private async schedule(job: Job, when: Date): Promise<void> {
-    const agendaJob = this.agenda.create<AgendaData>(agendaName(job.kind as JobKind), { jobId: job.id });
+    const agendaJob = this.agenda.create<AgendaData>(agendaName(job.kind as JobKind, job.lane), { jobId: job.id });
     agendaJob.schedule(when);
     await agendaJob.save();
     const wait = when.getTime() - Date.now();
@@ -180,7 +218,10 @@ export class JobEngine implements JobQueue {
     await prisma.job.update({ where: { id: jobId }, data: { cancelRequested: true } });
     // A queued job is over now; a running one stops at its next checkpoint.
     const claimed = await prisma.job.updateMany({ where: { id: jobId, status: 'NEW' }, data: { status: 'BROKEN', error: 'cancelled', finishedAt: new Date() } });
-    if (claimed.count === 1) await this.agenda.cancel({ name: agendaName(job.kind as JobKind), data: { jobId } }).catch(() => 0);
+    if (claimed.count === 1) {
+      await this.agenda.cancel({ name: agendaName(job.kind as JobKind, job.lane), data: { jobId } }).catch(() => 0);
+      await this.emitEnded(job);
+    }
     this.running.get(jobId)?.abort(new Error('cancelled'));
     const updated = (await prisma.job.findUnique({ where: { id: jobId } }))!;
     await this.publish(updated);
@@ -195,6 +236,11 @@ export class JobEngine implements JobQueue {
   private async finish(job: Job, data: Partial<Job>): Promise<void> {
     await this.opts.prisma.job.updateMany({ where: { id: job.id }, data: { ...data, finishedAt: new Date() } as never });
     await this.publish(job);
+    await this.emitEnded(job);
+  }
+
+  private async emitEnded(job: Job): Promise<void> {
+    await this.ended.emit(job).catch((err: unknown) => this.opts.log.error({ err, jobId: job.id }, 'a listener of ended jobs failed'));
   }
 
   /** The Agenda processor shared by every kind. */
@@ -386,6 +432,7 @@ export class JobEngine implements JobQueue {
     this.stopRequested = true;
     if (this.started) {
       this.started = false;
+      await this.workerStopping.emit().catch((err: unknown) => this.opts.log.error({ err }, 'a listener of the worker stopping failed'));
       const repo = this.mariaDbRepository();
       if (repo) repo.polling = false;
       await this.agenda.stop(false).catch(() => undefined);

@@ -46,6 +46,11 @@ export type EnqueueOptions = {
   dependsOn?: number;
   /** total attempts for kinds whose handler may be retried with backoff */
   maxAttempts?: number;
+  /**
+   * the lane of its kind the job runs in: only a worker whose definition of the kind serves that
+   * lane takes it (git builds: the build's arch). Without one, any worker takes it.
+   */
+  lane?: string;
 };
 
 export type JobQueue = {
@@ -79,6 +84,8 @@ export type JobKindDefinition<P> = {
   recovery: RecoveryRule | ((contents: P) => RecoveryRule);
   /** retries with exponential backoff on failure (default 1 = no retry) */
   maxAttempts?: number;
-  /** jobs of this kind one worker process runs at once (default: job-workers) */
+  /** jobs of this kind one worker process runs at once (default and ceiling: its job-workers) */
   concurrency?: number;
+  /** the lanes (EnqueueOptions.lane) this process serves besides jobs without a lane */
+  lanes?: readonly string[];
 };

@@ -12,6 +12,7 @@ import { viewerOf as authenticate } from '../auth.ts';
 import { readBytes, readJson } from '../body.ts';
 import { notFoundHandler } from '../errors.ts';
 import { buildJson, buildRefJson, checkJson, jobJson, naiveDate } from './json.ts';
+import { buildSetRoutes } from './build-sets.ts';
 import { multipartBoundary, readMultipart } from './multipart.ts';
 import { MISSING_OBJECTS_BODY_LIMIT } from '../../domain/builds/missing-objects.ts';
 
@@ -323,6 +324,8 @@ export function createApiV1Router(services: Services): Router {
     await services.tokens.revoke(viewer, await tokenIds(req, res));
     res.status(204).end();
   });
+
+  buildSetRoutes(router, services);
 
   router.use(notFoundHandler(apiV1Path));
   return router;

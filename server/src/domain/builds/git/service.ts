@@ -185,7 +185,9 @@ export class GitBuildService {
     if (build.state !== 'WAITING') return null;
     const live = await this.prisma.job.findFirst({ where: { buildId, kind: 'git-build', status: { in: ['NEW', 'STARTED'] } } });
     if (live) return live;
-    const job = await this.jobs.enqueue('git-build', { build: buildId }, { buildId });
+    const source = await this.source(buildId);
+    // Queued in the lane of its arch: only a worker that builds the arch takes it.
+    const job = await this.jobs.enqueue('git-build', { build: buildId }, { buildId, lane: source?.arch });
     await this.builds.changed(buildId);
     return job;
   }

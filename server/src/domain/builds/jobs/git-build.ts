@@ -40,6 +40,11 @@ export function gitBuildJob(deps: GitBuildJobDeps): JobKindDefinition<GitBuildPa
     get concurrency() {
       return deps.config.maxBuildsPerWorker;
     },
+    // One lane per arch this worker builds: a build's job (queued in its arch's lane) goes only to
+    // a worker that builds that arch.
+    get lanes() {
+      return deps.config.buildArches;
+    },
   };
 }
 
