@@ -14,6 +14,7 @@ import { notFoundHandler } from '../errors.ts';
 import { buildJson, buildRefJson, checkJson, jobJson, naiveDate } from './json.ts';
 import { multipartBoundary, readMultipart } from './multipart.ts';
 import { MISSING_OBJECTS_BODY_LIMIT } from '../../domain/builds/missing-objects.ts';
+import { addGitHookRoutes } from './hooks.ts';
 
 export const apiV1Path = '/api/v1';
 
@@ -268,6 +269,10 @@ export function createApiV1Router(services: Services): Router {
     await services.tokens.revoke(viewer, await tokenIds(req, res));
     res.status(204).end();
   });
+
+  // --- git forge webhooks (authenticated by their signature, not a token) ----------------------
+
+  addGitHookRoutes(router, services, (req, path) => `${base(req)}${apiV1Path}${path}`);
 
   router.use(notFoundHandler(apiV1Path));
   return router;
