@@ -256,11 +256,8 @@ export class GitSourceService {
           : 'not a signed GitHub, Gitea or GitLab webhook request (X-Hub-Signature-256, X-Gitea-Signature or X-Gitlab-Token)',
       );
     }
-    let why = this.disabledReason(source);
-    if (!why) {
-      why = await this.tokenProblem(source);
-      if (why) await this.prisma.gitSource.updateMany({ where: { id: source.id, disabledReason: null }, data: { disabledReason: why } });
-    }
+    const why = source.disabledReason ?? (await this.tokenProblem(source));
+    if (why && !source.disabledReason) await this.prisma.gitSource.updateMany({ where: { id: source.id, disabledReason: null }, data: { disabledReason: why } });
     if (why) throw new ForbiddenError(`git source ${source.id} is disabled: ${why}; register it again with a valid token`);
     if (event.kind === 'ping') return { status: 200, message: `pong: git source ${source.id} builds pushes to ${source.branch}` };
     if (event.kind !== 'push') return { status: 202, message: `ignored: ${event.name} events build nothing` };
