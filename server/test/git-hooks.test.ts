@@ -81,7 +81,7 @@ async function hook(source: number | string, o: HookOptions = {}): Promise<HookR
     headers['x-gitlab-event'] = o.event ?? 'Push Hook';
     if (o.sign !== 'none') headers['x-gitlab-token'] = secret;
   }
-  const res = await fetch(`${s.url}/api/v1/hooks/git/${source}`, { method: 'POST', headers, body });
+  const res = await fetch(`${s.url}/api/v1/hooks/git/${source}`, { method: 'POST', headers, body: new Uint8Array(body) });
   const text = await res.text();
   let json: unknown = null;
   try {
