@@ -5,16 +5,22 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createHmac, generateKeyPairSync } from 'node:crypto';
+import path from 'node:path';
 import { startTestServer, pollFor, type TestServer } from './kit/server.ts';
+import { createSignedRepo } from './kit/repo-fixtures.ts';
+import { buildTestRuntime, tempDir } from './kit/flatpak-fixtures.ts';
+import { appFiles, commitFiles, gitBuildConfig, makeGitApp } from './kit/git-fixtures.ts';
 
 let s: TestServer;
 
 before(async () => {
-  s = await startTestServer({ 'git-url-schemes': ['https', 'ssh', 'file'] });
-  for (const name of ['hooks', 'elsewhere']) {
-    const r = await s.gql(`mutation($n: String!) { createRepo(input: { name: $n }) { __typename ... on Error { message } } }`, { n: name });
-    assert.equal(r.body.data?.createRepo?.__typename, 'RepoPayload', JSON.stringify(r.body));
-  }
+  const work = await tempDir('fmd-git-hooks-');
+  const runtimeRepo = path.join(work, 'rt-repo');
+  await buildTestRuntime(runtimeRepo, { workDir: path.join(work, 'rt-work') });
+  s = await startTestServer({ ...gitBuildConfig(runtimeRepo), 'job-poll-ms': 200, 'delay-update-secs': 0 });
+  await createSignedRepo(s, 'hooks');
+  const r = await s.gql(`mutation { createRepo(input: { name: "elsewhere" }) { __typename ... on Error { message } } }`);
+  assert.equal(r.body.data?.createRepo?.__typename, 'RepoPayload', JSON.stringify(r.body));
 });
 after(async () => {
   await s?.stop();
@@ -457,4 +463,94 @@ test('a source is disabled when its registering token is revoked (or a token it 
   assert.match(st.disabledReason, /expired/);
   assert.equal(await s.services.gitSources.checkTokens(), 0, 'nothing left to disable');
   assert.equal(await gitBuildCount(), before);
+});
+
+// --- pushes that build ---------------------------------------------------------------------------
+
+const buildFields = 'number state stateReason publishedState appId source { url ref commit manifestPath }';
+
+async function buildNow(n: number): Promise<any> {
+  return (await gqlOk(`query($n: Int!) { build(number: $n) { ${buildFields} } }`, { n })).build;
+}
+
+const over = (b: any) => b.publishedState === 'PUBLISHED' || b.publishedState === 'FAILED' || ['FAILED', 'CANCELLED', 'SUPERSEDED'].includes(b.state);
+
+async function waitForBuild(n: number, done: (b: any) => boolean = over, timeoutMs = 300_000): Promise<any> {
+  return pollFor(async () => {
+    const b = await buildNow(n);
+    return done(b) ? b : null;
+  }, timeoutMs, 200);
+}
+
+async function logsOf(buildId: number): Promise<string> {
+  const jobs = await s.services.prisma.job.findMany({ where: { buildId } });
+  return (await Promise.all(jobs.map((j) => s.services.jobRecords.log(j.id)))).join('\n');
+}
+
+test('signed GitHub, Gitea and GitLab pushes build the pushed commit and publish it, with the rights of the registering token; the credential never shows in a log', { timeout: 900_000 }, async () => {
+  const app = await makeGitApp({ appId: 'org.test.HookHello', message: 'pushed one' });
+  const token = await mintToken({ scopes: ['build', 'publish'], repos: ['hooks'], prefixes: ['org.test.HookHello'] });
+  const credSecret = 'hooks-credential-must-stay-hidden-42';
+  const cred = await createCredential({ repo: 'hooks', name: 'for the hooked app', kind: 'HTTPS_TOKEN', username: 'oauth2', secret: credSecret }, token.token);
+  assert.equal(cred.body.data.createGitCredential.__typename, 'GitCredentialPayload', JSON.stringify(cred.body));
+  const src = await registerOk(
+    { repo: 'hooks', url: app.url, branch: 'main', appId: app.appId, autoPublish: true, credential: cred.body.data.createGitCredential.gitCredential.id },
+    token.token,
+  );
+  let head = app.commit;
+  const built: number[] = [];
+  for (const forge of ['github', 'gitea', 'gitlab'] as const) {
+    if (forge !== 'github') head = await commitFiles(app.dir, appFiles({ appId: app.appId, message: `pushed by ${forge}` }).files, `${forge} push`);
+    const r = await hook(src.number, { forge, secret: src.secret, body: pushBody('main', head) });
+    assert.equal(r.status, 200, `${forge}: ${JSON.stringify(r.body)}`);
+    assert.equal(typeof r.body.build, 'number');
+    assert.equal(r.headers.location, `${s.url}/api/v1/build/${r.body.build}`);
+    const b = await waitForBuild(r.body.build);
+    assert.equal(b.state, 'READY', `${forge}: ${JSON.stringify(b)}`);
+    assert.equal(b.publishedState, 'PUBLISHED', `${forge}: ${JSON.stringify(b)}`);
+    assert.equal(b.source.commit, head, 'the pushed commit is what was built');
+    assert.equal(b.source.ref, head);
+    assert.equal(b.appId, app.appId);
+    const row = await s.services.prisma.buildSource.findUniqueOrThrow({ where: { buildId: b.number } });
+    assert.equal(row.gitSourceId, src.number);
+    assert.equal((row.claims as any).jti, token.jti, 'the build acts with the registering token');
+    assert.ok(!(await logsOf(b.number)).includes(credSecret), 'the credential appears in a job log');
+    built.push(b.number);
+  }
+  const listed = await gqlOk('query($id: ID!) { node(id: $id) { ... on GitSource { lastPushAt builds(first: 10) { edges { node { number } } } } } }', { id: src.id });
+  assert.deepEqual(listed.node.builds.edges.map((e: any) => e.node.number), [...built].reverse());
+  assert.ok(listed.node.lastPushAt);
+  const refs = await s.services.repos.refs('hooks');
+  assert.ok(refs.some((r) => r.ref.startsWith(`app/${app.appId}/`)), refs.map((r) => r.ref).join(' '));
+});
+
+test('three quick pushes build only the last commit: the first two end SUPERSEDED', { timeout: 900_000 }, async () => {
+  // Each version's build takes a few seconds, so the first builds are still under way when the last push comes.
+  const slow = (message: string) => appFiles({ appId: 'org.test.HookQuick', message, buildCommands: ['sleep 3'] }).files;
+  const app = await makeGitApp({ appId: 'org.test.HookQuick', message: 'quick one', buildCommands: ['sleep 3'] });
+  const src = await registerOk({ repo: 'hooks', url: app.url, branch: 'main', autoPublish: true });
+  const commits = [app.commit, await commitFiles(app.dir, slow('quick two'), 'two'), await commitFiles(app.dir, slow('quick three'), 'three')];
+  const answers = [];
+  for (const c of commits) answers.push(await hook(src.number, { forge: 'gitea', secret: src.secret, body: pushBody('main', c) }));
+  for (const a of answers) assert.equal(a.status, 200, JSON.stringify(a.body));
+  const [b1, b2, b3] = answers.map((a) => a.body.build as number);
+  // Each push supersedes what is older and unfinished: the second took the first, the third the second.
+  assert.deepEqual(answers[0]!.body.superseded, []);
+  const superseded = [...answers[1]!.body.superseded, ...answers[2]!.body.superseded].sort((x: number, y: number) => x - y);
+  assert.deepEqual(superseded, [b1, b2]);
+  for (const [old, by] of [[b1!, [b2, b3]], [b2!, [b3]]] as const) {
+    const b = await waitForBuild(old, (x) => x.state !== 'WAITING' && x.state !== 'CLONING' && x.state !== 'BUILDING', 60_000);
+    assert.equal(b.state, 'SUPERSEDED', JSON.stringify(b));
+    assert.ok(by.some((n) => b.stateReason === `superseded by build ${n}`), b.stateReason);
+    // flat-manager clients see it failed, with the precise state beside.
+    const rest = (await (await fetch(`${s.url}/api/v1/build/${old}`, { headers: { authorization: `Bearer ${s.adminToken}` } })).json()) as any;
+    assert.equal(rest.repo_state, 3);
+    assert.equal(rest.state, 'superseded');
+  }
+  const last = await waitForBuild(b3!);
+  assert.equal(last.publishedState, 'PUBLISHED', JSON.stringify(last));
+  assert.equal(last.source.commit, commits[2]);
+  // The superseded builds' jobs are over and built nothing that was committed.
+  await pollFor(async () => (await s.services.prisma.job.count({ where: { buildId: { in: [b1!, b2!] }, status: { in: ['NEW', 'STARTED'] } } })) === 0, 60_000, 200);
+  assert.equal(await s.services.prisma.job.count({ where: { buildId: { in: [b1!, b2!] }, kind: { in: ['commit', 'publish'] } } }), 0);
 });
