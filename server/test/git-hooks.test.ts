@@ -467,7 +467,7 @@ test('a source is disabled when its registering token is revoked (or a token it 
 
 // --- pushes that build ---------------------------------------------------------------------------
 
-const buildFields = 'number state stateReason publishedState appId source { url ref commit manifestPath }';
+const buildFields = 'number state stateReason publishedState appId source { url ref commit manifestPath gitSource { number } credential { name } }';
 
 async function buildNow(n: number): Promise<any> {
   return (await gqlOk(`query($n: Int!) { build(number: $n) { ${buildFields} } }`, { n })).build;
@@ -511,6 +511,7 @@ test('signed GitHub, Gitea and GitLab pushes build the pushed commit and publish
     assert.equal(b.source.commit, head, 'the pushed commit is what was built');
     assert.equal(b.source.ref, head);
     assert.equal(b.appId, app.appId);
+    assert.deepEqual([b.source.gitSource, b.source.credential], [{ number: src.number }, { name: 'for the hooked app' }]);
     const row = await s.services.prisma.buildSource.findUniqueOrThrow({ where: { buildId: b.number } });
     assert.equal(row.gitSourceId, src.number);
     assert.equal((row.claims as any).jti, token.jti, 'the build acts with the registering token');

@@ -238,3 +238,25 @@ builder.mutationField('rotateGitSourceSecret', (t) =>
     resolve: (_r, { input }, ctx) => ctx.services.gitSources.rotateSecret(ctx.viewer!, rowId('GitSource', input.id, 'id'), input.secret),
   }),
 );
+
+// --- on a git build ----------------------------------------------------------------------------------
+
+builder.prismaObjectField('BuildSource', 'gitSource', (t) =>
+  t.prismaField({
+    type: 'GitSource',
+    nullable: true,
+    description: 'the git source whose push started the build (null when none, or you may not manage it)',
+    resolve: (query, s, _a, ctx) =>
+      s.gitSourceId === null ? null : ctx.services.prisma.gitSource.findFirst({ ...query, where: { AND: [{ id: s.gitSourceId }, sourcesWhere(ctx)] } }),
+  }),
+);
+
+builder.prismaObjectField('BuildSource', 'credential', (t) =>
+  t.prismaField({
+    type: 'GitCredential',
+    nullable: true,
+    description: 'the credential it clones with (null when none, or you may not see it)',
+    resolve: (query, s, _a, ctx) =>
+      s.credentialId === null ? null : ctx.services.prisma.gitCredential.findFirst({ ...query, where: { AND: [{ id: s.credentialId }, credentialsWhere(ctx)] } }),
+  }),
+);
