@@ -93,6 +93,17 @@ test('builds a manifest on the offline test runtime into the repo, then a rebuil
   await flatpakBuilder(o, { onLine: (l) => again.push(l), timeoutMs: 120_000 });
   assert.ok(again.some((l) => /Cache hit for hello, skipping/.test(l)), again.join('\n'));
   assert.ok(!again.some((l) => l.includes('Running: chmod')), 'the cached module did not run again');
+
+  // The next build comes from another checkout in another work dir, as each git build does: still cached.
+  const work2 = path.join(root, 'ok-2');
+  const file2 = await manifest(path.join(work2, 'src'), 'org.test.GitHello', helloCommands);
+  const third: string[] = [];
+  await flatpakBuilder(
+    { ...o, manifest: file2, buildDir: path.join(work2, 'build'), repo: path.join(work2, 'repo') },
+    { onLine: (l) => third.push(l), timeoutMs: 120_000 },
+  );
+  assert.ok(third.some((l) => /Cache hit for hello, skipping/.test(l)), third.join('\n'));
+  assert.ok(await ostree.revParse(path.join(work2, 'repo'), ref));
 });
 
 test('a failing build command fails with its line in the log and the error', async () => {

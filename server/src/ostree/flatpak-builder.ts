@@ -8,7 +8,7 @@
 // source must be refetched on a rebuild). `--delete-build-dirs` is passed because the state dir is
 // shared by every build of the app: kept build dirs of failed builds would pile up there; the job
 // log holds what went wrong.
-import { chown, mkdir } from 'node:fs/promises';
+import { chown, mkdir, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { runTool } from './exec.ts';
 import type { ToolRunOptions } from './ostree.ts';
@@ -29,7 +29,14 @@ export interface GitBuildFlatpakBuilderOptions {
   arch: string;
   defaultBranch?: string;
   ccache?: boolean;
-  /** Working directory; default: the manifest's directory. */
+  /**
+   * The checkout the manifest is in (default: the manifest's directory). flatpak-builder keys its module
+   * cache on the manifest's path, so the build reads the manifest through a link at a path that is the
+   * same for every build of the app: `<stateDir>/fmd-checkout` -> checkout. (Builds sharing a state dir
+   * must not run at once — they must not anyway, the cache is not shared safely.)
+   */
+  checkout?: string;
+  /** Working directory; default: the manifest's directory (through the link). */
   cwd?: string;
   /** The builder installation's environment (FLATPAK_USER_DIR...); HOME and XDG dirs are replaced by `homeDir`'s. */
   env: NodeJS.ProcessEnv;
@@ -70,7 +77,15 @@ export async function flatpakBuilder(o: GitBuildFlatpakBuilderOptions, tools: To
     if (o.jail?.owner) await chown(d, o.jail.owner.uid, o.jail.owner.gid);
   }
   const env: NodeJS.ProcessEnv = { ...o.env, ...dirs, LANG: o.env.LANG ?? 'C.UTF-8', DBUS_SESSION_BUS_ADDRESS: 'disabled:' };
-  const args = flatpakBuilderArgs(o);
+  const checkout = o.checkout ?? path.dirname(o.manifest);
+  const rel = path.relative(checkout, o.manifest);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new Error(`the manifest ${o.manifest} is not inside ${checkout}`);
+  await mkdir(o.stateDir, { recursive: true });
+  const link = path.join(o.stateDir, 'fmd-checkout');
+  await rm(link, { force: true });
+  await symlink(path.resolve(checkout), link);
+  const manifest = path.join(link, rel);
+  const args = flatpakBuilderArgs({ ...o, manifest });
   const run = o.jail ? o.jail.wrap('flatpak-builder', args) : { cmd: 'flatpak-builder', args };
-  await runTool(run.cmd, run.args, { ...tools, env, cwd: o.cwd ?? path.dirname(o.manifest) });
+  await runTool(run.cmd, run.args, { ...tools, env, cwd: o.cwd ?? path.dirname(manifest) });
 }
