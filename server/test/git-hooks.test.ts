@@ -413,6 +413,10 @@ test('rotateGitSourceSecret: the new secret works at once, the old one no longer
   assert.equal(del.deleteGitSource.number, src.number);
   assert.equal((await ping('the operator chose this one')).status, 404);
   assert.equal((await gqlOk('mutation($id: ID!) { deleteGitSource(input: { id: $id }) { __typename } }', { id: src.id })).deleteGitSource.__typename, 'NotFoundError');
+  for (const id of ['', 'abc', '0', '-1', '1.5', Buffer.from('GitCredential:1').toString('base64'), '99999999999']) {
+    const r = await gqlOk('mutation($id: ID!) { deleteGitSource(input: { id: $id }) { __typename ... on InvalidInputError { field } } }', { id });
+    assert.deepEqual(r.deleteGitSource, { __typename: 'InvalidInputError', field: 'id' }, id);
+  }
 });
 
 test('a source is disabled when its registering token is revoked (or a token it derives from is), or expires', async () => {
