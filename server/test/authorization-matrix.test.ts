@@ -717,9 +717,9 @@ function rows(): Row[] {
   add(`POST ${v1}/build/git`, 'create a git build in main for org.test.Hello (an unreachable source)', 'write', { scopes: ['build'], ...onB1 },
     restProbe('POST', () => `${v1}/build/git`, { json: () => ({ repo: 'main', 'app-id': APP_ID, url: gitSource.url, ref: 'main', 'auto-commit': false }) }, status(200)));
   add(`POST ${v1}/build/:id/cancel`, 'B1: after the rule, B1 is no git build', 'write', { scopes: ['build'], ...onB1 },
-    restProbe('POST', () => `${v1}/build/${fx.b1}/cancel`, { json: () => ({}) }, flatManagerError(400, 'invalid-input')));
+    restProbe('POST', () => `${v1}/build/${fx.b1}/cancel`, { json: () => ({}) }, flatManagerError(400, 'generic-error')));
   add(`POST ${v1}/build/:id/rebuild`, 'B1: after the rule, B1 is no git build', 'write', { scopes: ['build'], ...onB1 },
-    restProbe('POST', () => `${v1}/build/${fx.b1}/rebuild`, { json: () => ({}) }, flatManagerError(400, 'invalid-input')));
+    restProbe('POST', () => `${v1}/build/${fx.b1}/rebuild`, { json: () => ({}) }, flatManagerError(400, 'generic-error')));
   add(`GET ${v1}/build`, 'list builds of org.test.Hello: only those the caller may see', 'read', { scopes: ['build', 'download'], apps: [APP_ID], outside: ['forbidden'] },
     restProbe('GET', () => `${v1}/build?app-id=${APP_ID}`, {}, (r, c) => {
       if (r.status !== 200 || !Array.isArray(r.body)) return unexpected(`status ${r.status}: ${clip(r.text, 120)}`);

@@ -3,7 +3,7 @@
 // creating, starting, cancelling, superseding and rebuilding one live here; the build itself is
 // the git-build job (../jobs/git-build.ts), which calls back the helpers at the end of this class.
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { FmdConfig } from '../../../config/index.ts';
@@ -345,8 +345,20 @@ export class GitBuildService {
     return removed;
   }
 
+  /**
+   * The builder's dirs. Builds run as an unprivileged user (jail.ts) that must be able to walk
+   * (not list) down to its own dirs: the data dir and the builder dirs get o+x when they lack it.
+   */
   async ensureDirs(): Promise<void> {
-    await mkdir(path.join(this.root, 'work'), { recursive: true, mode: 0o700 });
+    for (const dir of [this.root, path.join(this.root, 'work'), path.join(this.root, 'state')]) await mkdir(dir, { recursive: true, mode: 0o711 });
+    if (process.getuid?.() !== 0) return;
+    for (const dir of [this.config.dataDir, this.root, path.join(this.root, 'work'), path.join(this.root, 'state')]) {
+      const st = await stat(dir);
+      if ((st.mode & 0o001) === 0) {
+        await chmod(dir, (st.mode & 0o7777) | 0o001);
+        this.log.info({ dir }, 'made searchable (o+x) for the git builds\' unprivileged user');
+      }
+    }
   }
 }
 

@@ -172,11 +172,14 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
     });
     releaseState = lock.release;
     const upload = builds.uploadPath(id);
+    // Everything the jail binds exists by now (it hands the writable dirs to the jail's user).
     const jail = await createJail({
       workDir: work,
-      writable: [work, stateDir, upload],
+      writable: [stateDir, upload],
       // The installation's runtimes, and the main repo the upload repo names as its parent.
-      readOnly: [gitBuilds.installationDir(), gitBuilds.repoPath(build.repo.name)],
+      readOnly: [installation.flatpakDir, gitBuilds.repoPath(build.repo.name)],
+      // The rest of the data dir (secret, master-key, the database, other builds) is not there.
+      hidden: [config.dataDir],
     });
     await say(`Building ${info.appId} for ${source.arch}`, 0.2);
     await flatpakBuilder(
@@ -187,7 +190,7 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
         stateDir,
         arch: source.arch,
         defaultBranch: branch,
-        cwd: checkout,
+        checkout,
         env: installation.env(),
         jail,
       },
