@@ -539,6 +539,11 @@ test('three quick pushes build only the last commit: the first two end SUPERSEDE
   for (const c of commits) answers.push(await hook(src.number, { forge: 'gitea', secret: src.secret, body: pushBody('main', c) }));
   for (const a of answers) assert.equal(a.status, 200, JSON.stringify(a.body));
   const [b1, b2, b3] = answers.map((a) => a.body.build as number);
+  // The forge delivering the last push again (a lost answer) builds nothing new.
+  const again = await hook(src.number, { forge: 'gitea', secret: src.secret, body: pushBody('main', commits[2]!) });
+  assert.equal(again.status, 200, JSON.stringify(again.body));
+  assert.deepEqual([again.body.build, again.body.superseded], [b3, []]);
+  assert.match(again.body.message, /already being built/);
   // Each push supersedes what is older and unfinished: the second took the first, the third the second.
   assert.deepEqual(answers[0]!.body.superseded, []);
   const superseded = [...answers[1]!.body.superseded, ...answers[2]!.body.superseded].sort((x: number, y: number) => x - y);

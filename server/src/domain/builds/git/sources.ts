@@ -64,6 +64,8 @@ export type RegisterGitSourceInput = {
 /** The answer to a webhook request: its status and JSON body (and the build it started). */
 export type HookAnswer = { status: number; message: string; build?: number; superseded?: number[] };
 
+/** A built build's states until it is READY: a redelivered push of its commit builds nothing new. */
+const underWay = ['UPLOADING', 'COMMITTING', 'VALIDATING'] as const;
 const ARCH_RE = /^[A-Za-z0-9_]{1,32}$/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const sealContext = (id: number) => `git-source:${id}`;
@@ -265,6 +267,13 @@ export class GitSourceService {
     if (push.deleted) return { status: 202, message: `ignored: ${push.ref} was deleted` };
     if (push.branch !== source.branch) return { status: 202, message: `ignored: a push to ${push.ref}; git source ${source.id} builds ${source.branch}` };
     if (!this.builds) throw new Error('the git source service has no git build service');
+    // Forges deliver again when an answer was slow or lost: the same commit is built once while a build of it is under way.
+    const same = await this.prisma.buildSource.findFirst({
+      where: { gitSourceId: source.id, gitRef: push.after, build: { state: { in: [...gitBuildingStates, ...underWay] } } },
+      select: { buildId: true },
+      orderBy: { buildId: 'desc' },
+    });
+    if (same) return { status: 200, message: `${push.after} of ${source.branch} is already being built as build ${same.buildId}`, build: same.buildId, superseded: [] };
     const c = source.claims as StoredSourceClaims;
     const claims = { jti: c.jti, sub: c.sub, scope: c.scope, prefixes: c.prefixes, apps: c.apps, repos: c.repos };
     const actor: Viewer = { claims: { ...c, name: null, token_type: null }, ownerId: null };
@@ -282,6 +291,7 @@ export class GitSourceService {
     });
     await this.prisma.gitSource.updateMany({ where: { id: source.id }, data: { lastPushAt: new Date() } });
     const superseded = await this.supersedeOlder(source.id, build.id);
+    this.log.info({ gitSource: source.id, forge: event.forge, commit: push.after, build: build.id, superseded }, 'a push to a git source started a build');
     return { status: 200, message: `building ${push.after} of ${source.branch} as build ${build.id}`, build: build.id, superseded };
   }
 
