@@ -6,18 +6,22 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
+import { pino } from 'pino';
 import { startTestServer, pollFor, type TestServer } from './kit/server.ts';
 import { createSignedRepo } from './kit/repo-fixtures.ts';
 import { buildTestRuntime, tempDir } from './kit/flatpak-fixtures.ts';
 import { appFiles, commitFiles, gitBuildConfig, makeGitApp } from './kit/git-fixtures.ts';
 
 let s: TestServer;
+/** everything the server logs, down to debug: secrets must never be in it */
+const serverLog: string[] = [];
 
 before(async () => {
   const work = await tempDir('fmd-git-hooks-');
   const runtimeRepo = path.join(work, 'rt-repo');
   await buildTestRuntime(runtimeRepo, { workDir: path.join(work, 'rt-work') });
-  s = await startTestServer({ ...gitBuildConfig(runtimeRepo), 'job-poll-ms': 200, 'delay-update-secs': 0 });
+  const log = pino({ level: 'debug' }, { write: (line: string) => void serverLog.push(line) });
+  s = await startTestServer({ ...gitBuildConfig(runtimeRepo), 'job-poll-ms': 200, 'delay-update-secs': 0 }, { log });
   await createSignedRepo(s, 'hooks');
   const r = await s.gql(`mutation { createRepo(input: { name: "elsewhere" }) { __typename ... on Error { message } } }`);
   assert.equal(r.body.data?.createRepo?.__typename, 'RepoPayload', JSON.stringify(r.body));
@@ -527,6 +531,11 @@ test('signed GitHub, Gitea and GitLab pushes build the pushed commit and publish
   assert.ok(listed.node.lastPushAt);
   const refs = await s.services.repos.refs('hooks');
   assert.ok(refs.some((r) => r.ref.startsWith(`app/${app.appId}/`)), refs.map((r) => r.ref).join(' '));
+  // Neither the credential nor the webhook secret is in anything the server logged.
+  const logged = serverLog.join('');
+  assert.match(logged, /a push to a git source started a build/);
+  assert.ok(!logged.includes(credSecret), 'the credential is in the server log');
+  assert.ok(!logged.includes(src.secret), 'the webhook secret is in the server log');
 });
 
 test('three quick pushes build only the last commit: the first two end SUPERSEDED', { timeout: 900_000 }, async () => {
