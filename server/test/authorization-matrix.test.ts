@@ -154,6 +154,8 @@ const hx = {
   source: { id: '', number: 0, secret: '' },
   /** rotateGitSourceSecret's target: its secret changes, the webhook rows' source keeps its own */
   rotating: '',
+  /** a build started by a signed push to `source` */
+  pushedBuild: 0,
   /** per caller: a credential and a source only deleteGitCredential / deleteGitSource of that caller touch */
   doomedCredential: new Map<Caller, string>(),
   doomedSource: new Map<Caller, string>(),
@@ -168,10 +170,10 @@ async function createGitCredential(name: string): Promise<{ id: string; number: 
   return d.createGitCredential.gitCredential;
 }
 
-async function registerGitSource(branch: string): Promise<{ id: string; number: number; secret: string }> {
+async function registerGitSource(branch: string, credential?: string): Promise<{ id: string; number: number; secret: string }> {
   const d = await gqlOk(
     `mutation($input: RegisterGitSourceInput!) { registerGitSource(input: $input) { __typename ... on RegisterGitSourcePayload { secret gitSource { id number } } ... on Error { message } } }`,
-    { input: { repo: 'main', url: 'https://git.invalid/matrix/app.git', branch, appId: APP_ID } },
+    { input: { repo: 'main', url: 'https://git.invalid/matrix/app.git', branch, appId: APP_ID, ...(credential ? { credential } : {}) } },
   );
   assert.equal(d.registerGitSource.__typename, 'RegisterGitSourcePayload', JSON.stringify(d.registerGitSource));
   return { ...d.registerGitSource.gitSource, secret: d.registerGitSource.secret };
@@ -309,8 +311,21 @@ async function seed(): Promise<void> {
     { b: fx.b1, j: fx.commitJob, k: fx.keys.main.id },
   );
   hx.credential = await createGitCredential('matrix credential');
-  hx.source = await registerGitSource('main');
+  hx.source = await registerGitSource('main', hx.credential.id);
   hx.rotating = (await registerGitSource('rotating')).id;
+  // A build a push started (its source is unreachable: it fails to clone, and is over before the table runs).
+  const push = Buffer.from(JSON.stringify({ ref: 'refs/heads/main', after: 'b'.repeat(40) }));
+  const pushed = await fetch(`${s.url}/api/v1/hooks/git/${hx.source.number}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': `sha256=${createHmac('sha256', hx.source.secret).update(push).digest('hex')}` },
+    body: new Uint8Array(push),
+  });
+  const pushedBody = (await pushed.json()) as any;
+  assert.equal(pushed.status, 200, JSON.stringify(pushedBody));
+  hx.pushedBuild = pushedBody.build;
+  await pollFor(async () => (await s.services.prisma.build.findUnique({ where: { id: hx.pushedBuild } }))?.state === 'FAILED', 120_000, 100);
+  await waitForJobs();
+  fx.builds.push({ id: hx.pushedBuild, repo: 'main', appId: APP_ID });
   fx.ids = {
     GitCredential: hx.credential.id,
     GitSource: hx.source.id,
@@ -663,6 +678,14 @@ function rows(): Row[] {
       const list = d.repo.gitSources;
       if (list.totalCount === 0 && list.edges.length === 0) return { kind: 'hidden', detail: 'empty' };
       return list.edges.some((e: any) => e.node.id === hx.source.id) ? allowed() : unexpected(clip(list));
+    }));
+  add('Query.build', "build(a build a push started).source { gitSource credential }: null unless the caller manages main's git sources", 'read',
+    { scopes: gitManagers, repos: ['main'], apps: [APP_ID], noScope: ['hidden', 'forbidden'], outside: ['hidden'] },
+    queryProbe('query($n: Int!) { build(number: $n) { source { gitSource { id } credential { id } } } }', () => ({ n: hx.pushedBuild }), (d) => {
+      if (d.build === null) return { kind: 'hidden', detail: 'build null' };
+      const { gitSource, credential } = d.build.source;
+      if (gitSource === null && credential === null) return { kind: 'hidden', detail: 'gitSource and credential null' };
+      return gitSource?.id === hx.source.id && credential?.id === hx.credential.id ? allowed() : unexpected(clip(d.build.source));
     }));
   add('Mutation.createGitCredential', 'createGitCredential(main, mx-<caller>)', 'write', { scopes: gitManagers, repos: ['main'] },
     mutationProbe('createGitCredential', m('createGitCredential', 'CreateGitCredentialInput'), (c) => ({ input: { repo: 'main', name: `mx-${callers.indexOf(c)}`, kind: 'HTTPS_TOKEN', secret: 'mx-token-value' } }), ['GitCredentialPayload']));
