@@ -189,6 +189,15 @@ test('the manifest is found and checked before building: ambiguity lists the can
   const refused = await waitForBuild(s, c2.build.number, (b) => !['WAITING', 'CLONING', 'BUILDING'].includes(b.state), 120_000);
   assert.equal(refused.state, 'FAILED');
   assert.match(refused.stateReason, /org\.test\.GitSolo.*prefixes/);
+  // A runtime none of the builder's remotes has: the build fails naming it.
+  const lost = await makeGitApp({ appId: 'org.test.GitLost' });
+  const manifest = JSON.parse(await readFile(path.join(lost.dir, lost.manifestPath), 'utf8'));
+  await commitFiles(lost.dir, { [lost.manifestPath]: JSON.stringify({ ...manifest, runtime: 'org.test.Missing', sdk: 'org.test.MissingSdk' }) }, 'a runtime nobody has');
+  const c3 = await createGitBuild(s, { repo: 'apps', git: { url: lost.url } });
+  const missing = await waitForBuild(s, c3.build.number, (b) => !['WAITING', 'CLONING', 'BUILDING'].includes(b.state), 120_000);
+  assert.equal(missing.state, 'FAILED');
+  assert.match(missing.stateReason, /org\.test\.Missing/);
+  assert.match(missing.stateReason, /test-runtime/, 'the reason names the remotes looked in');
 });
 
 /** Starts a build whose command sleeps; answers it once the sleep runs, with the marker to find its processes. */
@@ -309,6 +318,19 @@ test('bad git build inputs are refused before anything is created, on GraphQL an
   assert.equal((await post('/build/abc/cancel', {})).status, 404);
   assert.equal((await post('/build/987654/rebuild', {})).status, 404);
   assert.equal(await s.services.prisma.build.count(), before + 1, 'no git build was created (only the plain one)');
+});
+
+test("a repo's autoPublish policy publishes git builds of a token without the publish scope", { timeout: 300_000 }, async () => {
+  await createSignedRepo(s, 'policy');
+  const u = await s.gql(`mutation { updateRepo(input: { name: "policy", autoPublish: true }) { __typename ... on RepoPayload { repo { autoPublish } } ... on Error { message } } }`);
+  assert.equal(u.body.data.updateRepo.repo?.autoPublish, true, JSON.stringify(u.body));
+  const t = await s.gql(`mutation { createToken(input: { name: "build only", scopes: ["build"], repos: ["policy"], prefixes: ["org.test"], durationSeconds: 600 }) { ... on CreateTokenPayload { token } } }`);
+  const app = await makeGitApp({ appId: 'org.test.GitPolicy' });
+  const created = await createGitBuild(s, { repo: 'policy', git: { url: app.url } }, t.body.data.createToken.token);
+  assert.equal(created.__typename, 'BuildPayload', JSON.stringify(created));
+  assert.equal(created.build.source.autoPublish, false);
+  const done = await waitForBuild(s, created.build.number, (b) => b.publishedState === 'PUBLISHED' || b.publishedState === 'FAILED' || b.state === 'FAILED');
+  assert.equal(done.publishedState, 'PUBLISHED', JSON.stringify(done));
 });
 
 test('POST /api/v1/build/git creates a git build answering flat-manager build JSON with a Location', { timeout: 300_000 }, async () => {

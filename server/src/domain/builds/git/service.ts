@@ -97,6 +97,11 @@ export class GitBuildService {
     return path.join(this.root, 'work', String(buildId));
   }
 
+  /** Where a build's git credential files live during its clone (never in its work dir). */
+  credentialDir(buildId: number): string {
+    return path.join(this.root, 'credentials', String(buildId));
+  }
+
   /** flatpak-builder's --state-dir of an app: its module cache survives from one build to the next. */
   stateDir(appId: string, arch: string): string {
     return path.join(this.root, 'state', appId, arch);
