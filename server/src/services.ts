@@ -19,6 +19,8 @@ import { resolveMasterKey } from './config/secret.ts';
 import { JobService } from './domain/jobs/service.ts';
 import type { JobQueue } from './domain/jobs/queue.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { GitCredentialService } from './domain/builds/git/credentials.ts';
+import { GitSourceService } from './domain/builds/git/sources.ts';
 import { createJobEngine, registerJobKinds, type JobEngine } from './jobs/index.ts';
 
 export type Services = {
@@ -40,6 +42,10 @@ export type Services = {
   buildSets: BuildSetService;
   /** this process as a builder (heartbeat, sweeps) while it runs jobs */
   buildWorkers: BuildWorkers;
+  /** credentials for cloning private git sources (secrets sealed with the master key) */
+  gitCredentials: GitCredentialService;
+  /** git sources: push-triggered builds through webhooks */
+  gitSources: GitSourceService;
   metrics: Metrics;
   /** the domain's job queue (enqueue, cancel) */
   jobs: JobQueue;
@@ -57,13 +63,18 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
   const tokens = new TokenService(db.prisma, secretKey(secret), { flushMs: config.tokenUsageFlushMs, revocationCacheMs: config.tokenRevocationCacheMs, events });
   const users = new UserService(db.prisma, tokens);
   let masterKey: string | undefined;
-  const keys = new KeyService(db.prisma, () => (masterKey ??= resolveMasterKey(config)));
+  const masterKeyOf = () => (masterKey ??= resolveMasterKey(config));
+  const keys = new KeyService(db.prisma, masterKeyOf);
   const metrics = createMetrics();
   const jobEngine = await createJobEngine({ config, prisma: db.prisma, pool: db.pool, events, log, registry: metrics.registry });
   const repos = new RepoService({ prisma: db.prisma, config, keys, events, tokens, log, jobs: jobEngine });
   const builds = new BuildService({ prisma: db.prisma, config, repos, jobs: jobEngine, events, log });
   const promotions = new PromotionService({ prisma: db.prisma, repos, builds, jobs: jobEngine, log });
   const gitBuilds = new GitBuildService({ prisma: db.prisma, config, builds, repos, jobs: jobEngine, keys, log });
+  const gitCredentials = new GitCredentialService({ prisma: db.prisma, repos, masterKey: masterKeyOf });
+  const gitSources = new GitSourceService({ prisma: db.prisma, config, repos, tokens, masterKey: masterKeyOf, log });
+  gitBuilds.credentials = gitCredentials;
+  gitSources.builds = gitBuilds;
   // How the services react to each other's changes (awaited, in this process).
   builds.landed.add((buildId, repo, run) => promotions.autoPromote(buildId, repo, run));
   repos.deleting.add((repo) => promotions.endForRepo(repo));
@@ -112,11 +123,14 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     scheduler,
     buildSets,
     buildWorkers,
+    gitCredentials,
+    gitSources,
     metrics,
     jobs: jobEngine,
     jobRecords: new JobService(db.prisma, events),
     jobEngine,
     async close() {
+      gitSources.close();
       await jobEngine.stop();
       await tokens.close();
       await builds.close();

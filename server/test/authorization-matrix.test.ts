@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { createClient, type Client } from 'graphql-ws';
+import { createHmac } from 'node:crypto';
 import { startTestServer, pollFor, type TestServer } from './kit/server.ts';
 import { testBuilds, type Builds } from './kit/repo-fixtures.ts';
 import { APP_ID, PLATFORM_ID } from './kit/flatpak-fixtures.ts';
@@ -145,9 +146,40 @@ const fx = {
   victimList: { jti: '', token: '' },
   victimGqlRevoke: { jti: '', token: '' },
   victimRestRevoke: { jti: '', token: '' },
-  ids: {} as Record<'ApiToken' | 'Build' | 'BuildSet' | 'Job' | 'Repo' | 'SigningKey' | 'User', string>,
+  ids: {} as Record<'ApiToken' | 'Build' | 'BuildSet' | 'Job' | 'Repo' | 'SigningKey' | 'User' | 'GitCredential' | 'GitSource', string>,
   adminUserId: '',
 };
+
+/** Git credentials and git sources of main (all for org.test.Hello), registered by the admin. */
+const hx = {
+  credential: { id: '', number: 0 },
+  source: { id: '', number: 0, secret: '' },
+  /** rotateGitSourceSecret's target: its secret changes, the webhook rows' source keeps its own */
+  rotating: '',
+  /** a build started by a signed push to `source` */
+  pushedBuild: 0,
+  /** per caller: a credential and a source only deleteGitCredential / deleteGitSource of that caller touch */
+  doomedCredential: new Map<Caller, string>(),
+  doomedSource: new Map<Caller, string>(),
+};
+
+async function createGitCredential(name: string): Promise<{ id: string; number: number }> {
+  const d = await gqlOk(
+    `mutation($n: String!) { createGitCredential(input: { repo: "main", name: $n, kind: HTTPS_TOKEN, secret: "matrix-token-value" }) { __typename ... on GitCredentialPayload { gitCredential { id number } } ... on Error { message } } }`,
+    { n: name },
+  );
+  assert.equal(d.createGitCredential.__typename, 'GitCredentialPayload', JSON.stringify(d.createGitCredential));
+  return d.createGitCredential.gitCredential;
+}
+
+async function registerGitSource(branch: string, credential?: string): Promise<{ id: string; number: number; secret: string }> {
+  const d = await gqlOk(
+    `mutation($input: RegisterGitSourceInput!) { registerGitSource(input: $input) { __typename ... on RegisterGitSourcePayload { secret gitSource { id number } } ... on Error { message } } }`,
+    { input: { repo: 'main', url: 'https://git.invalid/matrix/app.git', branch, appId: APP_ID, ...(credential ? { credential } : {}) } },
+  );
+  assert.equal(d.registerGitSource.__typename, 'RegisterGitSourcePayload', JSON.stringify(d.registerGitSource));
+  return { ...d.registerGitSource.gitSource, secret: d.registerGitSource.secret };
+}
 
 async function gqlOk(query: string, variables?: Record<string, unknown>, token: string | null = s.adminToken): Promise<any> {
   const r = await s.gql(query, variables, token);
@@ -288,8 +320,26 @@ async function seed(): Promise<void> {
        viewer { user { id } } tokens(first: 100) { edges { node { id tokenId } } } }`,
     { b: fx.b1, j: fx.commitJob, k: fx.keys.main.id },
   );
+  hx.credential = await createGitCredential('matrix credential');
+  hx.source = await registerGitSource('main', hx.credential.id);
+  hx.rotating = (await registerGitSource('rotating')).id;
+  // A build a push started (its source is unreachable: it fails to clone, and is over before the table runs).
+  const push = Buffer.from(JSON.stringify({ ref: 'refs/heads/main', after: 'b'.repeat(40) }));
+  const pushed = await fetch(`${s.url}/api/v1/hooks/git/${hx.source.number}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': `sha256=${createHmac('sha256', hx.source.secret).update(push).digest('hex')}` },
+    body: new Uint8Array(push),
+  });
+  const pushedBody = (await pushed.json()) as any;
+  assert.equal(pushed.status, 200, JSON.stringify(pushedBody));
+  hx.pushedBuild = pushedBody.build;
+  await pollFor(async () => (await s.services.prisma.build.findUnique({ where: { id: hx.pushedBuild } }))?.state === 'FAILED', 120_000, 100);
+  await waitForJobs();
+  fx.builds.push({ id: hx.pushedBuild, repo: 'main', appId: APP_ID });
   fx.ids = {
     ...fx.ids,
+    GitCredential: hx.credential.id,
+    GitSource: hx.source.id,
     Build: ids.build.id,
     Job: ids.job.id,
     Repo: ids.repo.id,
@@ -341,9 +391,9 @@ function mutationProbe(field: string, query: string, variables: (c: Caller) => R
 type HttpResult = { status: number; headers: http.IncomingHttpHeaders; body: any; text: string };
 
 /** One request; an event stream is cut after its headers (the dashboard's /api/events never ends). */
-function call(method: string, path: string, c: Caller, o: { json?: unknown; gzip?: boolean; body?: Buffer; contentType?: string } = {}): Promise<HttpResult> {
+function call(method: string, path: string, c: Caller, o: { json?: unknown; gzip?: boolean; body?: Buffer; contentType?: string; headers?: Record<string, string> } = {}): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...o.headers };
     if (c.token) headers.authorization = `Bearer ${c.token}`;
     let payload = o.body;
     if (o.json !== undefined) {
@@ -394,9 +444,9 @@ function restRefusal(r: HttpResult): Got | null {
 
 type RestCheck = (r: HttpResult, c: Caller) => Got | true;
 
-function restProbe(method: string, path: () => string, o: { json?: (c: Caller) => unknown; gzip?: boolean; body?: Buffer; contentType?: string }, check: RestCheck): (c: Caller) => Promise<Got> {
+function restProbe(method: string, path: () => string, o: { json?: (c: Caller) => unknown; gzip?: boolean; body?: Buffer; contentType?: string; headers?: () => Record<string, string> }, check: RestCheck): (c: Caller) => Promise<Got> {
   return async (c) => {
-    const r = await call(method, path(), c, { json: o.json?.(c), gzip: o.gzip, body: o.body, contentType: o.contentType });
+    const r = await call(method, path(), c, { json: o.json?.(c), gzip: o.gzip, body: o.body, contentType: o.contentType, headers: o.headers?.() });
     // A row's own check may read a 404 or 403 as success (e.g. review of a job that is no check).
     const own = check(r, c);
     if (own === true) return allowed(String(r.status));
@@ -415,7 +465,7 @@ const dashboard: RestCheck = (r) => (r.status < 500 && r.status !== 401 && r.sta
 
 async function snapshot(): Promise<Record<string, string>> {
   const p = s.services.prisma;
-  const [builds, refs, repos, keys, tokens, jobs, promotions, checks, buildSets] = await Promise.all([
+  const [builds, refs, repos, keys, tokens, jobs, promotions, checks, buildSets, gitCredentials, gitSources] = await Promise.all([
     p.build.findMany({ orderBy: { id: 'asc' }, select: { id: true, state: true, publishedState: true, extraIds: true, buildLogUrl: true, appId: true, repoId: true } }),
     p.buildRef.findMany({ orderBy: { id: 'asc' }, select: { id: true, buildId: true, refName: true, commit: true } }),
     p.repo.findMany({
@@ -430,8 +480,11 @@ async function snapshot(): Promise<Record<string, string>> {
     p.promotion.findMany({ orderBy: { id: 'asc' }, select: { id: true } }),
     p.check.findMany({ orderBy: { id: 'asc' }, select: { id: true, status: true } }),
     p.buildSet.findMany({ orderBy: { id: 'asc' }, select: { id: true } }),
+    p.gitCredential.findMany({ orderBy: { id: 'asc' }, select: { id: true, name: true } }),
+    // the sealed secret: a refused rotation must leave it alone
+    p.gitSource.findMany({ orderBy: { id: 'asc' }, select: { id: true, webhookSecretEncrypted: true, disabledReason: true } }),
   ]);
-  const rows = { builds, refs, repos, keys, tokens, jobs, promotions, checks, buildSets };
+  const rows = { builds, refs, repos, keys, tokens, jobs, promotions, checks, buildSets, gitCredentials, gitSources };
   return Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, JSON.stringify(v)]));
 }
 
@@ -459,6 +512,8 @@ const tokenManagers = ['tokenmanagement', 'admin'] as const;
 /** Nodes are refused by answering null, whatever the reason. */
 const asNode = (r: Rule): Rule => ({ ...r, invalid: ['hidden', 'unauthenticated'], noScope: ['hidden'], outside: ['hidden'] });
 const onlyAdmins = { test: isAdmin, why: 'only admins see tokens they did not derive' };
+/** Who manages a repo's git credentials and sources: tokens that may build into it, and admins. */
+const gitManagers = ['build', 'admin'] as const;
 
 const visibleBuilds = (c: Caller, list = fx.builds) =>
   list.filter((x) => c.scopes.some((sc) => (buildReaders as readonly string[]).includes(sc)) && repoCovered(c, x.repo) && (x.appId === null || appCovered(c, x.appId)));
@@ -474,6 +529,8 @@ const nodeRules: Record<keyof typeof fx.ids, Rule> = {
   // the admin user owns every caller's token here: each may see its own user
   User: asNode({}),
   ApiToken: asNode({ scopes: tokenManagers, also: onlyAdmins }),
+  GitCredential: asNode({ scopes: gitManagers, repos: ['main'] }),
+  GitSource: asNode({ scopes: gitManagers, repos: ['main'], apps: [APP_ID] }),
 };
 const nodeFields: Record<keyof typeof fx.ids, string> = {
   Build: '... on Build { number }',
@@ -483,6 +540,8 @@ const nodeFields: Record<keyof typeof fx.ids, string> = {
   SigningKey: '... on SigningKey { fingerprint }',
   User: '... on User { name }',
   ApiToken: '... on ApiToken { tokenId }',
+  GitCredential: '... on GitCredential { name }',
+  GitSource: '... on GitSource { branch }',
 };
 const nodeTypes = Object.keys(nodeRules) as Array<keyof typeof fx.ids>;
 const unknownNodeId = () => Buffer.from('SigningKey:987654321').toString('base64');
@@ -633,6 +692,48 @@ function rows(): Row[] {
     mutationProbe('revokeTokens', m('revokeTokens', 'RevokeTokensInput', '... on RevokeTokensPayload { revokedCount }'), (c) => ({ input: { tokenIds: [ownChild.get(c)!] } }), ['RevokeTokensPayload']),
     { setup: mintChildren });
 
+  // --- git credentials and git sources (managed by tokens that may build into the repo, and admins) ---
+  add('Query.repo', 'repo(main).gitCredentials: empty for tokens that may not build into main', 'read', { scopes: gitManagers, repos: ['main'], noScope: ['hidden'], outside: ['hidden'] },
+    queryProbe('{ repo(name: "main") { gitCredentials(first: 50) { totalCount edges { node { id } } } } }', () => ({}), (d) => {
+      if (d.repo === null) return { kind: 'hidden', detail: 'repo null' };
+      const list = d.repo.gitCredentials;
+      if (list.totalCount === 0 && list.edges.length === 0) return { kind: 'hidden', detail: 'empty' };
+      return list.edges.some((e: any) => e.node.id === hx.credential.id) ? allowed() : unexpected(clip(list));
+    }));
+  add('Query.repo', 'repo(main).gitSources: empty for tokens that may not build org.test.Hello into main', 'read', { scopes: gitManagers, repos: ['main'], apps: [APP_ID], noScope: ['hidden'], outside: ['hidden'] },
+    queryProbe('{ repo(name: "main") { gitSources(first: 50) { totalCount edges { node { id } } } } }', () => ({}), (d) => {
+      if (d.repo === null) return { kind: 'hidden', detail: 'repo null' };
+      const list = d.repo.gitSources;
+      if (list.totalCount === 0 && list.edges.length === 0) return { kind: 'hidden', detail: 'empty' };
+      return list.edges.some((e: any) => e.node.id === hx.source.id) ? allowed() : unexpected(clip(list));
+    }));
+  add('Query.build', "build(a build a push started).source { gitSource credential }: null unless the caller manages main's git sources", 'read',
+    { scopes: gitManagers, repos: ['main'], apps: [APP_ID], noScope: ['hidden', 'forbidden'], outside: ['hidden'] },
+    queryProbe('query($n: Int!) { build(number: $n) { source { gitSource { id } credential { id } } } }', () => ({ n: hx.pushedBuild }), (d) => {
+      if (d.build === null) return { kind: 'hidden', detail: 'build null' };
+      const { gitSource, credential } = d.build.source;
+      if (gitSource === null && credential === null) return { kind: 'hidden', detail: 'gitSource and credential null' };
+      return gitSource?.id === hx.source.id && credential?.id === hx.credential.id ? allowed() : unexpected(clip(d.build.source));
+    }));
+  add('Mutation.createGitCredential', 'createGitCredential(main, mx-<caller>)', 'write', { scopes: gitManagers, repos: ['main'] },
+    mutationProbe('createGitCredential', m('createGitCredential', 'CreateGitCredentialInput'), (c) => ({ input: { repo: 'main', name: `mx-${callers.indexOf(c)}`, kind: 'HTTPS_TOKEN', secret: 'mx-token-value' } }), ['GitCredentialPayload']));
+  add('Mutation.deleteGitCredential', "deleteGitCredential(a credential of main only this caller's probe deletes)", 'write', { scopes: gitManagers, repos: ['main'] },
+    mutationProbe('deleteGitCredential', m('deleteGitCredential', 'DeleteGitCredentialInput'), (c) => ({ input: { id: hx.doomedCredential.get(c) } }), ['DeleteGitCredentialPayload']), {
+      setup: async () => {
+        for (const c of callers) hx.doomedCredential.set(c, (await createGitCredential(`mx doomed ${callers.indexOf(c)}`)).id);
+      },
+    });
+  add('Mutation.registerGitSource', 'registerGitSource(main, org.test.Hello): its builds act with the caller, who must be able to build', 'write', { scopes: ['build'], repos: ['main'], apps: [APP_ID] },
+    mutationProbe('registerGitSource', m('registerGitSource', 'RegisterGitSourceInput'), (c) => ({ input: { repo: 'main', url: 'https://git.invalid/matrix/app.git', branch: `mx-${callers.indexOf(c)}`, appId: APP_ID } }), ['RegisterGitSourcePayload']));
+  add('Mutation.rotateGitSourceSecret', 'rotateGitSourceSecret(a source of main for org.test.Hello)', 'write', { scopes: gitManagers, repos: ['main'], apps: [APP_ID] },
+    mutationProbe('rotateGitSourceSecret', m('rotateGitSourceSecret', 'RotateGitSourceSecretInput'), () => ({ input: { id: hx.rotating } }), ['RotateGitSourceSecretPayload']));
+  add('Mutation.deleteGitSource', "deleteGitSource(a source of main for org.test.Hello only this caller's probe deletes)", 'write', { scopes: gitManagers, repos: ['main'], apps: [APP_ID] },
+    mutationProbe('deleteGitSource', m('deleteGitSource', 'DeleteGitSourceInput'), (c) => ({ input: { id: hx.doomedSource.get(c) } }), ['DeleteGitSourcePayload']), {
+      setup: async () => {
+        for (const c of callers) hx.doomedSource.set(c, (await registerGitSource(`doomed-${callers.indexOf(c)}`)).id);
+      },
+    });
+
   // --- Subscription (over a real WebSocket) ---
   add('Subscription.buildUpdated', 'buildUpdated(B1)', 'subscribe', { scopes: buildReaders, repos: ['main'], apps: [APP_ID] }, (c) => subscribeProbe(c, `subscription { buildUpdated(number: ${fx.b1}) { number } }`, 'first'));
   add('Subscription.buildsUpdated', 'buildsUpdated(main): only builds the caller may see', 'subscribe', { scopes: buildReaders, repos: ['main'] }, (c) =>
@@ -731,6 +832,26 @@ function rows(): Row[] {
         for (const [c, jti] of ownChild) ownRestChild.set(c, jti);
       },
     });
+
+  // --- HTTP: git forge webhooks. Public, but only a request signed with the source's secret gets
+  // in: the bearer token (sent by every probe here) neither opens nor closes it. ---
+  const hookPath = (id: number) => `${v1}/hooks/git/${id}`;
+  const signed = (body: Buffer, event: string, secret = hx.source.secret) => () => ({
+    'content-type': 'application/json',
+    'x-github-event': event,
+    'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
+  });
+  const pingBody = Buffer.from('{"zen":"matrix"}');
+  const otherBranch = Buffer.from(JSON.stringify({ ref: 'refs/heads/not-built', after: 'a'.repeat(40) }));
+  const signatureOnly = { test: () => false, why: 'no token opens a webhook: only the signature made with the source secret does' };
+  add(`POST ${v1}/hooks/git/:source`, 'a ping signed with the source secret, whatever the token', 'read', { public: true },
+    restProbe('POST', () => hookPath(hx.source.number), { body: pingBody, headers: signed(pingBody, 'ping') }, status(200)));
+  add(`POST ${v1}/hooks/git/:source`, 'a ping signed with another secret: 401 whatever the token', 'read', { also: signatureOnly, invalid: ['unauthenticated'], outside: ['unauthenticated'] },
+    restProbe('POST', () => hookPath(hx.source.number), { body: pingBody, headers: signed(pingBody, 'ping', 'not the secret of this source') }, status(200)));
+  add(`POST ${v1}/hooks/git/:source`, 'an unknown source: 404 whatever the token', 'read', { also: signatureOnly, invalid: ['hidden'], outside: ['hidden'] },
+    restProbe('POST', () => hookPath(987654), { body: pingBody, headers: signed(pingBody, 'ping') }, status(200)));
+  add(`POST ${v1}/hooks/git/:source`, 'a signed push to a branch the source does not build: accepted, nothing started', 'write', { public: true },
+    restProbe('POST', () => hookPath(hx.source.number), { body: otherBranch, headers: signed(otherBranch, 'push') }, status(202)));
 
   // --- HTTP: repo files (flatpak clients) ---
   const commitPath = (commit: string) => `/repo/main/objects/${commit.slice(0, 2)}/${commit.slice(2)}.commit`;

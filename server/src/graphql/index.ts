@@ -12,6 +12,7 @@ import './repo.ts';
 import './build.ts';
 import './git-build.ts';
 import './build-set.ts';
+import './git-hooks.ts';
 
 let schema: GraphQLSchema | undefined;
 

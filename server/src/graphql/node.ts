@@ -8,6 +8,7 @@ import type { GraphQLContext } from './context.ts';
 import { ForbiddenError } from '../domain/errors.ts';
 import { visibleBuildsWhere } from '../domain/builds/access.ts';
 import { visibleJobsWhere } from '../domain/jobs/access.ts';
+import { visibleGitCredentialsWhere, visibleGitSourcesWhere } from '../domain/builds/git/access.ts';
 import { visibleKeysWhere } from '../domain/keys/access.ts';
 import { visibleUsersWhere } from '../domain/users/access.ts';
 import type { Viewer } from '../domain/tokens/service.ts';
@@ -24,6 +25,9 @@ const loaders: Record<string, Loader> = {
     services.prisma.apiToken.findMany({ ...query, where: { AND: [byId(ids), await services.tokens.visibleTokensWhere(viewer)] } }),
   Build: ({ services }, viewer, ids, query) => services.prisma.build.findMany({ ...query, where: { AND: [byId(ids), visibleBuildsWhere(viewer)] } }),
   BuildSet: ({ services }, viewer, ids, query) => services.prisma.buildSet.findMany({ ...query, where: { AND: [byId(ids), services.buildSets.visibleWhere(viewer)] } }),
+  GitCredential: ({ services }, viewer, ids, query) =>
+    services.prisma.gitCredential.findMany({ ...query, where: { AND: [byId(ids), visibleGitCredentialsWhere(viewer)] } }),
+  GitSource: ({ services }, viewer, ids, query) => services.prisma.gitSource.findMany({ ...query, where: { AND: [byId(ids), visibleGitSourcesWhere(viewer)] } }),
   Job: ({ services }, viewer, ids, query) => services.prisma.job.findMany({ ...query, where: { AND: [byId(ids), visibleJobsWhere(viewer)] } }),
   Repo: ({ services }, viewer, ids, query) => services.prisma.repo.findMany({ ...query, where: { AND: [byId(ids), services.repos.visibleWhere(viewer)] } }),
   SigningKey: ({ services }, viewer, ids, query) => services.prisma.signingKey.findMany({ ...query, where: { AND: [byId(ids), visibleKeysWhere(viewer)] } }),

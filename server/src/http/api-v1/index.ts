@@ -15,6 +15,7 @@ import { buildJson, buildRefJson, checkJson, jobJson, naiveDate } from './json.t
 import { buildSetRoutes } from './build-sets.ts';
 import { multipartBoundary, readMultipart } from './multipart.ts';
 import { MISSING_OBJECTS_BODY_LIMIT } from '../../domain/builds/missing-objects.ts';
+import { addGitHookRoutes } from './hooks.ts';
 
 export const apiV1Path = '/api/v1';
 
@@ -326,6 +327,9 @@ export function createApiV1Router(services: Services): Router {
   });
 
   buildSetRoutes(router, services);
+  // --- git forge webhooks (authenticated by their signature, not a token) ----------------------
+
+  addGitHookRoutes(router, services, (req, path) => `${base(req)}${apiV1Path}${path}`);
 
   router.use(notFoundHandler(apiV1Path));
   return router;
