@@ -64,9 +64,16 @@ if ((!force && npm_current)) && current "$generate_stamp" generate_inputs && ls 
   generate_current=1
 fi
 
+# Git builds run flatpak-builder in a bubblewrap jail as this unprivileged system user when fmd
+# runs as root (server/src/domain/builds/git/jail.ts says why).
+builder_user=fmd-builder
+builder_user_missing=0
+if [[ $(id -u) -eq 0 ]] && ! id -u "$builder_user" >/dev/null 2>&1; then builder_user_missing=1; fi
+
 if ((check)); then
   stale=()
   if ((${#missing[@]})); then stale+=("Debian packages missing: ${missing[*]}"); fi
+  if ((builder_user_missing)); then stale+=("system user $builder_user missing"); fi
   if ((!npm_current)); then stale+=("npm dependencies not installed from the current lockfile"); fi
   if ((!generate_current)); then stale+=("generated code older than its inputs"); fi
   if ((${#stale[@]})); then printf 'install.sh: %s\n' "${stale[@]}" >&2; exit 1; fi
@@ -79,6 +86,11 @@ if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ((builder_user_missing)); then
+  echo "==> creating the system user $builder_user (git builds run as it)"
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$builder_user"
 fi
 
 if ((!npm_current)); then

@@ -11,6 +11,7 @@ import { KeyService } from './domain/keys/service.ts';
 import { RepoService } from './domain/repos/service.ts';
 import { BuildService } from './domain/builds/service.ts';
 import { PromotionService } from './domain/builds/promotions.ts';
+import { GitBuildService } from './domain/builds/git/service.ts';
 import { resolveMasterKey } from './config/secret.ts';
 import { JobService } from './domain/jobs/service.ts';
 import type { JobQueue } from './domain/jobs/queue.ts';
@@ -29,6 +30,8 @@ export type Services = {
   repos: RepoService;
   builds: BuildService;
   promotions: PromotionService;
+  /** builds fmd makes itself from git sources */
+  gitBuilds: GitBuildService;
   metrics: Metrics;
   /** the domain's job queue (enqueue, cancel) */
   jobs: JobQueue;
@@ -52,12 +55,16 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
   const repos = new RepoService({ prisma: db.prisma, config, keys, events, tokens, log, jobs: jobEngine });
   const builds = new BuildService({ prisma: db.prisma, config, repos, jobs: jobEngine, events, log });
   const promotions = new PromotionService({ prisma: db.prisma, repos, builds, jobs: jobEngine, log });
+  const gitBuilds = new GitBuildService({ prisma: db.prisma, config, builds, repos, jobs: jobEngine, keys, log });
   // How the services react to each other's changes (awaited, in this process).
   builds.landed.add((buildId, repo, run) => promotions.autoPromote(buildId, repo, run));
   repos.deleting.add((repo) => promotions.endForRepo(repo));
+  builds.ready.add((buildId) => gitBuilds.onReady(buildId));
   // Uploads cut off by a dead process left temp files behind.
   await builds.removeStaleUploads();
-  registerJobKinds(jobEngine, { prisma: db.prisma, jobs: jobEngine, repos, builds, promotions });
+  await gitBuilds.ensureDirs();
+  await gitBuilds.sweepWorkDirs().catch((err) => log.warn({ err }, 'could not sweep the work dirs of git builds'));
+  registerJobKinds(jobEngine, { prisma: db.prisma, config, jobs: jobEngine, repos, builds, promotions, gitBuilds });
   const services: Services = {
     config,
     log,
@@ -70,6 +77,7 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     repos,
     builds,
     promotions,
+    gitBuilds,
     metrics,
     jobs: jobEngine,
     jobRecords: new JobService(db.prisma, events),

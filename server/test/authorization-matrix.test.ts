@@ -539,6 +539,14 @@ function rows(): Row[] {
   const m = (field: string, input: string, selection = '') => `mutation($input: ${input}!) { ${field}(input: $input) { __typename ... on Error { message } ${selection} } }`;
   add('Mutation.createBuild', 'createBuild(main, org.test.Hello)', 'write', { scopes: ['build'], repos: ['main'], apps: [APP_ID] },
     mutationProbe('createBuild', m('createBuild', 'CreateBuildInput'), () => ({ input: { repo: 'main', appId: APP_ID } }), ['BuildPayload']));
+  // A git build of an unreachable source: it is created (and its job fails to clone), nothing more.
+  const gitSource = { url: 'https://git.invalid/matrix/app.git', ref: 'main', autoCommit: false };
+  add('Mutation.createBuild', 'createBuild(main, org.test.Hello, git source)', 'write', { scopes: ['build'], repos: ['main'], apps: [APP_ID] },
+    mutationProbe('createBuild', m('createBuild', 'CreateBuildInput'), () => ({ input: { repo: 'main', appId: APP_ID, git: gitSource } }), ['BuildPayload']));
+  add('Mutation.cancelBuild', 'cancelBuild(B1): after the rule, B1 is no git build', 'write', { scopes: ['build'], repos: ['main'], apps: [APP_ID] },
+    mutationProbe('cancelBuild', m('cancelBuild', 'CancelBuildInput'), () => ({ input: { build: fx.b1 } }), ['InvalidInputError']));
+  add('Mutation.rebuildBuild', 'rebuildBuild(B1): after the rule, B1 is no git build', 'write', { scopes: ['build'], repos: ['main'], apps: [APP_ID] },
+    mutationProbe('rebuildBuild', m('rebuildBuild', 'RebuildBuildInput'), () => ({ input: { build: fx.b1 } }), ['InvalidInputError']));
   add('Mutation.addBuildRef', 'addBuildRef(B1, app ref): after the rule, B1 is no longer uploading', 'write', { scopes: ['upload'], repos: ['main'], apps: [APP_ID] },
     mutationProbe('addBuildRef', m('addBuildRef', 'AddBuildRefInput'), () => ({ input: { build: fx.b1, ref: b.app.ref, commit: b.app.commit } }), ['WrongStateError']));
   add('Mutation.commitBuild', 'commitBuild(B1): after the rule, already committed', 'write', { scopes: ['build'], repos: ['main'], apps: [APP_ID] },
@@ -628,6 +636,12 @@ function rows(): Row[] {
   const onB1 = { repos: ['main'], apps: [APP_ID] };
   add(`USE ${v1}/*`, 'an unknown API path is 404 for anyone', 'read', { public: true }, restProbe('GET', () => `${v1}/no-such`, {}, flatManagerError(404, 'not-found')));
   add(`POST ${v1}/build`, 'create a build in main for org.test.Hello', 'write', { scopes: ['build'], ...onB1 }, restProbe('POST', () => `${v1}/build`, { json: () => ({ repo: 'main', 'app-id': APP_ID }) }, status(200)));
+  add(`POST ${v1}/build/git`, 'create a git build in main for org.test.Hello (an unreachable source)', 'write', { scopes: ['build'], ...onB1 },
+    restProbe('POST', () => `${v1}/build/git`, { json: () => ({ repo: 'main', 'app-id': APP_ID, url: gitSource.url, ref: 'main', 'auto-commit': false }) }, status(200)));
+  add(`POST ${v1}/build/:id/cancel`, 'B1: after the rule, B1 is no git build', 'write', { scopes: ['build'], ...onB1 },
+    restProbe('POST', () => `${v1}/build/${fx.b1}/cancel`, { json: () => ({}) }, flatManagerError(400, 'invalid-input')));
+  add(`POST ${v1}/build/:id/rebuild`, 'B1: after the rule, B1 is no git build', 'write', { scopes: ['build'], ...onB1 },
+    restProbe('POST', () => `${v1}/build/${fx.b1}/rebuild`, { json: () => ({}) }, flatManagerError(400, 'invalid-input')));
   add(`GET ${v1}/build`, 'list builds of org.test.Hello: only those the caller may see', 'read', { scopes: ['build', 'download'], apps: [APP_ID], outside: ['forbidden'] },
     restProbe('GET', () => `${v1}/build?app-id=${APP_ID}`, {}, (r, c) => {
       if (r.status !== 200 || !Array.isArray(r.body)) return unexpected(`status ${r.status}: ${clip(r.text, 120)}`);

@@ -153,6 +153,7 @@ export const BuildNode = builder.prismaNode('Build', {
       description: "what the publish put in the build's repo (empty until it is published)",
       resolve: (b) => refList(b.publishedRefs),
     }),
+    source: t.relation('source', { nullable: true, description: 'the git source of a build fmd builds itself (null for uploaded builds)' }),
     promotions: t.prismaField({
       type: ['Promotion'],
       description: 'promotions of this build into other repos, oldest first',
@@ -227,9 +228,25 @@ const JobPayload = builder.objectRef<{ job: Job; buildId: number | null }>('Buil
   }),
 });
 
+export const GitBuildSourceInput = builder.inputType('GitBuildSourceInput', {
+  description: 'Where fmd builds the app from: a git repository holding a flatpak-builder manifest.',
+  fields: (t) => ({
+    url: t.string({ required: true, description: 'git URL; its scheme must be one of the git-url-schemes config key' }),
+    ref: t.string({ description: "branch, tag or 40-hex commit (default: the remote's default branch)" }),
+    manifestPath: t.string({ description: 'manifest path in the checkout (default: <appId>.yml|yaml|json at the root, else the only manifest)' }),
+    arch: t.string({ description: "default: the first of the build-arches config key (the machine's)" }),
+    branch: t.string({ description: "flatpak-builder's --default-branch when the manifest names none (default: the repo's default branch)" }),
+    autoCommit: t.boolean({ description: 'commit the build once built (default: true)' }),
+    autoPublish: t.boolean({ description: "publish it once committed (default: the repo's autoPublish); needs the publish scope" }),
+    credential: t.int({ description: "a git credential of the repo (deploy key or HTTPS token), by number" }),
+    dependsOn: t.intList({ description: 'builds (numbers) this one waits for' }),
+  }),
+});
+
 const CreateBuildInput = builder.inputType('CreateBuildInput', {
   fields: (t) => ({
     repo: t.string({ required: true }),
+    git: t.field({ type: GitBuildSourceInput, description: 'build from git instead of waiting for uploads' }),
     appId: t.string({ description: 'the app this build is for; must match your token prefixes' }),
     publicDownload: t.boolean({ description: 'serve the build repo without a token (default: true without appId, false with one)' }),
     buildLogUrl: t.string(),
@@ -239,11 +256,16 @@ const CreateBuildInput = builder.inputType('CreateBuildInput', {
 builder.mutationField('createBuild', (t) =>
   t.field({
     type: BuildPayload,
-    description: 'Creates a build with an empty upload repo (objects are uploaded over /api/v1/build/<number>/upload).',
+    description:
+      'Creates a build with an empty upload repo (objects are uploaded over /api/v1/build/<number>/upload), or, with `git`, a build fmd makes itself from a git source.',
     authScopes: { authenticated: true },
     errors,
     args: { input: t.arg({ type: CreateBuildInput, required: true }) },
-    resolve: async (_r, { input }, ctx) => ({ id: (await ctx.services.builds.create(ctx.viewer!, input)).id }),
+    resolve: async (_r, { input }, ctx) => {
+      const { git, ...rest } = input;
+      if (git) return { id: (await ctx.services.gitBuilds.create(ctx.viewer!, { ...rest, ...git })).id };
+      return { id: (await ctx.services.builds.create(ctx.viewer!, rest)).id };
+    },
   }),
 );
 

@@ -10,6 +10,7 @@ import './job.ts';
 import './key.ts';
 import './repo.ts';
 import './build.ts';
+import './git-build.ts';
 
 let schema: GraphQLSchema | undefined;
 

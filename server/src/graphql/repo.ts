@@ -67,6 +67,7 @@ export const RepoRef = builder.prismaNode('Repo', {
     deltaSettings: t.field({ type: 'JSON', description: '{ generate, jobs, ignoreRefs, prune, pruneDepth }', resolve: (r) => r.deltaSettings }),
     hooks: t.field({ type: 'JSON', description: '{ checks: [{ name, command, reviewable }], publish, postPublish }', resolve: (r) => r.hooks }),
     defaultTokenType: t.exposeInt('defaultTokenType'),
+    autoPublish: t.exposeBoolean('autoPublish', { description: 'policy: every git build into this repo is published once committed' }),
     authRequiredTokenTypes: t.intList({ description: 'refs whose commits have one of these token types need a download token', resolve: (r) => parseTokenTypes(r.authRequiredTokenTypes) }),
     key: t.relation('key', { nullable: true }),
     previousKey: t.relation('previousKey', { nullable: true, description: 'during a key rotation, the old key that still signs until previousKeyUntil' }),
@@ -158,6 +159,7 @@ function settingsFields(t: InputFields) {
     hooks: t.field({ type: 'JSON', description: '{ checks: [{ name, command: [argv], reviewable }], publish?: [argv], postPublish?: [argv] }' }),
     defaultTokenType: t.int(),
     authRequiredTokenTypes: t.intList(),
+    autoPublish: t.boolean({ description: 'publish every git build into this repo once committed' }),
   };
 }
 

@@ -113,8 +113,12 @@ export class JobEngine implements JobQueue {
         if (this.started) void this.agenda.publishJobNotification(agendaJob).catch(() => undefined);
       }
     };
+    // A kind with a concurrency of its own locks no job ahead: a long job (a build) would hold it
+    // back from a worker that is free.
+    const concurrency = def.concurrency !== undefined ? Math.max(1, Math.min(def.concurrency, this.workers)) : undefined;
     this.agenda.define<AgendaData>(agendaName(kind), processor, {
-      concurrency: this.workers,
+      concurrency: concurrency ?? this.workers,
+      ...(concurrency !== undefined ? { lockLimit: concurrency } : {}),
       lockLifetime: this.opts.config.jobLockLifetimeMs,
       removeOnComplete: true,
     });

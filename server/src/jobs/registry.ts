@@ -1,6 +1,7 @@
 // The one list of job kinds and their handlers. Each kind's payload type and handler live beside
 // the domain they work on (domain/<area>/jobs/<kind>.ts); this file hands each one the services
 // it uses. A kind missing here is a type error, so no kind can be queued without a handler.
+import type { FmdConfig } from '../config/index.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { JobKindDefinition, JobPayloads, JobQueue } from '../domain/jobs/queue.ts';
 import { noopJob } from '../domain/jobs/noop.ts';
@@ -8,6 +9,8 @@ import type { BuildService } from '../domain/builds/service.ts';
 import type { PromotionService } from '../domain/builds/promotions.ts';
 import { checkJob } from '../domain/builds/jobs/check.ts';
 import { commitJob } from '../domain/builds/jobs/commit.ts';
+import { gitBuildJob } from '../domain/builds/jobs/git-build.ts';
+import type { GitBuildService } from '../domain/builds/git/service.ts';
 import { promoteJob } from '../domain/builds/jobs/promote.ts';
 import { publishJob } from '../domain/builds/jobs/publish.ts';
 import type { RepoService } from '../domain/repos/service.ts';
@@ -18,7 +21,15 @@ import { updateRepoJob } from '../domain/repos/jobs/update-repo.ts';
 import type { JobEngine } from './engine.ts';
 
 /** The services job handlers call. */
-export type JobServices = { prisma: PrismaClient; jobs: JobQueue; repos: RepoService; builds: BuildService; promotions: PromotionService };
+export type JobServices = {
+  prisma: PrismaClient;
+  config: FmdConfig;
+  jobs: JobQueue;
+  repos: RepoService;
+  builds: BuildService;
+  promotions: PromotionService;
+  gitBuilds: GitBuildService;
+};
 
 export type JobKindDefinitions = { [K in keyof JobPayloads]: JobKindDefinition<JobPayloads[K]> };
 
@@ -33,6 +44,7 @@ export function jobKindDefinitions(s: JobServices): JobKindDefinitions {
     prune: pruneJob(s),
     'delete-repo': deleteRepoJob(s),
     noop: noopJob,
+    'git-build': gitBuildJob(s),
   };
 }
 

@@ -21,7 +21,7 @@ import type { Viewer } from '../tokens/service.ts';
 import * as ostree from '../../ostree/ostree.ts';
 import type { ToolRunOptions } from '../../ostree/ostree.ts';
 import { requireBuildAccess, requireClaims, requirePrefix, requireRepo, visibleBuildsWhere } from './access.ts';
-import { change, refusal, requireStep, whereFrom, type BuildStep, type BuildStepName } from './lifecycle.ts';
+import { change, gitBuildingStates, refusal, requireStep, whereFrom, type BuildStep, type BuildStepName } from './lifecycle.ts';
 import { BuildBusyError, checkStatusFromWire } from './states.ts';
 import { MissingObjectsAnswerer } from './missing-objects.ts';
 import {
@@ -43,6 +43,12 @@ export type BuildWithRepo = Build & { repo: Repo };
 export type BuildDetails = BuildWithRepo & { commitJob: Job | null; publishJob: Job | null };
 
 export type CreateBuildInput = { repo: string; appId?: string | null; publicDownload?: boolean | null; buildLogUrl?: string | null };
+/** What a git build adds to a created build (GitBuildService): it starts WAITING, with its source. */
+export type GitBuildExtras = {
+  source: Omit<Prisma.BuildSourceUncheckedCreateInput, 'buildId'>;
+  buildSetId?: number | null;
+  dependsOn?: number[];
+};
 export type CommitInput = { endOfLife?: string | null; endOfLifeRebase?: string | null; tokenType?: number | null };
 export type RepublishInput = { app: string; endOfLife?: string | null; endOfLifeRebase?: string | null };
 export type BuildFilter = {
@@ -77,6 +83,8 @@ export class BuildService {
   limits: UploadLimits = { ...defaultUploadLimits };
   /** a build's refs landed in a repo: its own (publish) or a promotion's target (promote) */
   readonly landed = new Listeners<[buildId: number, repo: Repo, run: Pick<JobRun, 'log'>]>();
+  /** a build became READY (committed, every check passed): what auto-publish waits for */
+  readonly ready = new Listeners<[buildId: number]>();
   private readonly missing = new MissingObjectsAnswerer();
 
   constructor(deps: { prisma: PrismaClient; config: FmdConfig; repos: RepoService; jobs: JobQueue; events: EventBus; log: Logger }) {
@@ -175,6 +183,7 @@ export class BuildService {
    * queued, or failed by crash recovery) is marked failed, so it can be purged or re-published.
    */
   private async reconcile(build: BuildWithRepo): Promise<BuildWithRepo> {
+    if (gitBuildingStates.includes(build.state)) return this.reconcileGitBuild(build);
     if (build.state !== 'COMMITTING' && build.publishedState !== 'PUBLISHING') return build;
     const kind = build.state === 'COMMITTING' ? 'commit' : 'publish';
     const job = await this.prisma.job.findFirst({ where: { buildId: build.id, kind }, orderBy: { id: 'desc' } });
@@ -182,6 +191,15 @@ export class BuildService {
     const reason = `${kind} job ${job.id} failed: ${job.error ?? 'unknown error'}`;
     await this.applyStep(build.id, kind === 'commit' ? { step: 'commit-failed', reason } : { step: 'publish-failed' });
     if (kind === 'commit') await this.removeUploadTemps(build.id);
+    await this.changed(build.id);
+    return (await this.prisma.build.findUnique({ where: { id: build.id }, include: { repo: true } }))!;
+  }
+
+  /** A git build whose job is over without saying so (cancelled while queued, say) failed. */
+  private async reconcileGitBuild(build: BuildWithRepo): Promise<BuildWithRepo> {
+    const job = await this.prisma.job.findFirst({ where: { buildId: build.id, kind: 'git-build' }, orderBy: { id: 'desc' } });
+    if (!job || job.status !== 'BROKEN') return build;
+    if (!(await this.applyStep(build.id, { step: 'build-failed', reason: `git-build job ${job.id} failed: ${job.error ?? 'unknown error'}` }))) return build;
     await this.changed(build.id);
     return (await this.prisma.build.findUnique({ where: { id: build.id }, include: { repo: true } }))!;
   }
@@ -196,7 +214,7 @@ export class BuildService {
 
   // --- create, upload, refs ------------------------------------------------------------------
 
-  async create(viewer: Viewer, input: CreateBuildInput): Promise<BuildWithRepo> {
+  async create(viewer: Viewer, input: CreateBuildInput, git?: GitBuildExtras): Promise<BuildWithRepo> {
     requireClaims(viewer, 'build', 'build');
     requireRepo(viewer, input.repo);
     const appId = input.appId ?? null;
@@ -215,6 +233,15 @@ export class BuildService {
         buildLogUrl: input.buildLogUrl ?? null,
         extraIds: [],
         creatorTokenId: viewer.claims.jti ?? null,
+        ...(git
+          ? {
+              // A git build's refs come from its build job, not from uploads.
+              state: 'WAITING' as const,
+              buildSetId: git.buildSetId ?? null,
+              source: { create: git.source },
+              dependsOn: { create: (git.dependsOn ?? []).map((dependsOnId) => ({ dependsOnId })) },
+            }
+          : {}),
       },
       include: { repo: true },
     });
@@ -420,8 +447,10 @@ export class BuildService {
   async updateAfterChecks(buildId: number): Promise<void> {
     const checks = await this.checks(buildId);
     if (checks.some((c) => c.status === 'PENDING' || c.status === 'REVIEW_REQUIRED')) return;
-    await this.applyStep(buildId, { step: 'checks-over', failed: checks.filter((c) => c.status === 'FAILED').map((c) => c.name) });
+    const failed = checks.filter((c) => c.status === 'FAILED').map((c) => c.name);
+    const moved = await this.applyStep(buildId, { step: 'checks-over', failed });
     await this.changed(buildId);
+    if (moved && failed.length === 0) await this.ready.emit(buildId);
   }
 
   // --- leftovers ------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ export const jobKindCode: Record<string, number> = {
   'delete-repo': 7,
   noop: 8,
   promote: 9,
+  'git-build': 10,
 } satisfies Record<JobKind, number>;
 
 /** flat-manager's CheckStatus tags (review_check's `new-status.status`). */

@@ -4,6 +4,7 @@
 import type { Job } from '../../generated/prisma/client.ts';
 import type { CheckPayload } from '../builds/jobs/check.ts';
 import type { CommitPayload } from '../builds/jobs/commit.ts';
+import type { GitBuildPayload } from '../builds/jobs/git-build.ts';
 import type { PromotePayload } from '../builds/jobs/promote.ts';
 import type { PublishPayload } from '../builds/jobs/publish.ts';
 import type { DeleteRepoPayload } from '../repos/jobs/delete-repo.ts';
@@ -27,10 +28,11 @@ export type JobPayloads = {
   prune: PrunePayload;
   'delete-repo': DeleteRepoPayload;
   noop: NoopPayload;
+  'git-build': GitBuildPayload;
 };
 export type JobKind = keyof JobPayloads;
 
-export const jobKinds = ['commit', 'publish', 'promote', 'update-repo', 'republish', 'check', 'prune', 'delete-repo', 'noop'] as const satisfies readonly JobKind[];
+export const jobKinds = ['commit', 'publish', 'promote', 'update-repo', 'republish', 'check', 'prune', 'delete-repo', 'noop', 'git-build'] as const satisfies readonly JobKind[];
 
 /** Kinds that touch a repo's published state: at most one of them runs per repo at a time. */
 export const repoSerializedKinds: readonly JobKind[] = ['publish', 'promote', 'update-repo', 'republish', 'prune', 'delete-repo'];
@@ -77,4 +79,6 @@ export type JobKindDefinition<P> = {
   recovery: RecoveryRule | ((contents: P) => RecoveryRule);
   /** retries with exponential backoff on failure (default 1 = no retry) */
   maxAttempts?: number;
+  /** jobs of this kind one worker process runs at once (default: job-workers) */
+  concurrency?: number;
 };

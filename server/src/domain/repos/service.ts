@@ -217,7 +217,7 @@ export class RepoService {
   private settingsData(s: RepoSettings) {
     const keys = [
       'title', 'comment', 'description', 'homepage', 'icon', 'collectionId', 'deployCollectionId', 'suggestedRemoteName',
-      'defaultBranch', 'redirectUrl', 'baseUrl', 'runtimeRepoUrl', 'defaultTokenType',
+      'defaultBranch', 'redirectUrl', 'baseUrl', 'runtimeRepoUrl', 'defaultTokenType', 'autoPublish',
     ] as const;
     const data: Record<string, unknown> = {};
     for (const k of keys) if (s[k] !== undefined) data[k] = s[k];

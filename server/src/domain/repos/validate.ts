@@ -152,6 +152,8 @@ export const repoSettingsSchema = z
     deltaSettings: deltaSettingsSchema.optional(),
     hooks: hooksSchema.optional(),
     autoPromote: autoPromoteSchema.nullish(),
+    /** every git build into the repo is published once committed */
+    autoPublish: z.boolean().optional(),
     defaultTokenType: z.number().int().min(0).max(0x7fffffff).optional(),
     authRequiredTokenTypes: z.array(z.number().int().min(0).max(0x7fffffff)).max(64).optional(),
   })

@@ -61,6 +61,7 @@ async function commit({ prisma, builds, jobs, repos }: CommitJobDeps, run: JobRu
       await run.log(`queued ${checks.length} check(s): ${checks.map((c) => c.name).join(', ')}`);
     }
     await builds.changed(build.id);
+    if (checks.length === 0) await builds.ready.emit(build.id);
     return { refs: commits };
   } catch (err) {
     await tools.flush();
