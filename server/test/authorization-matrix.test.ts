@@ -541,8 +541,17 @@ function rows(): Row[] {
     mutationProbe('createBuild', m('createBuild', 'CreateBuildInput'), () => ({ input: { repo: 'main', appId: APP_ID } }), ['BuildPayload']));
   // A git build of an unreachable source: it is created (and its job fails to clone), nothing more.
   const gitSource = { url: 'https://git.invalid/matrix/app.git', ref: 'main', autoCommit: false };
+  // The builds the allowed calls created end (their clone fails) before the next row looks for changes.
+  const gitBuildsSettled = async (): Promise<string | null> => {
+    const busy = () => ({ where: { OR: [{ kind: 'git-build', status: { in: ['NEW' as const, 'STARTED' as const] } }] } });
+    await pollFor(async () => (await s.services.prisma.job.count(busy())) === 0, 120_000, 100);
+    const created = await s.services.prisma.build.count({ where: { source: { url: gitSource.url } } });
+    return created > 0 ? null : 'no git build was created';
+  };
   add('Mutation.createBuild', 'createBuild(main, org.test.Hello, git source)', 'write', { scopes: ['build'], repos: ['main'], apps: [APP_ID] },
-    mutationProbe('createBuild', m('createBuild', 'CreateBuildInput'), () => ({ input: { repo: 'main', appId: APP_ID, git: gitSource } }), ['BuildPayload']));
+    mutationProbe('createBuild', m('createBuild', 'CreateBuildInput'), () => ({ input: { repo: 'main', appId: APP_ID, git: gitSource } }), ['BuildPayload']), {
+      afterAllowed: gitBuildsSettled,
+    });
   add('Mutation.cancelBuild', 'cancelBuild(B1): after the rule, B1 is no git build', 'write', { scopes: ['build'], repos: ['main'], apps: [APP_ID] },
     mutationProbe('cancelBuild', m('cancelBuild', 'CancelBuildInput'), () => ({ input: { build: fx.b1 } }), ['InvalidInputError']));
   add('Mutation.rebuildBuild', 'rebuildBuild(B1): after the rule, B1 is no git build', 'write', { scopes: ['build'], repos: ['main'], apps: [APP_ID] },
@@ -637,11 +646,13 @@ function rows(): Row[] {
   add(`USE ${v1}/*`, 'an unknown API path is 404 for anyone', 'read', { public: true }, restProbe('GET', () => `${v1}/no-such`, {}, flatManagerError(404, 'not-found')));
   add(`POST ${v1}/build`, 'create a build in main for org.test.Hello', 'write', { scopes: ['build'], ...onB1 }, restProbe('POST', () => `${v1}/build`, { json: () => ({ repo: 'main', 'app-id': APP_ID }) }, status(200)));
   add(`POST ${v1}/build/git`, 'create a git build in main for org.test.Hello (an unreachable source)', 'write', { scopes: ['build'], ...onB1 },
-    restProbe('POST', () => `${v1}/build/git`, { json: () => ({ repo: 'main', 'app-id': APP_ID, url: gitSource.url, ref: 'main', 'auto-commit': false }) }, status(200)));
+    restProbe('POST', () => `${v1}/build/git`, { json: () => ({ repo: 'main', 'app-id': APP_ID, url: gitSource.url, ref: 'main', 'auto-commit': false }) }, status(200)), {
+      afterAllowed: gitBuildsSettled,
+    });
   add(`POST ${v1}/build/:id/cancel`, 'B1: after the rule, B1 is no git build', 'write', { scopes: ['build'], ...onB1 },
-    restProbe('POST', () => `${v1}/build/${fx.b1}/cancel`, { json: () => ({}) }, flatManagerError(400, 'invalid-input')));
+    restProbe('POST', () => `${v1}/build/${fx.b1}/cancel`, { json: () => ({}) }, flatManagerError(400, 'generic-error')));
   add(`POST ${v1}/build/:id/rebuild`, 'B1: after the rule, B1 is no git build', 'write', { scopes: ['build'], ...onB1 },
-    restProbe('POST', () => `${v1}/build/${fx.b1}/rebuild`, { json: () => ({}) }, flatManagerError(400, 'invalid-input')));
+    restProbe('POST', () => `${v1}/build/${fx.b1}/rebuild`, { json: () => ({}) }, flatManagerError(400, 'generic-error')));
   add(`GET ${v1}/build`, 'list builds of org.test.Hello: only those the caller may see', 'read', { scopes: ['build', 'download'], apps: [APP_ID], outside: ['forbidden'] },
     restProbe('GET', () => `${v1}/build?app-id=${APP_ID}`, {}, (r, c) => {
       if (r.status !== 200 || !Array.isArray(r.body)) return unexpected(`status ${r.status}: ${clip(r.text, 120)}`);

@@ -189,6 +189,38 @@ test('the manifest is found and checked before building: ambiguity lists the can
   const refused = await waitForBuild(s, c2.build.number, (b) => !['WAITING', 'CLONING', 'BUILDING'].includes(b.state), 120_000);
   assert.equal(refused.state, 'FAILED');
   assert.match(refused.stateReason, /org\.test\.GitSolo.*prefixes/);
+  // A runtime none of the builder's remotes has: the build fails naming it.
+  const lost = await makeGitApp({ appId: 'org.test.GitLost' });
+  const manifest = JSON.parse(await readFile(path.join(lost.dir, lost.manifestPath), 'utf8'));
+  await commitFiles(lost.dir, { [lost.manifestPath]: JSON.stringify({ ...manifest, runtime: 'org.test.Missing', sdk: 'org.test.MissingSdk' }) }, 'a runtime nobody has');
+  const c3 = await createGitBuild(s, { repo: 'apps', git: { url: lost.url } });
+  const missing = await waitForBuild(s, c3.build.number, (b) => !['WAITING', 'CLONING', 'BUILDING'].includes(b.state), 120_000);
+  assert.equal(missing.state, 'FAILED');
+  assert.match(missing.stateReason, /org\.test\.Missing/);
+  assert.match(missing.stateReason, /test-runtime/, 'the reason names the remotes looked in');
+});
+
+test("a manifest is untrusted: one that reads fmd's secret, by a build command or a symlinked source, fails its build and leaks nothing", { timeout: 300_000 }, async () => {
+  // The test server's API secret comes from its config; the master key is a file in the data dir.
+  const secretFile = path.join(s.config.dataDir, 'master-key');
+  const secret = (await readFile(secretFile, 'utf8')).trim();
+  assert.ok(secret.length > 10);
+  // In the build's own sandbox: the host's files are not there.
+  const reader = await makeGitApp({ appId: 'org.test.GitReadsSecret', buildCommands: [`cat ${secretFile}`] });
+  // flatpak-builder itself copies a `file` source: a symlink in the checkout to the secret.
+  const linker = await makeGitApp({ appId: 'org.test.GitLinksSecret' });
+  const manifest = JSON.parse(await readFile(path.join(linker.dir, linker.manifestPath), 'utf8'));
+  manifest.modules[0].sources.push({ type: 'file', path: 'stolen' });
+  await commitFiles(linker.dir, { [linker.manifestPath]: JSON.stringify(manifest) }, 'a source that is a link to the secret');
+  await runTool('ln', ['-s', secretFile, path.join(linker.dir, 'stolen')]);
+  await commitFiles(linker.dir, {}, 'the link');
+  for (const app of [reader, linker]) {
+    const created = await createGitBuild(s, { repo: 'apps', git: { url: app.url } });
+    const failed = await waitForBuild(s, created.build.number, (b) => !['WAITING', 'CLONING', 'BUILDING'].includes(b.state), 180_000);
+    assert.equal(failed.state, 'FAILED', `${app.appId}: ${JSON.stringify(failed)}`);
+    const log = await jobLog(s, failed.source.job.number);
+    assert.ok(!log.includes(secret) && !(failed.stateReason ?? '').includes(secret), `${app.appId} leaked the secret`);
+  }
 });
 
 /** Starts a build whose command sleeps; answers it once the sleep runs, with the marker to find its processes. */
@@ -225,6 +257,18 @@ test('cancelBuild stops a running build: its processes are gone within 5 s, it i
   assert.equal(again.body.data.cancelBuild.__typename, 'WrongStateError');
 });
 
+test('a build cancelled or superseded by another process (only its state changes here) is stopped by its job within seconds', { timeout: 300_000 }, async () => {
+  const seconds = 5000 + Math.floor(Math.random() * 900);
+  const app = await makeGitApp({ appId: 'org.test.GitElsewhere', buildCommands: [`sleep ${seconds}`] });
+  const n = await sleepingBuild(s, app, `sleep ${seconds}`);
+  // What another process's supersede writes; this process's engine is not told.
+  assert.equal(await s.services.builds.applyStep(n, { step: 'supersede', reason: 'superseded by build 0' }), true);
+  await pollFor(async () => (await processesWith(`sleep ${seconds}`)).length === 0, 5_000, 50);
+  await pollFor(() => !existsSync(s.services.gitBuilds.workDir(n)), 10_000, 50);
+  const b = await buildNow(s, n);
+  assert.equal(b.state, 'SUPERSEDED');
+});
+
 test('a build running past build-timeout-secs is stopped the same way and CANCELLED as timed out', { timeout: 300_000 }, async () => {
   const t = await startTestServer({ ...gitBuildConfig(runtimeRepo), 'job-poll-ms': 200, 'build-timeout-secs': 25 });
   try {
@@ -251,8 +295,8 @@ test('bad git build inputs are refused before anything is created, on GraphQL an
     [{ url: 'https://user:secret@example.org/x.git' }, /credential/i],
     [{ url: 'ext::sh -c touch% /tmp/pwned' }, /./],
     [{ url: '-oProxyCommand=touch /tmp/pwned' }, /./],
-    [{ url: 'https://example.org/x.git', ref: '--upload-pack=touch /tmp/pwned' }, /ref/i],
-    [{ url: 'https://example.org/x.git', ref: 'a..b' }, /ref/i],
+    [{ url: 'https://example.org/x.git', ref: '--upload-pack=touch /tmp/pwned' }, /branch, tag or commit/],
+    [{ url: 'https://example.org/x.git', ref: 'a..b' }, /branch, tag or commit/],
     [{ url: 'https://example.org/x.git', arch: 'x86 64' }, /arch/i],
     [{ url: 'https://example.org/x.git', branch: '-stable' }, /branch/i],
     [{ url: 'https://example.org/x.git', manifestPath: '../outside.json' }, /inside the checkout/],
@@ -302,11 +346,26 @@ test('bad git build inputs are refused before anything is created, on GraphQL an
     const res = await post('/build/git', body);
     const json = (await res.json()) as any;
     assert.equal(res.status, 400, `${what}: ${JSON.stringify(json)}`);
-    assert.equal(json['error-type'], 'invalid-input', what);
+    // flat-manager's clients know no invalid-input error type: it goes out as generic-error.
+    assert.equal(json['error-type'], 'generic-error', what);
+    assert.match(json.message, what === 'body' ? /JSON object/ : new RegExp(what === 'url' && json.message.includes('scheme') ? 'scheme' : what), what);
   }
   assert.equal((await post('/build/abc/cancel', {})).status, 404);
   assert.equal((await post('/build/987654/rebuild', {})).status, 404);
   assert.equal(await s.services.prisma.build.count(), before + 1, 'no git build was created (only the plain one)');
+});
+
+test("a repo's autoPublish policy publishes git builds of a token without the publish scope", { timeout: 300_000 }, async () => {
+  await createSignedRepo(s, 'policy');
+  const u = await s.gql(`mutation { updateRepo(input: { name: "policy", autoPublish: true }) { __typename ... on RepoPayload { repo { autoPublish } } ... on Error { message } } }`);
+  assert.equal(u.body.data.updateRepo.repo?.autoPublish, true, JSON.stringify(u.body));
+  const t = await s.gql(`mutation { createToken(input: { name: "build only", scopes: ["build"], repos: ["policy"], prefixes: ["org.test"], durationSeconds: 600 }) { ... on CreateTokenPayload { token } } }`);
+  const app = await makeGitApp({ appId: 'org.test.GitPolicy' });
+  const created = await createGitBuild(s, { repo: 'policy', git: { url: app.url } }, t.body.data.createToken.token);
+  assert.equal(created.__typename, 'BuildPayload', JSON.stringify(created));
+  assert.equal(created.build.source.autoPublish, false);
+  const done = await waitForBuild(s, created.build.number, (b) => b.publishedState === 'PUBLISHED' || b.publishedState === 'FAILED' || b.state === 'FAILED');
+  assert.equal(done.publishedState, 'PUBLISHED', JSON.stringify(done));
 });
 
 test('POST /api/v1/build/git creates a git build answering flat-manager build JSON with a Location', { timeout: 300_000 }, async () => {
@@ -332,4 +391,10 @@ test('POST /api/v1/build/git creates a git build answering flat-manager build JS
   assert.equal(done.state, 'ready');
   assert.equal(typeof done.commit_job_id, 'number');
   assert.equal(done.published_state, 0, 'not published: neither asked for nor the repo policy');
+  // The build's output is its git-build job's log, which flat-manager's job endpoint serves.
+  assert.equal(typeof done.git_build_job_id, 'number');
+  const job = (await (await fetch(`${s.url}/api/v1/job/${done.git_build_job_id}`, { headers: { authorization: `Bearer ${s.adminToken}` } })).json()) as any;
+  assert.equal(job.kind, 10);
+  assert.equal(job.status, 2);
+  assert.match(job.log, /Building module hello/);
 });

@@ -51,7 +51,7 @@ const BuildPayload = builder.objectRef<{ id: number }>('GitBuildPayload').implem
 const CancelBuildInput = builder.inputType('CancelBuildInput', {
   fields: (t) => ({
     build: t.int({ required: true, description: 'build number' }),
-    reason: t.string({ description: 'recorded as the build’s stateReason' }),
+    reason: t.string({ description: "recorded as the build's stateReason" }),
   }),
 });
 

@@ -8,7 +8,7 @@
 // source must be refetched on a rebuild). `--delete-build-dirs` is passed because the state dir is
 // shared by every build of the app: kept build dirs of failed builds would pile up there; the job
 // log holds what went wrong.
-import { chown, mkdir, rm, symlink } from 'node:fs/promises';
+import { lchown, mkdir, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { runTool } from './exec.ts';
 import type { ToolRunOptions } from './ostree.ts';
@@ -74,7 +74,7 @@ export async function flatpakBuilder(o: GitBuildFlatpakBuilderOptions, tools: To
   };
   for (const d of [home, ...Object.values(dirs)]) {
     await mkdir(d, { recursive: true, mode: 0o700 });
-    if (o.jail?.owner) await chown(d, o.jail.owner.uid, o.jail.owner.gid);
+    if (o.jail?.owner) await lchown(d, o.jail.owner.uid, o.jail.owner.gid);
   }
   const env: NodeJS.ProcessEnv = { ...o.env, ...dirs, LANG: o.env.LANG ?? 'C.UTF-8', DBUS_SESSION_BUS_ADDRESS: 'disabled:' };
   const checkout = o.checkout ?? path.dirname(o.manifest);

@@ -3,12 +3,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { InvalidInputError } from '../domain/errors.ts';
 import { runTool, ToolError } from './exec.ts';
 import { cloneAt, gitCredentialEnv, lsRemote, validateGitRef, validateGitUrl } from './git.ts';
+import { createJail, jailOwner } from '../domain/builds/git/jail.ts';
+import { ensureBuilderUser } from '../../test/kit/builder-user.ts';
 
 const ident = ['-c', 'user.name=fmd test', '-c', 'user.email=test@fmd.invalid', '-c', 'init.defaultBranch=main'];
 
@@ -57,6 +59,15 @@ test('clones a branch, a tag, HEAD and an exact older commit, shallowly, recordi
     assert.equal(await readFile(path.join(dest, 'a.txt'), 'utf8'), content, ref);
     assert.equal(await g(dest, 'rev-list', '--count', 'HEAD'), '1', `${ref}: shallow`);
   }
+});
+
+test('an exact commit from a server that only serves ref tips (protocol v0): found in a full fetch', async () => {
+  const r = await fixture;
+  const env = { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'protocol.version', GIT_CONFIG_VALUE_0: '0' };
+  // Under protocol v0 this server refuses the shallow fetch of a non-tip commit ("unadvertised object").
+  const out = await cloneAt({ url: r.url, ref: r.first, dest: path.join(r.root, 'clone-v0'), env, schemes: ['file'] });
+  assert.equal(out.commit, r.first);
+  assert.equal(await readFile(path.join(r.root, 'clone-v0', 'a.txt'), 'utf8'), 'one');
 });
 
 test('clones submodules at the commit the superproject records', async () => {
@@ -165,13 +176,43 @@ test('gitCredentialEnv: an ssh key in a 0600 file, used through GIT_SSH_COMMAND 
   for (const v of Object.values(env)) assert.ok(!v?.includes('c2VjcmV0'), 'the key is not in the environment');
 });
 
+test('gitCredentialEnv: git runs ssh with the key file and host-key options, and the key never in its argv', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'fmd-cred-'));
+  const secret = '-----BEGIN OPENSSH PRIVATE KEY-----\nS0VZLUNPTlRFTlQtbWFya2Vy\n-----END OPENSSH PRIVATE KEY-----';
+  const env = await gitCredentialEnv({ kind: 'SSH_KEY', username: 'deploy', secret }, path.join(dir, 'cred'));
+  // An ssh that records how git called it (one argument per line) and fails like an unreachable host.
+  const bin = path.join(dir, 'bin');
+  await mkdir(bin);
+  const log = path.join(dir, 'ssh-argv');
+  await writeFile(path.join(bin, 'ssh'), `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done > '${log}'\nexit 255\n`, { mode: 0o755 });
+  const lines: string[] = [];
+  await assert.rejects(
+    lsRemote('ssh://git@git.example.invalid/org/app.git', 'main', env, {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, GIT_TRACE: '1' },
+      onLine: (l) => lines.push(l),
+    }),
+    ToolError,
+  );
+  const argv = (await readFile(log, 'utf8')).split('\n');
+  const key = path.join(dir, 'cred', 'ssh-key');
+  assert.equal(argv[argv.indexOf('-i') + 1], key);
+  assert.ok(argv.includes('StrictHostKeyChecking=accept-new'));
+  assert.ok(argv.includes(`UserKnownHostsFile=${path.join(dir, 'cred', 'known_hosts')}`));
+  assert.ok(argv.includes('BatchMode=yes'));
+  assert.ok(argv.includes('git@git.example.invalid'), argv.join(' '));
+  assert.ok(!argv.some((a) => a.includes('S0VZLUNPTlRFTlQtbWFya2Vy')), 'the key is not in ssh\'s argv');
+  assert.ok(!lines.some((l) => l.includes('S0VZLUNPTlRFTlQtbWFya2Vy')), 'nor in any output line');
+});
+
 /** git's smart HTTP (git http-backend as CGI) behind HTTP basic auth with one token. */
 async function startGitHttp(projectRoot: string, token: string) {
   const seen: string[] = [];
   const server = createServer((req, res) => {
     seen.push(req.headers.authorization ?? '');
-    const expected = `Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`;
-    if (req.headers.authorization !== expected) {
+    const auth = req.headers.authorization ?? '';
+    const [user, pass] = Buffer.from(auth.replace(/^Basic /, ''), 'base64').toString().split(':');
+    // Forges take any user name with a token; this one wants the user name git was told to send.
+    if (!auth.startsWith('Basic ') || pass !== token || !user) {
       res.writeHead(401, { 'www-authenticate': 'Basic realm="git"' }).end();
       return;
     }
@@ -186,7 +227,7 @@ async function startGitHttp(projectRoot: string, token: string) {
         QUERY_STRING: u.search.slice(1),
         CONTENT_TYPE: req.headers['content-type'] ?? '',
         GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''),
-        REMOTE_USER: 'x-access-token',
+        REMOTE_USER: user,
       },
     });
     req.pipe(cgi.stdin);
@@ -237,12 +278,48 @@ test('gitCredentialEnv: an HTTP(S) token reaches the server through askpass, nev
     assert.equal(out.commit, r.feature);
     assert.ok(lines.some((l) => l.includes('askpass')), 'git asked the askpass helper');
     assert.ok(!lines.some((l) => l.includes(token)), 'the token is in no output line (GIT_TRACE shows every argv)');
-    assert.ok(http.seen.some((a) => a.startsWith('Basic ')), 'the server got the credentials');
+    assert.ok(http.seen.includes(`Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`), 'the server got the credentials');
 
     // Without the credential the same clone is refused, and git does not prompt.
     await assert.rejects(
       cloneAt({ url, ref: 'feature', dest: path.join(dir, 'clone2'), schemes: ['http'] }, { env: { ...process.env, HOME: dir } }),
       (err: unknown) => err instanceof ToolError && /Authentication failed|could not read Username/i.test(err.stderr),
+    );
+  } finally {
+    await http.close();
+  }
+});
+
+test('in the build jail: a clone with an HTTP token, as the jail user, seeing only what it is given', async () => {
+  await ensureBuilderUser();
+  const r = await fixture;
+  const token = 'glpat-JailedTokenValue42';
+  const http = await startGitHttp(path.dirname(r.repo), token);
+  try {
+    const root = await mkdtemp(path.join(tmpdir(), 'fmd-jailed-clone-'));
+    await chmod(root, 0o755);
+    const work = path.join(root, 'work');
+    const credDir = path.join(root, 'cred');
+    await mkdir(work);
+    const env = await gitCredentialEnv({ kind: 'HTTPS_TOKEN', username: 'oauth2', secret: token }, credDir, await jailOwner());
+    // The jail is made once the credential dir exists, so it can be bound read-only.
+    const jailed = await createJail({ workDir: work, writable: [], readOnly: [credDir] });
+    const out = await cloneAt(
+      { url: `${http.base}/src`, ref: 'feature', dest: path.join(work, 'checkout'), env: { ...env, HOME: work }, schemes: ['http'], jail: jailed },
+      { timeoutMs: 60_000 },
+    );
+    assert.equal(out.commit, r.feature);
+    assert.ok(http.seen.includes(`Basic ${Buffer.from(`oauth2:${token}`).toString('base64')}`), 'the given user name was sent');
+    const owner = jailed.owner;
+    if (owner) {
+      assert.equal((await stat(path.join(work, 'checkout', 'a.txt'))).uid, owner.uid);
+      assert.equal((await stat(path.join(credDir, 'token'))).uid, owner.uid);
+      assert.equal((await stat(path.join(credDir, 'token'))).mode & 0o777, 0o600);
+    }
+    // A local repository the jail was not given does not exist for it, whatever the allowed schemes.
+    await assert.rejects(
+      cloneAt({ url: r.url, ref: 'main', dest: path.join(work, 'local'), schemes: ['file'], jail: jailed }),
+      (err: unknown) => err instanceof ToolError && /does not appear to be a git repository|not found/i.test(err.stderr),
     );
   } finally {
     await http.close();

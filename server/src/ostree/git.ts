@@ -2,10 +2,11 @@
 // commit, ls-remote, and the checks that keep user-supplied URLs and refs from becoming
 // options or exotic transports. The URL and ref reach git only after `--` or as values of
 // options, so neither can be read as a flag even if a check were missed.
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, lchown, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidInputError } from '../domain/errors.ts';
 import { runTool } from './exec.ts';
+import type { CommandWrapper } from './flatpak-builder.ts';
 import type { ToolRunOptions } from './ostree.ts';
 
 /** A full SHA-1 commit id, as git builds record it. */
@@ -102,8 +103,14 @@ function protocolConfig(schemes: readonly string[] | undefined): string[] {
 // No repository or user config may add hooks, credential helpers or fsmonitor commands to clones.
 const SAFE_CONFIG = ['-c', 'core.hooksPath=/dev/null', '-c', 'core.fsmonitor=false', '-c', 'advice.detachedHead=false'];
 
-function git(args: string[], env: NodeJS.ProcessEnv | undefined, tools: ToolRunOptions, cwd?: string) {
-  return runTool('git', args, { ...tools, env: { ...(tools.env ?? process.env), ...env, GIT_TERMINAL_PROMPT: '0' }, cwd });
+/**
+ * git never gets fmd's own environment (which may carry FMD_SECRET, FMD_MASTER_KEY or DATABASE_URL):
+ * only `tools.env` when given, else PATH and LANG, plus the call's `env`.
+ */
+function git(args: string[], env: NodeJS.ProcessEnv | undefined, tools: ToolRunOptions, cwd?: string, jail?: CommandWrapper) {
+  const base = tools.env ?? { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
+  const run = jail ? jail.wrap('git', args) : { cmd: 'git', args };
+  return runTool(run.cmd, run.args, { ...tools, env: { ...base, ...env, GIT_TERMINAL_PROMPT: '0' }, cwd });
 }
 
 function shortRef(ref: string): string {
@@ -120,39 +127,43 @@ export interface CloneOptions {
   depth?: number;
   /** Transports git may use for the clone and its submodules; default: git's own defaults. */
   schemes?: readonly string[];
+  /**
+   * Run git in this jail (jail.ts). `dest`'s parent must be writable in it, and a credential dir made by
+   * gitCredentialEnv (with the jail's owner) visible read-only; the clone is then the jail user's.
+   */
+  jail?: CommandWrapper;
 }
 
 /** Clones `url` at `ref` into `dest` (which must not exist or be empty) with its submodules; returns the checked-out commit. */
 export async function cloneAt(o: CloneOptions, tools: ToolRunOptions = {}): Promise<{ commit: string }> {
   const depth = String(o.depth ?? 1);
   const base = [...protocolConfig(o.schemes), ...SAFE_CONFIG];
+  // Jailed, git runs where it can see dest's parent (fmd's own working directory is not in the jail).
+  const run = (args: string[], cwd?: string) =>
+    git(args, o.env, tools, cwd ?? (o.jail ? path.dirname(path.resolve(o.dest)) : undefined), o.jail);
   if (GIT_COMMIT_RE.test(o.ref)) {
     // `clone --branch` takes names only: fetch the one commit into an empty repository.
     await mkdir(o.dest, { recursive: true });
-    await git([...base, 'init', '-q', '--', o.dest], o.env, tools);
-    await git([...base, 'remote', 'add', 'origin', '--', o.url], o.env, tools, o.dest);
+    if (o.jail?.owner) await lchown(o.dest, o.jail.owner.uid, o.jail.owner.gid);
+    await run([...base, 'init', '-q', '--', path.resolve(o.dest)]);
+    await run([...base, 'remote', 'add', 'origin', '--', o.url], o.dest);
     try {
-      await git([...base, 'fetch', '-q', `--depth=${depth}`, 'origin', o.ref], o.env, tools, o.dest);
+      await run([...base, 'fetch', '-q', `--depth=${depth}`, 'origin', o.ref], o.dest);
     } catch {
-      // Servers that refuse a want for a commit that is not a ref tip: fetch the branches and look for it.
-      await git([...base, 'fetch', '-q', 'origin', '+refs/heads/*:refs/remotes/origin/*'], o.env, tools, o.dest);
+      // Servers that refuse a want for a commit that is not a ref tip: fetch the branches and tags and look for it.
+      await run([...base, 'fetch', '-q', 'origin', '+refs/heads/*:refs/remotes/origin/*', '+refs/tags/*:refs/tags/*'], o.dest);
     }
-    await git([...base, 'checkout', '-q', '--detach', o.ref], o.env, tools, o.dest).catch((err: unknown) => {
+    await run([...base, 'checkout', '-q', '--detach', o.ref], o.dest).catch((err: unknown) => {
       throw new Error(`commit ${o.ref} is not in ${o.url}`, { cause: err });
     });
-    await git(
-      [...base, 'submodule', 'update', '-q', '--init', '--recursive', `--depth=${depth}`],
-      o.env,
-      tools,
-      o.dest,
-    );
+    await run([...base, 'submodule', 'update', '-q', '--init', '--recursive', `--depth=${depth}`], o.dest);
   } else {
     const args = [...base, 'clone', '-q', `--depth=${depth}`, '--recurse-submodules', '--shallow-submodules'];
     if (o.ref !== 'HEAD') args.push(`--branch=${shortRef(o.ref)}`);
-    args.push('--', o.url, o.dest);
-    await git(args, o.env, tools);
+    args.push('--', o.url, path.resolve(o.dest));
+    await run(args);
   }
-  const { stdout } = await git(['rev-parse', '--verify', 'HEAD^{commit}'], o.env, tools, o.dest);
+  const { stdout } = await run(['rev-parse', '--verify', 'HEAD^{commit}'], o.dest);
   const commit = stdout.trim();
   if (!GIT_COMMIT_RE.test(commit)) throw new Error(`git rev-parse printed ${JSON.stringify(commit)}, not a commit id`);
   return { commit };
@@ -199,7 +210,12 @@ function shQuote(s: string): string {
  * and returns the environment that makes git use it. The secret is only ever in those files: not in
  * argv, not in the environment, so neither `ps` nor a job log can show it.
  */
-export async function gitCredentialEnv(c: GitCredential, dir: string): Promise<NodeJS.ProcessEnv> {
+export async function gitCredentialEnv(
+  c: GitCredential,
+  dir: string,
+  /** The jail user git will run as (see CloneOptions.jail): the files become theirs, still 0600. */
+  owner?: { uid: number; gid: number } | null,
+): Promise<NodeJS.ProcessEnv> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
   const env: NodeJS.ProcessEnv = {
@@ -248,6 +264,10 @@ export async function gitCredentialEnv(c: GitCredential, dir: string): Promise<N
     );
     await chmod(askpass, 0o700);
     env.GIT_ASKPASS = askpass;
+  }
+  if (owner) {
+    for (const f of await readdir(dir)) await lchown(path.join(dir, f), owner.uid, owner.gid);
+    await lchown(dir, owner.uid, owner.gid);
   }
   return env;
 }

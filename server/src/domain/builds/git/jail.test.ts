@@ -196,3 +196,20 @@ test('paths to hide are masked even under a bound dir, while deeper binds stay v
     await rm(etcFile, { force: true });
   }
 });
+
+test('a missing build user or an unreachable path is a clear error, before anything runs', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+  const { root } = await setup;
+  const work = path.join(root, 'errors-work');
+  await mkdir(work, { recursive: true });
+  await assert.rejects(
+    createJail({ workDir: work, writable: [], readOnly: [], user: 'fmd-no-such-user' }),
+    /unprivileged system user fmd-no-such-user .* run scripts\/install\.sh/,
+  );
+  const closed = path.join(root, 'closed');
+  await mkdir(path.join(closed, 'inner'), { recursive: true, mode: 0o700 });
+  await chmod(closed, 0o700);
+  await assert.rejects(
+    createJail({ workDir: path.join(closed, 'inner'), writable: [], readOnly: [] }),
+    new RegExp(`fmd-builder cannot reach ${closed}/inner: ${closed} is not searchable`),
+  );
+});

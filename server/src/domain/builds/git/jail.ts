@@ -99,8 +99,13 @@ function real(p: string): string {
   return existsSync(abs) ? realpathSync(abs) : abs;
 }
 
+/** The user a jail runs as: the build user when fmd is root, else null (fmd's own user). */
+export async function jailOwner(user: string = BUILDER_USER): Promise<{ uid: number; gid: number } | null> {
+  return process.getuid?.() === 0 ? lookupUser(user) : null;
+}
+
 export async function createJail(o: JailOptions): Promise<Jail> {
-  const owner = process.getuid?.() === 0 ? await lookupUser(o.user ?? BUILDER_USER) : null;
+  const owner = await jailOwner(o.user);
   const writable = [...new Set([o.workDir, ...o.writable].map(real))];
   const readOnly = [...new Set(o.readOnly.map(real))];
   const hidden = [...new Set((o.hidden ?? []).map((p) => path.resolve(p)).filter((p) => existsSync(p)).map(real))];
@@ -168,7 +173,7 @@ export async function createJail(o: JailOptions): Promise<Jail> {
   for (const op of ops) args.push(...op.args);
 
   const bwrapArgs = Object.freeze([...args]);
-  return {
+  const jail: Jail = {
     owner,
     bwrapArgs,
     wrap(cmd, cmdArgs) {
@@ -190,4 +195,35 @@ export async function createJail(o: JailOptions): Promise<Jail> {
       };
     },
   };
+  await probe(jail, writable[0]!);
+  return jail;
+}
+
+const probed = new Map<string, Promise<void>>();
+
+/**
+ * Starts the jail once per process and user before the first build: a machine without unprivileged
+ * user namespaces (some distributions and container runtimes forbid them) then fails with a reason
+ * an operator can act on, not with a build that dies in its first second.
+ */
+function probe(jail: Jail, cwd: string): Promise<void> {
+  const key = String(jail.owner?.uid ?? 'self');
+  let p = probed.get(key);
+  if (!p) {
+    const run = jail.wrap('true', []);
+    p = runTool(run.cmd, run.args, { cwd, timeoutMs: 30_000 }).then(
+      () => undefined,
+      (err: unknown) => {
+        probed.delete(key);
+        const detail = err instanceof Error ? err.message : String(err);
+        throw new Error(
+          `the build jail cannot start (${detail}): git builds need bubblewrap and unprivileged user namespaces ` +
+            '(sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0; in a container, a seccomp/AppArmor profile that allows them)',
+          { cause: err },
+        );
+      },
+    );
+    probed.set(key, p);
+  }
+  return p;
 }

@@ -88,6 +88,7 @@ test('readManifest: YAML and JSON, id or app-id, with runtime, sdk, branch and e
       'runtime-version: 23.08', // YAML reads this as a number
       'sdk: org.freedesktop.Sdk',
       'branch: beta',
+      'default-branch: stable',
       'sdk-extensions: [org.freedesktop.Sdk.Extension.rust-stable]',
       'base: org.electronjs.Electron2.BaseApp',
       "base-version: '23.08'",
@@ -104,6 +105,7 @@ test('readManifest: YAML and JSON, id or app-id, with runtime, sdk, branch and e
     runtimeVersion: '23.08',
     sdk: 'org.freedesktop.Sdk',
     branch: 'beta',
+    defaultBranch: 'stable',
     sdkExtensions: ['org.freedesktop.Sdk.Extension.rust-stable'],
     base: 'org.electronjs.Electron2.BaseApp',
     baseVersion: '23.08',
@@ -114,6 +116,7 @@ test('readManifest: YAML and JSON, id or app-id, with runtime, sdk, branch and e
   assert.equal(b.appId, 'org.test.B');
   assert.equal(b.runtimeVersion, '1');
   assert.equal(b.branch, null);
+  assert.equal(b.defaultBranch, null);
   assert.deepEqual(b.sdkExtensions, []);
 });
 
@@ -130,6 +133,8 @@ test('readManifest: bad manifests are InvalidInputErrors that say what is wrong'
     ['noruntime.json', JSON.stringify({ ...base, runtime: undefined }), /"runtime" is missing/],
     ['nosdk.json', JSON.stringify({ ...base, sdk: undefined }), /"sdk" is missing/],
     ['badsdk.json', JSON.stringify({ ...base, sdk: '../etc' }), /sdk "\.\.\/etc" is not a valid runtime id/],
+    ['badsdk2.json', JSON.stringify({ ...base, sdk: 'org.test.Sdk//1' }), /sdk "org\.test\.Sdk\/\/1" is not a valid runtime id/],
+    ['baddefault.json', JSON.stringify({ ...base, 'default-branch': 'a b' }), /"default-branch" "a b" is not a valid branch/],
     ['nomodules.json', JSON.stringify({ ...base, modules: undefined }), /"modules" must be a list/],
     ['badbranch.json', JSON.stringify({ ...base, branch: '-x' }), /"branch" "-x" is not a valid branch/],
     ['badext.json', JSON.stringify({ ...base, 'sdk-extensions': [1] }), /"sdk-extensions" must be a list/],

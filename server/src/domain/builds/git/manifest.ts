@@ -12,8 +12,10 @@ export interface ManifestInfo {
   runtime: string;
   runtimeVersion: string | null;
   sdk: string;
-  /** The manifest's `branch` (or `default-branch`); the build's branch wins over neither when set. */
+  /** The manifest's `branch`: it wins over `--default-branch` and `default-branch`. */
   branch: string | null;
+  /** The manifest's `default-branch`: used only when neither `branch` nor `--default-branch` is given. */
+  defaultBranch: string | null;
   sdkExtensions: string[];
   base: string | null;
   baseVersion: string | null;
@@ -115,13 +117,6 @@ async function scanManifests(root: string): Promise<Array<{ rel: string; appId: 
   return out;
 }
 
-/** Ids of runtimes, SDKs and extensions as manifests name them: `id`, optionally `id//branch` or `id/arch/branch`. */
-function validRefLike(s: string): boolean {
-  const parts = s.split('/');
-  if (parts.length === 1) return isValidAppId(s);
-  return parts.length === 3 && isValidAppId(parts[0]!) && /^[A-Za-z0-9_]*$/.test(parts[1]!) && /^[A-Za-z0-9_.-]*$/.test(parts[2]!);
-}
-
 /** Reads and checks a manifest (YAML, or JSON for `.json`). Throws InvalidInputError naming the file and the problem. */
 export async function readManifest(file: string): Promise<ManifestInfo> {
   const name = path.basename(file);
@@ -165,7 +160,7 @@ export async function readManifest(file: string): Promise<ManifestInfo> {
   const runtime = str('runtime', true)!;
   if (!isValidAppId(runtime)) throw bad(`runtime "${runtime}" is not a valid runtime id`);
   const sdk = str('sdk', true)!;
-  if (!validRefLike(sdk)) throw bad(`sdk "${sdk}" is not a valid runtime id`);
+  if (!isValidAppId(sdk)) throw bad(`sdk "${sdk}" is not a valid runtime id`);
   const branchRe = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
   const version = (key: string) => {
     const v = str(key, false);
@@ -173,13 +168,14 @@ export async function readManifest(file: string): Promise<ManifestInfo> {
     return v;
   };
   const runtimeVersion = version('runtime-version');
-  const branch = version('branch') ?? version('default-branch');
+  const branch = version('branch');
+  const defaultBranch = version('default-branch');
   const baseVersion = version('base-version');
   const base = str('base', false);
   if (base !== null && !isValidAppId(base)) throw bad(`base "${base}" is not a valid app id`);
 
   const exts = m['sdk-extensions'] ?? [];
-  if (!Array.isArray(exts) || !exts.every((e) => typeof e === 'string' && validRefLike(e))) {
+  if (!Array.isArray(exts) || !exts.every((e) => typeof e === 'string' && isValidAppId(e))) {
     throw bad('"sdk-extensions" must be a list of extension ids');
   }
   if (!Array.isArray(m.modules)) throw bad('"modules" must be a list');
@@ -190,6 +186,7 @@ export async function readManifest(file: string): Promise<ManifestInfo> {
     runtimeVersion,
     sdk,
     branch,
+    defaultBranch,
     sdkExtensions: exts as string[],
     base,
     baseVersion,

@@ -97,6 +97,11 @@ export class GitBuildService {
     return path.join(this.root, 'work', String(buildId));
   }
 
+  /** Where a build's git credential files live during its clone (never in its work dir). */
+  credentialDir(buildId: number): string {
+    return path.join(this.root, 'credentials', String(buildId));
+  }
+
   /** flatpak-builder's --state-dir of an app: its module cache survives from one build to the next. */
   stateDir(appId: string, arch: string): string {
     return path.join(this.root, 'state', appId, arch);
@@ -190,7 +195,7 @@ export class GitBuildService {
     const build = await this.builds.getFor(viewer, buildId, 'build');
     await this.requireGitBuild(buildId);
     requireStep(build, 'cancel');
-    const why = reason?.trim() ? reason.trim().slice(0, 1000) : `cancelled by ${viewer.claims.name ?? viewer.claims.sub ?? 'a token'}`;
+    const why = reason?.trim() ? reason.trim().slice(0, 1000) : `cancelled by ${viewer.claims.name || viewer.claims.sub || 'a token'}`;
     await this.stop(buildId, { step: 'cancel', reason: why });
     return this.builds.get(buildId);
   }

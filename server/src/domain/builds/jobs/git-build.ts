@@ -5,6 +5,7 @@
 // (and publish) path. Every tool output line goes to the job log as it comes. A cancel, a
 // supersede or the timeout kills the tools' process groups; the work dir goes away, except after
 // a failure, when it is kept for inspection (GitBuildService.sweepWorkDirs removes it later).
+import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { PrismaClient } from '../../../generated/prisma/client.ts';
@@ -118,6 +119,7 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
   };
 
   const work = gitBuilds.workDir(id);
+  const credentialDir = gitBuilds.credentialDir(id);
   const claims = source.claims as unknown as SourceClaims;
   let releaseState: (() => Promise<void>) | undefined;
   try {
@@ -127,26 +129,32 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
 
     // --- clone ---
     // git gets none of fmd's environment (it may hold secrets): a home of its own, no prompts.
-    const home = path.join(work, 'home');
+    const home = path.join(work, 'git-home');
     await mkdir(home, { recursive: true });
     let gitEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, LANG: 'C.UTF-8', GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1' };
     if (source.credentialId !== null) {
       if (!gitBuilds.credentials) throw new Error(`git credential ${source.credentialId} cannot be opened by this worker`);
       const secret = await gitBuilds.credentials.open(source.credentialId);
-      gitEnv = { ...gitEnv, ...(await gitCredentialEnv(secret, path.join(work, 'credential'))) };
+      // Outside the work dir, which a failed build keeps and the jail shows to the build.
+      await mkdir(credentialDir, { recursive: true, mode: 0o700 });
+      gitEnv = { ...gitEnv, ...(await gitCredentialEnv(secret, credentialDir)) };
     }
     await say(`Cloning ${source.url} at ${source.gitRef}`, 0.05);
     const { commit } = await cloneAt({ url: source.url, ref: source.gitRef, dest: checkout, env: gitEnv, schemes: config.gitUrlSchemes }, tools);
     await prisma.buildSource.update({ where: { buildId: id }, data: { commit } });
     await say(`Checked out commit ${commit}`);
     // The credential is needed for the clone only.
-    await rm(path.join(work, 'credential'), { recursive: true, force: true });
+    await rm(credentialDir, { recursive: true, force: true });
 
     // --- manifest ---
     const manifestPath = await findManifest(checkout, { path: source.manifestPath, appId: build.appId });
     const info = await readManifest(path.join(checkout, manifestPath));
     gitBuilds.checkAppId(claims, build.appId, info.appId);
-    const branch = info.branch ?? source.branch ?? build.repo.defaultBranch ?? 'master';
+    // flatpak-builder's precedence: the manifest's `branch`, then --default-branch, then its
+    // `default-branch`, then master. fmd's --default-branch: the input's, else (unless the manifest
+    // has its own default) the repo's.
+    const defaultBranch = source.branch ?? info.defaultBranch ?? build.repo.defaultBranch ?? null;
+    const branch = info.branch ?? defaultBranch ?? 'master';
     await prisma.buildSource.update({
       where: { buildId: id },
       data: { manifestPath, branch, runtime: `${info.runtime}//${runtimeVersion(info)}`, sdk: `${info.sdk}//${runtimeVersion(info)}` },
@@ -158,7 +166,7 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
     // --- runtimes ---
     const installation = new BuilderInstallation({ dir: gitBuilds.installationDir(), remotes: await gitBuilds.builderRemotes() });
     await say('Installing the runtimes the manifest needs');
-    await installation.ensure(neededRefs(info, source.arch), tools);
+    await installation.ensure(neededRefs(info, source.arch, branch), tools);
     await flush();
 
     // --- build ---
@@ -189,8 +197,10 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
         repo: upload,
         stateDir,
         arch: source.arch,
-        defaultBranch: branch,
+        ...(defaultBranch ? { defaultBranch } : {}),
         checkout,
+        // ccache (its cache in the app's state dir) when the SDK has it: flatpak-builder needs it there.
+        ccache: existsSync(path.join(installation.flatpakDir, 'runtime', info.sdk, source.arch, runtimeVersion(info), 'active', 'files', 'bin', 'ccache')),
         env: installation.env(),
         jail,
       },
@@ -228,6 +238,10 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
     if (reason !== null) {
       // Cancelled, superseded or timed out: the tools are dead (runTool killed their process groups).
       if (timedOut && (await builds.applyStep(id, { step: 'cancel', reason }))) await builds.changed(id);
+      // Its job cancelled directly (cancelJob): the build is cancelled with it. (A worker that is
+      // shutting down aborts with another reason: the build is then left to the job's recovery.)
+      const jobCancelled = run.signal.aborted && (run.signal.reason as Error | undefined)?.message === 'cancelled';
+      if (jobCancelled && (await builds.applyStep(id, { step: 'cancel', reason: `its job ${run.job.id} was cancelled` }))) await builds.changed(id);
       await gitBuilds.removeWorkDir(id).catch(() => undefined);
       await run.log(`Build stopped: ${reason}`);
       if (run.signal.aborted) throw err;
@@ -242,6 +256,7 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
   } finally {
     clearTimeout(timer);
     clearInterval(watch);
+    await rm(credentialDir, { recursive: true, force: true }).catch(() => undefined);
     await releaseState?.().catch(() => undefined);
     await flush();
   }
@@ -251,14 +266,15 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
 const runtimeVersion = (info: ManifestInfo) => info.runtimeVersion ?? 'master';
 
 /** The runtime, SDK, SDK extensions and base app a manifest builds on. */
-export function neededRefs(info: ManifestInfo, arch: string): Array<{ id: string; version: string; arch: string }> {
+export function neededRefs(info: ManifestInfo, arch: string, branch: string): Array<{ id: string; version: string; arch: string }> {
   const version = runtimeVersion(info);
   const refs = [
     { id: info.runtime, version, arch },
     { id: info.sdk, version, arch },
     ...info.sdkExtensions.map((ext: string) => ({ id: ext, version, arch })),
   ];
-  if (info.base) refs.push({ id: info.base, version: info.baseVersion ?? 'master', arch });
+  // base-version defaults to the app's branch (flatpak-manifest(5)).
+  if (info.base) refs.push({ id: info.base, version: info.baseVersion ?? branch, arch });
   return refs;
 }
 
