@@ -7,6 +7,8 @@
 #   serve-objects.ts   nginx (apt-get install nginx-light): skipped without it
 #   jobs-throughput.ts Redis for its notification latency: a private redis-server is started here
 #                      when FMD_BENCH_REDIS_URL is not set (that figure is skipped without Redis)
+#   git-build.ts       flatpak-builder and bubblewrap (install.sh), busybox-static (--with-test-deps):
+#                      skipped without flatpak-builder; about 10 min (four builds of a 200 MB app)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 node=node_modules/.bin/node
@@ -31,6 +33,11 @@ for name in "${names[@]}"; do
   if [[ ! -f "$file" ]]; then echo "bench: no $file" >&2; failed+=("$name"); continue; fi
   if [[ "$name" == serve-objects ]] && ! command -v nginx >/dev/null; then
     echo "==> $name: skipped (needs nginx: apt-get install nginx-light)"
+    skipped+=("$name")
+    continue
+  fi
+  if [[ "$name" == git-build ]] && ! command -v flatpak-builder >/dev/null; then
+    echo "==> $name: skipped (needs flatpak-builder: scripts/install.sh)"
     skipped+=("$name")
     continue
   fi

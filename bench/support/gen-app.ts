@@ -7,14 +7,20 @@ import { runTool } from '../../server/src/ostree/exec.ts';
 
 export const REF = 'app/org.bench.App/x86_64/stable';
 
-export async function generateApp(dir: string, files = Number(process.env.FILES ?? 5000), fileKb = Number(process.env.FILE_KB ?? 40)) {
-  const tree = path.join(dir, 'tree');
+/** Writes the app's FILES files of about FILE_KB KiB under `root`, in 50 subdirectories. */
+export function writeAppFiles(root: string, files = Number(process.env.FILES ?? 5000), fileKb = Number(process.env.FILE_KB ?? 40)) {
   for (let i = 0; i < files; i++) {
-    const sub = path.join(tree, 'files', `d${i % 50}`);
+    const sub = path.join(root, `d${i % 50}`);
     if (i < 50) mkdirSync(sub, { recursive: true });
     // base64 of random bytes: deflate gets it to ~75%, like typical binaries.
     writeFileSync(path.join(sub, `f${i}`), randomBytes(Math.floor((fileKb * 1024 * 3) / 4)).toString('base64'));
   }
+  return { files, rawBytes: files * fileKb * 1024 };
+}
+
+export async function generateApp(dir: string, files = Number(process.env.FILES ?? 5000), fileKb = Number(process.env.FILE_KB ?? 40)) {
+  const tree = path.join(dir, 'tree');
+  writeAppFiles(path.join(tree, 'files'), files, fileKb);
   writeFileSync(path.join(tree, 'metadata'), '[Application]\nname=org.bench.App\nruntime=org.bench.Platform/x86_64/1\n');
   const repo = path.join(dir, 'src-repo');
   await runTool('ostree', ['init', `--repo=${repo}`, '--mode=archive-z2']);
