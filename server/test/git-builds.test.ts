@@ -391,4 +391,10 @@ test('POST /api/v1/build/git creates a git build answering flat-manager build JS
   assert.equal(done.state, 'ready');
   assert.equal(typeof done.commit_job_id, 'number');
   assert.equal(done.published_state, 0, 'not published: neither asked for nor the repo policy');
+  // The build's output is its git-build job's log, which flat-manager's job endpoint serves.
+  assert.equal(typeof done.git_build_job_id, 'number');
+  const job = (await (await fetch(`${s.url}/api/v1/job/${done.git_build_job_id}`, { headers: { authorization: `Bearer ${s.adminToken}` } })).json()) as any;
+  assert.equal(job.kind, 10);
+  assert.equal(job.status, 2);
+  assert.match(job.log, /Building module hello/);
 });

@@ -40,7 +40,7 @@ export const repoBuildsTopic = (repo: string) => `builds.updated.${repo}`;
 export type BuildWithRepo = Build & { repo: Repo };
 
 /** A build with what its flat-manager JSON needs. */
-export type BuildDetails = BuildWithRepo & { commitJob: Job | null; publishJob: Job | null };
+export type BuildDetails = BuildWithRepo & { commitJob: Job | null; publishJob: Job | null; gitBuildJob: Job | null };
 
 export type CreateBuildInput = { repo: string; appId?: string | null; publicDownload?: boolean | null; buildLogUrl?: string | null };
 /** What a git build adds to a created build (GitBuildService): it starts WAITING, with its source. */
@@ -138,8 +138,9 @@ export class BuildService {
   }
 
   async details(build: BuildWithRepo): Promise<BuildDetails> {
-    const jobs = await this.prisma.job.findMany({ where: { buildId: build.id, kind: { in: ['commit', 'publish'] } }, orderBy: { id: 'desc' } });
-    return { ...build, commitJob: jobs.find((j) => j.kind === 'commit') ?? null, publishJob: jobs.find((j) => j.kind === 'publish') ?? null };
+    const jobs = await this.prisma.job.findMany({ where: { buildId: build.id, kind: { in: ['commit', 'publish', 'git-build'] } }, orderBy: { id: 'desc' } });
+    const latest = (kind: string) => jobs.find((j) => j.kind === kind) ?? null;
+    return { ...build, commitJob: latest('commit'), publishJob: latest('publish'), gitBuildJob: latest('git-build') };
   }
 
   /**

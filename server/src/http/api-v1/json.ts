@@ -24,6 +24,8 @@ export function buildJson(b: BuildDetails): Record<string, unknown> {
   if (b.publishedState === 'FAILED') out.published_state_reason = b.publishJob?.error ?? 'Unknown reason';
   if (b.commitJob) out.commit_job_id = b.commitJob.id;
   if (b.publishJob) out.publish_job_id = b.publishJob.id;
+  // fmd's git builds: the job whose log (GET /api/v1/job/<id>) is the build's output.
+  if (b.gitBuildJob) out.git_build_job_id = b.gitBuildJob.id;
   out.repo = b.repo.name;
   out.extra_ids = (b.extraIds as string[] | null) ?? [];
   out.app_id = b.appId;
