@@ -316,11 +316,15 @@ test('a worker runs at most max-builds-per-worker builds at once; a build silent
     // Each build says something every second for a few seconds: long enough to overlap if allowed.
     const chatty = ['for i in 1 2 3 4; do echo tick $i; sleep 1; done'];
     const apps = await Promise.all([1, 2, 3].map((i) => makeGitApp({ appId: `org.test.Limit${i}`, buildCommands: chatty })));
-    const builds = [];
+    const builds: number[] = [];
     for (const app of apps) builds.push((await createGitBuild(t, { repo: 'apps', git: { url: app.url, autoCommit: false } })).build.number);
     for (const n of builds) assert.equal((await waitForBuild(t, n, (b) => b.state !== 'WAITING' && b.state !== 'CLONING' && b.state !== 'BUILDING')).state, 'UPLOADING');
-    const spans = (await t.services.prisma.job.findMany({ where: { kind: 'git-build', buildId: { in: builds } }, orderBy: { startedAt: 'asc' } }))
-      .map((j) => ({ start: j.startedAt!.getTime(), end: j.finishedAt!.getTime() }));
+    // (A build is UPLOADING a moment before its job has ended.)
+    const jobs = await pollFor(async () => {
+      const all = await t.services.prisma.job.findMany({ where: { kind: 'git-build', buildId: { in: builds } }, orderBy: { startedAt: 'asc' } });
+      return all.every((j) => j.finishedAt) ? all : null;
+    }, 30_000);
+    const spans = jobs.map((j) => ({ start: j.startedAt!.getTime(), end: j.finishedAt!.getTime() }));
     assert.equal(spans.length, 3);
     for (let i = 1; i < spans.length; i++) assert.ok(spans[i]!.start >= spans[i - 1]!.end, `git builds overlapped on a worker limited to one: ${JSON.stringify(spans)}`);
 

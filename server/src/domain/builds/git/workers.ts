@@ -49,7 +49,8 @@ export class BuildWorkers {
   /** This process builds from now on: its row appears at once (builds waiting for its arch can start). */
   async start(): Promise<void> {
     if (this.timer) return;
-    await this.beat();
+    // A database that is away now must not stop the worker from starting: the next beat retries.
+    await this.beat().catch((err: unknown) => this.log.warn({ err }, 'build worker heartbeat failed'));
     this.timer = setInterval(() => void this.beatOnce(), sweepIntervalMs(this.config));
     this.timer.unref();
     // The first sweep right away: builds that waited for this worker's arch need not wait a period.
