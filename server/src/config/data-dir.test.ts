@@ -25,3 +25,18 @@ test('FMD_DATA_DIR overrides it; a relative one is resolved against the reposito
   assert.equal(loadConfig({ FMD_DATA_DIR: 'other/place' }).dataDir, path.join(repoRoot, 'other', 'place'));
   assert.equal(loadConfig({ FMD_DATA_DIR: '../beside' }).dataDir, path.resolve(repoRoot, '..', 'beside'));
 });
+
+test('the config file is remembered by its absolute path (git builds hide it from the build jail)', async () => {
+  const { mkdtemp, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(path.join(tmpdir(), 'fmd-config-'));
+  await writeFile(path.join(dir, 'fmd.yaml'), 'secret: c2VjcmV0\n');
+  const cwd = process.cwd();
+  try {
+    process.chdir(dir);
+    assert.equal(loadConfig({ FMD_CONFIG: 'fmd.yaml' }).configFile, path.join(dir, 'fmd.yaml'));
+  } finally {
+    process.chdir(cwd);
+  }
+  assert.equal(loadConfig({}).configFile, undefined);
+});

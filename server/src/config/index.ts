@@ -96,6 +96,8 @@ const configSchema = z
   .strict();
 
 export type FmdConfig = {
+  /** the file the config was read from (FMD_CONFIG), absolute; git builds' jail hides it */
+  configFile: string | undefined;
   dataDir: string;
   databaseUrl: string | undefined;
   host: string;
@@ -243,6 +245,7 @@ export function loadConfig(
     throw new ConfigError(['mongodb-url: required when jobs-backend is mongo']);
   }
   return {
+    configFile: file ? path.resolve(file) : undefined,
     dataDir: path.resolve(repoRoot, c['data-dir']),
     databaseUrl: c['database-url'],
     host: c.host,

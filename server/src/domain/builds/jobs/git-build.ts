@@ -191,8 +191,9 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
       writable: [stateDir, upload],
       // The installation's runtimes, and the main repo the upload repo names as its parent.
       readOnly: [installation.flatpakDir, gitBuilds.repoPath(build.repo.name)],
-      // The rest of the data dir (secret, master-key, the database, other builds) is not there.
-      hidden: [config.dataDir],
+      // The rest of the data dir (secret, master-key, the database, other builds) is not there, nor
+      // the config file, which may hold the secret and the database URL.
+      hidden: [config.dataDir, ...(config.configFile ? [config.configFile] : [])],
     });
     await say(`Building ${info.appId} for ${source.arch}`, 0.2);
     await flatpakBuilder(
