@@ -107,6 +107,8 @@ test('a git build is cloned, built, committed and published through GraphQL; its
     const text = chunks.map((c) => c.text).join('');
     assert.match(text, /Cloning file:\/\//);
     assert.match(text, /Building module hello/);
+    // Probing for the runtime ("not installed" before the first install) leaves no error line in a build that went well.
+    assert.doesNotMatch(text, /^error:/m);
     assert.ok(chunks.filter((c) => c.jobRunning).length >= 2, `log chunks arrived while the build ran: ${chunks.map((c) => c.jobRunning).join(',')}`);
 
     // What the build records: the source commit and what the manifest said.
