@@ -156,6 +156,8 @@ test('a failing build command fails the build: the error line is in the log and 
   const failed = await waitForBuild(s, n, (b) => !['WAITING', 'CLONING', 'BUILDING'].includes(b.state));
   assert.equal(failed.state, 'FAILED', JSON.stringify(failed));
   assert.match(failed.stateReason, /Error: module hello: Child process exited with code 3/);
+  // The reason names flatpak-builder, not the jail's wrapper (setpriv or bwrap) it runs under.
+  assert.match(failed.stateReason, /^flatpak-builder exited with code 1:/);
   const job = await pollFor(async () => {
     const j = await s.services.prisma.job.findFirst({ where: { buildId: n, kind: 'git-build' } });
     return j?.status === 'BROKEN' ? j : null;
