@@ -107,6 +107,8 @@ test('a git build is cloned, built, committed and published through GraphQL; its
     const text = chunks.map((c) => c.text).join('');
     assert.match(text, /Cloning file:\/\//);
     assert.match(text, /Building module hello/);
+    // Probing for the runtime ("not installed" before the first install) leaves no error line in a build that went well.
+    assert.doesNotMatch(text, /^error:/m);
     assert.ok(chunks.filter((c) => c.jobRunning).length >= 2, `log chunks arrived while the build ran: ${chunks.map((c) => c.jobRunning).join(',')}`);
 
     // What the build records: the source commit and what the manifest said.
@@ -154,6 +156,8 @@ test('a failing build command fails the build: the error line is in the log and 
   const failed = await waitForBuild(s, n, (b) => !['WAITING', 'CLONING', 'BUILDING'].includes(b.state));
   assert.equal(failed.state, 'FAILED', JSON.stringify(failed));
   assert.match(failed.stateReason, /Error: module hello: Child process exited with code 3/);
+  // The reason names flatpak-builder, not the jail's wrapper (setpriv or bwrap) it runs under.
+  assert.match(failed.stateReason, /^flatpak-builder exited with code 1:/);
   const job = await pollFor(async () => {
     const j = await s.services.prisma.job.findFirst({ where: { buildId: n, kind: 'git-build' } });
     return j?.status === 'BROKEN' ? j : null;

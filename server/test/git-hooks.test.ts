@@ -350,6 +350,9 @@ test('the webhook: a wrong, missing or foreign signature is 401 and starts nothi
       const r = await hook(src.number, { forge, sign, secret: src.secret });
       assert.equal(r.status, 401, `${forge} ${sign}: ${JSON.stringify(r.body)}`);
       assert.equal(r.body['error-type'], 'invalid-token');
+      // A webhook set up without the secret is told which header is missing, not "does not match".
+      const expected = { github: 'X-Hub-Signature-256', gitea: 'X-Gitea-Signature', gitlab: 'X-Gitlab-Token' }[forge];
+      assert.match(String(r.body.message), sign === 'none' ? new RegExp(`has no ${expected} header`) : /does not match/, `${forge} ${sign}`);
     }
   }
   // Signed right, but as no forge fmd knows; and another source's secret.

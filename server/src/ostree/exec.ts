@@ -19,6 +19,8 @@ export interface RunToolOptions {
   input?: string | Buffer;
   /** Cap on the stdout/stderr kept in memory (each); the oldest output is dropped. Default 16 MiB. */
   maxBuffer?: number;
+  /** The command named in a ToolError, when `cmd` only wraps it (a jail's setpriv or bwrap): users know the tool, not the wrapper. */
+  displayName?: string;
 }
 
 export interface ToolResult {
@@ -137,7 +139,7 @@ export function runTool(cmd: string, args: readonly string[], opts: RunToolOptio
     const fail = (reason: ToolFailure, code: number | null, signal: NodeJS.Signals | null, cause?: unknown) =>
       reject(
         new ToolError({
-          command: cmd,
+          command: opts.displayName ?? cmd,
           args,
           code,
           signal,

@@ -87,5 +87,5 @@ export async function flatpakBuilder(o: GitBuildFlatpakBuilderOptions, tools: To
   const manifest = path.join(link, rel);
   const args = flatpakBuilderArgs({ ...o, manifest });
   const run = o.jail ? o.jail.wrap('flatpak-builder', args) : { cmd: 'flatpak-builder', args };
-  await runTool(run.cmd, run.args, { ...tools, env, cwd: o.cwd ?? path.dirname(manifest) });
+  await runTool(run.cmd, run.args, { ...tools, env, cwd: o.cwd ?? path.dirname(manifest), displayName: 'flatpak-builder' });
 }

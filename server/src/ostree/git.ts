@@ -110,7 +110,7 @@ const SAFE_CONFIG = ['-c', 'core.hooksPath=/dev/null', '-c', 'core.fsmonitor=fal
 function git(args: string[], env: NodeJS.ProcessEnv | undefined, tools: ToolRunOptions, cwd?: string, jail?: CommandWrapper) {
   const base = tools.env ?? { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
   const run = jail ? jail.wrap('git', args) : { cmd: 'git', args };
-  return runTool(run.cmd, run.args, { ...tools, env: { ...base, ...env, GIT_TERMINAL_PROMPT: '0' }, cwd });
+  return runTool(run.cmd, run.args, { ...tools, env: { ...base, ...env, GIT_TERMINAL_PROMPT: '0' }, cwd, displayName: 'git' });
 }
 
 function shortRef(ref: string): string {

@@ -105,7 +105,7 @@ export class BuilderInstallation {
   }
 
   private async syncRemotes(tools: ToolRunOptions): Promise<void> {
-    const { stdout } = await this.flatpak(['remotes', '--columns=name'], tools);
+    const { stdout } = await this.flatpak(['remotes', '--columns=name'], { ...tools, onLine: undefined });
     const existing = new Set(stdout.split('\n').map((l) => l.trim()).filter(Boolean));
     const wanted = new Set(this.remotes.map((r) => r.name));
     for (const name of existing) {
@@ -128,7 +128,10 @@ export class BuilderInstallation {
 
   private async ensureOne(ref: RuntimeRef, tools: ToolRunOptions): Promise<void> {
     const partial = `${ref.id}//${ref.version}`;
-    const installed = await this.flatpak(['info', `--arch=${ref.arch}`, partial], tools).then(
+    // The probes' output stays out of the build's log: a "not installed" answer is expected, yet
+    // reads as an error line in a build that went well.
+    const probe: ToolRunOptions = { ...tools, onLine: undefined };
+    const installed = await this.flatpak(['info', `--arch=${ref.arch}`, partial], probe).then(
       () => true,
       (err: unknown) => {
         if (err instanceof ToolError && err.reason === 'exit') return false;
@@ -140,7 +143,7 @@ export class BuilderInstallation {
       return;
     }
     for (const remote of this.remotes) {
-      const has = await this.flatpak(['remote-info', `--arch=${ref.arch}`, remote.name, partial], tools).then(
+      const has = await this.flatpak(['remote-info', `--arch=${ref.arch}`, remote.name, partial], probe).then(
         () => true,
         (err: unknown) => {
           if (err instanceof ToolError && err.reason === 'exit') return false;

@@ -18,7 +18,7 @@ import { hasScope, type Claims } from '../../tokens/claims.ts';
 import type { TokenService, Viewer } from '../../tokens/service.ts';
 import { gitBuildingStates } from '../lifecycle.ts';
 import { requireGitSourceManagement, requireGitSourceRegistration, visibleGitSourcesWhere } from './access.ts';
-import { identifyEvent, parsePush, verifySignature } from './webhooks.ts';
+import { identifyEvent, missingSignatureHeader, parsePush, verifySignature } from './webhooks.ts';
 
 /** Push event bodies are capped at this (GitHub's own payloads are capped at 25 MB; a push of a few commits is a few KB). */
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
@@ -251,11 +251,14 @@ export class GitSourceService {
     const event = identifyEvent(headers);
     const secret = openPrivateKey(source.webhookSecretEncrypted, this.masterKey(), sealContext(source.id));
     if (!event || !verifySignature(event, headers, body, secret)) {
+      const missing = event && missingSignatureHeader(event, headers);
       throw new AuthenticationError(
         'bad-signature',
-        event
-          ? `the ${event.forge} webhook signature does not match git source ${source.id}'s secret`
-          : 'not a signed GitHub, Gitea or GitLab webhook request (X-Hub-Signature-256, X-Gitea-Signature or X-Gitlab-Token)',
+        !event
+          ? 'not a signed GitHub, Gitea or GitLab webhook request (X-Hub-Signature-256, X-Gitea-Signature or X-Gitlab-Token)'
+          : missing
+            ? `the ${event.forge} webhook request has no ${missing} header: give the webhook git source ${source.id}'s secret`
+            : `the ${event.forge} webhook signature does not match git source ${source.id}'s secret`,
       );
     }
     const why = source.disabledReason ?? (await this.tokenProblem(source));

@@ -53,6 +53,21 @@ export function identifyEvent(headers: IncomingHttpHeaders): HookEvent | null {
   return null;
 }
 
+/**
+ * The signature header a request of `event`'s forge should carry, when it carries none (null when
+ * it has one): a webhook configured without a secret is told so rather than "does not match".
+ */
+export function missingSignatureHeader(event: HookEvent, headers: IncomingHttpHeaders): string | null {
+  switch (event.forge) {
+    case 'github':
+      return header(headers, 'x-hub-signature-256') === null ? 'X-Hub-Signature-256' : null;
+    case 'gitea':
+      return giteaSignatureHeaders.every((h) => header(headers, h) === null) ? 'X-Gitea-Signature' : null;
+    case 'gitlab':
+      return header(headers, 'x-gitlab-token') === null ? 'X-Gitlab-Token' : null;
+  }
+}
+
 const HEX_SHA256 = /^[0-9a-f]{64}$/i;
 
 /** Constant-time equality of two hex digests (false for malformed ones). */
