@@ -266,6 +266,9 @@ test('a build for an arch no worker builds waits with the reason shown, and star
   const n = created.build.number;
   assert.equal(created.build.state, 'WAITING');
   assert.equal(created.build.stateReason, 'no worker builds aarch64');
+  // flat-manager clients see it uploading (0), with the precise state and what it waits for.
+  const json = (await (await fetch(`${s.url}/api/v1/build/${n}`, { headers: { authorization: `Bearer ${s.adminToken}` } })).json()) as any;
+  assert.deepEqual([json.repo_state, json.state, json.repo_state_reason], [0, 'waiting', 'no worker builds aarch64']);
   // Several sweeps later it still waits, without a job.
   const sweeps = s.services.buildWorkers;
   await new Promise<void>((resolve) => {

@@ -193,6 +193,8 @@ test('the manifest is found and checked before building: ambiguity lists the can
   const refused = await waitForBuild(s, c2.build.number, (b) => !['WAITING', 'CLONING', 'BUILDING'].includes(b.state), 120_000);
   assert.equal(refused.state, 'FAILED');
   assert.match(refused.stateReason, /org\.test\.GitSolo.*prefixes/);
+  // The manifest found is recorded all the same (the app id is not: the token may not build it).
+  assert.deepEqual([refused.source.manifestPath, refused.appId], [solo.manifestPath, null]);
   // A runtime none of the builder's remotes has: the build fails naming it.
   const lost = await makeGitApp({ appId: 'org.test.GitLost' });
   const manifest = JSON.parse(await readFile(path.join(lost.dir, lost.manifestPath), 'utf8'));
@@ -248,14 +250,15 @@ test('cancelBuild stops a running build: its processes are gone within 5 s, it i
   const r = await s.gql(`mutation($n: Int!) { cancelBuild(input: { build: $n, reason: "not needed" }) { __typename ... on Error { message } ... on GitBuildPayload { build { state stateReason } } } }`, { n });
   assert.equal(r.body.data?.cancelBuild?.__typename, 'GitBuildPayload', JSON.stringify(r.body));
   assert.equal(r.body.data.cancelBuild.build.state, 'CANCELLED');
-  assert.equal(r.body.data.cancelBuild.build.stateReason, 'not needed');
+  // The reason given, and who cancelled.
+  assert.match(r.body.data.cancelBuild.build.stateReason, /^not needed \(cancelled by .+\)$/);
   await pollFor(async () => (await processesWith(`sleep ${seconds}`)).length === 0 && (await processesWith(workDir)).length === 0, 5_000, 50);
   assert.ok(Date.now() - started <= 5_500);
   await pollFor(() => !existsSync(workDir), 10_000, 50);
   const after = (await (await fetch(`${s.url}/api/v1/build/${n}`, { headers: { authorization: `Bearer ${s.adminToken}` } })).json()) as any;
   assert.equal(after.repo_state, 3);
   assert.equal(after.state, 'cancelled');
-  assert.equal(after.repo_state_reason, 'not needed');
+  assert.match(after.repo_state_reason, /^not needed \(cancelled by .+\)$/);
   // Cancelling again is a wrong state.
   const again = await s.gql(`mutation($n: Int!) { cancelBuild(input: { build: $n }) { __typename } }`, { n });
   assert.equal(again.body.data.cancelBuild.__typename, 'WrongStateError');
@@ -367,9 +370,18 @@ test("a repo's autoPublish policy publishes git builds of a token without the pu
   const app = await makeGitApp({ appId: 'org.test.GitPolicy' });
   const created = await createGitBuild(s, { repo: 'policy', git: { url: app.url } }, t.body.data.createToken.token);
   assert.equal(created.__typename, 'BuildPayload', JSON.stringify(created));
-  assert.equal(created.build.source.autoPublish, false);
+  assert.equal(created.build.source.autoPublish, null, 'not asked: the policy decides');
   const done = await waitForBuild(s, created.build.number, (b) => b.publishedState === 'PUBLISHED' || b.publishedState === 'FAILED' || b.state === 'FAILED');
   assert.equal(done.publishedState, 'PUBLISHED', JSON.stringify(done));
+  // A build that says autoPublish: false opts out of the policy: committed, not published.
+  const optOut = await createGitBuild(s, { repo: 'policy', git: { url: app.url, autoPublish: false } });
+  assert.equal(optOut.build.source.autoPublish, false);
+  const ready = await waitForBuild(s, optOut.build.number, (b) => b.state === 'READY' || b.state === 'FAILED');
+  assert.equal(ready.state, 'READY', JSON.stringify(ready));
+  // The commit job's end is where a publish would have been queued: none was.
+  await pollFor(async () => (await s.services.prisma.job.count({ where: { buildId: optOut.build.number, kind: 'commit', status: 'ENDED' } })) === 1);
+  assert.equal(await s.services.prisma.job.count({ where: { buildId: optOut.build.number, kind: 'publish' } }), 0);
+  assert.equal((await waitForBuild(s, optOut.build.number, () => true)).publishedState, 'UNPUBLISHED');
 });
 
 test('POST /api/v1/build/git creates a git build answering flat-manager build JSON with a Location', { timeout: 300_000 }, async () => {

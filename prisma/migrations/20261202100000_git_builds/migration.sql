@@ -73,7 +73,7 @@ CREATE TABLE `build_sources` (
     `runtime` VARCHAR(255) NULL,
     `sdk` VARCHAR(255) NULL,
     `auto_commit` BOOLEAN NOT NULL DEFAULT true,
-    `auto_publish` BOOLEAN NOT NULL DEFAULT false,
+    `auto_publish` BOOLEAN NULL,
     `claims` JSON NOT NULL,
     `credential_id` INTEGER NULL,
     `git_source_id` INTEGER NULL,

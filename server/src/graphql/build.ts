@@ -237,7 +237,7 @@ export const GitBuildSourceInput = builder.inputType('GitBuildSourceInput', {
     arch: t.string({ description: "default: the first of the build-arches config key (the machine's)" }),
     branch: t.string({ description: "flatpak-builder's --default-branch when the manifest names none (default: the repo's default branch)" }),
     autoCommit: t.boolean({ description: 'commit the build once built (default: true)' }),
-    autoPublish: t.boolean({ description: "publish it once committed (default: the repo's autoPublish); needs the publish scope" }),
+    autoPublish: t.boolean({ description: "publish it once committed (true needs the publish scope); false opts out of the repo's autoPublish policy, absent follows it" }),
     credential: t.int({ description: "a git credential of the repo (deploy key or HTTPS token), by number" }),
     dependsOn: t.intList({ description: 'builds (numbers) this one waits for' }),
   }),

@@ -19,7 +19,7 @@ builder.prismaObject('BuildSource', {
     runtime: t.exposeString('runtime', { nullable: true, description: "the manifest's runtime (id//version)" }),
     sdk: t.exposeString('sdk', { nullable: true, description: "the manifest's sdk (id//version)" }),
     autoCommit: t.exposeBoolean('autoCommit'),
-    autoPublish: t.exposeBoolean('autoPublish', { description: "asked for; the repo's autoPublish policy publishes too" }),
+    autoPublish: t.exposeBoolean('autoPublish', { nullable: true, description: "publish once committed, as asked (true or false); null when not asked: the repo's autoPublish policy decides" }),
     activeAt: t.expose('activeAt', { type: 'DateTime', nullable: true, description: 'when the build last wrote to its log' }),
     job: t.prismaField({
       type: 'Job',

@@ -17,7 +17,8 @@ export function buildJson(b: BuildDetails): Record<string, unknown> {
     created: naiveDate(b.createdAt),
     repo_state: repoStateCode[b.state],
   };
-  if (repoStateCode[b.state] === repoStateCode.FAILED && b.stateReason) out.repo_state_reason = b.stateReason;
+  // Also for a waiting git build: what it waits for (flat-manager clients read the reason of failed builds only).
+  if ((repoStateCode[b.state] === repoStateCode.FAILED || b.state === 'WAITING') && b.stateReason) out.repo_state_reason = b.stateReason;
   // fmd's precise state (lower case), for states flat-manager has no code for (see repoStateCode).
   out.state = stateName(b.state);
   out.published_state = publishedStateCode[b.publishedState];

@@ -164,7 +164,7 @@ export class GitBuildService {
       arch,
       branch,
       autoCommit: input.autoCommit ?? true,
-      autoPublish: input.autoPublish ?? false,
+      autoPublish: input.autoPublish ?? null,
       claims,
       credentialId: input.credential ?? null,
       gitSourceId: input.gitSourceId ?? null,
@@ -197,7 +197,8 @@ export class GitBuildService {
     const build = await this.builds.getFor(viewer, buildId, 'build');
     await this.requireGitBuild(buildId);
     requireStep(build, 'cancel');
-    const why = reason?.trim() ? reason.trim().slice(0, 1000) : `cancelled by ${viewer.claims.name || viewer.claims.sub || 'a token'}`;
+    const who = `cancelled by ${viewer.claims.name || viewer.claims.sub || 'a token'}`;
+    const why = reason?.trim() ? `${reason.trim().slice(0, 1000)} (${who})` : who;
     await this.stop(buildId, { step: 'cancel', reason: why });
     return this.builds.get(buildId);
   }
@@ -263,10 +264,11 @@ export class GitBuildService {
   async onReady(buildId: number): Promise<void> {
     const src = await this.prisma.buildSource.findUnique({ where: { buildId }, include: { build: { include: { repo: true } } } });
     if (!src) return;
-    if (!src.autoPublish && !src.build.repo.autoPublish) return;
+    // Asked for (true) or refused (false) by the build; not asked (null): the repo's policy decides.
+    if (!(src.autoPublish ?? src.build.repo.autoPublish)) return;
     const claims = src.claims as unknown as SourceClaims;
     // A repo's policy publishes what was built into it, whatever the token's publish scope.
-    const scope = src.autoPublish ? claims.scope : [...new Set([...claims.scope, 'publish'])];
+    const scope = src.autoPublish === true ? claims.scope : [...new Set([...claims.scope, 'publish'])];
     try {
       await this.builds.publish(viewerFromClaims({ ...claims, scope }), buildId);
     } catch (err) {

@@ -39,7 +39,7 @@ export type GitBuildStarter = {
       manifestPath: string | null;
       appId: string | null;
       arch: string | null;
-      autoPublish: boolean;
+      autoPublish: boolean | null;
       credential: number | null;
       gitSourceId: number;
       claims: Omit<StoredSourceClaims, 'exp'>;
@@ -287,7 +287,8 @@ export class GitSourceService {
       manifestPath: source.manifestPath,
       appId: source.appId,
       arch: source.arch,
-      autoPublish: source.autoPublish,
+      // A source that does not ask to publish leaves it to the repo's policy.
+      autoPublish: source.autoPublish || null,
       credential: source.credentialId,
       gitSourceId: source.id,
       claims,

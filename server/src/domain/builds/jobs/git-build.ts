@@ -154,6 +154,8 @@ async function gitBuild(deps: GitBuildJobDeps, run: JobRun<GitBuildPayload>): Pr
     // --- manifest ---
     const manifestPath = await findManifest(checkout, { path: source.manifestPath, appId: build.appId });
     const info = await readManifest(path.join(checkout, manifestPath));
+    // What was found stays on the build even when the app id is refused below.
+    await prisma.buildSource.update({ where: { buildId: id }, data: { manifestPath } });
     gitBuilds.checkAppId(claims, build.appId, info.appId);
     // flatpak-builder's precedence: the manifest's `branch`, then --default-branch, then its
     // `default-branch`, then master. fmd's --default-branch: the input's, else (unless the manifest
