@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { startTestServer, pollFor, type TestServer } from './kit/server.ts';
 import { createSignedRepo } from './kit/repo-fixtures.ts';
 import { buildTestRuntime, tempDir } from './kit/flatpak-fixtures.ts';
-import { appManifest, commitFiles, gitBuildConfig, makeGitApp } from './kit/git-fixtures.ts';
+import { appManifest, commitFiles, gitBuildConfig, makeGitApp, gitBuildQueries } from './kit/git-fixtures.ts';
 import { ensureBuilderUser } from './kit/builder-user.ts';
 import { signClaims, secretKey } from '../src/domain/tokens/jwt.ts';
 import type { Claims } from '../src/domain/tokens/claims.ts';
@@ -54,28 +54,7 @@ async function createSet(srv: TestServer, input: Record<string, unknown>, token 
   return r.body.data.createBuildSet;
 }
 
-async function createGitBuild(srv: TestServer, input: Record<string, unknown>, token = srv.adminToken): Promise<any> {
-  const r = await srv.gql(
-    `mutation($input: CreateBuildInput!) { createBuild(input: $input) { __typename ... on Error { message } ... on BuildPayload { build { ${buildFields} } } } }`,
-    { input },
-    token,
-  );
-  assert.ok(!r.body.errors, JSON.stringify(r.body.errors));
-  return r.body.data.createBuild;
-}
-
-async function buildNow(srv: TestServer, n: number): Promise<any> {
-  const r = await srv.gql(`query($n: Int!) { build(number: $n) { ${buildFields} } }`, { n });
-  assert.ok(!r.body.errors, JSON.stringify(r.body.errors));
-  return r.body.data.build;
-}
-
-async function waitForBuild(srv: TestServer, n: number, done: (b: any) => boolean, timeoutMs = 240_000): Promise<any> {
-  return pollFor(async () => {
-    const b = await buildNow(srv, n);
-    return done(b) ? b : null;
-  }, timeoutMs, 200);
-}
+const { createGitBuild, buildNow, waitForBuild } = gitBuildQueries(buildFields);
 
 const over = (b: any) => b.publishedState === 'PUBLISHED' || ['FAILED', 'CANCELLED', 'SUPERSEDED'].includes(b.state) || b.publishedState === 'FAILED';
 

@@ -13,7 +13,7 @@ import { createClient } from 'graphql-ws';
 import { startTestServer, pollFor, jobEnded, type TestServer } from './kit/server.ts';
 import { createSignedRepo } from './kit/repo-fixtures.ts';
 import { buildTestRuntime, clientEnv, tempDir } from './kit/flatpak-fixtures.ts';
-import { appFiles, commitFiles, gitBuildConfig, makeGitApp, type GitApp } from './kit/git-fixtures.ts';
+import { appFiles, commitFiles, gitBuildConfig, makeGitApp, type GitApp, gitBuildQueries } from './kit/git-fixtures.ts';
 import { ensureBuilderUser } from './kit/builder-user.ts';
 import { runTool } from '../src/ostree/exec.ts';
 
@@ -34,28 +34,7 @@ after(async () => {
 
 const buildFields = 'number state stateReason publishedState appId source { url ref commit manifestPath arch branch runtime sdk autoCommit autoPublish job { number } rebuildOf { number } }';
 
-async function createGitBuild(srv: TestServer, input: Record<string, unknown>, token = srv.adminToken): Promise<any> {
-  const r = await srv.gql(
-    `mutation($input: CreateBuildInput!) { createBuild(input: $input) { __typename ... on Error { message } ... on BuildPayload { build { ${buildFields} } } } }`,
-    { input },
-    token,
-  );
-  assert.ok(!r.body.errors, JSON.stringify(r.body.errors));
-  return r.body.data.createBuild;
-}
-
-async function buildNow(srv: TestServer, n: number): Promise<any> {
-  const r = await srv.gql(`query($n: Int!) { build(number: $n) { ${buildFields} } }`, { n });
-  assert.ok(!r.body.errors, JSON.stringify(r.body.errors));
-  return r.body.data.build;
-}
-
-async function waitForBuild(srv: TestServer, n: number, done: (b: any) => boolean, timeoutMs = 240_000): Promise<any> {
-  return pollFor(async () => {
-    const b = await buildNow(srv, n);
-    return done(b) ? b : null;
-  }, timeoutMs, 200);
-}
+const { createGitBuild, buildNow, waitForBuild } = gitBuildQueries(buildFields);
 
 async function jobLog(srv: TestServer, jobId: number): Promise<string> {
   return srv.services.jobRecords.log(jobId);

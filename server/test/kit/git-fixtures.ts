@@ -4,8 +4,10 @@
 // runtime's repo). Commits are made in an isolated HOME with a fixed identity.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import assert from 'node:assert/strict';
 import YAML from 'yaml';
 import { runTool } from '../../src/ostree/exec.ts';
+import { pollFor, type TestServer } from './server.ts';
 import { defaultArch, PLATFORM_ID, RUNTIME_BRANCH, SDK_ID, tempDir } from './flatpak-fixtures.ts';
 
 export type GitAppOptions = {
@@ -108,4 +110,29 @@ export async function makeGitApp(o: GitAppOptions & { dir?: string } = {}): Prom
 /** The ref flatpak-builder exports for an app built on this machine. */
 export async function appRef(appId: string, branch: string): Promise<string> {
   return `app/${appId}/${await defaultArch()}/${branch}`;
+}
+
+/** GraphQL helpers for git builds; each answers the build with `fields`. */
+export function gitBuildQueries(fields: string) {
+  async function createGitBuild(srv: TestServer, input: Record<string, unknown>, token = srv.adminToken): Promise<any> {
+    const r = await srv.gql(
+      `mutation($input: CreateBuildInput!) { createBuild(input: $input) { __typename ... on Error { message } ... on BuildPayload { build { ${fields} } } } }`,
+      { input },
+      token,
+    );
+    assert.ok(!r.body.errors, JSON.stringify(r.body.errors));
+    return r.body.data.createBuild;
+  }
+  async function buildNow(srv: TestServer, n: number): Promise<any> {
+    const r = await srv.gql(`query($n: Int!) { build(number: $n) { ${fields} } }`, { n });
+    assert.ok(!r.body.errors, JSON.stringify(r.body.errors));
+    return r.body.data.build;
+  }
+  async function waitForBuild(srv: TestServer, n: number, done: (b: any) => boolean, timeoutMs = 240_000): Promise<any> {
+    return pollFor(async () => {
+      const b = await buildNow(srv, n);
+      return done(b) ? b : null;
+    }, timeoutMs, 200);
+  }
+  return { createGitBuild, buildNow, waitForBuild };
 }
