@@ -441,7 +441,15 @@ export class JobEngine implements JobQueue {
       for (const abort of this.running.values()) abort.abort(stopAbort);
       if (!(await this.settled(abortGraceMs))) this.opts.log.error({ jobs: this.runningJobs() }, 'jobs still running after stop; they may write after it');
     }
-    await this.mariaDbRepository()?.settled();
+    // A lock statement under way as Agenda stopped still hands its job over afterwards (which is
+    // then handed back, see process()): wait for the job store's statements, then for what they
+    // started, until neither is left.
+    for (let round = 0; round < 100; round++) {
+      await this.mariaDbRepository()?.settled();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (this.handling.size === 0) break;
+      await this.settled(abortGraceMs);
+    }
   }
 
   private mariaDbRepository() {
