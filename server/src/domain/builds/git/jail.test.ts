@@ -146,13 +146,14 @@ test('a normal manifest builds in the jail and is exported to the upload repo', 
   assert.ok(await ostree.revParse(again.upload, again.ref));
 });
 
+// Matches the command lines only (no PID column: a PID can equal the marker, as the test process's own once did).
 async function processesWith(marker: string): Promise<string[]> {
-  const { stdout } = await runTool('ps', ['-eo', 'pid,args']);
-  return stdout.split('\n').filter((l) => l.includes(marker) && !l.includes('ps -eo'));
+  const { stdout } = await runTool('ps', ['-eo', 'args']);
+  return stdout.split('\n').filter((l) => l.includes(marker) && !l.startsWith('ps '));
 }
 
 test('aborting a sleeping build kills everything in the jail within 5 s', async () => {
-  const marker = `${7000 + (process.pid % 1000)}`;
+  const marker = `${7_000_000 + process.pid}`;
   // A build command that outlives its shell and leaves the process group: only the PID namespace catches it.
   const b = await prepareBuild('org.test.Sleeper', [`setsid sleep ${marker} & sleep ${marker}`]);
   const ac = new AbortController();
@@ -168,7 +169,7 @@ test('aborting a sleeping build kills everything in the jail within 5 s', async 
   ac.abort(new Error('cancelled by test'));
   await assert.rejects(run, (err: unknown) => err instanceof ToolError && err.reason === 'aborted');
   for (;;) {
-    const left = await processesWith(marker);
+    const left = await processesWith(`sleep ${marker}`);
     if (left.length === 0) break;
     if (Date.now() - aborted > 5000) assert.fail(`still running 5 s after the abort:\n${left.join('\n')}`);
     await new Promise((r) => setTimeout(r, 100));
