@@ -7,9 +7,8 @@ import {
   clientEnv,
   defaultArch,
   installTestRuntime,
-  PLATFORM_ID,
-  SDK_ID,
   tempDir,
+  testAppManifest,
 } from '../../test/kit/flatpak-fixtures.ts';
 import { ToolError } from './exec.ts';
 import { flatpakBuilder, flatpakBuilderArgs } from './flatpak-builder.ts';
@@ -29,14 +28,7 @@ async function manifest(dir: string, appId: string, commands: string[], extra: R
   const file = path.join(dir, `${appId}.json`);
   await writeFile(
     file,
-    JSON.stringify({
-      'app-id': appId,
-      runtime: PLATFORM_ID,
-      'runtime-version': '1',
-      sdk: SDK_ID,
-      command: 'hello',
-      modules: [{ name: 'hello', buildsystem: 'simple', 'build-commands': commands, ...extra }],
-    }),
+    JSON.stringify(testAppManifest(appId, [{ name: 'hello', buildsystem: 'simple', 'build-commands': commands, ...extra }])),
   );
   return file;
 }

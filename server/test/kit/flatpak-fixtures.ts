@@ -14,6 +14,11 @@ import * as ostree from '../../src/ostree/ostree.ts';
 export const PLATFORM_ID = 'org.test.Platform';
 export const SDK_ID = 'org.test.Sdk';
 export const RUNTIME_BRANCH = '1';
+
+/** A flatpak-builder manifest of an app on the offline test runtime, running `hello`, made of `modules`. */
+export function testAppManifest(appId: string, modules: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { 'app-id': appId, runtime: PLATFORM_ID, 'runtime-version': RUNTIME_BRANCH, sdk: SDK_ID, command: 'hello', ...extra, modules };
+}
 export const APP_ID = 'org.test.Hello';
 
 /** Shared across test files so the .deb is fetched once per machine, not once per test. */

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import YAML from 'yaml';
 import { runTool } from '../../src/ostree/exec.ts';
 import { pollFor, type TestServer } from './server.ts';
-import { defaultArch, PLATFORM_ID, RUNTIME_BRANCH, SDK_ID, tempDir } from './flatpak-fixtures.ts';
+import { defaultArch, tempDir, testAppManifest } from './flatpak-fixtures.ts';
 
 export type GitAppOptions = {
   appId?: string;
@@ -47,14 +47,9 @@ export function gitBuildConfig(runtimeRepo: string, extra: Record<string, unknow
 
 /** A flatpak-builder manifest for an app printing `message`, built from files in the checkout. */
 export function appManifest(o: Required<Pick<GitAppOptions, 'appId'>> & GitAppOptions): Record<string, unknown> {
-  return {
-    'app-id': o.appId,
-    runtime: PLATFORM_ID,
-    'runtime-version': RUNTIME_BRANCH,
-    sdk: SDK_ID,
-    ...(o.branch ? { branch: o.branch } : {}),
-    command: 'hello',
-    modules: [
+  return testAppManifest(
+    o.appId,
+    [
       {
         name: 'hello',
         buildsystem: 'simple',
@@ -64,7 +59,8 @@ export function appManifest(o: Required<Pick<GitAppOptions, 'appId'>> & GitAppOp
       },
       ...(o.extraModules ?? []).map((m) => ({ name: m.name, buildsystem: 'simple', 'build-commands': m.commands })),
     ],
-  };
+    o.branch ? { branch: o.branch } : {},
+  );
 }
 
 async function git(dir: string, args: string[]): Promise<string> {

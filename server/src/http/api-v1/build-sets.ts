@@ -9,40 +9,21 @@ import type { BuildSetMemberInput } from '../../domain/builds/git/build-sets.ts'
 import { viewerOf } from '../auth.ts';
 import { readJson } from '../body.ts';
 import { buildJson } from './json.ts';
+import { gitBuildFields, jsonFields } from './git-fields.ts';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** One build of the body, field by field (flat-manager spelling, dashes or underscores). */
+/** One build of the body: the fields of POST /api/v1/build/git plus its key and dependencies. */
 function member(b: unknown, i: number): BuildSetMemberInput {
   if (!isObject(b)) throw new InvalidInputError(`builds[${i}] must be a JSON object`, 'builds');
-  const field = (name: string) => b[name] ?? b[name.replaceAll('-', '_')];
-  const typed = <T>(name: string, type: string, ok: (v: unknown) => boolean): T | null => {
-    const v = field(name);
-    if (v === undefined || v === null) return null;
-    if (!ok(v)) throw new InvalidInputError(`builds[${i}].${name} must be ${type}`, name);
-    return v as T;
-  };
-  const str = (name: string) => typed<string>(name, 'a string', (v) => typeof v === 'string');
-  const bool = (name: string) => typed<boolean>(name, 'a boolean', (v) => typeof v === 'boolean');
-  const isInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
-  const url = str('url');
-  if (!url) throw new InvalidInputError(`builds[${i}].url is required`, 'url');
+  const at = `builds[${i}].`;
+  const f = jsonFields(b, at);
+  const { appId, ...git } = gitBuildFields(b, at);
   return {
-    key: str('key') ?? '',
-    appId: str('app-id'),
-    dependsOn: typed<string[]>('depends-on', 'an array of keys', (v) => Array.isArray(v) && v.every((x) => typeof x === 'string')),
-    git: {
-      url,
-      ref: str('ref'),
-      manifestPath: str('manifest'),
-      arch: str('arch'),
-      branch: str('branch'),
-      autoCommit: bool('auto-commit'),
-      autoPublish: bool('auto-publish'),
-      credential: typed<number>('credential', 'an integer', isInt),
-      dependsOn: typed<number[]>('depends-on-builds', 'an array of build ids', (v) => Array.isArray(v) && v.every(isInt)),
-      publicDownload: bool('public-download'),
-    },
+    key: f.str('key') ?? '',
+    appId: appId ?? null,
+    dependsOn: f.strs('depends-on', 'keys'),
+    git: { ...git, dependsOn: f.ints('depends-on-builds', 'build ids') },
   };
 }
 

@@ -13,6 +13,7 @@ import { readBytes, readJson } from '../body.ts';
 import { notFoundHandler } from '../errors.ts';
 import { buildJson, buildRefJson, checkJson, jobJson, naiveDate } from './json.ts';
 import { buildSetRoutes } from './build-sets.ts';
+import { gitBuildFields, jsonFields } from './git-fields.ts';
 import { multipartBoundary, readMultipart } from './multipart.ts';
 import { MISSING_OBJECTS_BODY_LIMIT } from '../../domain/builds/missing-objects.ts';
 import { addGitHookRoutes } from './hooks.ts';
@@ -75,40 +76,12 @@ export function createApiV1Router(services: Services): Router {
   router.post('/build/git', async (req, res) => {
     const viewer = await viewerOf(req);
     const b = await body(req, res);
-    const field = (name: string) => b[name] ?? b[name.replaceAll('-', '_')];
-    const bool = (name: string): boolean | null => {
-      const v = field(name);
-      if (v === undefined || v === null) return null;
-      if (typeof v !== 'boolean') throw new InvalidInputError(`${name} must be a boolean`, name);
-      return v;
-    };
-    const int = (name: string): number | null => {
-      const v = field(name);
-      if (v === undefined || v === null) return null;
-      if (typeof v !== 'number' || !Number.isInteger(v)) throw new InvalidInputError(`${name} must be an integer`, name);
-      return v;
-    };
-    const dependsOn = field('depends-on');
-    if (dependsOn !== undefined && dependsOn !== null && (!Array.isArray(dependsOn) || dependsOn.some((x) => typeof x !== 'number' || !Number.isInteger(x)))) {
-      throw new InvalidInputError('depends-on must be an array of build ids', 'depends-on');
-    }
     const repo = str(b.repo, 'repo');
     if (!repo) throw new InvalidInputError('"repo" is required', 'repo');
-    const url = str(b.url, 'url');
-    if (!url) throw new InvalidInputError('"url" is required', 'url');
     const build = await services.gitBuilds.create(viewer, {
       repo,
-      url,
-      ref: str(b.ref, 'ref'),
-      manifestPath: str(b.manifest, 'manifest'),
-      appId: str(field('app-id'), 'app-id'),
-      arch: str(b.arch, 'arch'),
-      branch: str(b.branch, 'branch'),
-      autoCommit: bool('auto-commit'),
-      autoPublish: bool('auto-publish'),
-      credential: int('credential'),
-      dependsOn: (dependsOn as number[] | null | undefined) ?? null,
-      publicDownload: bool('public-download'),
+      ...gitBuildFields(b),
+      dependsOn: jsonFields(b).ints('depends-on', 'build ids'),
     });
     located(req, res, `/build/${build.id}`, buildJson(await builds.details(build)));
   });

@@ -7,7 +7,7 @@ import { runTool, ToolError } from '../../../ostree/exec.ts';
 import { flatpakBuilder } from '../../../ostree/flatpak-builder.ts';
 import * as ostree from '../../../ostree/ostree.ts';
 import { ensureBuilderUser } from '../../../../test/kit/builder-user.ts';
-import { buildTestRuntime, defaultArch, PLATFORM_ID, SDK_ID, tempDir } from '../../../../test/kit/flatpak-fixtures.ts';
+import { buildTestRuntime, defaultArch, PLATFORM_ID, SDK_ID, tempDir, testAppManifest } from '../../../../test/kit/flatpak-fixtures.ts';
 import { createJail } from './jail.ts';
 import { BuilderInstallation } from './runtimes.ts';
 
@@ -54,14 +54,7 @@ async function prepareBuild(appId: string, commands: string[], sources: unknown[
   const manifest = path.join(checkout, `${appId}.json`);
   await writeFile(
     manifest,
-    JSON.stringify({
-      'app-id': appId,
-      runtime: PLATFORM_ID,
-      'runtime-version': '1',
-      sdk: SDK_ID,
-      command: 'hello',
-      modules: [{ name: 'main', buildsystem: 'simple', 'build-commands': commands, sources }],
-    }),
+    JSON.stringify(testAppManifest(appId, [{ name: 'main', buildsystem: 'simple', 'build-commands': commands, sources }])),
   );
   const upload = path.join(data, 'builds', String(id), 'upload');
   await mkdir(path.dirname(upload), { recursive: true });
