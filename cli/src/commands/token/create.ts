@@ -4,10 +4,12 @@ import { FmdCommand, exitCodes } from '../../base-command.ts';
 import { parseDuration } from '../../duration.ts';
 
 export default class TokenCreate extends FmdCommand<typeof TokenCreate> {
-  static override description = 'Create a token with at most the rights of your own. Prints the token (shown only once).';
+  static override description =
+    'Create a token with at most the rights of your own, named as you say; the token you use is its parent. Prints just the token on stdout (shown only this once), the details on stderr.';
   static override examples = [
     '<%= config.bin %> token create ci-upload --scope build --scope upload --prefix org.example --duration 30d',
-    'FMD_TOKEN=$(<%= config.bin %> token create reader --scope download --repo stable)',
+    'FMDC_TOKEN=$(<%= config.bin %> token create reader --scope download --repo stable)',
+    '<%= config.bin %> token create uploader --scope upload --app org.example.App --duration 1h --json',
   ];
 
   static override args = {
@@ -36,7 +38,16 @@ export default class TokenCreate extends FmdCommand<typeof TokenCreate> {
     const { token, apiToken } = result;
     // The token alone goes to stdout, so that `$(fmdc token create ...)` captures just it.
     this.log(token);
-    this.logToStderr(`created ${apiToken.tokenId} "${apiToken.name}" (${apiToken.scopes.join(', ')}), expires ${apiToken.expiresAt ?? 'never'}; the token is shown only this once.`);
+    if (!this.jsonEnabled()) {
+      this.logToStderr(`created token ${apiToken.tokenId} "${apiToken.name}" (${apiToken.scopes.join(', ')}), expires ${apiToken.expiresAt ?? 'never'}; it is shown only this once.`);
+      if (apiToken.parentTokenId) this.logToStderr(`parent: ${apiToken.parentTokenId}${parentName(apiToken) ? ` "${parentName(apiToken)}"` : ''} (revoking it revokes this one too)`);
+    }
     return { token, apiToken };
   }
+}
+
+/** The parent's name, when the SDK fragment has it and the server let us see it. */
+function parentName(t: ApiTokenFieldsFragment): string | undefined {
+  const parent = (t as { parent?: { name?: string } | null }).parent;
+  return parent?.name;
 }
