@@ -8,21 +8,21 @@ export default class KeyExport extends FmdCommand<typeof KeyExport> {
   static override description = 'Print the public half of a signing key: ASCII-armored, or base64 for the GPGKey= line of .flatpakrepo/.flatpakref files.';
   static override examples = [
     '<%= config.bin %> key export "release key" > release.asc',
-    '<%= config.bin %> key export 0123456789ABCDEF --output release.asc',
+    '<%= config.bin %> key export 0123456789ABCDEF --file release.asc',
     'echo "GPGKey=$(<%= config.bin %> key export "release key" --flatpakrepo)" >> org.example.App.flatpakref',
   ];
 
   static override args = { key: Args.string({ description: 'the key: name, fingerprint, key id or ID', required: true }) };
   static override flags = {
     flatpakrepo: Flags.boolean({ description: 'the binary key in base64 (GPGKey= of .flatpakrepo files) instead of armored', default: false }),
-    output: Flags.string({ char: 'o', description: 'write it to this file instead of stdout' }),
+    file: Flags.string({ char: 'f', description: 'write it to this file instead of stdout' }),
   };
 
   async run(): Promise<{ key: KeyFieldsFragment; format: 'armored' | 'base64'; output?: string }> {
     const key = await resolveKey(this.client(), this.args.key, this);
     const format = this.flags.flatpakrepo ? 'base64' : 'armored';
     const text = format === 'base64' ? `${key.publicKeyBase64}\n` : key.publicKeyArmored.endsWith('\n') ? key.publicKeyArmored : `${key.publicKeyArmored}\n`;
-    const { output } = this.flags;
+    const { file: output } = this.flags;
     if (output) {
       try {
         writeFileSync(output, text);
