@@ -1,13 +1,13 @@
 // Signing keys on the command line: people know a key by its name or fingerprint, the API by
 // its ID. A reference is any of: name, fingerprint (spaces allowed), long key id, or ID.
-import type { FmdClient, KeyFieldsFragment } from '@fmd/sdk';
+import type { FmdClient, SigningKeyFieldsFragment } from '@fmd/sdk';
 import { exitCodes } from './base-command.ts';
 
 type Failer = { error(message: string, options: { exit: number; code?: string; suggestions?: string[] }): never };
 
-export async function resolveKey(client: FmdClient, ref: string, cmd: Failer): Promise<KeyFieldsFragment> {
+export async function resolveKey(client: FmdClient, ref: string, cmd: Failer): Promise<SigningKeyFieldsFragment> {
   const hex = ref.replace(/\s+/g, '').toUpperCase();
-  const matches: KeyFieldsFragment[] = [];
+  const matches: SigningKeyFieldsFragment[] = [];
   let after: string | undefined;
   for (;;) {
     const { keys } = await client.keys({ first: 500, ...(after && { after }) });

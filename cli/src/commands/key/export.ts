@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
-import type { KeyFieldsFragment } from '@fmd/sdk';
+import type { SigningKeyFieldsFragment } from '@fmd/sdk';
 import { FmdCommand, exitCodes } from '../../base-command.ts';
 import { resolveKey } from '../../key-ref.ts';
 
@@ -18,7 +18,7 @@ export default class KeyExport extends FmdCommand<typeof KeyExport> {
     file: Flags.string({ char: 'f', description: 'write it to this file instead of stdout' }),
   };
 
-  async run(): Promise<{ key: KeyFieldsFragment; format: 'armored' | 'base64'; output?: string }> {
+  async run(): Promise<{ key: SigningKeyFieldsFragment; format: 'armored' | 'base64'; output?: string }> {
     const key = await resolveKey(this.client(), this.args.key, this);
     const format = this.flags.flatpakrepo ? 'base64' : 'armored';
     const text = format === 'base64' ? `${key.publicKeyBase64}\n` : key.publicKeyArmored.endsWith('\n') ? key.publicKeyArmored : `${key.publicKeyArmored}\n`;

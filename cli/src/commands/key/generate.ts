@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { isErrorResult, type KeyFieldsFragment } from '@fmd/sdk';
+import { isErrorResult, type SigningKeyFieldsFragment } from '@fmd/sdk';
 import { FmdCommand, exitCodes } from '../../base-command.ts';
 import { parseDuration } from '../../duration.ts';
 import { details, when } from '../../output.ts';
@@ -19,7 +19,7 @@ export default class KeyGenerate extends FmdCommand<typeof KeyGenerate> {
     expires: Flags.string({ description: 'lifetime: 1y, 30d, 12h or seconds (default: never expires)' }),
   };
 
-  async run(): Promise<{ key: KeyFieldsFragment }> {
+  async run(): Promise<{ key: SigningKeyFieldsFragment }> {
     const { 'user-name': userName, email, comment, expires } = this.flags;
     const expiresInSeconds = expires === undefined ? undefined : parseDuration(expires);
     if (expires !== undefined && expiresInSeconds === undefined) {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
-import { isErrorResult, type KeyFieldsFragment } from '@fmd/sdk';
+import { isErrorResult, type SigningKeyFieldsFragment } from '@fmd/sdk';
 import { FmdCommand, exitCodes } from '../../base-command.ts';
 import { askSecret } from '../../confirm.ts';
 import { details } from '../../output.ts';
@@ -23,7 +23,7 @@ export default class KeyImport extends FmdCommand<typeof KeyImport> {
     'passphrase-file': Flags.string({ description: `read the passphrase from this file (first line); or set ${passphraseEnv}` }),
   };
 
-  async run(): Promise<{ key: KeyFieldsFragment }> {
+  async run(): Promise<{ key: SigningKeyFieldsFragment }> {
     const { name, file } = this.args;
     const fromStdin = file === undefined || file === '-';
     if (fromStdin && process.stdin.isTTY) {

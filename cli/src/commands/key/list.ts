@@ -1,4 +1,4 @@
-import type { KeyFieldsFragment } from '@fmd/sdk';
+import type { SigningKeyFieldsFragment } from '@fmd/sdk';
 import { FmdCommand } from '../../base-command.ts';
 import { table, when } from '../../output.ts';
 import { fetchPages, morePages, pageFlags, type Page } from '../../pages.ts';
@@ -9,7 +9,7 @@ export default class KeyList extends FmdCommand<typeof KeyList> {
 
   static override flags = { ...pageFlags };
 
-  async run(): Promise<Page<KeyFieldsFragment>> {
+  async run(): Promise<Page<SigningKeyFieldsFragment>> {
     const page = await fetchPages(this.flags, async (p) => (await this.client().keys(p)).keys);
     this.log(
       table(
@@ -19,6 +19,7 @@ export default class KeyList extends FmdCommand<typeof KeyList> {
           { header: 'key id', get: (k) => k.keyId },
           { header: 'algorithm', get: (k) => k.algorithm },
           { header: 'user id', get: (k) => k.userIds.join('; ') },
+          { header: 'repos', get: (k) => k.repos.edges.map((e) => e.node.name).join(',') },
           { header: 'created', get: (k) => when(k.createdAt) },
           { header: 'expires', get: (k) => (k.expiresAt ? when(k.expiresAt) : 'never') },
         ],

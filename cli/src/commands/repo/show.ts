@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import type { RepoFieldsFragment, RepoRefFieldsFragment } from '@fmd/sdk';
+import type { RepoQuery, RepoRefFieldsFragment } from '@fmd/sdk';
 import { FmdCommand, exitCodes } from '../../base-command.ts';
 import { bytes, details, table, when } from '../../output.ts';
 
@@ -13,10 +13,14 @@ export default class RepoShow extends FmdCommand<typeof RepoShow> {
     prefix: Flags.string({ description: 'with --refs: only refs starting with this, e.g. app/org.example.', dependsOn: ['refs'] }),
   };
 
-  async run(): Promise<RepoFieldsFragment & { refs?: RepoRefFieldsFragment[] }> {
+  async run(): Promise<Omit<NonNullable<RepoQuery['repo']>, 'refs'> & { refs?: RepoRefFieldsFragment[] }> {
     const { name } = this.args;
-    const { repo } = await this.client().repo({ name });
-    if (!repo) this.error(`no repo "${name}" (or your token may not read it)`, { exit: exitCodes.failed, code: 'not-found', suggestions: ['`fmdc repo list` shows the repos you may read.'] });
+    const { prefix } = this.flags;
+    const client = this.client();
+    const page = (after?: string) => client.repo({ name, refsFirst: this.flags.refs ? 500 : 1, ...(after && { refsAfter: after }), ...(prefix && { refPrefix: prefix }) });
+    const { repo: found } = await page();
+    if (!found) this.error(`no repo "${name}" (or your token may not read it)`, { exit: exitCodes.failed, code: 'not-found', suggestions: ['`fmdc repo list` shows the repos you may read.'] });
+    const { refs: firstRefs, ...repo } = found;
     const json = (v: unknown) => (v && typeof v === 'object' && Object.keys(v).length ? JSON.stringify(v) : undefined);
     this.log(
       details({
@@ -46,20 +50,20 @@ export default class RepoShow extends FmdCommand<typeof RepoShow> {
         subsets: json(repo.subsets),
         'delta settings': json(repo.deltaSettings),
         hooks: json(repo.hooks),
+        'git sources': repo.gitSources.totalCount || undefined,
+        'git credentials': repo.gitCredentials.totalCount || undefined,
         created: when(repo.createdAt),
         updated: when(repo.updatedAt),
         'summary updated': when(repo.summaryUpdatedAt),
       }),
     );
     if (!this.flags.refs) return repo;
-    const refs: RepoRefFieldsFragment[] = [];
-    let after: string | undefined;
-    for (;;) {
-      const { repo: page } = await this.client().repoRefs({ name, first: 500, ...(this.flags.prefix && { prefix: this.flags.prefix }), ...(after && { after }) });
-      if (!page) break;
-      refs.push(...page.refs.edges.map((e) => e.node));
-      if (!page.refs.pageInfo.hasNextPage || !page.refs.pageInfo.endCursor) break;
-      after = page.refs.pageInfo.endCursor;
+    const refs = firstRefs.edges.map((e) => e.node);
+    for (let info = firstRefs.pageInfo; info.hasNextPage && info.endCursor; ) {
+      const { repo: next } = await page(info.endCursor);
+      if (!next) break;
+      refs.push(...next.refs.edges.map((e) => e.node));
+      info = next.refs.pageInfo;
     }
     this.log('');
     this.log(
