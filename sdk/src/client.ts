@@ -50,7 +50,14 @@ export class FmdRequestError extends Error {
   }
 }
 
-export type FmdClient = Sdk & {
+/**
+ * The generated operations, one method per root field of the schema and named after it:
+ * `client.builds({ repo })`, `client.createBuild({ input })`, `client.jobLog({ number })` (an
+ * async iterable, like every subscription).
+ */
+export type FmdOperations = { [K in keyof Sdk as Uncapitalize<K & string>]: Sdk[K] };
+
+export type FmdClient = FmdOperations & {
   /** the GraphQL endpoint in use */
   readonly endpoint: string;
   /** runs any operation over HTTP; throws FmdRequestError on errors */
@@ -178,8 +185,12 @@ export function createFmdClient(options: FmdClientOptions): FmdClient {
     operationOf(document).kind === 'subscription' ? subscribe<R, V>(document, variables) : request<R, V>(document, variables, opts),
   );
 
+  // The generator names methods after the operations (`Builds`); the client after the root
+  // fields they query (`builds`).
+  const operations = Object.fromEntries(Object.entries(sdk).map(([name, method]) => [name.charAt(0).toLowerCase() + name.slice(1), method])) as FmdOperations;
+
   return {
-    ...sdk,
+    ...operations,
     endpoint,
     request,
     subscribe,
