@@ -18,7 +18,8 @@ export default class TokenRevoke extends FmdCommand<typeof TokenRevoke> {
     const tokenIds = this.argList;
     const { revokeTokens: result } = await this.client().revokeTokens({ input: { tokenIds } });
     if (isErrorResult(result)) this.failWith(result);
-    const pre = result.preRevokedTokenIds ?? [];
+    // Ids fmd had never seen, that an admin revoked in advance (servers before this field: none).
+    const pre: string[] = 'preRevokedTokenIds' in result ? (result.preRevokedTokenIds as string[]) : [];
     const known = tokenIds.length - pre.length;
     this.log(`revoked ${result.revokedCount} of ${known} known token${known === 1 ? '' : 's'}${result.revokedCount < known ? ' (the others were revoked before)' : ''}`);
     if (pre.length) {
