@@ -244,6 +244,9 @@ describe('fmdc against a real server', () => {
       assert.equal(ok.key.name, 'imp');
       assert.deepEqual(ok.key.userIds, ['imported <i@example.org>']);
 
+      // The same key once more is refused; deleted first, it comes in again from stdin.
+      assert.match((await fmdc(['key', 'import', 'imp-again', keyFile], { ...env, FMDC_KEY_PASSPHRASE: 'correct horse' })).stderr, /already stored as imp/);
+      assert.equal((await fmdc(['key', 'delete', 'imp'], env)).code, 0);
       const passFile = path.join(dir, 'pass');
       await writeFile(passFile, 'correct horse\n');
       const piped = await fmdc(['key', 'import', 'imp-stdin', '--passphrase-file', passFile], env, privateKey);
@@ -326,7 +329,7 @@ describe('fmdc against a real server', () => {
       assert.ok(cursor, first.stdout);
       const second = json<Page<{ name: string }>>(await fmdc(['repo', 'list', '--first', '1', '--after', cursor!, '--json'], env));
       assert.equal(second.nodes.length, 1);
-      assert.ok(!first.stdout.includes(`${second.nodes[0]!.name} `));
+      assert.doesNotMatch(first.stdout, new RegExp(`^${second.nodes[0]!.name} `, 'm'), 'the second page goes on after the first');
       const all = json<Page<{ name: string }>>(await fmdc(['repo', 'list', '--first', '1', '--all', '--json'], env));
       assert.equal(all.nodes.length, all.totalCount);
       assert.ok(all.nodes.some((r) => r.name === 'cli-beta') && all.nodes.some((r) => r.name === 'cli-stable'));
@@ -351,9 +354,10 @@ describe('fmdc against a real server', () => {
 
       const pruned = json<{ job: { number: number } }>(await fmdc(['repo', 'prune', 'cli-stable', '--json'], env));
       assert.ok(pruned.job.number > 0);
-      const republished = await fmdc(['repo', 'republish', 'cli-stable', 'org.example.Missing', '--end-of-life', 'gone'], env);
-      assert.notEqual(republished.code, 0, 'nothing to republish');
-      assert.match(republished.stderr, /org\.example\.Missing|not found|no ref/i);
+      const republished = await fmdc(['repo', 'republish', 'cli-stable', 'org.example.Old', '--end-of-life', 'gone', '--end-of-life-rebase', 'org.example.New'], env);
+      assert.equal(republished.code, 0, republished.stderr);
+      assert.match(republished.stdout, /republish of org\.example\.Old in cli-stable queued as job \d+/);
+      assert.equal(jsonError(await fmdc(['repo', 'republish', 'cli-unknown', 'org.example.Old', '--json'], env), 1).code, 'not-found');
 
       // Deleting asks; without a terminal, --yes must be given.
       const unasked = await fmdc(['repo', 'delete', 'cli-beta'], env);

@@ -10,7 +10,7 @@ export async function resolveKey(client: FmdClient, ref: string, cmd: Failer): P
   const matches: SigningKeyFieldsFragment[] = [];
   let after: string | undefined;
   for (;;) {
-    const { keys } = await client.keys({ first: 500, ...(after && { after }) });
+    const { keys } = await client.keys({ first: 50, ...(after && { after }) });
     for (const { node: k } of keys.edges) {
       if (k.id === ref || k.name === ref || k.fingerprint.toUpperCase() === hex || k.keyId.toUpperCase() === hex) matches.push(k);
     }

@@ -3,7 +3,7 @@
 import { Flags } from '@oclif/core';
 
 export const pageFlags = {
-  first: Flags.integer({ description: 'how many per page', default: 50, min: 1, max: 500, aliases: ['limit'] }),
+  first: Flags.integer({ description: 'how many per page', default: 50, min: 1, max: 100, aliases: ['limit'] }),
   after: Flags.string({ description: 'start after this cursor (printed when there are more)', exclusive: ['all'] }),
   all: Flags.boolean({ description: 'fetch every page', default: false }),
 };

@@ -17,7 +17,8 @@ export default class KeyImport extends FmdCommand<typeof KeyImport> {
 
   static override args = {
     name: Args.string({ description: "fmd's name for the key", required: true }),
-    file: Args.string({ description: 'the armored private key; "-" or none reads stdin' }),
+    // ignoreStdin: oclif would otherwise take piped key material for the file name.
+    file: Args.string({ description: 'the armored private key; "-" or none reads stdin', ignoreStdin: true }),
   };
   static override flags = {
     'passphrase-file': Flags.string({ description: `read the passphrase from this file (first line); or set ${passphraseEnv}` }),

@@ -17,7 +17,7 @@ export default class RepoShow extends FmdCommand<typeof RepoShow> {
     const { name } = this.args;
     const { prefix } = this.flags;
     const client = this.client();
-    const page = (after?: string) => client.repo({ name, refsFirst: this.flags.refs ? 500 : 1, ...(after && { refsAfter: after }), ...(prefix && { refPrefix: prefix }) });
+    const page = (after?: string) => client.repo({ name, refsFirst: this.flags.refs ? 100 : 1, ...(after && { refsAfter: after }), ...(prefix && { refPrefix: prefix }) });
     const { repo: found } = await page();
     if (!found) this.error(`no repo "${name}" (or your token may not read it)`, { exit: exitCodes.failed, code: 'not-found', suggestions: ['`fmdc repo list` shows the repos you may read.'] });
     const { refs: firstRefs, ...repo } = found;
