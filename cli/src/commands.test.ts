@@ -2,6 +2,7 @@
 // the repo, key and token topics, their --json, their help, and what bad input does.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,6 +27,34 @@ function json<T>(run: Run): T {
 function jsonError(run: Run, code: number): { message: string; code: string } {
   assert.equal(run.code, code, `exit ${code} expected; stdout: ${run.stdout} stderr: ${run.stderr}`);
   return (JSON.parse(run.stdout) as { error: { message: string; code: string } }).error;
+}
+
+/**
+ * fmdc on a pseudo-terminal (util-linux `script`), answering each prompt as it appears: what a
+ * user at a terminal sees, echo included.
+ */
+function onTerminal(args: string[], env: Record<string, string>, answers: { prompt: RegExp; answer: string }[]): Promise<Run> {
+  const quote = (a: string) => `'${a.replaceAll("'", `'\\''`)}'`;
+  const command = [process.execPath, fileURLToPath(new URL('../bin/run.js', import.meta.url)), ...args].map(quote).join(' ');
+  return new Promise((resolve, reject) => {
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', OCLIF_COLUMNS: '1000', ...env };
+    delete childEnv.NODE_TEST_CONTEXT;
+    const child = spawn('script', ['-qec', command, '/dev/null'], { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const pending = [...answers];
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      stdout += s;
+      if (pending[0] && pending[0].prompt.test(stdout)) child.stdin.write(`${pending.shift()!.answer}\n`);
+    });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
+  });
 }
 
 type Page<N> = { totalCount: number; nodes: N[]; hasNextPage: boolean; endCursor: string | null };
@@ -402,6 +431,47 @@ describe('fmdc against a real server', () => {
     for (const args of [['repo', 'create', 'cli-nope'], ['key', 'generate', 'nope'], ['repo', 'delete', 'cli-nope', '--yes']]) {
       const r = await fmdc(args, { ...env, FMDC_TOKEN: reader.token });
       assert.equal(r.code, 4, `${args.join(' ')}: ${r.stderr}`);
+    }
+  });
+});
+
+describe('fmdc on a terminal', () => {
+  let server: TestServer;
+  let env: Record<string, string>;
+  before(async () => {
+    server = await startTestServer();
+    env = { FMDC_URL: server.url, FMDC_TOKEN: server.adminToken };
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('repo delete asks for the name; a wrong answer deletes nothing', async () => {
+    assert.equal((await fmdc(['repo', 'create', 'tty-repo'], env)).code, 0);
+    const no = await onTerminal(['repo', 'delete', 'tty-repo'], env, [{ prompt: /Type "tty-repo" to confirm: /, answer: 'tty' }]);
+    assert.equal(no.code, 2, no.stdout);
+    assert.match(no.stdout, /not confirmed; nothing deleted/);
+    assert.equal((await fmdc(['repo', 'show', 'tty-repo'], env)).code, 0, 'still there');
+    const yes = await onTerminal(['repo', 'delete', 'tty-repo'], env, [{ prompt: /Type "tty-repo" to confirm: /, answer: 'tty-repo' }]);
+    assert.equal(yes.code, 0, yes.stdout);
+    assert.match(yes.stdout, /repo tty-repo is gone from clients; job \d+ removes its files/);
+  });
+
+  test('key import asks for the passphrase without echoing it, again when it is wrong', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'fmdc-tty-'));
+    try {
+      const { privateKey } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'tty' }], passphrase: 'sesame street', format: 'armored' });
+      const keyFile = path.join(dir, 'private.asc');
+      await writeFile(keyFile, privateKey);
+      const r = await onTerminal(['key', 'import', 'tty key', keyFile], env, [
+        { prompt: /Passphrase for .*: /, answer: 'open barley' },
+        { prompt: /wrong passphrase\.[\s\S]*Passphrase for .*: /, answer: 'sesame street' },
+      ]);
+      assert.equal(r.code, 0, r.stdout);
+      assert.match(r.stdout, /imported key tty key/);
+      assert.doesNotMatch(r.stdout, /sesame|barley/, 'the passphrase is not echoed');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

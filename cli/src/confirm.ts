@@ -14,25 +14,42 @@ export async function confirmByName(question: string, expected: string): Promise
   }
 }
 
-/** Reads a secret from the terminal without echoing it. */
+/**
+ * Reads a secret from the terminal without echoing it: the terminal goes to raw mode before the
+ * prompt is shown, so not even the terminal's own echo shows what is typed. Ctrl-C ends fmdc.
+ */
 export async function askSecret(question: string): Promise<string> {
-  if (!process.stdin.isTTY) throw new NotInteractiveError();
-  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-  // readline echoes what it writes through _writeToOutput; print the prompt only.
-  const out = rl as unknown as { _writeToOutput: (s: string) => void; output: NodeJS.WritableStream };
-  let prompted = false;
-  out._writeToOutput = (s: string) => {
-    if (!prompted) {
-      out.output.write(s);
-      prompted = true;
-    }
-  };
-  try {
-    return await rl.question(question);
-  } finally {
-    rl.close();
-    process.stderr.write('\n');
-  }
+  const stdin = process.stdin;
+  if (!stdin.isTTY) throw new NotInteractiveError();
+  stdin.setRawMode(true);
+  stdin.setEncoding('utf8');
+  process.stderr.write(question);
+  stdin.resume();
+  return new Promise((resolve) => {
+    let value = '';
+    const done = () => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+    };
+    const onData = (typed: string) => {
+      for (const c of typed) {
+        if (c === '\r' || c === '\n') {
+          done();
+          resolve(value);
+          return;
+        }
+        if (c === '\u0003') {
+          done();
+          process.exit(130);
+        }
+        if (c === '\u007f' || c === '\b') value = value.slice(0, -1);
+        else if (c >= ' ') value += c;
+      }
+    };
+    stdin.on('data', onData);
+  });
 }
 
 export class NotInteractiveError extends Error {
