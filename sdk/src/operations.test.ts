@@ -45,6 +45,20 @@ test('every operation document validates against schema.graphql', () => {
   assert.deepEqual(errors, []);
 });
 
+// The server's own limits (depth, cost: graphql-armor) with its default configuration, loaded by
+// URL so that type-checking this workspace does not pull in the server's sources.
+type ServerLimits = { createLimits(c: { maxQueryDepth: number; maxQueryCost: number }): { validationRules: Parameters<typeof validate>[2] } };
+type ServerConfig = { loadConfig(env: object, options: object): { maxQueryDepth: number; maxQueryCost: number } };
+
+test("every operation passes the server's default depth and cost limits", async () => {
+  const { createLimits } = (await import(new URL('../../server/src/graphql/limits.ts', import.meta.url).href)) as ServerLimits;
+  const { loadConfig } = (await import(new URL('../../server/src/config/index.ts', import.meta.url).href)) as ServerConfig;
+  const rules = createLimits(loadConfig({}, {})).validationRules;
+  const fragments = documents.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION);
+  const refused = operations.flatMap((op) => validate(schema, { kind: Kind.DOCUMENT, definitions: [op, ...fragments] }, rules).map((e) => `${op.name?.value}: ${e.message}`));
+  assert.deepEqual(refused, []);
+});
+
 test('the generated SDK is current: one method per operation, no TypeScript enums', () => {
   const methods = Object.keys(generated.getSdk(<R,>() => Promise.resolve({} as R))).sort();
   assert.deepEqual(methods, operations.map((o) => o.name!.value).sort(), 'run npm run codegen');
