@@ -135,7 +135,7 @@ describe('fmdc as flat-manager-client', () => {
   test('bad input: a bad URL, an unknown build, a bad token, a bad token file, no server', async () => {
     const notUrl = await run(['create', 'flat.example.org', 'main']);
     assert.equal(notUrl.code, 2, notUrl.stderr);
-    assert.match(notUrl.stderr, /manager URL "flat\.example\.org" is not a URL/);
+    assert.match(notUrl.stderr, /not a URL: "flat\.example\.org"/);
 
     const unknown = await run(['commit', `${server.url}/api/v1/build/999999`]);
     assert.equal(unknown.code, 1, unknown.stderr);
@@ -162,9 +162,10 @@ describe('fmdc as flat-manager-client', () => {
     const file = path.join(work, 'failed-commit.json');
     const r = await run(['--output', file, 'commit', '--wait', url]);
     assert.equal(r.code, 5, r.stderr);
-    assert.match(r.stdout, /^Committing build /m);
-    assert.match(r.stdout, /^\| .*No refs in build/m);
-    assert.match(r.stdout, /^\\ Job failed$/m);
+    assert.match(r.stderr, /^Committing build /m);
+    assert.match(r.stderr, /^\| .*No refs in build/m);
+    assert.match(r.stderr, /^\\ Job failed$/m);
+    assert.equal(r.stdout, '');
     const out = JSON.parse(await readFile(file, 'utf8')) as { error: { type: string; job: { status: number } } };
     assert.equal(out.error.type, 'job');
     assert.equal(out.error.job.status, 3);
@@ -182,18 +183,19 @@ describe('fmdc as flat-manager-client', () => {
       await client.push(url, repo, await refsOf(repo, [...refs]));
       const commit = await run(['commit', url, '--print-output']);
       ok(commit);
-      const job = (JSON.parse(commit.stdout.slice(commit.stdout.indexOf('{'))) as { result: Job }).result;
+      // stdout holds just the output JSON; the progress went to stderr.
+      const job = (JSON.parse(commit.stdout) as { result: Job }).result;
       assert.equal(job.location, `${url}/commit`);
       const followed = ok(await run(['follow-job', job.location]));
-      assert.match(followed.stdout, /^\| .*Committing ref/m);
-      assert.match(followed.stdout, /^\\ Job completed successfully$/m);
+      assert.match(followed.stderr, /^\| .*Committing ref/m);
+      assert.match(followed.stderr, /^\\ Job completed successfully$/m);
       const published = ok(await run(['publish', '--wait-update', url]));
-      assert.match(published.stdout, /^Waiting for publish job$/m);
-      assert.match(published.stdout, /^Queued repo update job \d+$/m);
-      assert.match(published.stdout, /^Waiting for repo update job$/m);
+      assert.match(published.stderr, /^Waiting for publish job$/m);
+      assert.match(published.stderr, /^Queued repo update job \d+$/m);
+      assert.match(published.stderr, /^Waiting for repo update job$/m);
       assert.equal((await getBuild(url)).published_state, 2);
       // Published again: not an error, as for flat-manager-client.
-      assert.match(ok(await run(['publish', url])).stdout, /already published/);
+      assert.match(ok(await run(['publish', url])).stderr, /already published/);
     }
     const out = await kit.installAndRun(path.join(work, 'client-beta'), { url: `${server.url}/repo/beta.flatpakrepo` });
     assert.match(out, new RegExp(builds.app.message));
@@ -202,7 +204,7 @@ describe('fmdc as flat-manager-client', () => {
   test('purge deletes an unpublished build; create-token mints a subset token that works', async () => {
     const url = ok(await run(['create', server.url, 'main'])).stdout.trim();
     const purged = ok(await run(['purge', url]));
-    assert.match(purged.stdout, /^Purging build /m);
+    assert.match(purged.stderr, /^Purging build /m);
     assert.equal((await getBuild(url)).repo_state, 5);
 
     const minted = ok(await run(['create-token', server.url, 'ci-upload', 'build', 'build', 'upload', '--prefix', 'org.test', '--duration', '3600']));
@@ -235,11 +237,16 @@ describe('fmdc as flat-manager-client', () => {
 
   test('the flat-manager CI scenario with fmdc only: create, push --commit --publish --wait, then flatpak install and run', { timeout: 600_000, skip: hasPush ? false : 'needs `fmdc push` (cli/src/commands/push.ts from the push branch)' }, async () => {
     // The CI script, with fmdc where flat-manager-client was.
-    for (const repo of [builds.runtimeRepo, builds.appRepo]) {
+    for (const [i, repo] of [builds.runtimeRepo, builds.appRepo].entries()) {
       const url = ok(await run(['create', server.url, 'main'])).stdout.trim();
-      const pushed = ok(await run(['push', '--commit', '--publish', '--wait', url, repo], env, 300_000));
-      assert.match(pushed.stdout + pushed.stderr, /Job completed successfully|published/i);
+      const output = path.join(work, `push-${i}.json`);
+      const pushed = ok(await run(['--output', output, 'push', '--commit', '--publish', '--wait', url, repo], env, 300_000));
+      assert.match(pushed.stderr, /Job completed successfully/);
       assert.equal((await getBuild(url)).published_state, 2);
+      // The publish queued the repo update; CI scripts follow it like this before telling users.
+      const { result } = JSON.parse(await readFile(output, 'utf8')) as { result: { update_job?: { location: string } } };
+      assert.ok(result.update_job, JSON.stringify(result));
+      assert.match(ok(await run(['follow-job', result.update_job.location])).stderr, /Job completed successfully/);
     }
     const out = await kit.installAndRun(path.join(work, 'client-main'), { url: `${server.url}/repo/main.flatpakrepo` });
     assert.match(out, new RegExp(builds.app.message));

@@ -16,7 +16,7 @@ type Run = { code: number; stdout: string; stderr: string };
 
 function fmdc(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', NODE_TEST_CONTEXT: undefined, FMD_URL: undefined, FMD_TOKEN: undefined, ...env };
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', NODE_TEST_CONTEXT: undefined, FMDC_URL: undefined, FMDC_TOKEN: undefined, ...env };
     for (const k of Object.keys(childEnv)) if (childEnv[k] === undefined) delete childEnv[k];
     execFile(process.execPath, [bin, ...args], { env: childEnv, timeout: 240_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
@@ -59,7 +59,7 @@ const newBuild = async () => (await rest.createBuild(`${s.url}/api/v1`, { repo: 
 
 test('fmdc push --commit --publish --wait --wait-update --json: published, with a JSON summary', { timeout: 300_000 }, async () => {
   const buildUrl = await newBuild();
-  const r = await fmdc(['push', buildUrl, appRepo, app.ref, '--commit', '--publish', '--wait', '--wait-update', '--extra-id', 'org.test.Hello.Extra', '--build-log-url', 'https://ci.example.org/1', '--json'], { FMD_TOKEN: s.adminToken });
+  const r = await fmdc(['push', buildUrl, appRepo, app.ref, '--commit', '--publish', '--wait', '--wait-update', '--extra-id', 'org.test.Hello.Extra', '--build-log-url', 'https://ci.example.org/1', '--json'], { FMDC_TOKEN: s.adminToken });
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.deepEqual(out.push.refs, { [app.ref]: app.commit });
@@ -88,12 +88,12 @@ test('fmdc push twice into one build: the second sends nothing; human output', {
 
 test('fmdc push: bad inputs exit non-zero with a clear message', { timeout: 120_000 }, async () => {
   const buildUrl = await newBuild();
-  const env = { FMD_TOKEN: s.adminToken };
+  const env = { FMDC_TOKEN: s.adminToken };
   const cases: Array<[string[], Record<string, string>, number, RegExp]> = [
     [['push', buildUrl, path.join(appRepo, 'nope')], env, 2, /no OSTree repo at /],
     [['push', buildUrl, appRepo, 'app/org.test.Nope/x86_64/stable'], env, 2, /ref app\/org\.test\.Nope\/x86_64\/stable not found/],
     [['push', `${s.url}/api/v1/build`, appRepo], env, 2, /not a build URL/],
-    [['push', buildUrl, appRepo], { FMD_TOKEN: 'bad' }, 4, /HTTP 401/],
+    [['push', buildUrl, appRepo], { FMDC_TOKEN: 'bad' }, 4, /HTTP 401/],
     [['push', buildUrl, appRepo], {}, 4, /no API token given/],
     [['push', 'http://127.0.0.1:9/api/v1/build/1', appRepo], env, 3, /cannot reach http:\/\/127\.0\.0\.1:9/],
   ];

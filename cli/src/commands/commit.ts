@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { FmdCommand } from '../base-command.ts';
-import { checkUrl, type Job } from '../rest.ts';
+import { parseBuildUrl, type ReportedJob } from '../rest.ts';
 
 export default class Commit extends FmdCommand<typeof Commit> {
   static override description = `Commit an uploaded build into its build repo (flat-manager-client's \`commit\`).
@@ -20,8 +20,8 @@ With --wait, prints the job's log as it grows and exits with its result: 0 when 
     'token-type': Flags.integer({ description: 'the token type the refs need to be downloaded (0 = none)' }),
   };
 
-  async run(): Promise<Job> {
-    const buildUrl = checkUrl(this.args['build-url'], 'build URL');
+  async run(): Promise<ReportedJob> {
+    const { buildUrl } = parseBuildUrl(this.args['build-url']);
     return (await this.rest(buildUrl)).commit(buildUrl, {
       endOfLife: this.flags['end-of-life'],
       endOfLifeRebase: this.flags['end-of-life-rebase'],

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { FmdCommand } from '../base-command.ts';
-import { checkUrl, type Job } from '../rest.ts';
+import { parseBuildUrl, type ReportedJob } from '../rest.ts';
 
 export default class Publish extends FmdCommand<typeof Publish> {
   static override description = `Publish a committed build into its repo (flat-manager-client's \`publish\`).
@@ -18,13 +18,8 @@ With --wait, prints the publish job's log as it grows; with --wait-update, also 
     'wait-update': Flags.boolean({ description: 'also wait for the repo update job the publish queued' }),
   };
 
-  async run(): Promise<Job | Record<string, never>> {
-    const buildUrl = checkUrl(this.args['build-url'], 'build URL');
-    const rest = await this.rest(buildUrl);
-    const wait = this.flags.wait || this.flags['wait-update'];
-    const job = await rest.publish(buildUrl, { wait });
-    // As flat-manager-client: the update job is looked up (or followed), its result is not part of the output.
-    await rest.updateJobOf(buildUrl, job, { wait: this.flags['wait-update'] });
-    return job;
+  async run(): Promise<ReportedJob | Record<string, never>> {
+    const { buildUrl } = parseBuildUrl(this.args['build-url']);
+    return (await this.rest(buildUrl)).publish(buildUrl, { wait: this.flags.wait, waitUpdate: this.flags['wait-update'] });
   }
 }

@@ -63,10 +63,8 @@ Works as flat-manager-client's push (same arguments and flags, against fmd or fl
   async run(): Promise<PushSummary> {
     const [buildUrl, repo, ...refs] = this.argList as [string, string, ...string[]];
     const f = this.flags;
-    const token = f.token;
-    if (!token) {
-      this.error('no API token given.', { exit: exitCodes.auth, suggestions: ['Pass a token with --token or set FMD_TOKEN.'] });
-    }
+    // --token, --token-file, REPO_TOKEN, FMDC_TOKEN, or the profile of the build's server.
+    const token = await this.apiTokenFor(buildUrl);
     const rest = new FlatManagerRestClient({ token });
     const progress = new ProgressView(process.stderr);
     const note = (line: string) => {
@@ -154,7 +152,7 @@ Works as flat-manager-client's push (same arguments and flags, against fmd or fl
     } catch (err) {
       if (err instanceof FlatManagerError && err.kind === 'job-failed') {
         process.stderr.write('\\ Job failed\n');
-        throw new Errors.CLIError(`the ${what} ${err.message}`, { exit: exitCodes.failed, code: 'job-failed' });
+        throw new Errors.CLIError(`the ${what} ${err.message}`, { exit: exitCodes.jobFailed, code: 'job-failed' });
       }
       throw err;
     }
