@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestServer, type TestServer } from '../test/server.ts';
 import { configDir, fmdc, type Run } from '../test/fmdc.ts';
+import { moveGlobalOptions } from './argv.ts';
 
 // The server's test kit, loaded by URL (as ../test/server.ts does) so that type-checking the CLI
 // does not pull in the server's sources: the offline flatpak runtime and app built with
@@ -250,5 +251,22 @@ describe('fmdc as flat-manager-client', () => {
     }
     const out = await kit.installAndRun(path.join(work, 'client-main'), { url: `${server.url}/repo/main.flatpakrepo` });
     assert.match(out, new RegExp(builds.app.message));
+  });
+});
+
+describe('global options before the verb move behind it (the argv oclif sees)', () => {
+  test('leading global options, with values joined or apart, go after the command and its arguments', () => {
+    assert.deepEqual(moveGlobalOptions(['--token', 'T', '--print-output', 'push', 'URL', 'repo', 'app/x']), ['push', 'URL', 'repo', 'app/x', '--token', 'T', '--print-output']);
+    assert.deepEqual(moveGlobalOptions(['--token-file=f', '-v', '--debug', '--output', 'o.json', 'token', 'list']), ['token', 'list', '--token-file=f', '--verbose', '--debug', '--output', 'o.json']);
+    assert.deepEqual(moveGlobalOptions(['--profile', 'ci', 'whoami', '--json']), ['whoami', '--json', '--profile', 'ci']);
+  });
+  test('only leading options move; a `--` keeps what follows it positional; nothing after them leaves argv alone', () => {
+    assert.deepEqual(moveGlobalOptions(['create', '--token', 'T', 'u', 'r']), ['create', '--token', 'T', 'u', 'r']);
+    assert.deepEqual(moveGlobalOptions(['--token', 'T', 'token', 'revoke', '--', '--odd-id']), ['token', 'revoke', '--token', 'T', '--', '--odd-id']);
+    assert.deepEqual(moveGlobalOptions(['--token', 'T']), ['--token', 'T']);
+    assert.deepEqual(moveGlobalOptions(['--token']), ['--token']);
+    assert.deepEqual(moveGlobalOptions(['--help']), ['--help']);
+    // An option fmdc does not know as global stops the scan: oclif reports it as it is.
+    assert.deepEqual(moveGlobalOptions(['--nope', 'create']), ['--nope', 'create']);
   });
 });
