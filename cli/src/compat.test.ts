@@ -182,12 +182,14 @@ describe('fmdc as flat-manager-client', () => {
     ] as const) {
       const url = ok(await run(['create', server.url, 'beta'])).stdout.trim();
       await client.push(url, repo, await refsOf(repo, [...refs]));
-      const commit = await run(['commit', url, '--print-output']);
-      ok(commit);
-      // stdout holds just the output JSON; the progress went to stderr.
-      const job = (JSON.parse(commit.stdout) as { result: Job }).result;
+      const output = path.join(work, 'commit.json');
+      const commit = ok(await run(['commit', url, '--output', output]));
+      // stdout holds just the job URL; the progress went to stderr.
+      assert.equal(commit.stdout, `${url}/commit\n`);
+      const job = (JSON.parse(await readFile(output, 'utf8')) as { result: Job }).result;
       assert.equal(job.location, `${url}/commit`);
-      const followed = ok(await run(['follow-job', job.location]));
+      assert.equal(typeof job.results, 'object');
+      const followed = ok(await run(['follow-job', commit.stdout.trim()]));
       assert.match(followed.stderr, /^\| .*Committing ref/m);
       assert.match(followed.stderr, /^\\ Job completed successfully$/m);
       const published = ok(await run(['publish', '--wait-update', url]));
