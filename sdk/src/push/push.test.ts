@@ -225,3 +225,15 @@ test('--minimal-token uploads with a token limited to the build', { timeout: 300
   const ext = await rest.request('GET', `${buildUrl}/extended`);
   assert.equal(ext.body.build_refs[0].commit, app.commit);
 });
+
+test('the from-scratch static delta of a pushed app is uploaded, unless --ignore-delta matches its id', { timeout: 300_000 }, async () => {
+  const repo = path.join(work, 'with-delta');
+  await promisify(execFile)('cp', ['-r', appRepo, repo]);
+  await promisify(execFile)('ostree', ['static-delta', 'generate', `--repo=${repo}`, '--empty', `--to=${app.commit}`]);
+  const withDelta = await pushRepo({ buildUrl: await newBuild(), token: s.adminToken, repo, refs: [app.ref] });
+  assert.ok(withDelta.deltaParts.length >= 2, JSON.stringify(withDelta.deltaParts));
+  assert.ok(withDelta.deltaParts.every((p) => p.endsWith('.delta')));
+  assert.ok(withDelta.deltaParts.some((p) => p.endsWith('.superblock.delta')));
+  const ignored = await pushRepo({ buildUrl: await newBuild(), token: s.adminToken, repo, refs: [app.ref], ignoreDelta: ['org.test.*'] });
+  assert.deepEqual(ignored.deltaParts, []);
+});

@@ -146,7 +146,9 @@ export class FlatManagerRestClient {
       const u = new URL(url);
       const mod = u.protocol === 'https:' ? https : http;
       return await new Promise<RestResponse>((resolve, reject) => {
-        const fail = (err: unknown) => reject(networkError(err, method, url));
+        // A body writer's own failure (a file it could not read) is that error, not a network one.
+        let writeError: unknown;
+        const fail = (err: unknown) => reject(writeError ?? networkError(err, method, url));
         const req = mod.request(u, { method, headers, agent: u.protocol === 'https:' ? this.#agents.https : this.#agents.http, signal: o.signal }, (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -163,7 +165,17 @@ export class FlatManagerRestClient {
           res.on('error', fail);
         });
         req.on('error', fail);
-        if (o.write) o.write(req).then(() => req.end(), (err) => req.destroy(err instanceof Error ? err : new Error(String(err))));
+        if (o.write) {
+          o.write(req).then(
+            () => req.end(),
+            (err) => {
+              // Closed under the writer: the request's own error event tells why.
+              if (req.destroyed) return;
+              writeError = err;
+              req.destroy(err instanceof Error ? err : new Error(String(err)));
+            },
+          );
+        }
         else req.end(payload);
       });
     })();
