@@ -93,9 +93,10 @@ Works as flat-manager-client's push (same arguments and flags, against fmd or fl
       );
 
       const summary: Omit<PushSummary, 'build'> = { push: pushed };
-      const follow = async (url: string, what: string): Promise<FollowedJob> => {
+      const follow = async (url: string, what: string, jobId?: number): Promise<FollowedJob> => {
         note(`Waiting for ${what} job`);
         return rest.followJob(url, {
+          jobId,
           onStatus: (status) => status === 1 && note('/ Job was started'),
           onLog: (text) => {
             for (const line of text.split(/(?<=\n)/)) process.stderr.write(`| ${line}`);
@@ -110,7 +111,7 @@ Works as flat-manager-client's push (same arguments and flags, against fmd or fl
         const started = await rest.commitBuild(pushed.buildUrl, { endOfLife: f['end-of-life'] ?? null, endOfLifeRebase: f['end-of-life-rebase'] ?? null, tokenType: f['token-type'] ?? null });
         summary.commit_job = reported(started.job, started.url);
         if (f.publish || f.wait) {
-          const done = await this.jobOrFail(follow(started.url, 'commit'), 'commit');
+          const done = await this.jobOrFail(follow(started.url, 'commit', started.job.id), 'commit');
           summary.commit_job = reported(done.job, started.url);
         }
       }
@@ -122,7 +123,7 @@ Works as flat-manager-client's push (same arguments and flags, against fmd or fl
           summary.publish_job = started;
         } else {
           let job = started.job;
-          if (f.wait || f['wait-update']) job = (await this.jobOrFail(follow(started.url, 'publish'), 'publish')).job;
+          if (f.wait || f['wait-update']) job = (await this.jobOrFail(follow(started.url, 'publish', started.job.id), 'publish')).job;
           summary.publish_job = reported(job, started.url);
           const updateJobId = jobResults(job)['update-repo-job'];
           if (typeof updateJobId === 'number') {

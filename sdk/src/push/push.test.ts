@@ -225,3 +225,43 @@ test('--minimal-token uploads with a token limited to the build', { timeout: 300
   const ext = await rest.request('GET', `${buildUrl}/extended`);
   assert.equal(ext.body.build_refs[0].commit, app.commit);
 });
+
+test('the from-scratch static delta of a pushed app is uploaded, unless --ignore-delta matches its id', { timeout: 300_000 }, async () => {
+  const repo = path.join(work, 'with-delta');
+  await promisify(execFile)('cp', ['-r', appRepo, repo]);
+  await promisify(execFile)('ostree', ['static-delta', 'generate', `--repo=${repo}`, '--empty', `--to=${app.commit}`]);
+  const withDelta = await pushRepo({ buildUrl: await newBuild(), token: s.adminToken, repo, refs: [app.ref] });
+  assert.ok(withDelta.deltaParts.length >= 2, JSON.stringify(withDelta.deltaParts));
+  assert.ok(withDelta.deltaParts.every((p) => p.endsWith('.delta')));
+  assert.ok(withDelta.deltaParts.some((p) => p.endsWith('.superblock.delta')));
+  const ignored = await pushRepo({ buildUrl: await newBuild(), token: s.adminToken, repo, refs: [app.ref], ignoreDelta: ['org.test.*'] });
+  assert.deepEqual(ignored.deltaParts, []);
+});
+
+test('followJob streams the log over the jobLog subscription, then reads the end once; polling gives the same log', { timeout: 300_000 }, async () => {
+  const buildUrl = await newBuild();
+  await pushRepo({ buildUrl, token: s.adminToken, repo: appRepo, refs: [app.ref] });
+  class Counting extends FlatManagerRestClient {
+    jobGets = 0;
+    override request(method: string, url: string, o?: Parameters<FlatManagerRestClient['request']>[2]) {
+      if (method === 'GET' && url.endsWith('/commit')) this.jobGets++;
+      return super.request(method, url, o);
+    }
+  }
+  const live = new Counting({ token: s.adminToken });
+  const polled = new Counting({ token: s.adminToken });
+  try {
+    const started = await live.commitBuild(buildUrl);
+    const pieces: string[] = [];
+    const followed = await live.followJob(started.url, { jobId: started.job.id, onLog: (t) => pieces.push(t), minPollMs: 50 });
+    assert.equal(followed.job.status, 2, followed.log);
+    assert.ok(live.jobGets <= 2, `polled ${live.jobGets} times`);
+    assert.equal(pieces.join(''), followed.log);
+    const again = await polled.followJob(started.url, { live: false });
+    assert.equal(again.log, followed.log);
+    assert.match(followed.log, /org\.test\.Hello/);
+  } finally {
+    live.close();
+    polled.close();
+  }
+});

@@ -214,8 +214,12 @@ export async function pushRepo(o: PushOptions): Promise<PushResult> {
           stats.failed++;
           progress.objectsDone -= counted.objects;
           progress.bytesDone -= counted.bytes;
-          const transient = err instanceof FlatManagerError ? err.transient : !signal.aborted;
-          if (!transient || attempt >= (o.attempts ?? 6)) throw err;
+          const transient = err instanceof FlatManagerError && err.transient && !signal.aborted;
+          if (!transient || attempt >= (o.attempts ?? 6)) {
+            // Stop the other requests in flight: the push has failed.
+            if (!signal.aborted) abort.abort(err);
+            throw err;
+          }
           stats.retries++;
           log(`${what}: ${(err as Error).message}; retrying (attempt ${attempt + 1})`);
           await sleep(retryDelay(o, attempt), signal);
@@ -245,7 +249,7 @@ export async function pushRepo(o: PushOptions): Promise<PushResult> {
         await upload(deltaFiles, 'deltas');
       }
     } catch (err) {
-      abort.abort();
+      if (!signal.aborted) abort.abort(err);
       throw err;
     }
 
@@ -364,21 +368,20 @@ function drained(req: http.ClientRequest): Promise<void> {
 async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
-  let failed = false;
+  // The first failure in time is the cause; later ones are usually the others being stopped.
+  let failure: { err: unknown } | undefined;
   const worker = async () => {
-    while (!failed && next < items.length) {
+    while (!failure && next < items.length) {
       const i = next++;
       try {
         out[i] = await fn(items[i]!);
       } catch (err) {
-        failed = true;
-        throw err;
+        failure ??= { err };
       }
     }
   };
-  const results = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
-  const rejected = results.find((r) => r.status === 'rejected');
-  if (rejected) throw (rejected as PromiseRejectedResult).reason;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.err;
   return out;
 }
 

@@ -5,6 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
+import { createFmdClient } from '../client.ts';
 
 const gzipAsync = promisify(gzip);
 
@@ -91,6 +92,14 @@ export type FollowJobOptions = {
   /** status changes (0 new, 1 started, 2 ended, 3 broken) */
   onStatus?: (status: number, job: FlatManagerJob) => void;
   signal?: AbortSignal;
+  /**
+   * The job's number (its id on the REST API). With it, and a server that has fmd's GraphQL API
+   * at `<server>/graphql`, the log streams over the `jobLog` subscription instead of polling; a
+   * `/api/v1/job/<id>` URL names it already. Without GraphQL (flat-manager), polling it is.
+   */
+  jobId?: number;
+  /** false: always poll (flat-manager-client's way) */
+  live?: boolean;
   /** first and longest poll interval; polls get slower while nothing happens (defaults 250 ms, 2 s) */
   minPollMs?: number;
   maxPollMs?: number;
@@ -146,7 +155,9 @@ export class FlatManagerRestClient {
       const u = new URL(url);
       const mod = u.protocol === 'https:' ? https : http;
       return await new Promise<RestResponse>((resolve, reject) => {
-        const fail = (err: unknown) => reject(networkError(err, method, url));
+        // A body writer's own failure (a file it could not read) is that error, not a network one.
+        let writeError: unknown;
+        const fail = (err: unknown) => reject(writeError ?? networkError(err, method, url));
         const req = mod.request(u, { method, headers, agent: u.protocol === 'https:' ? this.#agents.https : this.#agents.http, signal: o.signal }, (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -163,7 +174,17 @@ export class FlatManagerRestClient {
           res.on('error', fail);
         });
         req.on('error', fail);
-        if (o.write) o.write(req).then(() => req.end(), (err) => req.destroy(err instanceof Error ? err : new Error(String(err))));
+        if (o.write) {
+          o.write(req).then(
+            () => req.end(),
+            (err) => {
+              // Closed under the writer: the request's own error event tells why.
+              if (req.destroyed) return;
+              writeError = err;
+              req.destroy(err instanceof Error ? err : new Error(String(err)));
+            },
+          );
+        }
         else req.end(payload);
       });
     })();
@@ -262,6 +283,12 @@ export class FlatManagerRestClient {
     let log = '';
     let offset = 0;
     let status = -1;
+    const jobId = o.jobId ?? Number(/\/api\/v1\/job\/(\d+)\/?$/.exec(jobUrl)?.[1] ?? NaN);
+    if (o.live !== false && Number.isInteger(jobId)) {
+      // The live log up to the job's end; then one poll below gives the final status and results.
+      log = await this.#liveLog(jobUrl, jobId, o);
+      offset = Buffer.byteLength(log, 'utf8');
+    }
     let pollMs = minPoll;
     let failures = 0;
     for (;;) {
@@ -297,6 +324,41 @@ export class FlatManagerRestClient {
       }
       await new Promise((r) => setTimeout(r, pollMs));
     }
+  }
+
+  /**
+   * The job's log over fmd's `jobLog` subscription, as it is written, until the job is over.
+   * Answers what arrived; an empty string when the server has no GraphQL API or refuses it (the
+   * caller then polls), or what arrived before the subscription broke (the caller polls on from there).
+   */
+  async #liveLog(jobUrl: string, jobId: number, o: FollowJobOptions): Promise<string> {
+    const server = /^(.*)\/api\/v1\//.exec(jobUrl)?.[1];
+    if (!server) return '';
+    const client = createFmdClient({ url: server, token: this.token });
+    let log = '';
+    try {
+      // A plain HTTP query first: a server without /graphql answers it at once, where a
+      // WebSocket would be retried for seconds.
+      const probe = await client.request<{ job: { statusCode: number } | null }>('query JobProbe($number: Int!) { job(number: $number) { statusCode } }', { number: jobId }).catch(() => null);
+      if (!probe?.job) return '';
+      const chunks = client.subscribe<{ jobLog: { text: string; offset: number } }>('subscription JobLogFollow($number: Int!) { jobLog(number: $number, fromOffset: 0) { text offset } }', { number: jobId });
+      const onAbort = () => void chunks.return?.();
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        for await (const { jobLog } of chunks) {
+          if (!jobLog.text) continue;
+          log += jobLog.text;
+          o.onLog?.(jobLog.text);
+        }
+      } finally {
+        o.signal?.removeEventListener('abort', onAbort);
+      }
+    } catch {
+      // Broken off: polling goes on from what arrived.
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+    return log;
   }
 }
 
