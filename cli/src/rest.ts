@@ -77,8 +77,10 @@ export class FlatManagerVerbs {
   /**
    * Prints the job's log as it grows until the job ends, and answers it; a job that ended
    * broken throws FlatManagerError `job-failed` (with `followed`, the job and its whole log).
+   * With the job's id (or a `/api/v1/job/<id>` URL) fmd streams the log over its subscription;
+   * flat-manager is polled.
    */
-  async follow(jobUrl: string): Promise<ReportedJob> {
+  async follow(jobUrl: string, jobId?: number): Promise<ReportedJob> {
     let pending = '';
     let started = false;
     const flush = () => {
@@ -87,6 +89,7 @@ export class FlatManagerVerbs {
     };
     try {
       const done = await this.rest.followJob(jobUrl, {
+        ...(jobId !== undefined && { jobId }),
         onStatus: (status, job) => {
           if (status === JOB_STATUS.new) {
             const after = (job.start_after as { secs_since_epoch?: number } | null | undefined)?.secs_since_epoch;
@@ -127,7 +130,7 @@ export class FlatManagerVerbs {
     const { job, url } = await this.rest.commitBuild(buildUrl, { endOfLife: o.endOfLife ?? null, endOfLifeRebase: o.endOfLifeRebase ?? null, tokenType: o.tokenType ?? null });
     if (!o.wait) return FlatManagerVerbs.reported(job, url);
     this.say('Waiting for commit job');
-    return this.follow(url);
+    return this.follow(url, job.id);
   }
 
   /**
@@ -154,7 +157,7 @@ export class FlatManagerVerbs {
     let job = FlatManagerVerbs.reported(started.job, started.url);
     if (o.wait || o.waitUpdate) {
       this.say('Waiting for publish job');
-      job = await this.follow(started.url);
+      job = await this.follow(started.url, started.job.id);
     }
     const updateJobId = job.results['update-repo-job'];
     if (typeof updateJobId === 'number') {
