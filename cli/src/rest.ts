@@ -171,9 +171,16 @@ export class FlatManagerVerbs {
     return job;
   }
 
+  /** Purges; a build still being committed or published is left alone without failing, as flat-manager-client does (CI clean-up steps rely on it). */
   async purge(buildUrl: string): Promise<Record<string, unknown>> {
     this.say(`Purging build ${buildUrl}`);
-    return this.rest.purgeBuild(buildUrl);
+    try {
+      return await this.rest.purgeBuild(buildUrl);
+    } catch (err) {
+      if (!(err instanceof FlatManagerError && err.status === 400 && err.details?.message === "Can't prune build while in use")) throw err;
+      this.say('the build is in use (being committed or published) and was not purged');
+      return {};
+    }
   }
 
   /** POST /prune {repo} (flat-manager's API; flat-manager-client has no verb for it). */
