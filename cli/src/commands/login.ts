@@ -26,7 +26,7 @@ The token comes from --token, --token-file, or standard input (piped, or typed a
     const client = createFmdClient({ url, token });
     let viewer: ViewerQuery['viewer'];
     try {
-      ({ viewer } = await client.Viewer());
+      ({ viewer } = await client.viewer());
     } catch (err) {
       if (err instanceof FmdRequestError && err.code === 'UNAUTHENTICATED') {
         this.error(`${url} rejected the token: ${err.message}. Nothing was stored.`, { exit: exitCodes.auth, code: err.errorType ?? 'invalid-token', suggestions: ['Check that the token is for this server and has not expired or been revoked.'] });
