@@ -11,7 +11,8 @@ import { writeFile } from 'node:fs/promises';
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { createFmdClient, FmdRequestError, type ErrorResult, type FmdClient } from '@fmd/sdk';
 import { ConfigError, ProfileStore, Settings, type TokenSource } from './config.ts';
-import { FlatManagerApiError, FlatManagerRest, JobFailedError, UsageError, type Trace } from './rest.ts';
+import { FlatManagerError, type FollowedJob } from '@fmd/sdk/push';
+import { FlatManagerVerbs, TracedRestClient, type Trace } from './rest.ts';
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof FmdCommand)['baseFlags'] & T['flags']>;
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
@@ -68,6 +69,7 @@ export abstract class FmdCommand<T extends typeof Command> extends Command {
   #server: { url: string; from: string } | undefined;
   #auth: { token: string; from: TokenSource } | undefined;
   #client: FmdClient | undefined;
+  #restClients: TracedRestClient[] = [];
   #failure: unknown;
 
   override async init(): Promise<void> {
@@ -122,9 +124,14 @@ export abstract class FmdCommand<T extends typeof Command> extends Command {
     return this.#client;
   }
 
-  /** flat-manager's REST API with the token for `url`; progress lines go to stdout. */
-  protected async rest(url: string): Promise<FlatManagerRest> {
-    return new FlatManagerRest({ token: await this.apiTokenFor(url), trace: this.trace(), traceBodies: this.flags.debug, say: (line) => this.log(line) });
+  /**
+   * flat-manager-client's verbs over the REST API with the token for `url`; their progress lines
+   * go to stderr (also under --json), so that stdout holds only what scripts capture.
+   */
+  protected async rest(url: string): Promise<FlatManagerVerbs> {
+    const client = new TracedRestClient({ token: await this.apiTokenFor(url), trace: this.trace(), bodies: this.flags.debug });
+    this.#restClients.push(client);
+    return new FlatManagerVerbs(client, (line) => process.stderr.write(`${line}\n`));
   }
 
   /** --verbose and --debug: HTTP requests to stderr, also under --json (whose output is stdout). */
@@ -176,6 +183,7 @@ export abstract class FmdCommand<T extends typeof Command> extends Command {
 
   override async finally(err: Error | undefined): Promise<unknown> {
     await this.#client?.close();
+    for (const c of this.#restClients) c.close();
     return super.finally(err);
   }
 
@@ -185,10 +193,12 @@ export abstract class FmdCommand<T extends typeof Command> extends Command {
     const failure = this.#failure;
     let output: Record<string, unknown>;
     if (failure === undefined) output = { command, result: result ?? null };
-    else if (failure instanceof FlatManagerApiError || failure instanceof JobFailedError) output = { command, error: failure.toOutput() };
-    else if (failure instanceof UsageError || failure instanceof ConfigError) output = { error: { type: 'usage', details: { message: failure.message } } };
+    else if (failure instanceof FlatManagerError && failure.kind === 'job-failed') output = { command, error: { type: 'job', job: (failure as FlatManagerError & { followed?: FollowedJob }).followed?.job ?? null } };
+    else if (failure instanceof FlatManagerError && failure.status > 0) {
+      output = { command, error: { type: 'api', url: failure.url, status_code: failure.status, details: failure.details ?? { status: failure.status, 'error-type': 'no-error', message: failure.message } } };
+    } else if (failure instanceof ConfigError || (failure instanceof FlatManagerError && failure.kind === 'bad-url')) output = { error: { type: 'usage', details: { message: failure.message } } };
     else {
-      const e = failure as Error & { oclif?: { exit?: number }; code?: string };
+      const e = failure as Error & { code?: string };
       output = { command, error: { type: 'exception', details: { 'error-type': e.code ?? e.name ?? 'Error', message: e.message ?? String(failure) } } };
     }
     const text = `${JSON.stringify(output, null, 4)}\n`;
@@ -202,22 +212,30 @@ export abstract class FmdCommand<T extends typeof Command> extends Command {
   private explain(err: Error & { exitCode?: number }): Error {
     if (err instanceof FmdRequestError) return this.explainGraphql(err);
     if (err instanceof ConfigError) return new Errors.CLIError(err.message, { exit: exitCodes.usage, code: 'usage', suggestions: err.suggestions });
-    if (err instanceof UsageError) return new Errors.CLIError(err.message, { exit: exitCodes.usage, code: 'usage' });
-    if (err instanceof JobFailedError) return new Errors.CLIError(err.message, { exit: exitCodes.jobFailed, code: 'job-failed', suggestions: ['The job log above says why.'] });
-    if (err instanceof FlatManagerApiError) return this.explainRest(err);
+    if (err instanceof FlatManagerError) return this.explainRest(err);
     return err;
   }
 
-  private explainRest(err: FlatManagerApiError): Errors.CLIError {
-    if (err.status === 0) {
-      return new Errors.CLIError(err.message, { exit: exitCodes.unreachable, code: 'unreachable', suggestions: ['Check the URL and that the server is running.'] });
+  /** A flat-manager REST failure: its kind decides the exit code. */
+  private explainRest(err: FlatManagerError): Errors.CLIError {
+    switch (err.kind) {
+      case 'bad-url':
+        return new Errors.CLIError(err.message, { exit: exitCodes.usage, code: 'usage' });
+      case 'unreachable':
+        return new Errors.CLIError(err.message, { exit: exitCodes.unreachable, code: 'unreachable', suggestions: ['Check the URL and that the server is running.'] });
+      case 'auth':
+        return new Errors.CLIError(err.message, {
+          exit: exitCodes.auth,
+          code: String(err.details?.['error-type'] ?? 'invalid-token'),
+          suggestions: [err.status === 401 ? tokenHelp : 'Use a token with the scope, prefix and repo this needs; `fmdc whoami` shows what yours has.'],
+        });
+      case 'job-failed':
+        return new Errors.CLIError(err.message, { exit: exitCodes.jobFailed, code: 'job-failed', suggestions: ['The job log above says why.'] });
+      default: {
+        const hint = err.kind === 'not-found' ? 'Check the URL: the server does not know it.' : err.transient ? 'The server failed; retry shortly, or check its log.' : `Check the request; the server answered HTTP ${err.status}.`;
+        return new Errors.CLIError(err.message, { exit: exitCodes.failed, code: String(err.details?.['error-type'] ?? err.kind), suggestions: [hint] });
+      }
     }
-    const message = typeof err.details.message === 'string' ? `${err.details.message} (HTTP ${err.status} from ${err.url})` : err.message;
-    if (err.status === 401 || err.status === 403 || err.errorType === 'invalid-token' || err.errorType === 'token-insufficient') {
-      return new Errors.CLIError(message, { exit: exitCodes.auth, code: err.errorType ?? 'invalid-token', suggestions: [err.status === 401 ? tokenHelp : 'Use a token with the scope, prefix and repo this needs; `fmdc whoami` shows what yours has.'] });
-    }
-    const hint = err.status >= 500 ? 'The server failed; retry shortly, or check its log.' : err.status === 404 ? 'Check the URL: the server does not know it.' : `Check the request; the server answered HTTP ${err.status}.`;
-    return new Errors.CLIError(message, { exit: exitCodes.failed, code: err.errorType ?? 'request-failed', suggestions: [hint] });
   }
 
   private explainGraphql(err: FmdRequestError): Errors.CLIError {

@@ -1,326 +1,209 @@
-// flat-manager's REST API (/api/v1) as flat-manager-client uses it, so that fmdc's
-// flat-manager-client verbs work against fmd and against a real flat-manager alike: the same
-// requests, the job log followed with a `log-offset` body on GET, the same JSON results (job
-// `results` parsed, `location` added) and the same error objects for --print-output/--output.
-import http from 'node:http';
-import https from 'node:https';
+// flat-manager-client's verbs on top of @fmd/sdk/push's REST client (the one `fmdc push` uses),
+// so that they work against fmd and against a real flat-manager alike: the same requests, the
+// job log followed as flat-manager-client prints it (`| ` before each line), the same JSON
+// results (job `results` parsed, the job URL as `location`), and --verbose/--debug tracing of
+// every request. Progress goes to stderr, so stdout holds only what a script captures (a build
+// URL, a token, or the JSON of --json/--print-output).
+import { apiUrlOf, FlatManagerError, FlatManagerRestClient, JOB_STATUS, jobResults, parseBuildUrl, type FlatManagerJob } from '@fmd/sdk/push';
 
 export type Trace = (line: string) => void;
 
-export type RestResponse = { status: number; headers: http.IncomingHttpHeaders; body: unknown; text: string };
+/** A job as flat-manager-client reports it: its JSON with `results` parsed and its URL as `location`. */
+export type ReportedJob = Omit<FlatManagerJob, 'results'> & { results: Record<string, unknown>; location: string };
 
-/** A request flat-manager refused (its JSON error in `details`) or could not answer (status 0). */
-export class FlatManagerApiError extends Error {
-  readonly url: string;
-  readonly status: number;
-  readonly details: Record<string, unknown>;
-  constructor(url: string, status: number, details: Record<string, unknown>) {
-    super(status === 0 ? `cannot reach ${url}: ${String(details.message)}` : `Api call to ${url} failed with status ${status}, details: ${JSON.stringify(details)}`);
-    this.name = 'FlatManagerApiError';
-    this.url = url;
-    this.status = status;
-    this.details = details;
+type RequestOptions = NonNullable<Parameters<FlatManagerRestClient['request']>[2]>;
+
+/** The REST client, logging each request for --verbose (one line each) and --debug (with bodies). */
+export class TracedRestClient extends FlatManagerRestClient {
+  readonly #trace: Trace | undefined;
+  readonly #bodies: boolean;
+
+  constructor(o: { token: string; trace?: Trace | undefined; bodies?: boolean }) {
+    super({ token: o.token });
+    this.#trace = o.trace;
+    this.#bodies = o.bodies ?? false;
   }
 
-  /** flat-manager's error-type (`invalid-token`, `token-insufficient`, `not-found`, ...) */
-  get errorType(): string | undefined {
-    const t = this.details['error-type'];
-    return typeof t === 'string' ? t : undefined;
-  }
-
-  /** flat-manager-client's error object in its output JSON */
-  toOutput(): Record<string, unknown> {
-    return { type: 'api', url: this.url, status_code: this.status, details: this.details };
-  }
-}
-
-/** A job that ended broken; `job` is its last JSON (results parsed). */
-export class JobFailedError extends Error {
-  readonly job: Record<string, unknown>;
-  readonly url: string;
-  constructor(job: Record<string, unknown>, url: string) {
-    super(`Job failed: ${url}${typeof job.results === 'object' && job.results && 'error' in job.results ? `: ${String((job.results as { error: unknown }).error)}` : ''}`);
-    this.name = 'JobFailedError';
-    this.job = job;
-    this.url = url;
-  }
-
-  toOutput(): Record<string, unknown> {
-    return { type: 'job', job: this.job };
+  override async request(method: string, url: string, o: RequestOptions = {}): ReturnType<FlatManagerRestClient['request']> {
+    const trace = this.#trace;
+    if (!trace) return super.request(method, url, o);
+    // The token never goes into a log: CI logs are often public.
+    const sent = this.#bodies ? ` ${JSON.stringify({ ...(o.headers ?? {}), ...((o.token ?? this.token) && { authorization: 'Bearer <redacted>' }) })}${o.json === undefined ? '' : ` ${clip(JSON.stringify(o.json))}`}` : '';
+    trace(`> ${method} ${url}${sent}`);
+    const started = Date.now();
+    try {
+      const r = await super.request(method, url, o);
+      trace(`< ${r.status} ${method} ${url} (${Date.now() - started} ms)${this.#bodies ? ` ${JSON.stringify(r.headers)} ${clip(r.text)}` : ''}`);
+      return r;
+    } catch (err) {
+      trace(`< failed ${method} ${url}: ${(err as Error).message}`);
+      throw err;
+    }
   }
 }
 
-export type Job = Record<string, unknown> & { id: number; status: number; log?: string; results?: unknown; location?: string };
+const clip = (s: string) => (s.length > 2000 ? `${s.slice(0, 2000)}... (${s.length} characters)` : s);
 
-/** Job status codes on the wire. */
-export const jobStatus = { new: 0, started: 1, ended: 2, broken: 3 } as const;
-
-/** The server's API base from a build URL: `<base>/api/v1/build/7` -> `<base>/api/v1`. */
-export function apiOfBuildUrl(buildUrl: string): string {
-  const u = new URL(buildUrl);
-  const parts = u.pathname.replace(/\/+$/, '').split('/');
-  return `${u.origin}${parts.slice(0, -2).join('/')}`;
-}
-
-/** `<manager-url>/api/v1`; a manager URL given with a trailing slash or already ending in /api/v1 gives the same. */
-export function apiOfManagerUrl(managerUrl: string): string {
-  const base = managerUrl.replace(/\/+$/, '');
-  return base.endsWith('/api/v1') ? base : `${base}/api/v1`;
-}
-
-/** A flat-manager build or job URL given on the command line, checked before anything is sent. */
-export function checkUrl(raw: string, what: string): string {
-  let u: URL;
+/** A job URL given on the command line: any http(s) URL (`<api>/job/<id>`, `<build>/commit`, ...). */
+export function jobUrlOf(raw: string): string {
+  let u: URL | undefined;
   try {
     u = new URL(raw);
   } catch {
-    throw new UsageError(`${what} "${raw}" is not a URL.`);
+    u = undefined;
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`${what} "${raw}" is not an http(s) URL.`);
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
+    throw new FlatManagerError(`not a URL: ${JSON.stringify(raw)} (expected <server>/api/v1/job/<id>)`, { kind: 'bad-url' });
+  }
   return raw.replace(/\/+$/, '');
 }
 
-/** Bad input on the command line, found before a request was made. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { apiUrlOf, parseBuildUrl };
 
-/** flat-manager sends `results` (and `contents`) as JSON inside a string. */
-function reparse(job: Job, location: string): Job {
-  const out: Job = { ...job, location };
-  if (typeof job.results === 'string') {
-    try {
-      out.results = JSON.parse(job.results) as unknown;
-    } catch {
-      // left as the server sent it
-    }
-  } else if (job.results === undefined || job.results === null) out.results = {};
-  return out;
-}
+/** flat-manager-client's commands over the REST client, printing as it does. */
+export class FlatManagerVerbs {
+  readonly rest: FlatManagerRestClient;
+  readonly say: (line: string) => void;
 
-const redact = (headers: Record<string, string>) => Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, k === 'authorization' ? 'Bearer <redacted>' : v]));
-
-export type RestOptions = {
-  token: string;
-  /** one line per request (--verbose), with headers and bodies (--debug) */
-  trace?: Trace;
-  traceBodies?: boolean;
-  /** progress lines, as flat-manager-client prints them */
-  say?: (line: string) => void;
-  /** the fastest and slowest job polls; flat-manager-client waits 1 s to 60 s */
-  pollMs?: { min: number; max: number };
-};
-
-export class FlatManagerRest {
-  private readonly token: string;
-  private readonly trace: Trace | undefined;
-  private readonly traceBodies: boolean;
-  private readonly say: (line: string) => void;
-  private readonly pollMs: { min: number; max: number };
-
-  constructor(o: RestOptions) {
-    this.token = o.token;
-    this.trace = o.trace;
-    this.traceBodies = o.traceBodies ?? false;
-    this.say = o.say ?? (() => undefined);
-    this.pollMs = o.pollMs ?? { min: 500, max: 10_000 };
+  constructor(rest: FlatManagerRestClient, say: (line: string) => void) {
+    this.rest = rest;
+    this.say = say;
   }
 
-  /** One request with an optional JSON body on any method (fetch refuses a body on GET, which flat-manager's job log needs). */
-  request(method: string, url: string, json?: unknown): Promise<RestResponse> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: 'application/json' };
-    const payload = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
-    if (payload) {
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = String(payload.length);
-    }
-    const started = Date.now();
-    this.trace?.(`> ${method} ${url}${this.traceBodies ? ` ${JSON.stringify(redact(headers))}${payload ? ` ${payload.toString()}` : ''}` : ''}`);
-    return new Promise((resolve, reject) => {
-      const lib = url.startsWith('https:') ? https : http;
-      const req = lib.request(url, { method, headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err) => reject(new FlatManagerApiError(url, 0, { message: err.message })));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown = null;
-          try {
-            body = text ? (JSON.parse(text) as unknown) : null;
-          } catch {
-            body = null;
-          }
-          const status = res.statusCode ?? 0;
-          this.trace?.(`< ${status} ${method} ${url} (${Date.now() - started} ms)${this.traceBodies ? ` ${JSON.stringify(res.headers)} ${text.length > 2000 ? `${text.slice(0, 2000)}...` : text}` : ''}`);
-          resolve({ status, headers: res.headers, body, text });
-        });
-      });
-      req.on('error', (err) => {
-        this.trace?.(`< failed ${method} ${url}: ${err.message}`);
-        reject(new FlatManagerApiError(url, 0, { message: err.message }));
-      });
-      req.end(payload);
-    });
-  }
-
-  /** The response, or flat-manager-client's ApiError for anything but 200. */
-  private async ok(method: string, url: string, json?: unknown): Promise<RestResponse> {
-    const r = await this.request(method, url, json);
-    if (r.status !== 200) throw this.apiError(url, r);
-    return r;
-  }
-
-  private apiError(url: string, r: RestResponse): FlatManagerApiError {
-    const details =
-      r.body && typeof r.body === 'object' && !Array.isArray(r.body) ? (r.body as Record<string, unknown>) : { status: r.status, 'error-type': 'no-error', message: `Non-json error from server: ${r.text.slice(0, 500)}` };
-    return new FlatManagerApiError(url, r.status, details);
-  }
-
-  private location(url: string, r: RestResponse): string {
-    const loc = r.headers.location;
-    if (!loc) throw new FlatManagerApiError(url, r.status, { 'error-type': 'no-location', message: 'the server answered without a Location header' });
-    return new URL(loc, url).toString();
-  }
-
-  /** POST /build: answers the build JSON with its URL as `location`. */
-  async createBuild(managerUrl: string, o: { repo: string; appId?: string | undefined; publicDownload?: boolean | undefined; buildLogUrl?: string | undefined }): Promise<Record<string, unknown> & { location: string }> {
-    const url = `${apiOfManagerUrl(managerUrl)}/build`;
-    const json: Record<string, unknown> = { repo: o.repo };
-    if (o.appId !== undefined) json['app-id'] = o.appId;
-    if (o.publicDownload !== undefined) json['public-download'] = o.publicDownload;
-    if (o.buildLogUrl !== undefined) json['build-log-url'] = o.buildLogUrl;
-    const r = await this.ok('POST', url, json);
-    return { ...(r.body as Record<string, unknown>), location: this.location(url, r) };
-  }
-
-  async getBuild(buildUrl: string): Promise<Record<string, unknown>> {
-    return (await this.ok('GET', buildUrl)).body as Record<string, unknown>;
-  }
-
-  /** POST <build>/commit; with `wait`, follows the job to its end. */
-  async commit(buildUrl: string, o: { endOfLife?: string | undefined; endOfLifeRebase?: string | undefined; tokenType?: number | undefined; wait: boolean }): Promise<Job> {
-    this.say(`Committing build ${buildUrl}`);
-    const json: Record<string, unknown> = { endoflife: o.endOfLife ?? null, endoflife_rebase: o.endOfLifeRebase ?? null };
-    if (o.tokenType !== undefined) json.token_type = o.tokenType;
-    const url = `${buildUrl}/commit`;
-    const r = await this.ok('POST', url, json);
-    const jobUrl = this.location(url, r);
-    if (!o.wait) return reparse(r.body as Job, jobUrl);
-    this.say('Waiting for commit job');
-    return this.followJob(jobUrl);
+  static reported(job: FlatManagerJob, url: string): ReportedJob {
+    return { ...job, results: jobResults(job), location: url };
   }
 
   /**
-   * POST <build>/publish; with `wait`, follows the job. A build that is already published,
-   * being published or held in validation is not an error (as for flat-manager-client): the
-   * answer is then `{}`.
+   * Prints the job's log as it grows until the job ends, and answers it; a job that ended
+   * broken throws FlatManagerError `job-failed` (with `followed`, the job and its whole log).
+   * With the job's id (or a `/api/v1/job/<id>` URL) fmd streams the log over its subscription;
+   * flat-manager is polled.
    */
-  async publish(buildUrl: string, o: { wait: boolean }): Promise<Job | Record<string, never>> {
-    this.say(`Publishing build ${buildUrl}`);
-    const url = `${buildUrl}/publish`;
-    const r = await this.request('POST', url, {});
-    if (r.status === 400) {
-      const state = (r.body as { 'current-state'?: unknown } | null)?.['current-state'];
-      const said: Record<string, string> = { published: 'the build has been already published', publishing: 'the build is currently being published', validating: 'the build is still being validated or held for review' };
-      if (typeof state === 'string' && said[state]) {
-        this.say(said[state]);
-        return {};
-      }
-    }
-    if (r.status !== 200) throw this.apiError(url, r);
-    const jobUrl = this.location(url, r);
-    if (!o.wait) return reparse(r.body as Job, jobUrl);
-    this.say('Waiting for publish job');
-    return this.followJob(jobUrl);
-  }
-
-  /** After a publish: the update-repo job it queued, followed or only looked at; undefined when there is none. */
-  async updateJobOf(buildUrl: string, publishJob: Job | Record<string, never>, o: { wait: boolean }): Promise<Job | undefined> {
-    const results = (publishJob as Job).results as Record<string, unknown> | undefined;
-    const id = results?.['update-repo-job'];
-    if (typeof id !== 'number') return undefined;
-    this.say(`Queued repo update job ${id}`);
-    const url = `${apiOfBuildUrl(buildUrl)}/job/${id}`;
-    if (o.wait) {
-      this.say('Waiting for repo update job');
-      return this.followJob(url);
-    }
-    return this.getJob(url);
-  }
-
-  async purge(buildUrl: string): Promise<unknown> {
-    this.say(`Purging build ${buildUrl}`);
-    return (await this.ok('POST', `${buildUrl}/purge`, {})).body;
-  }
-
-  async getJob(jobUrl: string): Promise<Job> {
-    return reparse((await this.ok('GET', jobUrl, {})).body as Job, jobUrl);
-  }
-
-  /**
-   * Prints the job's log as it grows (`| ` before each line, as flat-manager-client does) until
-   * the job ends; answers the last job JSON, or throws JobFailedError when it ended broken.
-   * The log-offset sent is the UTF-8 length of what was printed: flat-manager's offsets are
-   * bytes (fmd also takes the Python client's character counts).
-   */
-  async followJob(jobUrl: string): Promise<Job> {
-    let printed = 0;
-    let previousStatus: number = jobStatus.new;
-    let reportedDelay = false;
-    let idle = 0;
+  async follow(jobUrl: string, jobId?: number): Promise<ReportedJob> {
     let pending = '';
-    for (;;) {
-      const job = (await this.ok('GET', jobUrl, { 'log-offset': printed })).body as Job;
-      if (job.status === jobStatus.new && !reportedDelay) {
-        reportedDelay = true;
-        const after = (job.start_after as { secs_since_epoch?: number } | null | undefined)?.secs_since_epoch;
-        const wait = after ? after - Date.now() / 1000 : 0;
-        if (wait > 1) this.say(`Waiting ${Math.floor(wait)} seconds before starting job`);
-      }
-      if (job.status > jobStatus.new && previousStatus === jobStatus.new) this.say('/ Job was started');
-      previousStatus = job.status;
-      const log = typeof job.log === 'string' ? job.log : '';
-      if (log) {
-        idle = 0;
-        printed += Buffer.byteLength(log, 'utf8');
+    let started = false;
+    const flush = () => {
+      if (pending) this.say(`| ${pending}`);
+      pending = '';
+    };
+    try {
+      const done = await this.rest.followJob(jobUrl, {
+        ...(jobId !== undefined && { jobId }),
+        onStatus: (status, job) => {
+          if (status === JOB_STATUS.new) {
+            const after = (job.start_after as { secs_since_epoch?: number } | null | undefined)?.secs_since_epoch;
+            if (after && after - Date.now() / 1000 > 1) this.say(`Waiting ${Math.floor(after - Date.now() / 1000)} seconds before starting job`);
+          }
+          if (status > JOB_STATUS.new && !started) this.say('/ Job was started');
+          started ||= status > JOB_STATUS.new;
+        },
         // Whole lines only, so that a line split across two polls prints once with its prefix.
-        const lines = (pending + log).split('\n');
-        pending = lines.pop() ?? '';
-        for (const line of lines) this.say(`| ${line}`);
-      } else idle++;
-      if (job.status > jobStatus.started) {
-        if (pending) this.say(`| ${pending}`);
-        const done = reparse({ ...job, log: undefined } as Job, jobUrl);
-        delete done.log;
-        if (job.status === jobStatus.ended) {
-          this.say('\\ Job completed successfully');
-          return done;
-        }
-        this.say('\\ Job failed');
-        throw new JobFailedError(done, jobUrl);
-      }
-      const { min, max } = this.pollMs;
-      await new Promise((r) => setTimeout(r, Math.min(max, min * 2 ** Math.max(0, idle - 1))));
+        onLog: (text) => {
+          const lines = (pending + text).split('\n');
+          pending = lines.pop() ?? '';
+          for (const line of lines) this.say(`| ${line}`);
+        },
+      });
+      flush();
+      this.say('\\ Job completed successfully');
+      return FlatManagerVerbs.reported(done.job, jobUrl);
+    } catch (err) {
+      flush();
+      if (err instanceof FlatManagerError && err.kind === 'job-failed') this.say('\\ Job failed');
+      throw err;
     }
   }
 
-  /** POST /token_subset: a token with at most the rights of this one. */
-  async createToken(managerUrl: string, o: { name: string; sub: string; scope: string[]; duration: number; prefixes?: string[] | undefined; apps?: string[] | undefined; repos?: string[] | undefined }): Promise<{ token: string }> {
-    const json: Record<string, unknown> = { name: o.name, sub: o.sub, scope: o.scope, duration: o.duration };
-    if (o.prefixes?.length) json.prefixes = o.prefixes;
-    if (o.apps?.length) json.apps = o.apps;
-    if (o.repos?.length) json.repos = o.repos;
-    return (await this.ok('POST', `${apiOfManagerUrl(managerUrl)}/token_subset`, json)).body as { token: string };
+  async createBuild(managerUrl: string, input: { repo: string; appId?: string | undefined; publicDownload?: boolean | undefined; buildLogUrl?: string | undefined }): Promise<Record<string, unknown> & { location: string }> {
+    const { build, url } = await this.rest.createBuild(apiUrlOf(managerUrl), {
+      repo: input.repo,
+      ...(input.appId !== undefined && { appId: input.appId }),
+      ...(input.publicDownload !== undefined && { publicDownload: input.publicDownload }),
+      ...(input.buildLogUrl !== undefined && { buildLogUrl: input.buildLogUrl }),
+    });
+    return { ...build, location: url };
   }
 
-  /** POST /prune {repo}: queues a prune job of the repo; with `wait`, follows it. */
-  async prune(managerUrl: string, o: { repo: string; wait: boolean }): Promise<Job> {
-    const url = `${apiOfManagerUrl(managerUrl)}/prune`;
+  async commit(buildUrl: string, o: { endOfLife?: string | undefined; endOfLifeRebase?: string | undefined; tokenType?: number | undefined; wait: boolean }): Promise<ReportedJob> {
+    this.say(`Committing build ${buildUrl}`);
+    const { job, url } = await this.rest.commitBuild(buildUrl, { endOfLife: o.endOfLife ?? null, endOfLifeRebase: o.endOfLifeRebase ?? null, tokenType: o.tokenType ?? null });
+    if (!o.wait) return FlatManagerVerbs.reported(job, url);
+    this.say('Waiting for commit job');
+    return this.follow(url, job.id);
+  }
+
+  /**
+   * Publishes; with `wait`, follows the job, with `waitUpdate` also the repo update job it
+   * queued (which is otherwise only looked up, as flat-manager-client does). A build already
+   * published, being published, or held in validation is not an error: the answer is then `{}`.
+   */
+  async publish(buildUrl: string, o: { wait: boolean; waitUpdate: boolean }): Promise<ReportedJob | Record<string, never>> {
+    this.say(`Publishing build ${buildUrl}`);
+    let started: Awaited<ReturnType<FlatManagerRestClient['publishBuild']>>;
+    try {
+      started = await this.rest.publishBuild(buildUrl);
+    } catch (err) {
+      const state = err instanceof FlatManagerError && err.status === 400 ? err.details?.['current-state'] : undefined;
+      if (state === 'publishing') this.say('the build is currently being published');
+      else if (state === 'validating') this.say('the build is still being validated or held for review');
+      else throw err;
+      return {};
+    }
+    if ('alreadyPublished' in started) {
+      this.say('the build has been already published');
+      return {};
+    }
+    let job = FlatManagerVerbs.reported(started.job, started.url);
+    if (o.wait || o.waitUpdate) {
+      this.say('Waiting for publish job');
+      job = await this.follow(started.url, started.job.id);
+    }
+    const updateJobId = job.results['update-repo-job'];
+    if (typeof updateJobId === 'number') {
+      this.say(`Queued repo update job ${updateJobId}`);
+      const updateUrl = `${parseBuildUrl(buildUrl).apiUrl}/job/${updateJobId}`;
+      if (o.waitUpdate) {
+        this.say('Waiting for repo update job');
+        await this.follow(updateUrl);
+      } else await this.rest.getJob(updateUrl);
+    }
+    return job;
+  }
+
+  /** Purges; a build still being committed or published is left alone without failing, as flat-manager-client does (CI clean-up steps rely on it). */
+  async purge(buildUrl: string): Promise<Record<string, unknown>> {
+    this.say(`Purging build ${buildUrl}`);
+    try {
+      return await this.rest.purgeBuild(buildUrl);
+    } catch (err) {
+      if (!(err instanceof FlatManagerError && err.status === 400 && err.details?.message === "Can't prune build while in use")) throw err;
+      this.say('the build is in use (being committed or published) and was not purged');
+      return {};
+    }
+  }
+
+  /** POST /prune {repo} (flat-manager's API; flat-manager-client has no verb for it). */
+  async prune(managerUrl: string, o: { repo: string; wait: boolean }): Promise<ReportedJob> {
+    const url = `${apiUrlOf(managerUrl)}/prune`;
     this.say(`Pruning repo ${o.repo}`);
-    const r = await this.ok('POST', url, { repo: o.repo });
-    const jobUrl = this.location(url, r);
-    if (!o.wait) return reparse(r.body as Job, jobUrl);
+    const r = this.rest.check(await this.rest.request('POST', url, { json: { repo: o.repo } }), 'prune', url);
+    const jobUrl = String(r.headers.location ?? '');
+    if (!o.wait) return FlatManagerVerbs.reported(r.body as FlatManagerJob, jobUrl);
     this.say('Waiting for prune job');
-    return this.followJob(jobUrl);
+    return this.follow(jobUrl);
+  }
+
+  async createToken(managerUrl: string, input: { name: string; sub: string; scope: string[]; duration: number; prefixes?: string[] | undefined; apps?: string[] | undefined; repos?: string[] | undefined }): Promise<{ token: string }> {
+    const token = await this.rest.createToken(apiUrlOf(managerUrl), {
+      name: input.name,
+      sub: input.sub,
+      scope: input.scope,
+      duration: input.duration,
+      ...(input.prefixes?.length && { prefixes: input.prefixes }),
+      ...(input.apps?.length && { apps: input.apps }),
+      ...(input.repos?.length && { repos: input.repos }),
+    });
+    return { token };
   }
 }

@@ -1,11 +1,11 @@
 import { Args, Flags } from '@oclif/core';
 import { FmdCommand } from '../base-command.ts';
-import { checkUrl, type Job } from '../rest.ts';
+import { parseBuildUrl, type ReportedJob } from '../rest.ts';
 
 export default class Commit extends FmdCommand<typeof Commit> {
   static override description = `Commit an uploaded build into its build repo (flat-manager-client's \`commit\`).
 
-With --wait, prints the job's log as it grows and exits with its result: 0 when it succeeded, 5 when it failed.`;
+Without --wait, prints the commit job's URL (for \`fmdc follow-job\`). With --wait, prints the job's log as it grows (on stderr) and exits with its result: 0 when it succeeded, 5 when it failed.`;
 
   static override examples = ['<%= config.bin %> commit --wait $BUILD_URL', '<%= config.bin %> commit $BUILD_URL --end-of-life "use org.example.New" --end-of-life-rebase org.example.Old=org.example.New'];
 
@@ -20,13 +20,16 @@ With --wait, prints the job's log as it grows and exits with its result: 0 when 
     'token-type': Flags.integer({ description: 'the token type the refs need to be downloaded (0 = none)' }),
   };
 
-  async run(): Promise<Job> {
-    const buildUrl = checkUrl(this.args['build-url'], 'build URL');
-    return (await this.rest(buildUrl)).commit(buildUrl, {
+  async run(): Promise<ReportedJob> {
+    const { buildUrl } = parseBuildUrl(this.args['build-url']);
+    const job = await (await this.rest(buildUrl)).commit(buildUrl, {
       endOfLife: this.flags['end-of-life'],
       endOfLifeRebase: this.flags['end-of-life-rebase'],
       tokenType: this.flags['token-type'],
       wait: this.flags.wait,
     });
+    // Not waiting: the job URL on stdout, for `fmdc follow-job` later.
+    if (!this.flags.wait) this.log(job.location);
+    return job;
   }
 }

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { FmdCommand, exitCodes } from '../base-command.ts';
 import { parseDuration } from '../duration.ts';
-import { checkUrl } from '../rest.ts';
+import { apiUrlOf } from '../rest.ts';
 
 export default class CreateToken extends FmdCommand<typeof CreateToken> {
   static override description = `Create a token with at most the rights of yours and print it (flat-manager-client's \`create-token\`).
@@ -31,7 +31,8 @@ Scopes are the words after the subject (flat-manager-client's form) or --scope. 
   };
 
   async run(): Promise<{ token: string }> {
-    const managerUrl = checkUrl(this.args['manager-url'], 'manager URL');
+    const managerUrl = this.args['manager-url'];
+    apiUrlOf(managerUrl); // a bad URL is a usage error before anything else
     const scopes = [...this.argList.slice(3), ...(this.flags.scope ?? [])];
     const duration = parseDuration(this.flags.duration);
     if (duration === undefined) {

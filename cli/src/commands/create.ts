@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { FmdCommand } from '../base-command.ts';
-import { checkUrl } from '../rest.ts';
+import { apiUrlOf } from '../rest.ts';
 
 export default class Create extends FmdCommand<typeof Create> {
   static override description = `Create a build to upload to (flat-manager-client's \`create\`), and print its URL.
@@ -26,7 +26,8 @@ The build URL is what \`fmdc push\`, \`commit\`, \`publish\` and \`purge\` take.
   };
 
   async run(): Promise<Record<string, unknown> & { location: string }> {
-    const managerUrl = checkUrl(this.args['manager-url'], 'manager URL');
+    const managerUrl = this.args['manager-url'];
+    apiUrlOf(managerUrl); // a bad URL is a usage error before anything else
     const { public_download: yes, no_public_download: no } = this.flags;
     const build = await (await this.rest(managerUrl)).createBuild(managerUrl, {
       repo: this.args.repo,

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { FmdCommand } from '../base-command.ts';
-import { checkUrl, type Job } from '../rest.ts';
+import { jobUrlOf, type ReportedJob } from '../rest.ts';
 
 export default class FollowJob extends FmdCommand<typeof FollowJob> {
   static override description = `Print a job's log as it grows until the job ends (flat-manager-client's \`follow-job\`).
@@ -13,8 +13,8 @@ Exits 0 when the job succeeded and 5 when it failed. The job URL is the Location
     'job-url': Args.string({ description: 'the job URL', required: true }),
   };
 
-  async run(): Promise<Job> {
-    const jobUrl = checkUrl(this.args['job-url'], 'job URL');
-    return (await this.rest(jobUrl)).followJob(jobUrl);
+  async run(): Promise<ReportedJob> {
+    const jobUrl = jobUrlOf(this.args['job-url']);
+    return (await this.rest(jobUrl)).follow(jobUrl);
   }
 }

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { FmdCommand } from '../base-command.ts';
-import { checkUrl } from '../rest.ts';
+import { parseBuildUrl } from '../rest.ts';
 
 export default class Purge extends FmdCommand<typeof Purge> {
   static override description = `Purge a build that was not published: its uploads and build repo are deleted (flat-manager-client's \`purge\`).`;
@@ -11,8 +11,8 @@ export default class Purge extends FmdCommand<typeof Purge> {
     'build-url': Args.string({ description: 'the build URL `fmdc create` printed', required: true }),
   };
 
-  async run(): Promise<unknown> {
-    const buildUrl = checkUrl(this.args['build-url'], 'build URL');
+  async run(): Promise<Record<string, unknown>> {
+    const { buildUrl } = parseBuildUrl(this.args['build-url']);
     return (await this.rest(buildUrl)).purge(buildUrl);
   }
 }
