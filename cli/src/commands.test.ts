@@ -221,7 +221,7 @@ describe('fmdc against a real server', () => {
       const key = listed.nodes.find((k) => k.name === 'cli key');
       assert.equal(key?.fingerprint, fingerprint);
       const table = await fmdc(['key', 'list'], env);
-      assert.match(table.stdout, /^NAME +KEY ID +ALGORITHM +USER ID +REPOS +CREATED +EXPIRES$/m);
+      assert.match(table.stdout, /^NAME +KEY ID +ALGORITHM +USER ID +CREATED +EXPIRES$/m);
       assert.match(table.stdout, new RegExp(`^cli key +${key!.keyId} `, 'm'));
 
       // By name, by key id, by fingerprint with gpg's spaces.

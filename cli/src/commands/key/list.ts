@@ -19,7 +19,6 @@ export default class KeyList extends FmdCommand<typeof KeyList> {
           { header: 'key id', get: (k) => k.keyId },
           { header: 'algorithm', get: (k) => k.algorithm },
           { header: 'user id', get: (k) => k.userIds.join('; ') },
-          { header: 'repos', get: (k) => k.repos.edges.map((e) => e.node.name).join(',') },
           { header: 'created', get: (k) => when(k.createdAt) },
           { header: 'expires', get: (k) => (k.expiresAt ? when(k.expiresAt) : 'never') },
         ],
