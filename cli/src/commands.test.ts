@@ -340,6 +340,7 @@ describe('fmdc against a real server', () => {
       const beta = json<Repo>(await fmdc(['repo', 'show', 'cli-beta', '--json'], env));
       assert.equal(beta.parent?.name, 'cli-stable');
       assert.deepEqual(beta.autoPromote, { delaySecs: 7200, appIdPrefixes: ['org.example'] });
+      assert.match((await fmdc(['repo', 'show', 'cli-beta'], env)).stdout, /^auto promote: +after 2h, only org\.example$/m);
 
       const human = await fmdc(['repo', 'show', 'cli-stable', '--refs'], env);
       assert.equal(human.code, 0, human.stderr);
@@ -432,18 +433,6 @@ describe('fmdc against a real server', () => {
       const r = await fmdc(args, { ...env, FMDC_TOKEN: reader.token });
       assert.equal(r.code, 4, `${args.join(' ')}: ${r.stderr}`);
     }
-  });
-});
-
-describe('fmdc on a terminal', () => {
-  let server: TestServer;
-  let env: Record<string, string>;
-  before(async () => {
-    server = await startTestServer();
-    env = { FMDC_URL: server.url, FMDC_TOKEN: server.adminToken };
-  });
-  after(async () => {
-    await server?.stop();
   });
 
   test('repo delete asks for the name; a wrong answer deletes nothing', async () => {

@@ -3,6 +3,7 @@
 // field back to its flag).
 import { readFileSync } from 'node:fs';
 import { Flags } from '@oclif/core';
+import { parseDelay } from './duration.ts';
 
 const text = (description: string) => Flags.string({ description, helpGroup: 'SETTINGS' });
 const json = (description: string) => Flags.string({ description: `${description}; JSON, or @file to read it from a file`, helpGroup: 'SETTINGS' });
@@ -79,9 +80,8 @@ function readJson(flag: string, value: string): unknown {
 
 /**
  * The repo input fields the flags set (omitted flags leave fields out, so an update keeps them).
- * `seconds` parses durations (the CLI's one duration syntax).
  */
-export function repoSettingsInput(flags: SettingFlags, seconds: (text: string) => number | undefined): Record<string, unknown> {
+export function repoSettingsInput(flags: SettingFlags): Record<string, unknown> {
   const f = flags as Record<string, unknown>;
   const input: Record<string, unknown> = {};
   const strings = {
@@ -112,8 +112,7 @@ export function repoSettingsInput(flags: SettingFlags, seconds: (text: string) =
   else if (f['auto-promote'] === true || delay !== undefined || prefixes !== undefined) {
     let delaySecs: number | undefined;
     if (delay !== undefined) {
-      // 0 is a valid delay here (promote at once), unlike a token lifetime.
-      delaySecs = /^\s*0+\s*[smhdwy]?\s*$/i.test(delay) ? 0 : seconds(delay);
+      delaySecs = parseDelay(delay);
       if (delaySecs === undefined) throw new FlagValueError('auto-promote-delay', `${delay} is not a duration (30m, 2h, 1d or seconds)`);
     }
     input.autoPromote = { ...(delaySecs !== undefined && { delaySecs }), ...(prefixes && { appIdPrefixes: prefixes }) };

@@ -1,7 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { isErrorResult, type RepoFieldsFragment } from '@fmd/sdk';
 import { FmdCommand, exitCodes } from '../../base-command.ts';
-import { parseDuration } from '../../duration.ts';
 import { resolveKey } from '../../key-ref.ts';
 import { details } from '../../output.ts';
 import { FlagValueError, flagOfField, repoSettingFlags, repoSettingsInput } from '../../repo-settings.ts';
@@ -24,7 +23,7 @@ export default class RepoCreate extends FmdCommand<typeof RepoCreate> {
   async run(): Promise<{ repo: RepoFieldsFragment }> {
     let settings: Record<string, unknown>;
     try {
-      settings = repoSettingsInput(this.flags, parseDuration);
+      settings = repoSettingsInput(this.flags);
     } catch (e) {
       if (e instanceof FlagValueError) this.error(e.message, { exit: exitCodes.usage });
       throw e;

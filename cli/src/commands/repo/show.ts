@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import type { RepoQuery, RepoRefFieldsFragment } from '@fmd/sdk';
 import { FmdCommand, exitCodes } from '../../base-command.ts';
+import { formatDuration } from '../../duration.ts';
 import { bytes, details, table, when } from '../../output.ts';
 
 export default class RepoShow extends FmdCommand<typeof RepoShow> {
@@ -42,7 +43,7 @@ export default class RepoShow extends FmdCommand<typeof RepoShow> {
         'previous key': repo.previousKey ? `${repo.previousKey.name} (${repo.previousKey.fingerprint}) until ${when(repo.previousKeyUntil)}` : undefined,
         parent: repo.parent?.name,
         'auto promote': repo.autoPromote
-          ? `after ${repo.autoPromote.delaySecs}s${repo.autoPromote.appIdPrefixes.length ? `, only ${repo.autoPromote.appIdPrefixes.join(', ')}` : ''}`
+          ? `after ${formatDuration(repo.autoPromote.delaySecs)}${repo.autoPromote.appIdPrefixes.length ? `, only ${repo.autoPromote.appIdPrefixes.join(', ')}` : ''}`
           : undefined,
         'auto publish': repo.autoPublish,
         'default token type': repo.defaultTokenType,

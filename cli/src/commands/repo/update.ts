@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { isErrorResult, type JobFieldsFragment, type RepoFieldsFragment } from '@fmd/sdk';
 import { FmdCommand, exitCodes } from '../../base-command.ts';
-import { parseDuration } from '../../duration.ts';
+import { parseDelay } from '../../duration.ts';
 import { resolveKey } from '../../key-ref.ts';
 import { FlagValueError, clearable, flagOfField, repoSettingFlags, repoSettingsInput } from '../../repo-settings.ts';
 
@@ -29,7 +29,7 @@ export default class RepoUpdate extends FmdCommand<typeof RepoUpdate> {
     let settings: Record<string, unknown>;
     let overlapSeconds: number | undefined;
     try {
-      settings = repoSettingsInput(this.flags, parseDuration);
+      settings = repoSettingsInput(this.flags);
       for (const flag of this.flags.clear ?? []) {
         const field = Object.entries(clearable).find(([, f]) => f === flag)![0];
         if (field in settings) throw new FlagValueError(flag, 'given a value and --clear at once');
@@ -37,7 +37,7 @@ export default class RepoUpdate extends FmdCommand<typeof RepoUpdate> {
       }
       const overlap = this.flags['key-overlap'];
       if (overlap !== undefined) {
-        overlapSeconds = /^\s*0+\s*[smhdwy]?\s*$/i.test(overlap) ? 0 : parseDuration(overlap);
+        overlapSeconds = parseDelay(overlap);
         if (overlapSeconds === undefined) throw new FlagValueError('key-overlap', `${overlap} is not a duration (30d, 12h or seconds)`);
       }
     } catch (e) {

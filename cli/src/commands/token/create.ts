@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { isErrorResult, type ApiTokenFieldsFragment } from '@fmd/sdk';
 import { FmdCommand, exitCodes } from '../../base-command.ts';
 import { parseDuration } from '../../duration.ts';
+import { when } from '../../output.ts';
 
 export default class TokenCreate extends FmdCommand<typeof TokenCreate> {
   static override description =
@@ -39,7 +40,7 @@ export default class TokenCreate extends FmdCommand<typeof TokenCreate> {
     // The token alone goes to stdout, so that `$(fmdc token create ...)` captures just it.
     this.log(token);
     if (!this.jsonEnabled()) {
-      this.logToStderr(`created token ${apiToken.tokenId} "${apiToken.name}" (${apiToken.scopes.join(', ')}), expires ${apiToken.expiresAt ?? 'never'}; it is shown only this once.`);
+      this.logToStderr(`created token ${apiToken.tokenId} "${apiToken.name}" (${apiToken.scopes.join(', ')}), expires ${apiToken.expiresAt ? when(apiToken.expiresAt) : 'never'}; it is shown only this once.`);
       if (apiToken.parentTokenId) this.logToStderr(`parent: ${apiToken.parentTokenId}${parentName(apiToken) ? ` "${parentName(apiToken)}"` : ''} (revoking it revokes this one too)`);
     }
     return { token, apiToken };
