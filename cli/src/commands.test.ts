@@ -501,3 +501,49 @@ describe('fmdc help and --json for every command', () => {
     assert.deepEqual(without, []);
   });
 });
+
+// @oclif/plugin-autocomplete is a dependency in package.json; until `npm install` has put it in
+// node_modules, oclif leaves the command out and this test says so.
+const autocompleteInstalled = (() => {
+  try {
+    import.meta.resolve('@oclif/plugin-autocomplete');
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe('fmdc autocomplete', () => {
+  test('bash completes topics, commands and their flags', { skip: !autocompleteInstalled && '@oclif/plugin-autocomplete is not installed' }, async () => {
+    const cache = await mkdtemp(path.join(tmpdir(), 'fmdc-complete-'));
+    try {
+      const env = { XDG_CACHE_HOME: cache, HOME: cache };
+      const help = await fmdc(['autocomplete', 'bash'], env);
+      assert.equal(help.code, 0, help.stderr);
+      assert.match(help.stdout, /fmdc autocomplete script bash/);
+      const script = path.join(cache, 'fmdc', 'autocomplete', 'functions', 'bash', 'fmdc.bash');
+      const complete = (line: string) =>
+        new Promise<string>((resolve, reject) => {
+          const words = line.split(' ');
+          const program = [
+            `source '${script}'`,
+            `COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; COMP_LINE='${line}'; COMP_POINT=${line.length}`,
+            '_fmdc_autocomplete',
+            'echo "${COMPREPLY[*]}"',
+          ].join('\n');
+          const child = spawn('bash', ['-c', program], { stdio: ['ignore', 'pipe', 'inherit'] });
+          let out = '';
+          child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+          child.on('error', reject);
+          child.on('close', () => resolve(out.trim()));
+        });
+      assert.equal(await complete('fmdc repo cr'), 'create');
+      assert.match(await complete('fmdc ke'), /\bkey\b/);
+      assert.deepEqual((await complete('fmdc key ')).split(/\s+/).sort(), ['delete', 'export', 'generate', 'import', 'list']);
+      assert.equal(await complete('fmdc repo create --collection'), '--collection-id');
+      assert.equal(await complete('fmdc key export --flat'), '--flatpakrepo');
+    } finally {
+      await rm(cache, { recursive: true, force: true });
+    }
+  });
+});
