@@ -248,12 +248,9 @@ export async function receiveUpload(
     }
   }
   // An own copy: the request's buffers are shared with other parts, and a worker is handed this one.
-  const bytes = new Uint8Array(size);
+  const bytes = Buffer.allocUnsafeSlow(size); // its own ArrayBuffer, not the shared pool's
   let at = 0;
-  for (const b of buffered) {
-    bytes.set(b, at);
-    at += b.length;
-  }
+  for (const b of buffered) at += b.copy(bytes, at);
   const job: StoreJob = { bytes, object: target.object, tmp, dest };
   const stored = (o.store ? o.store(job) : Promise.resolve().then(() => storeVerified(job, o.madeDirs))).catch((err: unknown) => {
     throw rejected(err);

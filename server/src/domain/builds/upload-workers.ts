@@ -7,28 +7,59 @@ import { Worker } from 'node:worker_threads';
 import { ObjectVerificationError, type ObjectType } from '../../ostree/objects.ts';
 import type { StoreJob } from './upload-store.ts';
 
-type Reply = { id: number; error?: { message: string; code?: string; verification: { type: ObjectType; expected: string } | null } };
+export type StoreReply = { id: number; error?: { message: string; code?: string; verification: { type: ObjectType; expected: string } | null } };
+
+type Waiting = { resolve: () => void; reject: (e: Error) => void; worker: Worker };
 
 export class UploadWorkers {
   private readonly size: number;
   private readonly workers: Worker[] = [];
   private nextWorker = 0;
   private nextId = 0;
-  private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void; worker: Worker }>();
+  private readonly waiting = new Map<number, Waiting>();
+  private batch: { id: number; job: StoreJob }[] = [];
+  private batchBytes = 0;
+  private flushScheduled = false;
+  private closed = false;
 
   constructor(size = Math.min(4, os.availableParallelism())) {
     this.size = Math.max(1, size);
   }
 
-  /** Verifies and writes one object in a worker; its bytes are handed over (detached here). */
+  /**
+   * Verifies and writes one object in a worker; its bytes are handed over (detached here).
+   * The objects read in one turn of the event loop (from one read of the socket) travel in one
+   * message: a message per object costs the event loop about as much as reading the object.
+   */
   store(job: StoreJob): Promise<void> {
-    const worker = this.pick();
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject, worker });
-      worker.ref();
-      worker.postMessage({ id, job }, [job.bytes.buffer as ArrayBuffer]);
+      this.waiting.set(id, { resolve, reject, worker: null as unknown as Worker });
+      this.batch.push({ id, job });
+      this.batchBytes += job.bytes.byteLength;
+      if (this.batchBytes >= MAX_BATCH_BYTES) this.flush();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
     });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.batch;
+    if (batch.length === 0) return;
+    this.batch = [];
+    this.batchBytes = 0;
+    if (this.closed) {
+      for (const { id } of batch) this.waiting.get(id)?.reject(new Error('the server is stopping'));
+      for (const { id } of batch) this.waiting.delete(id);
+      return;
+    }
+    const worker = this.pick();
+    for (const { id } of batch) this.waiting.get(id)!.worker = worker;
+    worker.ref();
+    worker.postMessage(batch, batch.map((b) => b.job.bytes.buffer as ArrayBuffer));
   }
 
   /** Round robin: requests are mostly many objects of similar size. */
@@ -40,15 +71,17 @@ export class UploadWorkers {
 
   private start(): Worker {
     const worker = new Worker(new URL('./upload-store.worker.ts', import.meta.url));
-    worker.on('message', (reply: Reply) => {
-      const w = this.waiting.get(reply.id);
-      if (!w) return;
-      this.waiting.delete(reply.id);
+    worker.on('message', (replies: StoreReply[]) => {
+      for (const reply of replies) {
+        const w = this.waiting.get(reply.id);
+        if (!w) continue;
+        this.waiting.delete(reply.id);
+        const v = reply.error?.verification;
+        if (!reply.error) w.resolve();
+        else if (v) w.reject(new ObjectVerificationError(v.type, v.expected, reply.error.message));
+        else w.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }));
+      }
       if (![...this.waiting.values()].some((x) => x.worker === worker)) worker.unref();
-      if (!reply.error) return w.resolve();
-      const v = reply.error.verification;
-      if (v) return w.reject(new ObjectVerificationError(v.type, v.expected, reply.error.message));
-      w.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }));
     });
     const fail = (err: Error) => {
       const i = this.workers.indexOf(worker);
@@ -68,7 +101,11 @@ export class UploadWorkers {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const workers = this.workers.splice(0);
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }
+
+/** A batch is sent at once when it reaches this size, without waiting for the end of the turn. */
+const MAX_BATCH_BYTES = 1024 * 1024;
