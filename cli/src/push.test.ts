@@ -103,3 +103,18 @@ test('fmdc push: bad inputs exit non-zero with a clear message', { timeout: 120_
     assert.match(r.stderr, message);
   }
 });
+
+test('fmdc push on a terminal draws a progress bar (objects, bytes, rate, ETA) in place', { timeout: 120_000 }, async () => {
+  const buildUrl = await newBuild();
+  const quote = (a: string) => `'${a.replaceAll("'", `'\\''`)}'`;
+  const command = [process.execPath, bin, 'push', buildUrl, appRepo, '--token', s.adminToken].map(quote).join(' ');
+  // script(1) gives fmdc a pseudo-terminal, as an interactive shell would.
+  const out = await new Promise<Run>((resolve) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_TEST_CONTEXT: undefined };
+    delete env.NODE_TEST_CONTEXT;
+    execFile('script', ['-qec', command, '/dev/null'], { env, timeout: 120_000 }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+  });
+  assert.equal(out.code, 0, out.stdout + out.stderr);
+  assert.match(out.stdout, /\r\x1b\[K\[#+-*\] +\d+% \d+\/\d+ objects, .+\/.+, .+\/s, ETA \d+:\d\d/);
+  assert.doesNotMatch(out.stdout, /uploading: \d+%/, 'no plain progress lines on a terminal');
+});
