@@ -57,9 +57,9 @@ after(async () => {
 
 const newBuild = async () => (await rest.createBuild(`${s.url}/api/v1`, { repo: 'clipush' })).url;
 
-test('fmdc push --commit --publish --wait --wait-update --json: published, with a JSON summary', { timeout: 300_000 }, async () => {
+test('fmdc push --extra-id (one value, before the arguments, as flat-manager-client takes it) --commit --publish --wait --wait-update --json: published, with a JSON summary', { timeout: 300_000 }, async () => {
   const buildUrl = await newBuild();
-  const r = await fmdc(['push', buildUrl, appRepo, app.ref, '--commit', '--publish', '--wait', '--wait-update', '--extra-id', 'org.test.Hello.Extra', '--build-log-url', 'https://ci.example.org/1', '--json'], { FMD_TOKEN: s.adminToken });
+  const r = await fmdc(['push', '--extra-id', 'org.test.Hello.Extra', buildUrl, appRepo, app.ref, '--commit', '--publish', '--wait', '--wait-update', '--build-log-url', 'https://ci.example.org/1', '--json'], { FMD_TOKEN: s.adminToken });
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.deepEqual(out.push.refs, { [app.ref]: app.commit });

@@ -110,7 +110,7 @@ export async function pushRepo(o: PushOptions): Promise<PushResult> {
 
   const repoPath = path.resolve(o.repo);
   if (!existsSync(path.join(repoPath, 'config')) || !existsSync(path.join(repoPath, 'objects'))) {
-    throw new PushError(`no OSTree repo at ${repoPath} (it has no config file and objects/ directory)`, 'repo-not-found');
+    throw new PushError(`no OSTree repo at ${repoPath} (no config file and objects/ directory there)`, 'repo-not-found');
   }
 
   // Refs first: a typo fails before anything is sent.
@@ -416,7 +416,13 @@ async function toArchive(src: string, dest: string, commits: string[]): Promise<
   const run = (args: string[]) =>
     new Promise<void>((resolve, reject) =>
       execFile('ostree', args, { maxBuffer: 16 * 1024 * 1024 }, (err, _out, stderr) =>
-        err ? reject(new PushError(`ostree ${args[0]} failed: ${String(stderr).trim() || err.message}`, 'convert-failed', err)) : resolve(),
+        err
+          ? reject(
+              (err as NodeJS.ErrnoException).code === 'ENOENT'
+                ? new PushError(`${src} is not an archive repo, and reading it needs the ostree tool, which is not installed (apt-get install ostree), or push an archive-mode repo`, 'convert-failed', err)
+                : new PushError(`ostree ${args[0]} failed: ${String(stderr).trim() || err.message}`, 'convert-failed', err),
+            )
+          : resolve(),
       ),
     );
   await run(['init', `--repo=${dest}`, '--mode=archive']);
