@@ -5,8 +5,8 @@
 //
 // Exit codes: 1 the server refused the request (typed error, GraphQL or REST error), 2 bad usage
 // (oclif's own, and bad input found before anything was sent: a URL, a token file), 3 the server
-// could not be reached, 4 the token is missing, invalid or lacks a scope, 5 a job the command
-// followed ended failed.
+// could not be reached, 4 the token is missing, invalid or lacks a scope, 5 a job (or build) the
+// command followed failed, 6 it was cancelled, 130 Ctrl-C.
 import { writeFile } from 'node:fs/promises';
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { createFmdClient, FmdRequestError, type ErrorResult, type FmdClient } from '@fmd/sdk';
@@ -17,7 +17,7 @@ import { FlatManagerVerbs, TracedRestClient, type Trace } from './rest.ts';
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof FmdCommand)['baseFlags'] & T['flags']>;
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
 
-export const exitCodes = { failed: 1, usage: 2, unreachable: 3, auth: 4, jobFailed: 5 } as const;
+export const exitCodes = { failed: 1, usage: 2, unreachable: 3, auth: 4, jobFailed: 5, jobCancelled: 6, interrupted: 130 } as const;
 
 const tokenHelp =
   'Log in once with `fmdc login --url <server>`, or pass a token with --token or --token-file, or set FMDC_TOKEN (or REPO_TOKEN). The server prints an admin token at its first start; `npm run token -- --admin` on the server mints another.';
