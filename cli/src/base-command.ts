@@ -3,14 +3,14 @@
 //
 // Exit codes: 1 the server refused the request (typed error, GraphQL error), 2 bad usage
 // (oclif's own), 3 the server could not be reached, 4 the token is missing, invalid or lacks
-// a scope.
+// a scope, 5 a job or build the command followed failed, 6 it was cancelled, 130 Ctrl-C.
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { createFmdClient, FmdRequestError, type ErrorResult, type FmdClient } from '@fmd/sdk';
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof FmdCommand)['baseFlags'] & T['flags']>;
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
 
-export const exitCodes = { failed: 1, usage: 2, unreachable: 3, auth: 4 } as const;
+export const exitCodes = { failed: 1, usage: 2, unreachable: 3, auth: 4, jobFailed: 5, jobCancelled: 6, interrupted: 130 } as const;
 
 const tokenHelp = 'Pass a token with --token or set FMD_TOKEN. The server prints an admin token at its first start; `npm run token -- --admin` on the server mints another.';
 

@@ -1,0 +1,182 @@
+// Following jobs and builds live, over subscriptions only: a job's log over `jobLog` from an
+// offset and its status over `jobUpdated`; a build's state over `buildUpdated`, following each
+// of its jobs in turn until the build is where what was asked of it ends (published, committed,
+// built) or failed. Nothing here polls: each wait is for a subscription event.
+import type { FmdClient } from '@fmd/sdk';
+
+export type JobStatus = 'NEW' | 'STARTED' | 'ENDED' | 'BROKEN';
+/** What following needs of a job. */
+export type FollowedJob = { number: number; kind: string; status: JobStatus; error?: string | null; cancelRequested?: boolean };
+/** What following needs of a build. */
+export type FollowedBuild = {
+  number: number;
+  state: string;
+  stateReason?: string | null;
+  publishedState: string;
+  repo: { name: string; autoPublish: boolean };
+  source?: { autoCommit: boolean; autoPublish?: boolean | null } | null;
+  jobs: { edges: Array<{ node: FollowedJob }> };
+};
+
+/** succeeded, failed (exit 5) or cancelled (exit 6). */
+export type Outcome = 'succeeded' | 'failed' | 'cancelled';
+
+export type JobResult<J extends FollowedJob = FollowedJob> = { job: J; outcome: Outcome; reason: string | null; nextOffset: number };
+export type BuildResult<B extends FollowedBuild = FollowedBuild> = { build: B; outcome: Outcome; reason: string | null; reached: string };
+
+export type FollowOptions = {
+  /** log text as it comes (no newline added) */
+  text: (chunk: string) => void;
+  /** a line about what is going on (job headers, waits) */
+  note: (line: string) => void;
+  signal?: AbortSignal;
+};
+
+/** Ctrl-C (or another abort) while following; what was followed is on the server still. */
+export class Interrupted extends Error {
+  constructor() {
+    super('interrupted');
+    this.name = 'Interrupted';
+  }
+}
+
+type Iter<T> = AsyncIterableIterator<T>;
+
+/** Calls `each` for every event of `it` until it ends; an abort unsubscribes and throws Interrupted. */
+async function drain<T>(it: Iter<T>, signal: AbortSignal | undefined, each: (v: T) => void): Promise<void> {
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new Interrupted());
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  // An abort after the end must not surface as an unhandled rejection.
+  aborted.catch(() => undefined);
+  try {
+    for (;;) {
+      const r = await Promise.race([it.next(), aborted]);
+      if (r.done) return;
+      each(r.value);
+    }
+  } finally {
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+    await it.return?.();
+  }
+}
+
+export function jobOutcome(job: FollowedJob): { outcome: Outcome; reason: string | null } | null {
+  if (job.status === 'ENDED') return { outcome: 'succeeded', reason: null };
+  if (job.status === 'BROKEN') return { outcome: job.cancelRequested ? 'cancelled' : 'failed', reason: job.error ?? (job.cancelRequested ? 'cancelled' : 'the job failed') };
+  return null;
+}
+
+/**
+ * Prints a job's log from `fromOffset` as it is written and answers once the job is over, with
+ * its final status (from `jobUpdated`, which ends with the job as `jobLog` does).
+ */
+export async function followJob<J extends FollowedJob>(
+  client: FmdClient,
+  number: number,
+  o: FollowOptions & { fromOffset?: number },
+): Promise<JobResult<J>> {
+  let last: J | undefined;
+  let nextOffset = o.fromOffset ?? 0;
+  await Promise.all([
+    drain(client.jobUpdated({ number }) as Iter<{ jobUpdated: J }>, o.signal, (e) => (last = e.jobUpdated)),
+    drain(client.jobLog({ number, fromOffset: nextOffset }) as Iter<{ jobLog: { text: string; nextOffset: number } }>, o.signal, (e) => {
+      if (e.jobLog.text) o.text(e.jobLog.text);
+      nextOffset = e.jobLog.nextOffset;
+    }),
+  ]);
+  if (!last) throw new Error(`job ${number}: the server sent no status`);
+  const end = jobOutcome(last);
+  if (!end) throw new Error(`job ${number}: the status stream ended while it was ${last.status}`);
+  return { job: last, ...end, nextOffset };
+}
+
+/** The jobs of a build that make it: followed in this order, other kinds (update-repo, promote) are not. */
+const buildJobKinds = ['git-build', 'commit', 'check', 'publish'];
+
+/** Where following a build ends: null while it is on its way. */
+export function buildOutcome(b: FollowedBuild): { outcome: Outcome; reason: string | null; reached: string } | null {
+  const jobs = b.jobs.edges.map((e) => e.node);
+  switch (b.state) {
+    case 'FAILED':
+      return { outcome: 'failed', reason: b.stateReason ?? 'the build failed', reached: 'failed' };
+    case 'CANCELLED':
+    case 'SUPERSEDED':
+      return { outcome: 'cancelled', reason: b.stateReason ?? `the build was ${b.state.toLowerCase()}`, reached: b.state.toLowerCase() };
+    case 'PURGING':
+    case 'PURGED':
+      return { outcome: 'cancelled', reason: 'the build was purged', reached: 'purged' };
+  }
+  if (b.publishedState === 'PUBLISHED') return { outcome: 'succeeded', reason: null, reached: 'published' };
+  if (b.publishedState === 'FAILED') {
+    const job = jobs.filter((j) => j.kind === 'publish').sort((x, y) => y.number - x.number)[0];
+    return { outcome: 'failed', reason: `the publish failed${job?.error ? `: ${job.error}` : ''}`, reached: 'publish failed' };
+  }
+  if (b.publishedState === 'PUBLISHING') return null;
+  if (b.state === 'READY') {
+    // A git build publishes itself when asked to, or when its repo's policy says so (null: not asked).
+    const publishes = b.source ? (b.source.autoPublish ?? b.repo.autoPublish) : false;
+    return publishes ? null : { outcome: 'succeeded', reason: null, reached: 'committed' };
+  }
+  if (b.state === 'UPLOADING' && b.source) {
+    // A git build goes back to UPLOADING once built: over when its build job is, unless a commit follows.
+    const built = jobs.filter((j) => j.kind === 'git-build').every((j) => j.status === 'ENDED' || j.status === 'BROKEN');
+    if (!built || jobs.some((j) => j.kind === 'commit')) return null;
+    return b.source.autoCommit
+      ? { outcome: 'failed', reason: 'the build was built but its auto-commit was refused (see the log)', reached: 'built' }
+      : { outcome: 'succeeded', reason: null, reached: 'built' };
+  }
+  return null;
+}
+
+/**
+ * Follows a build until it is over (see buildOutcome): the logs of its jobs, one after another
+ * (those already over are replayed from their start), waiting for its next state change
+ * whenever no job of it is left to follow.
+ */
+export async function followBuild<B extends FollowedBuild>(client: FmdClient, number: number, o: FollowOptions): Promise<BuildResult<B>> {
+  let latest: B | undefined;
+  let wake: () => void = () => undefined;
+  let ended = false;
+  let failure: unknown;
+  const updates = client.buildUpdated({ number }) as Iter<{ buildUpdated: B }>;
+  const watching = drain(updates, o.signal, (e) => {
+    latest = e.buildUpdated;
+    wake();
+  }).then(
+    () => void ((ended = true), wake()),
+    (err: unknown) => void ((failure = err), (ended = true), wake()),
+  );
+  const followed = new Set<number>();
+  let lastNote = '';
+  try {
+    for (;;) {
+      if (latest) {
+        const next = latest.jobs.edges
+          .map((e) => e.node)
+          .filter((j) => buildJobKinds.includes(j.kind) && !followed.has(j.number))
+          .sort((x, y) => x.number - y.number)[0];
+        if (next) {
+          followed.add(next.number);
+          o.note(`── ${next.kind} job ${next.number} ──`);
+          const r = await followJob(client, next.number, o);
+          if (r.outcome !== 'succeeded') o.note(`${next.kind} job ${next.number} ${r.outcome}: ${r.reason}`);
+          continue;
+        }
+        const end = buildOutcome(latest);
+        if (end) return { build: latest, ...end };
+        const waiting = `build ${number} is ${latest.state.toLowerCase()}${latest.publishedState !== 'UNPUBLISHED' ? `, ${latest.publishedState.toLowerCase()}` : ''}${latest.stateReason ? `: ${latest.stateReason}` : ''}`;
+        if (waiting !== lastNote) o.note((lastNote = waiting));
+      }
+      if (failure) throw failure;
+      if (ended) throw new Error(`build ${number}: the update stream ended before the build was over`);
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    await updates.return?.();
+    await watching;
+  }
+}
