@@ -13,7 +13,7 @@ export type FollowedBuild = {
   state: string;
   stateReason?: string | null;
   publishedState: string;
-  repo: { name: string; autoPublish: boolean };
+  repo: { name: string };
   source?: { autoCommit: boolean; autoPublish?: boolean | null } | null;
   jobs: { edges: Array<{ node: FollowedJob }> };
 };
@@ -97,9 +97,18 @@ export async function followJob<J extends FollowedJob>(
 /** The jobs of a build that make it: followed in this order, other kinds (update-repo, promote) are not. */
 const buildJobKinds = ['git-build', 'commit', 'check', 'publish'];
 
-/** Where following a build ends: null while it is on its way. */
-export function buildOutcome(b: FollowedBuild): { outcome: Outcome; reason: string | null; reached: string } | null {
-  const jobs = b.jobs.edges.map((e) => e.node);
+/**
+ * Where following a build ends: null while it is on its way. `publishes`: the build publishes
+ * itself once committed (a git build asked to, or of a repo whose policy it is). `ended` has the final state of jobs
+ * followed to their end, newer than what the last build event said of them (a job's end alone
+ * sends no build event).
+ */
+export function buildOutcome(
+  b: FollowedBuild,
+  publishes: boolean,
+  ended: ReadonlyMap<number, FollowedJob> = new Map(),
+): { outcome: Outcome; reason: string | null; reached: string } | null {
+  const jobs = b.jobs.edges.map((e) => ended.get(e.node.number) ?? e.node);
   switch (b.state) {
     case 'FAILED':
       return { outcome: 'failed', reason: b.stateReason ?? 'the build failed', reached: 'failed' };
@@ -116,11 +125,7 @@ export function buildOutcome(b: FollowedBuild): { outcome: Outcome; reason: stri
     return { outcome: 'failed', reason: `the publish failed${job?.error ? `: ${job.error}` : ''}`, reached: 'publish failed' };
   }
   if (b.publishedState === 'PUBLISHING') return null;
-  if (b.state === 'READY') {
-    // A git build publishes itself when asked to, or when its repo's policy says so (null: not asked).
-    const publishes = b.source ? (b.source.autoPublish ?? b.repo.autoPublish) : false;
-    return publishes ? null : { outcome: 'succeeded', reason: null, reached: 'committed' };
-  }
+  if (b.state === 'READY') return publishes ? null : { outcome: 'succeeded', reason: null, reached: 'committed' };
   if (b.state === 'UPLOADING' && b.source) {
     // A git build goes back to UPLOADING once built: over when its build job is, unless a commit follows.
     const built = jobs.filter((j) => j.kind === 'git-build').every((j) => j.status === 'ENDED' || j.status === 'BROKEN');
@@ -132,48 +137,71 @@ export function buildOutcome(b: FollowedBuild): { outcome: Outcome; reason: stri
   return null;
 }
 
+/** The build with the final status of the jobs followed to their end. */
+function withEnded<B extends FollowedBuild>(b: B, ended: ReadonlyMap<number, FollowedJob>): B {
+  const edges = b.jobs.edges.map((e) => {
+    const j = ended.get(e.node.number);
+    return j ? { ...e, node: { ...e.node, status: j.status, error: j.error, cancelRequested: j.cancelRequested } } : e;
+  });
+  return { ...b, jobs: { ...b.jobs, edges } };
+}
+
 /**
  * Follows a build until it is over (see buildOutcome): the logs of its jobs, one after another
- * (those already over are replayed from their start), waiting for its next state change
- * whenever no job of it is left to follow.
+ * (those already over are replayed from their start), waiting for its next change whenever no
+ * job of it is left to follow. Each `buildUpdated` event has the build read again, with its jobs.
  */
 export async function followBuild<B extends FollowedBuild>(client: FmdClient, number: number, o: FollowOptions): Promise<BuildResult<B>> {
-  let latest: B | undefined;
+  const read = async (): Promise<B> => {
+    const { build } = await client.build({ number });
+    if (!build) throw new Error(`build ${number} not found`);
+    return build as unknown as B;
+  };
+  let latest = await read();
+  // A git build that asked nothing (null) follows its repo's policy; an upload build is published by request only.
+  const publishes = latest.source ? (latest.source.autoPublish ?? (await client.repo({ name: latest.repo.name })).repo?.autoPublish ?? false) : false;
+  let stale = false;
   let wake: () => void = () => undefined;
-  let ended = false;
+  let streamOver = false;
   let failure: unknown;
-  const updates = client.buildUpdated({ number }) as Iter<{ buildUpdated: B }>;
-  const watching = drain(updates, o.signal, (e) => {
-    latest = e.buildUpdated;
+  // The first event is the build as it is when the subscription starts: a change between the
+  // read above and it is not missed.
+  const updates = client.buildUpdated({ number }) as Iter<unknown>;
+  const watching = drain(updates, o.signal, () => {
+    stale = true;
     wake();
   }).then(
-    () => void ((ended = true), wake()),
-    (err: unknown) => void ((failure = err), (ended = true), wake()),
+    () => void ((streamOver = true), wake()),
+    (err: unknown) => void ((failure = err), (streamOver = true), wake()),
   );
   const followed = new Set<number>();
+  const ended = new Map<number, FollowedJob>();
   let lastNote = '';
   try {
     for (;;) {
-      if (latest) {
-        const next = latest.jobs.edges
-          .map((e) => e.node)
-          .filter((j) => buildJobKinds.includes(j.kind) && !followed.has(j.number))
-          .sort((x, y) => x.number - y.number)[0];
-        if (next) {
-          followed.add(next.number);
-          o.note(`── ${next.kind} job ${next.number} ──`);
-          const r = await followJob(client, next.number, o);
-          if (r.outcome !== 'succeeded') o.note(`${next.kind} job ${next.number} ${r.outcome}: ${r.reason}`);
-          continue;
-        }
-        const end = buildOutcome(latest);
-        if (end) return { build: latest, ...end };
-        const waiting = `build ${number} is ${latest.state.toLowerCase()}${latest.publishedState !== 'UNPUBLISHED' ? `, ${latest.publishedState.toLowerCase()}` : ''}${latest.stateReason ? `: ${latest.stateReason}` : ''}`;
-        if (waiting !== lastNote) o.note((lastNote = waiting));
+      if (stale) {
+        stale = false;
+        latest = await read();
       }
+      const next = latest.jobs.edges
+        .map((e) => e.node)
+        .filter((j) => buildJobKinds.includes(j.kind) && !followed.has(j.number))
+        .sort((x, y) => x.number - y.number)[0];
+      if (next) {
+        followed.add(next.number);
+        o.note(`── ${next.kind} job ${next.number} ──`);
+        const r = await followJob(client, next.number, o);
+        ended.set(r.job.number, r.job);
+        if (r.outcome !== 'succeeded') o.note(`${next.kind} job ${next.number} ${r.outcome}: ${r.reason}`);
+        continue;
+      }
+      const end = buildOutcome(latest, publishes, ended);
+      if (end) return { build: withEnded(latest, ended), ...end };
+      const waiting = `build ${number} is ${latest.state.toLowerCase()}${latest.publishedState !== 'UNPUBLISHED' ? `, ${latest.publishedState.toLowerCase()}` : ''}${latest.stateReason ? `: ${latest.stateReason}` : ''}`;
+      if (waiting !== lastNote) o.note((lastNote = waiting));
       if (failure) throw failure;
-      if (ended) throw new Error(`build ${number}: the update stream ended before the build was over`);
-      await new Promise<void>((resolve) => (wake = resolve));
+      if (streamOver) throw new Error(`build ${number}: the update stream ended before the build was over`);
+      if (!stale) await new Promise<void>((resolve) => (wake = resolve));
     }
   } finally {
     await updates.return?.();

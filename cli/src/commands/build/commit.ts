@@ -3,9 +3,8 @@ import { isErrorResult } from '@fmd/sdk';
 import { FollowCommand, followExitHelp } from '../../follow-command.ts';
 
 export default class BuildCommit extends FollowCommand<typeof BuildCommit> {
-  static override description = `Commit an uploaded build: its refs become signed commits in its build repo, then its checks run.
-
-${followExitHelp}`;
+  static override summary = 'Commit an uploaded build: its refs become signed commits in its build repo, then its checks run.';
+  static override description = followExitHelp;
 
   static override examples = [
     '<%= config.bin %> build commit 42 --follow',

@@ -5,9 +5,8 @@ import { buildStatus, buildUrl } from '../../build-output.ts';
 import { FollowCommand, followExitHelp } from '../../follow-command.ts';
 
 export default class BuildCreate extends FollowCommand<typeof BuildCreate> {
-  static override description = `Create a build: with --git, one fmd builds itself from a git repository holding a flatpak-builder manifest (then commits it, and publishes it when asked or when the repo's policy says so); without, an empty build to upload to with \`fmdc push\`.
-
-${followExitHelp}`;
+  static override summary = 'Create a build: with --git, one fmd builds itself from a git repository holding a flatpak-builder manifest (then commits it, and publishes it when asked or when the repo\'s policy says so); without, an empty build to upload to with `fmdc push`.';
+  static override description = followExitHelp;
 
   static override examples = [
     '<%= config.bin %> build create --repo stable --git https://git.example.org/app.git --ref v1.2 --follow',

@@ -3,9 +3,8 @@ import { exitCodes } from '../../base-command.ts';
 import { FollowCommand, followExitHelp } from '../../follow-command.ts';
 
 export default class BuildLogs extends FollowCommand<typeof BuildLogs> {
-  static override description = `Print the logs of a build's jobs (build, commit, checks, publish), oldest first; with --follow, live until the build is over.
-
-${followExitHelp}`;
+  static override summary = 'Print the logs of a build\'s jobs (build, commit, checks, publish), oldest first; with --follow, live until the build is over.';
+  static override description = followExitHelp;
 
   static override examples = ['<%= config.bin %> build logs 42', '<%= config.bin %> build logs 42 --follow'];
 
@@ -28,9 +27,9 @@ ${followExitHelp}`;
     }
     const logs: Array<{ job: number; kind: string; status: string; log: string }> = [];
     for (const job of build.jobs.edges.map((e) => e.node).sort((a, b) => a.number - b.number)) {
-      const { job: found } = await client.job({ number: job.number });
+      const { job: found } = await client.job({ number: job.number, withLog: true });
       if (!found) continue;
-      const log = found.log.text;
+      const log = found.log?.text ?? '';
       logs.push({ job: job.number, kind: job.kind, status: found.status, log });
       this.log(`── ${job.kind} job ${job.number} (${found.status.toLowerCase()}) ──`);
       if (log) this.log(log.replace(/\n$/, ''));

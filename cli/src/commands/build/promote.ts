@@ -3,9 +3,8 @@ import { isErrorResult } from '@fmd/sdk';
 import { FollowCommand, followExitHelp } from '../../follow-command.ts';
 
 export default class BuildPromote extends FollowCommand<typeof BuildPromote> {
-  static override description = `Promote a published build into a child repo (e.g. beta -> stable): its commits are published again there by a promote job. The build must be published in the target's parent.
-
-${followExitHelp}`;
+  static override summary = 'Promote a published build into a child repo (e.g. beta -> stable): its commits are published again there by a promote job. The build must be published in the target\'s parent.';
+  static override description = followExitHelp;
 
   static override examples = ['<%= config.bin %> build promote 42 --to stable', '<%= config.bin %> build promote 42 --to stable --follow'];
 

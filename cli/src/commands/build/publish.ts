@@ -3,9 +3,8 @@ import { isErrorResult } from '@fmd/sdk';
 import { FollowCommand, followExitHelp } from '../../follow-command.ts';
 
 export default class BuildPublish extends FollowCommand<typeof BuildPublish> {
-  static override description = `Publish a committed build into its repo (a failed publish may be published again).
-
-${followExitHelp}`;
+  static override summary = 'Publish a committed build into its repo (a failed publish may be published again).';
+  static override description = followExitHelp;
 
   static override examples = ['<%= config.bin %> build publish 42', '<%= config.bin %> build publish 42 --follow --json'];
 

@@ -4,9 +4,8 @@ import { FollowCommand, followExitHelp } from '../../follow-command.ts';
 import { buildStatus } from '../../build-output.ts';
 
 export default class BuildRebuild extends FollowCommand<typeof BuildRebuild> {
-  static override description = `Build a git build again: a new build of the same source commit, manifest, arch and options.
-
-${followExitHelp}`;
+  static override summary = 'Build a git build again: a new build of the same source commit, manifest, arch and options.';
+  static override description = followExitHelp;
 
   static override examples = ['<%= config.bin %> build rebuild 42', '<%= config.bin %> build rebuild 42 --follow'];
 

@@ -3,9 +3,8 @@ import { exitCodes } from '../../base-command.ts';
 import { FollowCommand, followExitHelp } from '../../follow-command.ts';
 
 export default class JobFollow extends FollowCommand<typeof JobFollow> {
-  static override description = `Print a job's log live until the job is over, then exit with its result.
-
-${followExitHelp}`;
+  static override summary = 'Print a job\'s log live until the job is over, then exit with its result.';
+  static override description = followExitHelp;
 
   static override examples = ['<%= config.bin %> job follow 17', '<%= config.bin %> job follow 17 --from-offset 2048'];
 

@@ -16,10 +16,10 @@ export default class JobShow extends FmdCommand<typeof JobShow> {
 
   async run() {
     const { number } = this.args;
-    const { job } = await this.client().job({ number });
+    const { job } = await this.client().job({ number, withLog: this.flags.log });
     if (!job) this.error(`job ${number} not found (or your token may not read it)`, { exit: exitCodes.failed, code: 'not-found' });
     this.log(jobDetails(job));
-    if (this.flags.log && job.log.text) this.log(`\n${job.log.text.replace(/\n$/, '')}`);
+    if (job.log?.text) this.log(`\n${job.log.text.replace(/\n$/, '')}`);
     return job;
   }
 }
