@@ -4,7 +4,8 @@
 // the exit code of what it followed. Ctrl-C stops following, not the job.
 import type { Command } from '@oclif/core';
 import { FmdCommand, exitCodes } from './base-command.ts';
-import { followBuild, followJob, Interrupted, type BuildResult, type FollowedBuild, type FollowedJob, type FollowOptions, type JobResult, type Outcome } from './follow.ts';
+import type { JobFieldsFragment } from '@fmd/sdk';
+import { followBuild, followJob, Interrupted, type BuildResult, type BuildWithJobs, type FollowOptions, type JobResult, type Outcome } from './follow.ts';
 
 /** What --help says about the exit codes of following. */
 export const followExitHelp = `Exit codes when following: 0 it succeeded, ${exitCodes.jobFailed} it failed (the reason is printed), ${exitCodes.jobCancelled} it was cancelled, ${exitCodes.interrupted} Ctrl-C (it goes on on the server).`;
@@ -43,16 +44,16 @@ export abstract class FollowCommand<T extends typeof Command> extends FmdCommand
   }
 
   /** Follows a job's log and status; ends the command unless the job ended well. */
-  protected async followJobLive<J extends FollowedJob>(number: number, fromOffset = 0): Promise<JobResult<J>> {
-    const r = await this.interruptible(`\`${this.config.bin} job follow ${number}\``, (o) => followJob<J>(this.client(), number, { ...o, fromOffset }));
+  protected async followJobLive(number: number, fromOffset = 0): Promise<JobResult<JobFieldsFragment>> {
+    const r = await this.interruptible(`\`${this.config.bin} job follow ${number}\``, (o) => followJob(this.client(), number, { ...o, fromOffset }));
     if (r.outcome === 'succeeded') this.logToStderr(`${r.job.kind} job ${number} ended`);
     this.end(`${r.job.kind} job ${number}`, r.outcome, r.reason);
     return r;
   }
 
   /** Follows a build through its jobs; ends the command unless the build got where it was going. */
-  protected async followBuildLive<B extends FollowedBuild>(number: number): Promise<BuildResult<B>> {
-    const r = await this.interruptible(`\`${this.config.bin} build logs ${number} --follow\``, (o) => followBuild<B>(this.client(), number, o));
+  protected async followBuildLive(number: number): Promise<BuildResult<BuildWithJobs>> {
+    const r = await this.interruptible(`\`${this.config.bin} build logs ${number} --follow\``, (o) => followBuild(this.client(), number, o));
     if (r.outcome === 'succeeded') this.logToStderr(`build ${number} ${r.reached}`);
     this.end(`build ${number}`, r.outcome, r.reason);
     return r;

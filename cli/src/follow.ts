@@ -2,7 +2,10 @@
 // offset and its status over `jobUpdated`; a build's state over `buildUpdated`, following each
 // of its jobs in turn until the build is where what was asked of it ends (published, committed,
 // built) or failed. Nothing here polls: each wait is for a subscription event.
-import type { FmdClient } from '@fmd/sdk';
+import type { BuildQuery, FmdClient, JobFieldsFragment } from '@fmd/sdk';
+
+/** A build as `build(number)` answers it, with its jobs. */
+export type BuildWithJobs = NonNullable<BuildQuery['build']>;
 
 export type JobStatus = 'NEW' | 'STARTED' | 'ENDED' | 'BROKEN';
 /** What following needs of a job. */
@@ -40,10 +43,8 @@ export class Interrupted extends Error {
   }
 }
 
-type Iter<T> = AsyncIterableIterator<T>;
-
-/** Calls `each` for every event of `it` until it ends; an abort unsubscribes and throws Interrupted. */
-async function drain<T>(it: Iter<T>, signal: AbortSignal | undefined, each: (v: T) => void): Promise<void> {
+/** Calls `each` for every event of `events` until they end; an abort unsubscribes and throws Interrupted. */
+async function drain<T>(events: AsyncIterable<T>, signal: AbortSignal | undefined, each: (v: T) => void): Promise<void> {
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => reject(new Interrupted());
@@ -52,6 +53,7 @@ async function drain<T>(it: Iter<T>, signal: AbortSignal | undefined, each: (v: 
   });
   // An abort after the end must not surface as an unhandled rejection.
   aborted.catch(() => undefined);
+  const it = events[Symbol.asyncIterator]();
   try {
     for (;;) {
       const r = await Promise.race([it.next(), aborted]);
@@ -74,16 +76,12 @@ export function jobOutcome(job: FollowedJob): { outcome: Outcome; reason: string
  * Prints a job's log from `fromOffset` as it is written and answers once the job is over, with
  * its final status (from `jobUpdated`, which ends with the job as `jobLog` does).
  */
-export async function followJob<J extends FollowedJob>(
-  client: FmdClient,
-  number: number,
-  o: FollowOptions & { fromOffset?: number },
-): Promise<JobResult<J>> {
-  let last: J | undefined;
+export async function followJob(client: FmdClient, number: number, o: FollowOptions & { fromOffset?: number }): Promise<JobResult<JobFieldsFragment>> {
+  let last: JobFieldsFragment | undefined;
   let nextOffset = o.fromOffset ?? 0;
   await Promise.all([
-    drain(client.jobUpdated({ number }) as Iter<{ jobUpdated: J }>, o.signal, (e) => (last = e.jobUpdated)),
-    drain(client.jobLog({ number, fromOffset: nextOffset }) as Iter<{ jobLog: { text: string; nextOffset: number } }>, o.signal, (e) => {
+    drain(client.jobUpdated({ number }), o.signal, (e) => (last = e.jobUpdated)),
+    drain(client.jobLog({ number, fromOffset: nextOffset }), o.signal, (e) => {
       if (e.jobLog.text) o.text(e.jobLog.text);
       nextOffset = e.jobLog.nextOffset;
     }),
@@ -151,23 +149,23 @@ function withEnded<B extends FollowedBuild>(b: B, ended: ReadonlyMap<number, Fol
  * (those already over are replayed from their start), waiting for its next change whenever no
  * job of it is left to follow. Each `buildUpdated` event has the build read again, with its jobs.
  */
-export async function followBuild<B extends FollowedBuild>(client: FmdClient, number: number, o: FollowOptions): Promise<BuildResult<B>> {
-  const read = async (): Promise<B> => {
+export async function followBuild(client: FmdClient, number: number, o: FollowOptions): Promise<BuildResult<BuildWithJobs>> {
+  const read = async (): Promise<BuildWithJobs> => {
     const { build } = await client.build({ number });
     if (!build) throw new Error(`build ${number} not found`);
-    return build as unknown as B;
+    return build;
   };
   let latest = await read();
   // A git build that asked nothing (null) follows its repo's policy; an upload build is published by request only.
-  const publishes = latest.source ? (latest.source.autoPublish ?? (await client.repo({ name: latest.repo.name })).repo?.autoPublish ?? false) : false;
+  const publishes = latest.source ? (latest.source.autoPublish ?? (await client.repoAutoPublish({ name: latest.repo.name })).repo?.autoPublish ?? false) : false;
   let stale = false;
   let wake: () => void = () => undefined;
   let streamOver = false;
   let failure: unknown;
   // The first event is the build as it is when the subscription starts: a change between the
   // read above and it is not missed.
-  const updates = client.buildUpdated({ number }) as Iter<unknown>;
-  const watching = drain(updates, o.signal, () => {
+  const updates = client.buildUpdated({ number })[Symbol.asyncIterator]();
+  const watching = drain({ [Symbol.asyncIterator]: () => updates }, o.signal, () => {
     stale = true;
     wake();
   }).then(

@@ -1,14 +1,15 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { isErrorResult } from '@fmd/sdk';
 import { FmdCommand } from '../../base-command.ts';
 import { buildStatus } from '../../build-output.ts';
+import { numberArg } from '../../numbers.ts';
 
 export default class BuildCancel extends FmdCommand<typeof BuildCancel> {
   static override description = 'Stop a git build that is waiting, cloning or building: its tools are killed and it ends cancelled. (An uploaded build is purged instead.)';
   static override examples = ['<%= config.bin %> build cancel 42', '<%= config.bin %> build cancel 42 --reason "wrong tag"'];
 
   static override args = {
-    number: Args.integer({ description: 'build number', required: true, min: 1 }),
+    number: numberArg('build number'),
   };
 
   static override flags = {

@@ -1,6 +1,7 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { isErrorResult } from '@fmd/sdk';
 import { FollowCommand, followExitHelp } from '../../follow-command.ts';
+import { numberArg } from '../../numbers.ts';
 
 export default class BuildCommit extends FollowCommand<typeof BuildCommit> {
   static override summary = 'Commit an uploaded build: its refs become signed commits in its build repo, then its checks run.';
@@ -12,7 +13,7 @@ export default class BuildCommit extends FollowCommand<typeof BuildCommit> {
   ];
 
   static override args = {
-    number: Args.integer({ description: 'build number', required: true, min: 1 }),
+    number: numberArg('build number'),
   };
 
   static override flags = {
@@ -39,7 +40,7 @@ export default class BuildCommit extends FollowCommand<typeof BuildCommit> {
       this.log(`commit job ${result.job.number} queued; follow it with \`${this.config.bin} job follow ${result.job.number}\``);
       return result;
     }
-    const r = await this.followJobLive<typeof result.job>(result.job.number);
+    const r = await this.followJobLive(result.job.number);
     return { ...result, job: r.job };
   }
 }

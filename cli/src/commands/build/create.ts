@@ -29,7 +29,8 @@ export default class BuildCreate extends FollowCommand<typeof BuildCreate> {
     'depends-on': Flags.integer({ description: 'build number this one waits for (repeatable)', multiple: true, min: 1, dependsOn: ['git'] }),
     'public-download': Flags.boolean({ description: 'serve the build repo without a token [default: yes without --app-id]', allowNo: true }),
     'build-log-url': Flags.string({ description: 'a URL of the log of the build that made the upload' }),
-    follow: Flags.boolean({ char: 'f', description: 'follow the build live until it is over (published, committed, or failed)', default: false, dependsOn: ['git'] }),
+    // No default: oclif counts a default as given, and --follow needs --git.
+    follow: Flags.boolean({ char: 'f', description: 'follow the build live until it is over (published, committed, or failed)', dependsOn: ['git'] }),
   };
 
   async run() {
@@ -73,7 +74,7 @@ export default class BuildCreate extends FollowCommand<typeof BuildCreate> {
       this.log(`build ${build.number}: ${buildStatus(build)}; follow it with \`${this.config.bin} build logs ${build.number} --follow\``);
       return { build, url };
     }
-    const followed = await this.followBuildLive<typeof build>(build.number);
+    const followed = await this.followBuildLive(build.number);
     return { build: followed.build, url, reached: followed.reached };
   }
 }

@@ -1,6 +1,7 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { exitCodes } from '../../base-command.ts';
 import { FollowCommand, followExitHelp } from '../../follow-command.ts';
+import { numberArg } from '../../numbers.ts';
 
 export default class BuildLogs extends FollowCommand<typeof BuildLogs> {
   static override summary = 'Print the logs of a build\'s jobs (build, commit, checks, publish), oldest first; with --follow, live until the build is over.';
@@ -9,7 +10,7 @@ export default class BuildLogs extends FollowCommand<typeof BuildLogs> {
   static override examples = ['<%= config.bin %> build logs 42', '<%= config.bin %> build logs 42 --follow'];
 
   static override args = {
-    number: Args.integer({ description: 'build number', required: true, min: 1 }),
+    number: numberArg('build number'),
   };
 
   static override flags = {
@@ -22,7 +23,7 @@ export default class BuildLogs extends FollowCommand<typeof BuildLogs> {
     const { build } = await client.build({ number });
     if (!build) this.error(`build ${number} not found (or your token may not read it)`, { exit: exitCodes.failed, code: 'not-found' });
     if (this.flags.follow) {
-      const r = await this.followBuildLive<typeof build>(number);
+      const r = await this.followBuildLive(number);
       return { build: r.build, reached: r.reached };
     }
     const logs: Array<{ job: number; kind: string; status: string; log: string }> = [];

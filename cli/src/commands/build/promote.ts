@@ -1,6 +1,7 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { isErrorResult } from '@fmd/sdk';
 import { FollowCommand, followExitHelp } from '../../follow-command.ts';
+import { numberArg } from '../../numbers.ts';
 
 export default class BuildPromote extends FollowCommand<typeof BuildPromote> {
   static override summary = 'Promote a published build into a child repo (e.g. beta -> stable): its commits are published again there by a promote job. The build must be published in the target\'s parent.';
@@ -9,7 +10,7 @@ export default class BuildPromote extends FollowCommand<typeof BuildPromote> {
   static override examples = ['<%= config.bin %> build promote 42 --to stable', '<%= config.bin %> build promote 42 --to stable --follow'];
 
   static override args = {
-    number: Args.integer({ description: 'build number', required: true, min: 1 }),
+    number: numberArg('build number'),
   };
 
   static override flags = {
@@ -26,7 +27,7 @@ export default class BuildPromote extends FollowCommand<typeof BuildPromote> {
       this.log(`promotion ${result.promotion.number} (${result.promotion.state.toLowerCase()}): job ${result.job.number}; follow it with \`${this.config.bin} job follow ${result.job.number}\``);
       return result;
     }
-    const r = await this.followJobLive<typeof result.job>(result.job.number);
+    const r = await this.followJobLive(result.job.number);
     return { ...result, job: r.job };
   }
 }

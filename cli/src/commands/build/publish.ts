@@ -1,6 +1,7 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { isErrorResult } from '@fmd/sdk';
 import { FollowCommand, followExitHelp } from '../../follow-command.ts';
+import { numberArg } from '../../numbers.ts';
 
 export default class BuildPublish extends FollowCommand<typeof BuildPublish> {
   static override summary = 'Publish a committed build into its repo (a failed publish may be published again).';
@@ -9,7 +10,7 @@ export default class BuildPublish extends FollowCommand<typeof BuildPublish> {
   static override examples = ['<%= config.bin %> build publish 42', '<%= config.bin %> build publish 42 --follow --json'];
 
   static override args = {
-    number: Args.integer({ description: 'build number', required: true, min: 1 }),
+    number: numberArg('build number'),
   };
 
   static override flags = {
@@ -25,7 +26,7 @@ export default class BuildPublish extends FollowCommand<typeof BuildPublish> {
       this.log(`publish job ${result.job.number} queued; follow it with \`${this.config.bin} job follow ${result.job.number}\``);
       return result;
     }
-    const r = await this.followJobLive<typeof result.job>(result.job.number);
+    const r = await this.followJobLive(result.job.number);
     return { ...result, job: r.job };
   }
 }

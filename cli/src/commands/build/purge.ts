@@ -1,14 +1,14 @@
-import { Args } from '@oclif/core';
 import { isErrorResult } from '@fmd/sdk';
 import { FmdCommand } from '../../base-command.ts';
 import { buildStatus } from '../../build-output.ts';
+import { numberArg } from '../../numbers.ts';
 
 export default class BuildPurge extends FmdCommand<typeof BuildPurge> {
   static override description = "Purge a build: its upload repo and files go (what it published stays). Not while it is committing or publishing, nor a git build that is still building (cancel that).";
   static override examples = ['<%= config.bin %> build purge 42'];
 
   static override args = {
-    number: Args.integer({ description: 'build number', required: true, min: 1 }),
+    number: numberArg('build number'),
   };
 
   async run() {

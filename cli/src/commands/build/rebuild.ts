@@ -1,7 +1,8 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { isErrorResult } from '@fmd/sdk';
 import { FollowCommand, followExitHelp } from '../../follow-command.ts';
 import { buildStatus } from '../../build-output.ts';
+import { numberArg } from '../../numbers.ts';
 
 export default class BuildRebuild extends FollowCommand<typeof BuildRebuild> {
   static override summary = 'Build a git build again: a new build of the same source commit, manifest, arch and options.';
@@ -10,7 +11,7 @@ export default class BuildRebuild extends FollowCommand<typeof BuildRebuild> {
   static override examples = ['<%= config.bin %> build rebuild 42', '<%= config.bin %> build rebuild 42 --follow'];
 
   static override args = {
-    number: Args.integer({ description: 'the git build to build again', required: true, min: 1 }),
+    number: numberArg('the git build to build again'),
   };
 
   static override flags = {
@@ -27,7 +28,7 @@ export default class BuildRebuild extends FollowCommand<typeof BuildRebuild> {
       this.log(`build ${build.number}: ${buildStatus(build)}; follow it with \`${this.config.bin} build logs ${build.number} --follow\``);
       return result;
     }
-    const r = await this.followBuildLive<typeof build>(build.number);
+    const r = await this.followBuildLive(build.number);
     return { build: r.build, reached: r.reached };
   }
 }

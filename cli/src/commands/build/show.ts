@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core';
+import { numberArg } from '../../numbers.ts';
 import { FmdCommand, exitCodes } from '../../base-command.ts';
 import { buildDetails, jobColumns } from '../../build-output.ts';
 import { table } from '../../output.ts';
@@ -8,7 +8,7 @@ export default class BuildShow extends FmdCommand<typeof BuildShow> {
   static override examples = ['<%= config.bin %> build show 42', '<%= config.bin %> build show 42 --json'];
 
   static override args = {
-    number: Args.integer({ description: 'build number', required: true, min: 1 }),
+    number: numberArg('build number'),
   };
 
   async run() {

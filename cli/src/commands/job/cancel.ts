@@ -1,13 +1,13 @@
-import { Args } from '@oclif/core';
 import { isErrorResult } from '@fmd/sdk';
 import { FmdCommand } from '../../base-command.ts';
+import { numberArg } from '../../numbers.ts';
 
 export default class JobCancel extends FmdCommand<typeof JobCancel> {
   static override description = 'Cancel a queued job, or ask a running one to stop at its next checkpoint. (A git build is stopped with `build cancel`.)';
   static override examples = ['<%= config.bin %> job cancel 17'];
 
   static override args = {
-    number: Args.integer({ description: 'job number', required: true, min: 1 }),
+    number: numberArg('job number'),
   };
 
   async run() {

@@ -1,6 +1,7 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { exitCodes } from '../../base-command.ts';
 import { FollowCommand, followExitHelp } from '../../follow-command.ts';
+import { numberArg } from '../../numbers.ts';
 
 export default class JobFollow extends FollowCommand<typeof JobFollow> {
   static override summary = 'Print a job\'s log live until the job is over, then exit with its result.';
@@ -9,7 +10,7 @@ export default class JobFollow extends FollowCommand<typeof JobFollow> {
   static override examples = ['<%= config.bin %> job follow 17', '<%= config.bin %> job follow 17 --from-offset 2048'];
 
   static override args = {
-    number: Args.integer({ description: 'job number', required: true, min: 1 }),
+    number: numberArg('job number'),
   };
 
   static override flags = {
@@ -20,7 +21,7 @@ export default class JobFollow extends FollowCommand<typeof JobFollow> {
     const { number } = this.args;
     const { job } = await this.client().job({ number });
     if (!job) this.error(`job ${number} not found (or your token may not read it)`, { exit: exitCodes.failed, code: 'not-found' });
-    const r = await this.followJobLive<typeof job>(number, this.flags['from-offset']);
+    const r = await this.followJobLive(number, this.flags['from-offset']);
     return { job: r.job, nextOffset: r.nextOffset };
   }
 }

@@ -1,13 +1,14 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { FmdCommand, exitCodes } from '../../base-command.ts';
 import { jobDetails } from '../../build-output.ts';
+import { numberArg } from '../../numbers.ts';
 
 export default class JobShow extends FmdCommand<typeof JobShow> {
   static override description = 'Show a job: its kind, status, times and error; --log adds its log so far.';
   static override examples = ['<%= config.bin %> job show 17', '<%= config.bin %> job show 17 --log', '<%= config.bin %> job show 17 --json'];
 
   static override args = {
-    number: Args.integer({ description: 'job number', required: true, min: 1 }),
+    number: numberArg('job number'),
   };
 
   static override flags = {
