@@ -6,7 +6,7 @@ export default class Whoami extends FmdCommand<typeof Whoami> {
   static override examples = ['<%= config.bin %> whoami --url http://localhost:8080 --token $FMD_TOKEN', 'FMD_TOKEN=... <%= config.bin %> whoami --json'];
 
   async run(): Promise<ViewerQuery['viewer']> {
-    const { viewer } = await this.client().Viewer();
+    const { viewer } = await this.client().viewer();
     const any = (list: string[]) => (list.length === 0 || list.includes('') ? 'any' : list.join(', '));
     const who = viewer.user ? `${viewer.user.name}${viewer.user.isAdmin ? ' (admin)' : ''}` : 'no user';
     this.log(`${who}, token ${viewer.name ? `"${viewer.name}" ` : ''}${viewer.tokenId ?? '(no jti)'}`);

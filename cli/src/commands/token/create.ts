@@ -29,7 +29,7 @@ export default class TokenCreate extends FmdCommand<typeof TokenCreate> {
     if (durationSeconds === undefined) {
       this.error(`--duration ${duration} is not a duration.`, { exit: exitCodes.usage, suggestions: ['Use a number with a unit: 30d, 12h, 90m, 1w, 1y, or plain seconds.'] });
     }
-    const { createToken: result } = await this.client().CreateToken({
+    const { createToken: result } = await this.client().createToken({
       input: { name, scopes: scope, durationSeconds, ...(prefix && { prefixes: prefix }), ...(app && { apps: app }), ...(repo && { repos: repo }) },
     });
     if (isErrorResult(result)) this.failWith(result);

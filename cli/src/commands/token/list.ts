@@ -14,7 +14,7 @@ export default class TokenList extends FmdCommand<typeof TokenList> {
 
   async run(): Promise<{ totalCount: number; tokens: ApiTokenFieldsFragment[]; hasNextPage: boolean; endCursor: string | null }> {
     const { all, limit, after } = this.flags;
-    const { tokens } = await this.client().Tokens({ first: limit, includeRevoked: all, ...(after && { after }) });
+    const { tokens } = await this.client().tokens({ first: limit, includeRevoked: all, ...(after && { after }) });
     const rows = tokens.edges.map((e) => e.node);
     for (const t of rows) {
       const state = t.revokedAt ? 'revoked' : t.expiresAt && Date.parse(t.expiresAt) < Date.now() ? 'expired' : `expires ${t.expiresAt ?? 'never'}`;

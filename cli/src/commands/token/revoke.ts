@@ -13,7 +13,7 @@ export default class TokenRevoke extends FmdCommand<typeof TokenRevoke> {
 
   async run(): Promise<{ revokedCount: number; tokenIds: string[] }> {
     const tokenIds = this.argList;
-    const { revokeTokens: result } = await this.client().RevokeTokens({ input: { tokenIds } });
+    const { revokeTokens: result } = await this.client().revokeTokens({ input: { tokenIds } });
     if (isErrorResult(result)) this.failWith(result);
     this.log(`revoked ${result.revokedCount} of ${tokenIds.length} token${tokenIds.length === 1 ? '' : 's'}`);
     return { revokedCount: result.revokedCount, tokenIds };
