@@ -157,7 +157,7 @@ export async function followBuild(client: FmdClient, number: number, o: FollowOp
   };
   let latest = await read();
   // A git build that asked nothing (null) follows its repo's policy; an upload build is published by request only.
-  const publishes = latest.source ? (latest.source.autoPublish ?? (await client.repoAutoPublish({ name: latest.repo.name })).repo?.autoPublish ?? false) : false;
+  const publishes = latest.source ? (latest.source.autoPublish ?? (await client.repo({ name: latest.repo.name, refsFirst: 0, gitFirst: 0 })).repo?.autoPublish ?? false) : false;
   let stale = false;
   let wake: () => void = () => undefined;
   let streamOver = false;
