@@ -8,6 +8,8 @@ if (major < 24) {
 }
 
 const { execute, settings } = await import('@oclif/core');
+const { moveGlobalOptions } = await import('../src/argv.ts');
 // Never let oclif look for ts-node/tsx or a compiled lib/: the sources are what runs.
 settings.enableAutoTranspile = false;
-await execute({ dir: import.meta.url });
+// flat-manager-client's global options come before the verb; oclif wants them after it.
+await execute({ dir: import.meta.url, args: moveGlobalOptions(process.argv.slice(2)) });

@@ -12,7 +12,7 @@ type Run = { code: number; stdout: string; stderr: string };
 function fmdc(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
   return new Promise((resolve) => {
     // NODE_TEST_CONTEXT would make the child talk to the test runner instead of printing.
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', NODE_TEST_CONTEXT: undefined, FMD_URL: undefined, FMD_TOKEN: undefined, ...env };
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', NODE_TEST_CONTEXT: undefined, FMDC_URL: undefined, FMDC_TOKEN: undefined, ...env };
     for (const k of Object.keys(childEnv)) if (childEnv[k] === undefined) delete childEnv[k];
     execFile(process.execPath, [bin, ...args], { env: childEnv, timeout: 30_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
@@ -31,7 +31,7 @@ describe('fmdc against a real server', () => {
   let env: Record<string, string>;
   before(async () => {
     server = await startTestServer();
-    env = { FMD_URL: server.url, FMD_TOKEN: server.adminToken };
+    env = { FMDC_URL: server.url, FMDC_TOKEN: server.adminToken };
   });
   after(async () => {
     await server?.stop();
@@ -68,7 +68,7 @@ describe('fmdc against a real server', () => {
     assert.match(created.stderr, /created \S+ "(.*\/)?cli-test" \(build, upload\)/);
 
     // The new token works and is limited to what was asked.
-    const own = json<{ tokenId: string; scopes: string[]; prefixes: string[] }>(await fmdc(['whoami', '--json'], { ...env, FMD_TOKEN: token }));
+    const own = json<{ tokenId: string; scopes: string[]; prefixes: string[] }>(await fmdc(['whoami', '--json'], { ...env, FMDC_TOKEN: token }));
     assert.deepEqual(own.scopes, ['build', 'upload']);
     assert.deepEqual(own.prefixes, ['org.example']);
 
@@ -89,7 +89,7 @@ describe('fmdc against a real server', () => {
     assert.match(all.stdout, new RegExp(`${own.tokenId}  (.*/)?cli-test  .*revoked`));
 
     // The revoked token no longer works.
-    const refused = await fmdc(['whoami'], { ...env, FMD_TOKEN: token });
+    const refused = await fmdc(['whoami'], { ...env, FMDC_TOKEN: token });
     assert.equal(refused.code, 4);
     assert.match(refused.stderr, /rejected the token/);
   });
@@ -102,13 +102,13 @@ describe('fmdc against a real server', () => {
   });
 
   test('a bad token fails with exit 4 and says what to do', async () => {
-    const r = await fmdc(['whoami'], { ...env, FMD_TOKEN: 'not-a-jwt' });
+    const r = await fmdc(['whoami'], { ...env, FMDC_TOKEN: 'not-a-jwt' });
     assert.equal(r.code, 4);
     assert.match(r.stderr, /the server rejected the token/);
-    assert.match(r.stderr, /--token or set FMD_TOKEN/);
+    assert.match(r.stderr, /--token or --token-file, or set FMDC_TOKEN/);
     assert.equal(r.stdout, '');
 
-    const j = await fmdc(['whoami', '--json'], { ...env, FMD_TOKEN: 'not-a-jwt' });
+    const j = await fmdc(['whoami', '--json'], { ...env, FMDC_TOKEN: 'not-a-jwt' });
     assert.equal(j.code, 4);
     const body = JSON.parse(j.stdout) as { error: { message: string; code: string } };
     assert.match(body.error.message, /rejected the token/);
@@ -116,35 +116,35 @@ describe('fmdc against a real server', () => {
   });
 
   test('no token at all fails with exit 4 and a hint', async () => {
-    const r = await fmdc(['token', 'list'], { FMD_URL: server.url });
+    const r = await fmdc(['token', 'list'], { FMDC_URL: server.url });
     assert.equal(r.code, 4);
     assert.match(r.stderr, /no API token given/);
-    assert.match(r.stderr, /FMD_TOKEN/);
+    assert.match(r.stderr, /FMDC_TOKEN/);
   });
 
   test('an unreachable server fails with exit 3 and names the URL', async () => {
-    const r = await fmdc(['whoami'], { FMD_URL: 'http://127.0.0.1:1', FMD_TOKEN: server.adminToken });
+    const r = await fmdc(['whoami'], { FMDC_URL: 'http://127.0.0.1:1', FMDC_TOKEN: server.adminToken });
     assert.equal(r.code, 3);
     assert.match(r.stderr, /cannot reach http:\/\/127\.0\.0\.1:1\/graphql/);
-    assert.match(r.stderr, /--url or FMD_URL/);
+    assert.match(r.stderr, /--url, FMDC_URL or the profile/);
   });
 
   test('a typed error result fails with its message and error type', async () => {
     const limited = json<{ token: string }>(await fmdc(['token', 'create', 'limited', '--scope', 'build', '--json'], env));
-    const r = await fmdc(['token', 'create', 'escalate', '--scope', 'admin', '--duration', '1h'], { ...env, FMD_TOKEN: limited.token });
+    const r = await fmdc(['token', 'create', 'escalate', '--scope', 'admin', '--duration', '1h'], { ...env, FMDC_TOKEN: limited.token });
     assert.equal(r.code, 4);
     assert.match(r.stderr, /Code: token-insufficient/);
     assert.match(r.stderr, /at most its own scopes/);
     assert.equal(r.stdout, '');
 
-    const j = await fmdc(['token', 'create', 'escalate', '--scope', 'admin', '--duration', '1h', '--json'], { ...env, FMD_TOKEN: limited.token });
+    const j = await fmdc(['token', 'create', 'escalate', '--scope', 'admin', '--duration', '1h', '--json'], { ...env, FMDC_TOKEN: limited.token });
     assert.equal(j.code, 4);
     assert.equal((JSON.parse(j.stdout) as { error: { code: string } }).error.code, 'token-insufficient');
   });
 
   test('a token without the needed scope is refused with exit 4 and a hint', async () => {
     const limited = json<{ token: string }>(await fmdc(['token', 'create', 'no-list', '--scope', 'download', '--json'], env));
-    const r = await fmdc(['token', 'list'], { ...env, FMD_TOKEN: limited.token });
+    const r = await fmdc(['token', 'list'], { ...env, FMDC_TOKEN: limited.token });
     assert.equal(r.code, 4);
     assert.match(r.stderr, /forbidden/);
     assert.match(r.stderr, /fmdc whoami/);

@@ -1,47 +1,60 @@
-// Runs the real fmdc (bin/run.js) as a child process: to the end (`fmdc`), or live, watching
-// its output as it comes and signalling it (`startFmdc`).
+// Runs the real fmdc (bin/run.js) as a child process, with a config dir of its own and none of
+// the caller's FMDC_* / REPO_TOKEN variables, so a developer's own login never leaks into a test:
+// to its end (`fmdc`), or live, watching its output as it comes and signalling it (`startFmdc`).
 import { spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const bin = fileURLToPath(new URL('../bin/run.js', import.meta.url));
 
-export type Run = { code: number; signal: NodeJS.Signals | null; stdout: string; stderr: string };
+export type Run = { code: number; stdout: string; stderr: string };
 
-function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  // NODE_TEST_CONTEXT would make the child talk to the test runner instead of printing; the
-  // caller's own server and token settings must not leak in.
-  const out: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', NODE_TEST_CONTEXT: undefined, FMD_URL: undefined, FMD_TOKEN: undefined, FMDC_URL: undefined, FMDC_TOKEN: undefined, REPO_TOKEN: undefined, ...env };
-  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
-  return out;
+export type FmdcOptions = { env?: Record<string, string | undefined>; input?: string; configDir?: string; cwd?: string; timeoutMs?: number };
+
+export function configDir(): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), 'fmdc-config-'));
 }
 
 export type LiveRun = {
   /** what it printed so far */
   readonly stdout: string;
   readonly stderr: string;
-  /** resolves once stdout (or stderr) matches */
+  /** resolves once the stream matches; fails when fmdc ends first */
   waitFor(pattern: RegExp, stream?: 'stdout' | 'stderr', timeoutMs?: number): Promise<void>;
   kill(signal: NodeJS.Signals): void;
   done: Promise<Run>;
 };
 
-export function startFmdc(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 300_000): LiveRun {
-  const child = spawn(process.execPath, [bin, ...args], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+export function startFmdc(args: string[], o: FmdcOptions = {}): LiveRun {
+  // Wide columns: oclif would otherwise wrap error messages, and assertions on them with it.
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', OCLIF_COLUMNS: '1000' };
+  // NODE_TEST_CONTEXT would make the child talk to the test runner instead of printing.
+  for (const k of Object.keys(env)) if (k.startsWith('FMDC_') || k === 'REPO_TOKEN' || k === 'NODE_TEST_CONTEXT') delete env[k];
+  if (o.configDir) env.FMDC_CONFIG_DIR = o.configDir;
+  for (const [k, v] of Object.entries(o.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  const child = spawn(process.execPath, [bin, ...args], { env, cwd: o.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   const out = { stdout: '', stderr: '' };
   const waiters = new Set<() => void>();
   const changed = () => waiters.forEach((w) => w());
-  child.stdout.setEncoding('utf8').on('data', (d: string) => ((out.stdout += d), changed()));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => ((out.stderr += d), changed()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  child.stdout.setEncoding('utf8').on('data', (s: string) => ((out.stdout += s), changed()));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => ((out.stderr += s), changed()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
   let closed = false;
-  const done = new Promise<Run>((resolve) =>
+  const done = new Promise<Run>((resolve, reject) => {
+    child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       closed = true;
       changed();
-      resolve({ code: code ?? -1, signal, ...out });
-    }),
-  );
+      resolve({ code: code ?? (signal ? 128 : 1), ...out });
+    });
+  });
+  child.stdin.end(o.input ?? '');
   return {
     get stdout() {
       return out.stdout;
@@ -51,16 +64,16 @@ export function startFmdc(args: string[], env: Record<string, string | undefined
     },
     waitFor(pattern, stream = 'stdout', waitMs = 120_000) {
       return new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (pattern.test(out[stream])) return finish(resolve);
-          if (closed) return finish(() => reject(new Error(`fmdc ${args.join(' ')} ended before ${stream} matched ${pattern}: stdout ${out.stdout} stderr ${out.stderr}`)));
-        };
-        const t = setTimeout(() => finish(() => reject(new Error(`${stream} did not match ${pattern} within ${waitMs} ms: stdout ${out.stdout} stderr ${out.stderr}`))), waitMs);
         const finish = (f: () => void) => {
           clearTimeout(t);
           waiters.delete(check);
           f();
         };
+        const check = () => {
+          if (pattern.test(out[stream])) finish(resolve);
+          else if (closed) finish(() => reject(new Error(`fmdc ${args[0]} ${args[1] ?? ''} ended before its ${stream} matched ${pattern}: stdout ${out.stdout} stderr ${out.stderr}`)));
+        };
+        const t = setTimeout(() => finish(() => reject(new Error(`${stream} did not match ${pattern} within ${waitMs} ms: stdout ${out.stdout} stderr ${out.stderr}`))), waitMs);
         waiters.add(check);
         check();
       });
@@ -70,7 +83,6 @@ export function startFmdc(args: string[], env: Record<string, string | undefined
   };
 }
 
-/** Runs fmdc to its end. */
-export function fmdc(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 60_000): Promise<Run> {
-  return startFmdc(args, env, timeoutMs).done;
+export function fmdc(args: string[], o: FmdcOptions = {}): Promise<Run> {
+  return startFmdc(args, o).done;
 }

@@ -3,7 +3,7 @@ import type { ViewerQuery } from '@fmd/sdk';
 
 export default class Whoami extends FmdCommand<typeof Whoami> {
   static override description = 'Show who the token belongs to and what it may do.';
-  static override examples = ['<%= config.bin %> whoami --url http://localhost:8080 --token $FMD_TOKEN', 'FMD_TOKEN=... <%= config.bin %> whoami --json'];
+  static override examples = ['<%= config.bin %> whoami --url http://localhost:8080 --token $FMDC_TOKEN', 'FMDC_TOKEN=... <%= config.bin %> whoami --json'];
 
   async run(): Promise<ViewerQuery['viewer']> {
     const { viewer } = await this.client().viewer();

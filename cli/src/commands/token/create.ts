@@ -7,7 +7,7 @@ export default class TokenCreate extends FmdCommand<typeof TokenCreate> {
   static override description = 'Create a token with at most the rights of your own. Prints the token (shown only once).';
   static override examples = [
     '<%= config.bin %> token create ci-upload --scope build --scope upload --prefix org.example --duration 30d',
-    'FMD_TOKEN=$(<%= config.bin %> token create reader --scope download --repo stable)',
+    'FMDC_TOKEN=$(<%= config.bin %> token create reader --scope download --repo stable)',
   ];
 
   static override args = {
