@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createFmdClient, FmdRequestError, isErrorResult, TokenChangeKind, type TokensChangedSubscription } from './index.ts';
+import { createFmdClient, FmdRequestError, isErrorResult, isResult, TokenChangeKind, type TokensChangedSubscription } from './index.ts';
 import { startTestServer, type TestServer } from '../test/server.ts';
 
 // One server for the file, started and stopped by file-level hooks (the kit drops its
@@ -65,7 +65,15 @@ describe('fmd SDK against a real server', () => {
 
     const revoked = (await client.revokeTokens({ input: { tokenIds: [created.apiToken.tokenId] } })).revokeTokens;
     assert.equal(revoked.__typename, 'RevokeTokensPayload');
-    if (revoked.__typename === 'RevokeTokensPayload') assert.equal(revoked.revokedCount, 1);
+    if (revoked.__typename === 'RevokeTokensPayload') {
+      assert.equal(revoked.revokedCount, 1);
+      assert.deepEqual(revoked.preRevokedTokenIds, []);
+    }
+    // An id fmd never saw: an admin pre-revokes it, answered apart from the count.
+    const unknown = (await client.revokeTokens({ input: { tokenIds: ['no-such-token-id'] } })).revokeTokens;
+    assert.ok(isResult(unknown, 'RevokeTokensPayload'), JSON.stringify(unknown));
+    assert.equal(unknown.revokedCount, 0);
+    assert.deepEqual(unknown.preRevokedTokenIds, ['no-such-token-id']);
 
     const active = await client.tokens({ first: 50 });
     assert.ok(!active.tokens.edges.some((e) => e.node.tokenId === created.apiToken.tokenId), 'revoked tokens are hidden by default');

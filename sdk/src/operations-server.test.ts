@@ -220,6 +220,17 @@ describe('retries', () => {
     }
   });
 
+  test('an aborted query is not retried and rejects with the abort reason', async () => {
+    const proxy = await flakyProxy(0, 'status');
+    try {
+      const c = createFmdClient({ url: proxy.url, token: server.adminToken, retry: { attempts: 5, delayMs: 10 } });
+      await assert.rejects(c.viewer(undefined, { signal: AbortSignal.abort() }), (e: unknown) => e instanceof DOMException && e.name === 'AbortError');
+      assert.equal(proxy.requests(), 0);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   test('a GraphQL error (4xx) is not retried', async () => {
     const proxy = await flakyProxy(0, 'status');
     try {

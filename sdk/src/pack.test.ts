@@ -1,6 +1,7 @@
 // The packed SDK in another project: `npm pack` output installed into a directory outside the
 // monorepo, used from a plain .mjs Node script against a real server (a query, a mutation's typed
-// error result, a subscription event) and type-checked from a .ts consumer against its .d.ts.
+// error result, a subscription event, a push with the `@fmd/sdk/push` subpath) and type-checked
+// from a .ts consumer against its .d.ts.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -13,6 +14,9 @@ import { promisify } from 'node:util';
 import { startTestServer, type TestServer } from '../test/server.ts';
 
 const exec = promisify(execFile);
+type Fixtures = { testBuilds(): Promise<{ appRepo: string; app: { ref: string; commit: string } }> };
+// Loaded by URL, as test/server.ts loads the server kit: the app flatpak-builder built offline.
+const fixtures = (await import(new URL('../../server/test/kit/repo-fixtures.ts', import.meta.url).href)) as Fixtures;
 const sdkDir = fileURLToPath(new URL('..', import.meta.url));
 
 let server: TestServer;
@@ -48,6 +52,12 @@ for await (const event of client.buildUpdated({ number: build.build.number })) {
 }
 await client.close();
 
+// The Node-only subpaths: a push of a local OSTree repo into the build.
+const { pushRepo } = await import('@fmd/sdk/push');
+const pushed = await pushRepo({ buildUrl: \`\${process.env.FMD_URL}/api/v1/build/\${build.build.number}\`, token: process.env.FMD_TOKEN, repo: process.env.PUSH_REPO, refs: [process.env.PUSH_REF] });
+out.pushed = pushed.refs;
+out.gvariant = typeof (await import('@fmd/sdk/ostree')).parse;
+
 try {
   await createFmdClient({ url: process.env.FMD_URL, token: 'not-a-jwt' }).viewer();
 } catch (e) {
@@ -82,8 +92,10 @@ test('the packed tarball installs outside the monorepo and works from plain Node
   writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   await exec('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], { cwd: project });
 
+  const { appRepo, app } = await fixtures.testBuilds();
   writeFileSync(path.join(project, 'consumer.mjs'), consumerScript);
-  const { stdout } = await exec(process.execPath, ['consumer.mjs'], { cwd: project, env: { ...process.env, FMD_URL: server.url, FMD_TOKEN: server.adminToken } });
+  const env = { ...process.env, FMD_URL: server.url, FMD_TOKEN: server.adminToken, PUSH_REPO: appRepo, PUSH_REF: app.ref };
+  const { stdout } = await exec(process.execPath, ['consumer.mjs'], { cwd: project, env });
   const out = JSON.parse(stdout);
   assert.ok(out.scopes.includes('admin'));
   assert.equal(out.created, 'RepoPayload');
@@ -92,6 +104,8 @@ test('the packed tarball installs outside the monorepo and works from plain Node
   assert.ok(out.again.message.length > 0);
   assert.equal(out.event.state, 'UPLOADING');
   assert.equal(out.event.uploading, true);
+  assert.deepEqual(out.pushed, { [app.ref]: app.commit });
+  assert.equal(out.gvariant, 'function');
   assert.deepEqual(out.transportError, { isFmdRequestError: true, code: 'UNAUTHENTICATED' });
 
   // Resolved from the consumer's node_modules, not from the monorepo's sources.
