@@ -5,8 +5,8 @@
 //
 // Exit codes: 1 the server refused the request (typed error, GraphQL or REST error), 2 bad usage
 // (oclif's own, and bad input found before anything was sent: a URL, a token file), 3 the server
-// could not be reached, 4 the token is missing, invalid or lacks a scope, 5 a job or build the
-// command followed failed, 6 it was cancelled, 130 Ctrl-C stopped following it.
+// could not be reached, 4 the token is missing, invalid or lacks a scope, 5 a job (or build) the
+// command followed failed, 6 it was cancelled, 130 Ctrl-C.
 import { writeFile } from 'node:fs/promises';
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { createFmdClient, FmdRequestError, type ErrorResult, type FmdClient } from '@fmd/sdk';

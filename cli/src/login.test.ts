@@ -3,7 +3,10 @@
 // --token-file, and what fmdc says when one of them is wrong.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { startTestServer, type TestServer } from '../test/server.ts';
 import { configDir, fmdc, type Run } from '../test/fmdc.ts';
@@ -72,6 +75,30 @@ describe('fmdc login, profiles and token precedence', () => {
     assert.match((await whoami(['--profile', 'default'], { configDir: config, env: { FMDC_PROFILE: 'ci' } })).name ?? '', /who-a$/);
     // Global options go before the command too, as with flat-manager-client.
     assert.match(json<Viewer>(await fmdc(['--profile', 'ci', 'whoami', '--json'], { configDir: config })).name ?? '', /who-b$/);
+  });
+
+  test('on a terminal, login asks for the token without echoing it', { skip: existsSync('/usr/bin/script') ? false : 'needs script(1) for a pseudo-terminal' }, async () => {
+    const config = await fresh();
+    const bin = fileURLToPath(new URL('../bin/run.js', import.meta.url));
+    // script(1) runs fmdc on a pseudo-terminal; the token is typed once the prompt shows.
+    const child = spawn('script', ['-qec', `'${process.execPath}' '${bin}' login --url ${server.url}`, '/dev/null'], {
+      env: { ...process.env, FMDC_CONFIG_DIR: config, NO_COLOR: '1', OCLIF_COLUMNS: '1000', NODE_TEST_CONTEXT: undefined },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let seen = '';
+    let typed = false;
+    child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      seen += text;
+      if (!typed && seen.includes('API token: ')) {
+        typed = true;
+        child.stdin.write(`${tokens.c}\r`);
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, seen);
+    assert.match(seen, /logged in to http:\/\/\S+ as .*"[^"]*who-c"/);
+    assert.ok(!seen.includes(tokens.c), 'the token typed is not echoed');
+    assert.match((await whoami([], { configDir: config })).name ?? '', /who-c$/);
   });
 
   test('token precedence: --token, --token-file, REPO_TOKEN, FMDC_TOKEN, the profile', async () => {
