@@ -1,5 +1,6 @@
 // Runs the real fmdc (bin/run.js) as a child process, with a config dir of its own and none of
-// the caller's FMDC_* / REPO_TOKEN variables, so a developer's own login never leaks into a test.
+// the caller's FMDC_* / REPO_TOKEN variables, so a developer's own login never leaks into a test:
+// to its end (`fmdc`), or live, watching its output as it comes and signalling it (`startFmdc`).
 import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,11 +11,23 @@ const bin = fileURLToPath(new URL('../bin/run.js', import.meta.url));
 
 export type Run = { code: number; stdout: string; stderr: string };
 
+export type FmdcOptions = { env?: Record<string, string | undefined>; input?: string; configDir?: string; cwd?: string; timeoutMs?: number };
+
 export function configDir(): Promise<string> {
   return mkdtemp(path.join(tmpdir(), 'fmdc-config-'));
 }
 
-export function fmdc(args: string[], o: { env?: Record<string, string | undefined>; input?: string; configDir?: string; cwd?: string; timeoutMs?: number } = {}): Promise<Run> {
+export type LiveRun = {
+  /** what it printed so far */
+  readonly stdout: string;
+  readonly stderr: string;
+  /** resolves once the stream matches; fails when fmdc ends first */
+  waitFor(pattern: RegExp, stream?: 'stdout' | 'stderr', timeoutMs?: number): Promise<void>;
+  kill(signal: NodeJS.Signals): void;
+  done: Promise<Run>;
+};
+
+export function startFmdc(args: string[], o: FmdcOptions = {}): LiveRun {
   // Wide columns: oclif would otherwise wrap error messages, and assertions on them with it.
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', OCLIF_COLUMNS: '1000' };
   // NODE_TEST_CONTEXT would make the child talk to the test runner instead of printing.
@@ -24,18 +37,52 @@ export function fmdc(args: string[], o: { env?: Record<string, string | undefine
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env, cwd: o.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
+  const child = spawn(process.execPath, [bin, ...args], { env, cwd: o.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  const out = { stdout: '', stderr: '' };
+  const waiters = new Set<() => void>();
+  const changed = () => waiters.forEach((w) => w());
+  child.stdout.setEncoding('utf8').on('data', (s: string) => ((out.stdout += s), changed()));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => ((out.stderr += s), changed()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
+  let closed = false;
+  const done = new Promise<Run>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+      closed = true;
+      changed();
+      resolve({ code: code ?? (signal ? 128 : 1), ...out });
     });
-    child.stdin.end(o.input ?? '');
   });
+  child.stdin.end(o.input ?? '');
+  return {
+    get stdout() {
+      return out.stdout;
+    },
+    get stderr() {
+      return out.stderr;
+    },
+    waitFor(pattern, stream = 'stdout', waitMs = 120_000) {
+      return new Promise<void>((resolve, reject) => {
+        const finish = (f: () => void) => {
+          clearTimeout(t);
+          waiters.delete(check);
+          f();
+        };
+        const check = () => {
+          if (pattern.test(out[stream])) finish(resolve);
+          else if (closed) finish(() => reject(new Error(`fmdc ${args[0]} ${args[1] ?? ''} ended before its ${stream} matched ${pattern}: stdout ${out.stdout} stderr ${out.stderr}`)));
+        };
+        const t = setTimeout(() => finish(() => reject(new Error(`${stream} did not match ${pattern} within ${waitMs} ms: stdout ${out.stdout} stderr ${out.stderr}`))), waitMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    kill: (signal) => void child.kill(signal),
+    done,
+  };
+}
+
+export function fmdc(args: string[], o: FmdcOptions = {}): Promise<Run> {
+  return startFmdc(args, o).done;
 }
