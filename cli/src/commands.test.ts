@@ -98,7 +98,7 @@ describe('fmdc against a real server', () => {
     const token = created.stdout.trim();
     assert.equal(token.split('.').length, 3, 'stdout holds just the JWT');
     assert.match(created.stderr, /created token \S+ "cli-test" \(build, upload\)/);
-    assert.match(created.stderr, /parent: \S+/);
+    assert.match(created.stderr, /parent: \S+ "bootstrap admin token" \(revoking it revokes this one too\)/);
 
     // The new token works and is limited to what was asked.
     const own = json<{ tokenId: string; scopes: string[]; prefixes: string[] }>(await fmdc(['whoami', '--json'], { ...env, FMDC_TOKEN: token }));
@@ -108,7 +108,7 @@ describe('fmdc against a real server', () => {
     const list = await fmdc(['token', 'list'], env);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /^ID +NAME +SCOPES +OWNER +PARENT +LAST USED +STATE$/m);
-    assert.match(list.stdout, new RegExp(`^${own.tokenId} +cli-test +build,upload +.* expires `, 'm'));
+    assert.match(list.stdout, new RegExp(`^${own.tokenId} +cli-test +build,upload +admin +bootstrap admin token +- +expires `, 'm'));
 
     const listed = json<Page<{ tokenId: string; name: string; parentTokenId: string | null }>>(await fmdc(['token', 'list', '--json'], env));
     const row = listed.nodes.find((t) => t.tokenId === own.tokenId);

@@ -41,14 +41,9 @@ export default class TokenCreate extends FmdCommand<typeof TokenCreate> {
     this.log(token);
     if (!this.jsonEnabled()) {
       this.logToStderr(`created token ${apiToken.tokenId} "${apiToken.name}" (${apiToken.scopes.join(', ')}), expires ${apiToken.expiresAt ? when(apiToken.expiresAt) : 'never'}; it is shown only this once.`);
-      if (apiToken.parentTokenId) this.logToStderr(`parent: ${apiToken.parentTokenId}${parentName(apiToken) ? ` "${parentName(apiToken)}"` : ''} (revoking it revokes this one too)`);
+      if (apiToken.parentTokenId) this.logToStderr(`parent: ${apiToken.parentTokenId}${apiToken.parent ? ` "${apiToken.parent.name}"` : ''} (revoking it revokes this one too)`);
     }
     return { token, apiToken };
   }
 }
 
-/** The parent's name, when the SDK fragment has it and the server let us see it. */
-function parentName(t: ApiTokenFieldsFragment): string | undefined {
-  const parent = (t as { parent?: { name?: string } | null }).parent;
-  return parent?.name;
-}

@@ -25,7 +25,8 @@ export default class TokenList extends FmdCommand<typeof TokenList> {
           { header: 'name', get: (t) => t.name },
           { header: 'scopes', get: (t) => t.scopes.join(',') },
           { header: 'owner', get: (t) => t.owner?.name },
-          { header: 'parent', get: (t) => t.parentTokenId },
+          // The parent's name when you may see it; its id otherwise.
+          { header: 'parent', get: (t) => t.parent?.name ?? t.parentTokenId },
           { header: 'last used', get: (t) => when(t.lastUsedAt) },
           {
             header: 'state',

@@ -1,8 +1,8 @@
 import { Args } from '@oclif/core';
-import { isErrorResult, type RevokeTokensReportMutation } from '@fmd/sdk';
+import { isErrorResult, type RevokeTokensMutation } from '@fmd/sdk';
 import { FmdCommand } from '../../base-command.ts';
 
-type Revoked = Extract<RevokeTokensReportMutation['revokeTokens'], { __typename: 'RevokeTokensPayload' }>;
+type Revoked = Extract<RevokeTokensMutation['revokeTokens'], { __typename: 'RevokeTokensPayload' }>;
 
 export default class TokenRevoke extends FmdCommand<typeof TokenRevoke> {
   static override description =
@@ -16,7 +16,7 @@ export default class TokenRevoke extends FmdCommand<typeof TokenRevoke> {
 
   async run(): Promise<Revoked & { tokenIds: string[] }> {
     const tokenIds = this.argList;
-    const { revokeTokens: result } = await this.client().revokeTokensReport({ input: { tokenIds } });
+    const { revokeTokens: result } = await this.client().revokeTokens({ input: { tokenIds } });
     if (isErrorResult(result)) this.failWith(result);
     // Ids fmd had never seen, that an admin revoked in advance.
     const pre = result.preRevokedTokenIds;
