@@ -379,7 +379,7 @@ describe('fmdc against a real server', () => {
       assert.match(rekeyed.stdout, /job \d+/);
       const inUse = await fmdc(['key', 'delete', 'repo key 2'], env);
       assert.equal(inUse.code, 1);
-      assert.match(inUse.stderr, /cli-stable/);
+      assert.match(inUse.stderr, /fmdc repo update cli-stable --key OTHER-KEY/);
       assert.equal(json<{ repo: Repo }>(await fmdc(['repo', 'update', 'cli-stable', '--key', 'none', '--key-overlap', '0', '--json'], env)).repo.key, null);
 
       const pruned = json<{ job: { number: number } }>(await fmdc(['repo', 'prune', 'cli-stable', '--json'], env));

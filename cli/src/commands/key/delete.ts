@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { isErrorResult, type DeleteKeyMutation } from '@fmd/sdk';
-import { FmdCommand } from '../../base-command.ts';
+import { FmdCommand, exitCodes } from '../../base-command.ts';
 import { resolveKey } from '../../key-ref.ts';
 
 type Deleted = Extract<DeleteKeyMutation['deleteKey'], { __typename: 'DeleteKeyPayload' }>;
@@ -17,7 +17,7 @@ export default class KeyDelete extends FmdCommand<typeof KeyDelete> {
     const { deleteKey: result } = await client.deleteKey({ input: { id: key.id } });
     if (isErrorResult(result)) {
       if (result.__typename === 'KeyInUseError') {
-        this.error(result.message, { exit: 1, code: result.errorType, suggestions: [`Move ${result.repos.join(', ')} to another key first: fmdc repo update REPO --key OTHER.`] });
+        this.error(result.message, { exit: exitCodes.failed, code: result.errorType, suggestions: result.repos.map((repo) => `Move ${repo} to another key first: fmdc repo update ${repo} --key OTHER-KEY (or --key none to leave it unsigned).`) });
       }
       this.failWith(result);
     }
