@@ -5,7 +5,7 @@ import { FmdCommand, exitCodes } from '../../base-command.ts';
 import { resolveKey } from '../../key-ref.ts';
 
 export default class KeyExport extends FmdCommand<typeof KeyExport> {
-  static override description = 'Print the public half of a signing key: ASCII-armored, or base64 for the GPGKey= line of .flatpakrepo/.flatpakref files.';
+  static override description = 'Print the public half of a signing key.\n\nASCII-armored, or with --flatpakrepo base64 for the GPGKey= line of .flatpakrepo/.flatpakref files.';
   static override examples = [
     '<%= config.bin %> key export "release key" > release.asc',
     '<%= config.bin %> key export 0123456789ABCDEF --file release.asc',

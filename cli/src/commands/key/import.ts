@@ -8,7 +8,7 @@ import { details } from '../../output.ts';
 const passphraseEnv = 'FMDC_KEY_PASSPHRASE';
 
 export default class KeyImport extends FmdCommand<typeof KeyImport> {
-  static override description = `Import an ASCII-armored OpenPGP private key (admin) from a file or stdin. A protected key's passphrase comes from --passphrase-file, ${passphraseEnv}, or a prompt on a terminal; it is stored re-sealed with the server's master key.`;
+  static override description = `Import an ASCII-armored OpenPGP private key (admin) from a file or stdin.\n\nA protected key's passphrase comes from --passphrase-file, ${passphraseEnv}, or a prompt on a terminal; it is stored re-sealed with the server's master key.`;
   static override examples = [
     '<%= config.bin %> key import "release key" release-private.asc',
     'gpg --export-secret-keys --armor 0123456789ABCDEF | <%= config.bin %> key import "release key" --passphrase-file ~/.release-pass',

@@ -6,7 +6,7 @@ import { confirmByName, NotInteractiveError } from '../../confirm.ts';
 type Deleted = Extract<DeleteRepoMutation['deleteRepo'], { __typename: 'DeleteRepoPayload' }>;
 
 export default class RepoDelete extends FmdCommand<typeof RepoDelete> {
-  static override description = 'Delete a repo (admin): it is hidden at once, then a job removes its files and builds. Asks first unless --yes.';
+  static override description = 'Delete a repo (admin). Asks first unless --yes.\n\nThe repo is hidden from clients at once, then a job removes its files and builds.';
   static override examples = ['<%= config.bin %> repo delete test', '<%= config.bin %> repo delete test --yes --json'];
 
   static override args = { name: Args.string({ description: 'the repo', required: true }) };

@@ -7,7 +7,7 @@ import { FlagValueError, clearable, flagOfField, repoSettingFlags, repoSettingsI
 
 export default class RepoUpdate extends FmdCommand<typeof RepoUpdate> {
   static override description =
-    'Change settings of a repo (admin). Flags not given keep their value; --clear empties one. Summary changes reach clients through an update-repo job.';
+    'Change settings of a repo (admin).\n\nFlags not given keep their value; --clear empties one. Summary changes reach clients through an update-repo job.';
   static override examples = [
     '<%= config.bin %> repo update stable --title "Example apps" --homepage https://example.org',
     '<%= config.bin %> repo update stable --clear redirect-url --clear icon',

@@ -6,7 +6,7 @@ import { when } from '../../output.ts';
 
 export default class TokenCreate extends FmdCommand<typeof TokenCreate> {
   static override description =
-    'Create a token with at most the rights of your own, named as you say; the token you use is its parent. Prints just the token on stdout (shown only this once), the details on stderr.';
+    'Create a token with at most the rights of your own.\n\nThe token is named as you say; the token you use is its parent (revoking the parent revokes it too). Prints just the token on stdout (shown only this once), the details on stderr.';
   static override examples = [
     '<%= config.bin %> token create ci-upload --scope build --scope upload --prefix org.example --duration 30d',
     'FMDC_TOKEN=$(<%= config.bin %> token create reader --scope download --repo stable)',

@@ -6,7 +6,7 @@ type Revoked = Extract<RevokeTokensMutation['revokeTokens'], { __typename: 'Revo
 
 export default class TokenRevoke extends FmdCommand<typeof TokenRevoke> {
   static override description =
-    'Revoke tokens by id (the jti); tokens created from them stop working too. An id fmd has never seen is not found, except for admins: it is recorded as revoked in advance (for tokens minted elsewhere) and reported apart.';
+    'Revoke tokens by id (the jti); tokens created from them stop working too.\n\nAn id fmd has never seen is not found, except for admins: it is recorded as revoked in advance (for tokens minted elsewhere) and reported apart.';
   static override examples = ['<%= config.bin %> token revoke 6f1c2a0e-...', '<%= config.bin %> token list --json | jq -r \'.nodes[] | select(.name=="ci") | .tokenId\' | xargs <%= config.bin %> token revoke'];
   static override strict = false;
 
