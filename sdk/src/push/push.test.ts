@@ -224,6 +224,18 @@ test('--minimal-token uploads with a token limited to the build', { timeout: 300
   assert.ok(pushed.objects.uploaded > 0);
   const ext = await rest.request('GET', `${buildUrl}/extended`);
   assert.equal(ext.body.build_refs[0].commit, app.commit);
+  // The upload token: minted from the admin token, for this build, uploads only, and used.
+  // (Token use is recorded in batches: wait for it.)
+  let minimal: any[] = [];
+  for (const deadline = Date.now() + 10_000; ; ) {
+    const tokens = await gql(`{ tokens(first: 100) { edges { node { name subject scopes lastUsedAt } } } }`);
+    minimal = tokens.tokens.edges.map((e: any) => e.node).filter((t: any) => /(^|\/)minimal-upload$/.test(t.name));
+    if (minimal[0]?.lastUsedAt || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(minimal.length, 1, JSON.stringify(minimal));
+  assert.deepEqual([minimal[0].subject, minimal[0].scopes], [`build/${buildUrl.split('/').pop()}`, ['upload']]);
+  assert.ok(minimal[0].lastUsedAt, 'the minimal token was used');
 });
 
 test('the from-scratch static delta of a pushed app is uploaded, unless --ignore-delta matches its id', { timeout: 300_000 }, async () => {
