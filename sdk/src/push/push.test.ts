@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -276,4 +277,16 @@ test('followJob streams the log over the jobLog subscription, then reads the end
     live.close();
     polled.close();
   }
+});
+
+test('a repo missing an object its commit needs is refused before any upload', { timeout: 120_000 }, async () => {
+  const repo = path.join(work, 'incomplete');
+  await promisify(execFile)('cp', ['-r', appRepo, repo]);
+  const root = (await promisify(execFile)('ostree', ['ls', `--repo=${repo}`, '-d', '-C', app.ref, '/'])).stdout;
+  // `ostree ls -d -C` prints the root's dirtree and dirmeta checksums; remove the dirtree.
+  const tree = [...root.matchAll(/\b[0-9a-f]{64}\b/g)].map((m) => m[0]).find((c) => existsSync(path.join(repo, 'objects', c.slice(0, 2), `${c.slice(2)}.dirtree`)))!;
+  await rm(path.join(repo, 'objects', tree.slice(0, 2), `${tree.slice(2)}.dirtree`));
+  const err = await pushRepo({ buildUrl: await newBuild(), token: s.adminToken, repo, refs: [app.ref] }).then(() => assert.fail('expected a failure'), (e: unknown) => e);
+  assert.ok(err instanceof PushError && err.kind === 'repo-incomplete', String(err));
+  assert.match(err.message, new RegExp(`lacks an object .*${tree}`));
 });
