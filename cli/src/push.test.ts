@@ -57,9 +57,9 @@ after(async () => {
 
 const newBuild = async () => (await rest.createBuild(`${s.url}/api/v1`, { repo: 'clipush' })).url;
 
-test('fmdc push --commit --publish --wait --wait-update --json: published, with a JSON summary', { timeout: 300_000 }, async () => {
+test('fmdc push --extra-id (one value, before the arguments, as flat-manager-client takes it) --commit --publish --wait --wait-update --json: published, with a JSON summary', { timeout: 300_000 }, async () => {
   const buildUrl = await newBuild();
-  const r = await fmdc(['push', buildUrl, appRepo, app.ref, '--commit', '--publish', '--wait', '--wait-update', '--extra-id', 'org.test.Hello.Extra', '--build-log-url', 'https://ci.example.org/1', '--json'], { FMDC_TOKEN: s.adminToken });
+  const r = await fmdc(['push', '--extra-id', 'org.test.Hello.Extra', buildUrl, appRepo, app.ref, '--commit', '--publish', '--wait', '--wait-update', '--build-log-url', 'https://ci.example.org/1', '--json'], { FMDC_TOKEN: s.adminToken });
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.deepEqual(out.push.refs, { [app.ref]: app.commit });
@@ -102,4 +102,19 @@ test('fmdc push: bad inputs exit non-zero with a clear message', { timeout: 120_
     assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message);
   }
+});
+
+test('fmdc push on a terminal draws a progress bar (objects, bytes, rate, ETA) in place', { timeout: 120_000 }, async () => {
+  const buildUrl = await newBuild();
+  const quote = (a: string) => `'${a.replaceAll("'", `'\\''`)}'`;
+  const command = [process.execPath, bin, 'push', buildUrl, appRepo, '--token', s.adminToken].map(quote).join(' ');
+  // script(1) gives fmdc a pseudo-terminal, as an interactive shell would.
+  const out = await new Promise<Run>((resolve) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_TEST_CONTEXT: undefined };
+    delete env.NODE_TEST_CONTEXT;
+    execFile('script', ['-qec', command, '/dev/null'], { env, timeout: 120_000 }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+  });
+  assert.equal(out.code, 0, out.stdout + out.stderr);
+  assert.match(out.stdout, /\r\x1b\[K\[#+-*\] +\d+% \d+\/\d+ objects, .+\/.+, .+\/s, ETA \d+:\d\d/);
+  assert.doesNotMatch(out.stdout, /uploading: \d+%/, 'no plain progress lines on a terminal');
 });

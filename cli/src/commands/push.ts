@@ -38,6 +38,7 @@ Works as flat-manager-client's push (same arguments and flags, against fmd or fl
   ];
 
   static override strict = false;
+  static override usage = 'push BUILD-URL LOCAL-REPO [REFS...] [--commit] [--publish] [--wait] [--wait-update] [--extra-id ID]... [--end-of-life TEXT] [--end-of-life-rebase ID] [--token-type N] [--build-log-url URL] [--minimal-token] [--ignore-delta GLOB]... [--json]';
 
   static override args = {
     'build-url': Args.string({ description: 'the build to push into: <server>/api/v1/build/<id>, as `fmdc create` prints', required: true }),
@@ -50,13 +51,13 @@ Works as flat-manager-client's push (same arguments and flags, against fmd or fl
     publish: Flags.boolean({ description: 'commit and publish the build after pushing (waits for the commit)' }),
     wait: Flags.boolean({ description: 'wait for the commit (and publish) job to finish' }),
     'wait-update': Flags.boolean({ description: 'with --publish: wait for the repo update job the publish queues' }),
-    'extra-id': Flags.string({ description: 'add an extra collection id to the build (repeatable)', multiple: true }),
+    'extra-id': Flags.string({ description: 'add an extra collection id to the build (repeatable)', multiple: true, multipleNonGreedy: true }),
     'end-of-life': Flags.string({ description: 'mark the committed refs end-of-life with this message' }),
     'end-of-life-rebase': Flags.string({ description: 'the app id that supersedes this one (end-of-life rebase)' }),
     'token-type': Flags.integer({ description: 'token type of the committed refs (flatpak xa.token-type)' }),
     'build-log-url': Flags.string({ description: 'URL of the build log, recorded with each ref' }),
     'minimal-token': Flags.boolean({ description: 'upload with a one-hour token limited to this build and uploads, made from yours' }),
-    'ignore-delta': Flags.string({ description: 'do not upload static deltas of app ids matching this glob (repeatable)', multiple: true }),
+    'ignore-delta': Flags.string({ description: 'do not upload static deltas of app ids matching this glob (repeatable)', multiple: true, multipleNonGreedy: true }),
     parallel: Flags.integer({ description: 'upload requests in flight at once', default: 6, min: 1, max: 32 }),
   };
 
@@ -162,7 +163,9 @@ Works as flat-manager-client's push (same arguments and flags, against fmd or fl
   /** A push failure as a CLI error with the exit code of its kind. */
   private explainPush(err: unknown): unknown {
     if (err instanceof PushError) {
-      return new Errors.CLIError(err.message, { exit: exitCodes.usage, code: err.kind });
+      // A repo or ref that is not there is a wrong argument; a broken repo or a failed conversion is not.
+      const usage = err.kind === 'repo-not-found' || err.kind === 'ref-not-found' || err.kind === 'no-refs';
+      return new Errors.CLIError(err.message, { exit: usage ? exitCodes.usage : exitCodes.failed, code: err.kind });
     }
     if (err instanceof FlatManagerError) {
       const exit = { 'bad-url': exitCodes.usage, unreachable: exitCodes.unreachable, auth: exitCodes.auth }[err.kind as string] ?? exitCodes.failed;

@@ -16,7 +16,7 @@ import { deltasToUpload, isArchiveMode, localNeededFiles, localNeededMetadata, o
 import { FlatManagerError, FlatManagerRestClient, parseBuildUrl } from './rest.ts';
 
 /** Why a push could not start or finish (besides the server's own errors, which are FlatManagerError). */
-export type PushErrorKind = 'repo-not-found' | 'ref-not-found' | 'no-refs' | 'convert-failed';
+export type PushErrorKind = 'repo-not-found' | 'ref-not-found' | 'no-refs' | 'repo-incomplete' | 'convert-failed';
 
 export class PushError extends Error {
   readonly kind: PushErrorKind;
@@ -110,7 +110,7 @@ export async function pushRepo(o: PushOptions): Promise<PushResult> {
 
   const repoPath = path.resolve(o.repo);
   if (!existsSync(path.join(repoPath, 'config')) || !existsSync(path.join(repoPath, 'objects'))) {
-    throw new PushError(`no OSTree repo at ${repoPath} (it has no config file and objects/ directory)`, 'repo-not-found');
+    throw new PushError(`no OSTree repo at ${repoPath} (no config file and objects/ directory there)`, 'repo-not-found');
   }
 
   // Refs first: a typo fails before anything is sent.
@@ -171,8 +171,13 @@ export async function pushRepo(o: PushOptions): Promise<PushResult> {
       return answers.flat();
     };
 
-    const metadata = await localNeededMetadata(source, Object.values(refs));
-    const files = await localNeededFiles(source, metadata);
+    const [metadata, files] = await (async () => {
+      const m = await localNeededMetadata(source, Object.values(refs));
+      return [m, await localNeededFiles(source, m)] as const;
+    })().catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      throw new PushError(`${repoPath} lacks an object its commits need (${path.basename(path.dirname(err.path ?? ''))}${path.basename(err.path ?? '')}): the repo is incomplete`, 'repo-incomplete', err);
+    });
     log(`Refs contain ${metadata.length} metadata and ${files.length} file objects`);
     phase = 'checking';
     report();
@@ -322,21 +327,28 @@ async function uploadRequest(client: FlatManagerRestClient, buildUrl: string, to
       if (!req.write(chunk)) await drained(req);
     };
     for (const [i, obj] of objs.entries()) {
-      await put(heads[i]!);
       const content = contents[i];
       if (content) {
         const bytes = await content;
         if (bytes.length !== obj.size) throw new Error(`${obj.path} changed while it was being pushed`);
-        await put(bytes);
+        // One write (writev) for the part's head, content and CRLF: for small objects a
+        // syscall per piece costs more than the piece.
+        req.cork();
+        req.write(heads[i]!);
+        req.write(bytes);
+        const more = req.write(crlf);
+        req.uncork();
+        if (!more) await drained(req);
       } else {
+        await put(heads[i]!);
         let n = 0;
         for await (const chunk of createReadStream(obj.path, { highWaterMark: 1024 * 1024 })) {
           n += (chunk as Buffer).length;
           await put(chunk as Buffer);
         }
         if (n !== obj.size) throw new Error(`${obj.path} changed while it was being pushed`);
+        await put(crlf);
       }
-      await put(crlf);
       sent(obj);
     }
     await put(tail);
@@ -416,7 +428,13 @@ async function toArchive(src: string, dest: string, commits: string[]): Promise<
   const run = (args: string[]) =>
     new Promise<void>((resolve, reject) =>
       execFile('ostree', args, { maxBuffer: 16 * 1024 * 1024 }, (err, _out, stderr) =>
-        err ? reject(new PushError(`ostree ${args[0]} failed: ${String(stderr).trim() || err.message}`, 'convert-failed', err)) : resolve(),
+        err
+          ? reject(
+              (err as NodeJS.ErrnoException).code === 'ENOENT'
+                ? new PushError(`${src} is not an archive repo, and reading it needs the ostree tool, which is not installed (apt-get install ostree), or push an archive-mode repo`, 'convert-failed', err)
+                : new PushError(`ostree ${args[0]} failed: ${String(stderr).trim() || err.message}`, 'convert-failed', err),
+            )
+          : resolve(),
       ),
     );
   await run(['init', `--repo=${dest}`, '--mode=archive']);
