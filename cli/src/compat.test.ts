@@ -121,6 +121,11 @@ describe('fmdc as flat-manager-client', () => {
     assert.match(debug.stdout.trim(), /\/api\/v1\/build\/\d+$/);
     const verbose = ok(await run(['-v', 'create', server.url, 'main']));
     assert.match(verbose.stderr, /^fmdc: > POST \S+\/api\/v1\/build$/m);
+    // fmd's own commands trace their GraphQL requests the same way.
+    const graphql = ok(await run(['--debug', 'whoami', '--url', server.url]));
+    assert.match(graphql.stderr, /^fmdc: > POST \S+\/graphql .*viewer/m);
+    assert.match(graphql.stderr, /^fmdc: < 200 POST \S+\/graphql \(\d+ ms\)/m);
+    assert.ok(!graphql.stderr.includes(server.adminToken));
 
     // Errors go to --output too, in flat-manager-client's shape.
     const errFile = path.join(work, 'err.json');
