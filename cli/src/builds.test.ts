@@ -30,7 +30,7 @@ describe('fmdc build and job commands', () => {
   });
 
   test('build create --git --follow shows the live log and exits 0 once the build is published', { timeout: 300_000 }, async () => {
-    const app = await k.makeGitApp({ appId: 'org.test.CliGit', message: 'Hello from fmdc', buildCommands: ['sleep 2'] });
+    const app = await k.makeGitApp({ appId: 'org.test.CliGit', message: 'Hello from fmdc', buildCommands: ['sleep 4'] });
     const following = live(['build', 'create', '--repo', 'apps', '--git', app.url, '--auto-publish', '--follow']);
     await following.waitFor(/created git build \d+/, 'stderr');
     const n = Number(/created git build (\d+)/.exec(following.stderr)![1]);

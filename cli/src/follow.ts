@@ -79,13 +79,23 @@ export function jobOutcome(job: FollowedJob): { outcome: Outcome; reason: string
 export async function followJob(client: FmdClient, number: number, o: FollowOptions & { fromOffset?: number }): Promise<JobResult<JobFieldsFragment>> {
   let last: JobFieldsFragment | undefined;
   let nextOffset = o.fromOffset ?? 0;
-  await Promise.all([
-    drain(client.jobUpdated({ number }), o.signal, (e) => (last = e.jobUpdated)),
-    drain(client.jobLog({ number, fromOffset: nextOffset }), o.signal, (e) => {
+  // One stream failing ends the other too.
+  const failed = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, failed.signal]) : failed.signal;
+  const stopOthers = (err: unknown) => {
+    failed.abort();
+    throw err;
+  };
+  const [status, log] = await Promise.allSettled([
+    drain(client.jobUpdated({ number }), signal, (e) => (last = e.jobUpdated)).catch(stopOthers),
+    drain(client.jobLog({ number, fromOffset: nextOffset }), signal, (e) => {
       if (e.jobLog.text) o.text(e.jobLog.text);
       nextOffset = e.jobLog.nextOffset;
-    }),
+    }).catch(stopOthers),
   ]);
+  // The first failure is the one to tell (the other stream was only stopped because of it).
+  const first = [status, log].find((r) => r.status === 'rejected' && !(r.reason instanceof Interrupted && !o.signal?.aborted));
+  if (first?.status === 'rejected') throw first.reason;
   if (!last) throw new Error(`job ${number}: the server sent no status`);
   const end = jobOutcome(last);
   if (!end) throw new Error(`job ${number}: the status stream ended while it was ${last.status}`);
