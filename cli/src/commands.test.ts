@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Config } from '@oclif/core';
 import * as openpgp from 'openpgp';
 import { startTestServer, type TestServer } from '../test/server.ts';
-import { fmdc as runFmdc, type Run } from '../test/fmdc.ts';
+import { fmdc as runFmdc, fmdcOnTerminal, type Run } from '../test/fmdc.ts';
 
 const cliRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -27,34 +27,6 @@ function json<T>(run: Run): T {
 function jsonError(run: Run, code: number): { message: string; code: string } {
   assert.equal(run.code, code, `exit ${code} expected; stdout: ${run.stdout} stderr: ${run.stderr}`);
   return (JSON.parse(run.stdout) as { error: { message: string; code: string } }).error;
-}
-
-/**
- * fmdc on a pseudo-terminal (util-linux `script`), answering each prompt as it appears: what a
- * user at a terminal sees, echo included.
- */
-function onTerminal(args: string[], env: Record<string, string>, answers: { prompt: RegExp; answer: string }[]): Promise<Run> {
-  const quote = (a: string) => `'${a.replaceAll("'", `'\\''`)}'`;
-  const command = [process.execPath, fileURLToPath(new URL('../bin/run.js', import.meta.url)), ...args].map(quote).join(' ');
-  return new Promise((resolve, reject) => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', OCLIF_COLUMNS: '1000', ...env };
-    delete childEnv.NODE_TEST_CONTEXT;
-    const child = spawn('script', ['-qec', command, '/dev/null'], { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const pending = [...answers];
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      stdout += s;
-      if (pending[0] && pending[0].prompt.test(stdout)) child.stdin.write(`${pending.shift()!.answer}\n`);
-    });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
-  });
 }
 
 type Page<N> = { totalCount: number; nodes: N[]; hasNextPage: boolean; endCursor: string | null };
@@ -437,11 +409,11 @@ describe('fmdc against a real server', () => {
 
   test('repo delete asks for the name; a wrong answer deletes nothing', async () => {
     assert.equal((await fmdc(['repo', 'create', 'tty-repo'], env)).code, 0);
-    const no = await onTerminal(['repo', 'delete', 'tty-repo'], env, [{ prompt: /Type "tty-repo" to confirm: /, answer: 'tty' }]);
+    const no = await fmdcOnTerminal(['repo', 'delete', 'tty-repo'], { env }, [{ prompt: /Type "tty-repo" to confirm: /, answer: 'tty' }]);
     assert.equal(no.code, 2, no.stdout);
     assert.match(no.stdout, /not confirmed; nothing deleted/);
     assert.equal((await fmdc(['repo', 'show', 'tty-repo'], env)).code, 0, 'still there');
-    const yes = await onTerminal(['repo', 'delete', 'tty-repo'], env, [{ prompt: /Type "tty-repo" to confirm: /, answer: 'tty-repo' }]);
+    const yes = await fmdcOnTerminal(['repo', 'delete', 'tty-repo'], { env }, [{ prompt: /Type "tty-repo" to confirm: /, answer: 'tty-repo' }]);
     assert.equal(yes.code, 0, yes.stdout);
     assert.match(yes.stdout, /repo tty-repo is gone from clients; job \d+ removes its files/);
   });
@@ -452,7 +424,7 @@ describe('fmdc against a real server', () => {
       const { privateKey } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'tty' }], passphrase: 'sesame street', format: 'armored' });
       const keyFile = path.join(dir, 'private.asc');
       await writeFile(keyFile, privateKey);
-      const r = await onTerminal(['key', 'import', 'tty key', keyFile], env, [
+      const r = await fmdcOnTerminal(['key', 'import', 'tty key', keyFile], { env }, [
         { prompt: /Passphrase for .*: /, answer: 'open barley' },
         { prompt: /wrong passphrase\.[\s\S]*Passphrase for .*: /, answer: 'sesame street' },
       ]);

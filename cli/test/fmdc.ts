@@ -27,7 +27,7 @@ export type LiveRun = {
   done: Promise<Run>;
 };
 
-export function startFmdc(args: string[], o: FmdcOptions = {}): LiveRun {
+function fmdcEnv(o: FmdcOptions): NodeJS.ProcessEnv {
   // Wide columns: oclif would otherwise wrap error messages, and assertions on them with it.
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', OCLIF_COLUMNS: '1000' };
   // NODE_TEST_CONTEXT would make the child talk to the test runner instead of printing.
@@ -37,6 +37,11 @@ export function startFmdc(args: string[], o: FmdcOptions = {}): LiveRun {
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
+  return env;
+}
+
+export function startFmdc(args: string[], o: FmdcOptions = {}): LiveRun {
+  const env = fmdcEnv(o);
   const child = spawn(process.execPath, [bin, ...args], { env, cwd: o.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   const out = { stdout: '', stderr: '' };
   const waiters = new Set<() => void>();
@@ -85,4 +90,31 @@ export function startFmdc(args: string[], o: FmdcOptions = {}): LiveRun {
 
 export function fmdc(args: string[], o: FmdcOptions = {}): Promise<Run> {
   return startFmdc(args, o).done;
+}
+
+/**
+ * fmdc on a pseudo-terminal (util-linux script(1)), answering each prompt as it shows: what a
+ * user at a terminal sees, the terminal's echo included. stdout holds the terminal's output
+ * (stdout and stderr of fmdc together).
+ */
+export function fmdcOnTerminal(args: string[], o: FmdcOptions, answers: { prompt: RegExp; answer: string }[]): Promise<Run> {
+  const quote = (a: string) => `'${a.replaceAll("'", `'\\''`)}'`;
+  const command = [process.execPath, bin, ...args].map(quote).join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', command, '/dev/null'], { env: fmdcEnv(o), cwd: o.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const pending = [...answers];
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      stdout += s;
+      if (pending[0]?.prompt.test(stdout)) child.stdin.write(`${pending.shift()!.answer}\n`);
+    });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
+  });
 }

@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import type { ViewerQuery } from '@fmd/sdk';
 import { createFmdClient, FmdRequestError } from '@fmd/sdk';
 import { FmdCommand, exitCodes } from '../base-command.ts';
+import { askSecret } from '../prompt.ts';
 import { readTokenFile } from '../config.ts';
 
 export default class Login extends FmdCommand<typeof Login> {
@@ -50,33 +51,7 @@ The token comes from --token, --token-file, or standard input (piped, or typed a
     if (!stdin.isTTY) {
       for await (const chunk of stdin) text += String(chunk);
     } else {
-      text = await new Promise<string>((resolve) => {
-        // No echo before the prompt shows: a token typed (or pasted) early must not appear either.
-        stdin.setRawMode(true);
-        stdin.setEncoding('utf8');
-        process.stderr.write('API token: ');
-        let typed = '';
-        const onData = (s: string) => {
-          for (const c of s) {
-            if (c === '\r' || c === '\n' || c === '\u0004') {
-              stdin.setRawMode(false);
-              stdin.off('data', onData);
-              stdin.pause();
-              process.stderr.write('\n');
-              resolve(typed);
-              return;
-            }
-            if (c === '\u0003') {
-              stdin.setRawMode(false);
-              process.stderr.write('\n');
-              process.exit(130);
-            }
-            typed = c === '\u007f' || c === '\b' ? typed.slice(0, -1) : typed + c;
-          }
-        };
-        stdin.on('data', onData);
-        stdin.resume();
-      });
+      text = await askSecret('API token: ');
     }
     const token = (text.split(/\r?\n/).find((l) => l.trim()) ?? '').trim();
     if (!token) this.error('no token given.', { exit: exitCodes.usage, suggestions: ['Pass it with --token or --token-file, or on standard input.'] });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
 import { isErrorResult, type SigningKeyFieldsFragment } from '@fmd/sdk';
 import { FmdCommand, exitCodes } from '../../base-command.ts';
-import { askSecret } from '../../confirm.ts';
+import { askSecret } from '../../prompt.ts';
 import { details } from '../../output.ts';
 
 const passphraseEnv = 'FMDC_KEY_PASSPHRASE';

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { isErrorResult, type DeleteRepoMutation } from '@fmd/sdk';
 import { FmdCommand, exitCodes } from '../../base-command.ts';
-import { confirmByName, NotInteractiveError } from '../../confirm.ts';
+import { confirmByName, NotInteractiveError } from '../../prompt.ts';
 
 type Deleted = Extract<DeleteRepoMutation['deleteRepo'], { __typename: 'DeleteRepoPayload' }>;
 

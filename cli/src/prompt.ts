@@ -1,5 +1,6 @@
-// Asking before something that cannot be undone: on a terminal the user types the name back;
-// elsewhere (CI, pipes) there is nobody to ask, so `--yes` must say it up front.
+// Asking the user at a terminal: confirming what cannot be undone (the user types the name back;
+// elsewhere, in CI and pipes, there is nobody to ask, so `--yes` must say it up front), and
+// secrets (tokens, passphrases) typed without echo.
 import { createInterface } from 'node:readline/promises';
 
 /** true when the user typed `expected`; throws when stdin is not a terminal. */
@@ -16,7 +17,8 @@ export async function confirmByName(question: string, expected: string): Promise
 
 /**
  * Reads a secret from the terminal without echoing it: the terminal goes to raw mode before the
- * prompt is shown, so not even the terminal's own echo shows what is typed. Ctrl-C ends fmdc.
+ * prompt is shown, so not even the terminal's own echo shows what is typed (or pasted early).
+ * Enter or Ctrl-D ends the input; Ctrl-C ends fmdc.
  */
 export async function askSecret(question: string): Promise<string> {
   const stdin = process.stdin;
@@ -35,7 +37,7 @@ export async function askSecret(question: string): Promise<string> {
     };
     const onData = (typed: string) => {
       for (const c of typed) {
-        if (c === '\r' || c === '\n') {
+        if (c === '\r' || c === '\n' || c === '\u0004') {
           done();
           resolve(value);
           return;
