@@ -207,7 +207,7 @@ describe('fmdc build and job commands', () => {
     assert.equal(purged.build.state, 'PURGED');
   });
 
-  test('unknown builds and jobs, and bad flags, fail with their exit codes', { timeout: 120_000 }, async () => {
+  test('unknown builds and jobs, and bad flags, fail with their exit codes', { timeout: 300_000 }, async () => {
     for (const args of [['build', 'show', '99999'], ['build', 'logs', '99999'], ['job', 'show', '99999'], ['job', 'follow', '99999']]) {
       const r = await run(args);
       assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
