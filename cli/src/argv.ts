@@ -15,29 +15,34 @@ const switches = new Map([
   ['--json', '--json'],
 ]);
 
-export function moveGlobalOptions(argv: readonly string[]): string[] {
-  const moved: string[] = [];
+/** The global options at the front of argv (as oclif spells them), and where the rest starts. */
+function leadingOptions(argv: readonly string[]): { options: string[]; end: number } {
+  const options: string[] = [];
   let i = 0;
   while (i < argv.length) {
     const arg = argv[i]!;
-    const name = arg.split('=', 1)[0]!;
-    if (withValue.has(name)) {
-      if (arg.includes('=')) {
-        moved.push(arg);
-        i += 1;
-      } else {
-        if (i + 1 >= argv.length) break; // `--token` with nothing after it: let oclif say so
-        moved.push(arg, argv[i + 1]!);
-        i += 2;
-      }
+    if (withValue.has(arg.split('=', 1)[0]!)) {
+      const n = arg.includes('=') ? 1 : 2;
+      options.push(...argv.slice(i, i + n));
+      i += n;
     } else if (switches.has(arg)) {
-      moved.push(switches.get(arg)!);
+      options.push(switches.get(arg)!);
       i += 1;
     } else break;
   }
-  const rest = argv.slice(i);
-  if (moved.length === 0 || rest.length === 0) return [...argv];
+  return { options, end: Math.min(i, argv.length) };
+}
+
+/** Global options and no command: what flat-manager-client answers with "No subcommand specified". */
+export function lacksCommand(argv: readonly string[]): boolean {
+  return argv.length > 0 && leadingOptions(argv).end === argv.length;
+}
+
+export function moveGlobalOptions(argv: readonly string[]): string[] {
+  const { options, end } = leadingOptions(argv);
+  const rest = argv.slice(end);
+  if (options.length === 0 || rest.length === 0) return [...argv];
   // Before a `--`, if any: what follows it is positional.
-  const end = rest.indexOf('--');
-  return end === -1 ? [...rest, ...moved] : [...rest.slice(0, end), ...moved, ...rest.slice(end)];
+  const dashes = rest.indexOf('--');
+  return dashes === -1 ? [...rest, ...options] : [...rest.slice(0, dashes), ...options, ...rest.slice(dashes)];
 }

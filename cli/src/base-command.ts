@@ -100,7 +100,10 @@ export abstract class FmdCommand<T extends typeof Command> extends Command {
     return this.#server!.url;
   }
 
-  /** The token for the server; fails with a hint when there is none. */
+  /**
+   * The token for the server; fails with a hint when there is none. (Not `token()`: oclif's
+   * parser writes the argument it is parsing to `this.token` on the command.)
+   */
   protected apiToken(): string {
     if (!this.#auth) this.noToken(this.serverUrl());
     return this.#auth.token;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestServer, type TestServer } from '../test/server.ts';
 import { configDir, fmdc, type Run } from '../test/fmdc.ts';
-import { moveGlobalOptions } from './argv.ts';
+import { lacksCommand, moveGlobalOptions } from './argv.ts';
 
 // The server's test kit, loaded by URL (as ../test/server.ts does) so that type-checking the CLI
 // does not pull in the server's sources: the offline flatpak runtime and app built with
@@ -121,6 +121,11 @@ describe('fmdc as flat-manager-client', () => {
     assert.match(debug.stdout.trim(), /\/api\/v1\/build\/\d+$/);
     const verbose = ok(await run(['-v', 'create', server.url, 'main']));
     assert.match(verbose.stderr, /^fmdc: > POST \S+\/api\/v1\/build$/m);
+    // fmd's own commands trace their GraphQL requests the same way.
+    const graphql = ok(await run(['--debug', 'whoami', '--url', server.url]));
+    assert.match(graphql.stderr, /^fmdc: > POST \S+\/graphql .*viewer/m);
+    assert.match(graphql.stderr, /^fmdc: < 200 POST \S+\/graphql \(\d+ ms\)/m);
+    assert.ok(!graphql.stderr.includes(server.adminToken));
 
     // Errors go to --output too, in flat-manager-client's shape.
     const errFile = path.join(work, 'err.json');
@@ -286,5 +291,16 @@ describe('global options before the verb move behind it (the argv oclif sees)', 
     assert.deepEqual(moveGlobalOptions(['--help']), ['--help']);
     // An option fmdc does not know as global stops the scan: oclif reports it as it is.
     assert.deepEqual(moveGlobalOptions(['--nope', 'create']), ['--nope', 'create']);
+  });
+  test('global options and no command are told apart from a command line oclif should see', async () => {
+    assert.equal(lacksCommand(['--token', 'T', '--debug']), true);
+    assert.equal(lacksCommand(['--token=T']), true);
+    assert.equal(lacksCommand(['--token']), true);
+    assert.equal(lacksCommand([]), false);
+    assert.equal(lacksCommand(['--help']), false);
+    assert.equal(lacksCommand(['--token', 'T', 'whoami']), false);
+    const r = await fmdc(['--token', 'T', '--print-output']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /no command given after the global options/);
   });
 });

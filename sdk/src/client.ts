@@ -1,6 +1,6 @@
 // The fmd client: the generated SDK over fetch (queries, mutations) and graphql-ws
 // (subscriptions). Runs in Node 24 (global fetch and WebSocket) and in browsers.
-import { print, type DocumentNode, type GraphQLFormattedError, type OperationDefinitionNode } from 'graphql';
+import { parse, print, type DocumentNode, type GraphQLFormattedError, type OperationDefinitionNode } from 'graphql';
 import { createClient, type Client as WsClient } from 'graphql-ws';
 import { getSdk, type Sdk } from './generated/graphql.ts';
 
@@ -89,13 +89,26 @@ function source(document: DocumentNode | string): string {
   return s;
 }
 
+// What a document runs decides how it travels (subscriptions over WebSocket) and whether it may
+// be retried (queries only): read from the parsed document, so that a string starting with a
+// fragment, a comment or the `{ ... }` shorthand is not mistaken. A string that does not parse
+// goes to the server as it is (which answers why), never retried.
+const parsedStrings = new Map<string, { kind: string; name: string | undefined }>();
 function operationOf(document: DocumentNode | string): { kind: string; name: string | undefined } {
   if (typeof document === 'string') {
-    const m = /^\s*(query|mutation|subscription)\b\s*([_A-Za-z][_0-9A-Za-z]*)?/.exec(document);
-    return { kind: m?.[1] ?? 'query', name: m?.[2] };
+    let op = parsedStrings.get(document);
+    if (!op) {
+      try {
+        op = operationOf(parse(document));
+      } catch {
+        op = { kind: 'unparsed', name: undefined };
+      }
+      if (parsedStrings.size < 1000) parsedStrings.set(document, op);
+    }
+    return op;
   }
   const op = document.definitions.find((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition');
-  return { kind: op?.operation ?? 'query', name: op?.name?.value };
+  return { kind: op?.operation ?? 'unparsed', name: op?.name?.value };
 }
 
 function errorsMessage(errors: readonly GraphQLFormattedError[], fallback: string): string {

@@ -220,6 +220,27 @@ describe('retries', () => {
     }
   });
 
+  test('documents given as strings: a shorthand query is retried, a mutation after its fragments is not', async () => {
+    const proxy = await flakyProxy(1, 'status');
+    try {
+      const c = createFmdClient({ url: proxy.url, token: server.adminToken, retry: { attempts: 3, delayMs: 10 } });
+      const data = await c.request<{ viewer: { scopes: string[] } }>('# who am I\n{ viewer { scopes } }');
+      assert.ok(data.viewer.scopes.includes('admin'));
+      assert.equal(proxy.requests(), 2);
+    } finally {
+      await proxy.close();
+    }
+    const again = await flakyProxy(1, 'status');
+    try {
+      const c = createFmdClient({ url: again.url, token: server.adminToken, retry: { attempts: 3, delayMs: 10 } });
+      const mutation = 'fragment E on Error { message }\nmutation { createRepo(input: { name: "sdk-string" }) { __typename ...E } }';
+      await assert.rejects(c.request(mutation), (e: unknown) => e instanceof FmdRequestError && e.status === 503);
+      assert.equal(again.requests(), 1);
+    } finally {
+      await again.close();
+    }
+  });
+
   test('an aborted query is not retried and rejects with the abort reason', async () => {
     const proxy = await flakyProxy(0, 'status');
     try {

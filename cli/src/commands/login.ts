@@ -50,10 +50,11 @@ The token comes from --token, --token-file, or standard input (piped, or typed a
     if (!stdin.isTTY) {
       for await (const chunk of stdin) text += String(chunk);
     } else {
-      process.stderr.write('API token: ');
       text = await new Promise<string>((resolve) => {
+        // No echo before the prompt shows: a token typed (or pasted) early must not appear either.
         stdin.setRawMode(true);
         stdin.setEncoding('utf8');
+        process.stderr.write('API token: ');
         let typed = '';
         const onData = (s: string) => {
           for (const c of s) {

@@ -163,7 +163,9 @@ Works as flat-manager-client's push (same arguments and flags, against fmd or fl
   /** A push failure as a CLI error with the exit code of its kind. */
   private explainPush(err: unknown): unknown {
     if (err instanceof PushError) {
-      return new Errors.CLIError(err.message, { exit: exitCodes.usage, code: err.kind });
+      // A repo or ref that is not there is a wrong argument; a broken repo or a failed conversion is not.
+      const usage = err.kind === 'repo-not-found' || err.kind === 'ref-not-found' || err.kind === 'no-refs';
+      return new Errors.CLIError(err.message, { exit: usage ? exitCodes.usage : exitCodes.failed, code: err.kind });
     }
     if (err instanceof FlatManagerError) {
       const exit = { 'bad-url': exitCodes.usage, unreachable: exitCodes.unreachable, auth: exitCodes.auth }[err.kind as string] ?? exitCodes.failed;

@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -224,6 +225,18 @@ test('--minimal-token uploads with a token limited to the build', { timeout: 300
   assert.ok(pushed.objects.uploaded > 0);
   const ext = await rest.request('GET', `${buildUrl}/extended`);
   assert.equal(ext.body.build_refs[0].commit, app.commit);
+  // The upload token: minted from the admin token, for this build, uploads only, and used.
+  // (Token use is recorded in batches: wait for it.)
+  let minimal: any[] = [];
+  for (const deadline = Date.now() + 10_000; ; ) {
+    const tokens = await gql(`{ tokens(first: 100) { edges { node { name subject scopes lastUsedAt } } } }`);
+    minimal = tokens.tokens.edges.map((e: any) => e.node).filter((t: any) => /(^|\/)minimal-upload$/.test(t.name));
+    if (minimal[0]?.lastUsedAt || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(minimal.length, 1, JSON.stringify(minimal));
+  assert.deepEqual([minimal[0].subject, minimal[0].scopes], [`build/${buildUrl.split('/').pop()}`, ['upload']]);
+  assert.ok(minimal[0].lastUsedAt, 'the minimal token was used');
 });
 
 test('the from-scratch static delta of a pushed app is uploaded, unless --ignore-delta matches its id', { timeout: 300_000 }, async () => {
@@ -264,4 +277,16 @@ test('followJob streams the log over the jobLog subscription, then reads the end
     live.close();
     polled.close();
   }
+});
+
+test('a repo missing an object its commit needs is refused before any upload', { timeout: 120_000 }, async () => {
+  const repo = path.join(work, 'incomplete');
+  await promisify(execFile)('cp', ['-r', appRepo, repo]);
+  const root = (await promisify(execFile)('ostree', ['ls', `--repo=${repo}`, '-d', '-C', app.ref, '/'])).stdout;
+  // `ostree ls -d -C` prints the root's dirtree and dirmeta checksums; remove the dirtree.
+  const tree = [...root.matchAll(/\b[0-9a-f]{64}\b/g)].map((m) => m[0]).find((c) => existsSync(path.join(repo, 'objects', c.slice(0, 2), `${c.slice(2)}.dirtree`)))!;
+  await rm(path.join(repo, 'objects', tree.slice(0, 2), `${tree.slice(2)}.dirtree`));
+  const err = await pushRepo({ buildUrl: await newBuild(), token: s.adminToken, repo, refs: [app.ref] }).then(() => assert.fail('expected a failure'), (e: unknown) => e);
+  assert.ok(err instanceof PushError && err.kind === 'repo-incomplete', String(err));
+  assert.match(err.message, new RegExp(`lacks an object .*${tree}`));
 });

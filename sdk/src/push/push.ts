@@ -16,7 +16,7 @@ import { deltasToUpload, isArchiveMode, localNeededFiles, localNeededMetadata, o
 import { FlatManagerError, FlatManagerRestClient, parseBuildUrl } from './rest.ts';
 
 /** Why a push could not start or finish (besides the server's own errors, which are FlatManagerError). */
-export type PushErrorKind = 'repo-not-found' | 'ref-not-found' | 'no-refs' | 'convert-failed';
+export type PushErrorKind = 'repo-not-found' | 'ref-not-found' | 'no-refs' | 'repo-incomplete' | 'convert-failed';
 
 export class PushError extends Error {
   readonly kind: PushErrorKind;
@@ -171,8 +171,13 @@ export async function pushRepo(o: PushOptions): Promise<PushResult> {
       return answers.flat();
     };
 
-    const metadata = await localNeededMetadata(source, Object.values(refs));
-    const files = await localNeededFiles(source, metadata);
+    const [metadata, files] = await (async () => {
+      const m = await localNeededMetadata(source, Object.values(refs));
+      return [m, await localNeededFiles(source, m)] as const;
+    })().catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      throw new PushError(`${repoPath} lacks an object its commits need (${path.basename(path.dirname(err.path ?? ''))}${path.basename(err.path ?? '')}): the repo is incomplete`, 'repo-incomplete', err);
+    });
     log(`Refs contain ${metadata.length} metadata and ${files.length} file objects`);
     phase = 'checking';
     report();
