@@ -86,6 +86,13 @@ describe('fmdc build and job commands', () => {
     assert.equal(followed.code, 5);
     assert.match(followed.stdout, /the-build-broke-here/);
     assert.match(followed.stderr, /git-build job \d+ failed: /);
+    // The lists filter on what failed.
+    const failed = json(await run(['build', 'list', '--state', 'failed', '--json']));
+    assert.ok(failed.nodes.some((b: { number: number }) => b.number === n));
+    assert.ok(failed.nodes.every((b: { state: string }) => b.state === 'FAILED'));
+    const broken = json(await run(['job', 'list', '--status', 'broken', '--kind', 'git-build', '--json']));
+    assert.ok(broken.nodes.some((j: { number: number }) => j.number === job.number));
+    assert.ok(broken.nodes.every((j: { status: string; kind: string }) => j.status === 'BROKEN' && j.kind === 'git-build'));
 
     // --json: stdout is the error as JSON, with the same exit code.
     const app2 = await k.makeGitApp({ appId: 'org.test.CliFailsJson', buildCommands: ['exit 4'] });
@@ -163,32 +170,28 @@ describe('fmdc build and job commands', () => {
 
     // Lists filter and page.
     const list = json(await run(['build', 'list', '--repo', 'apps', '--app', 'org.test.Hello', '--json']));
-    assert.deepEqual(list.builds.map((b: { number: number }) => b.number), [n]);
-    const failed = json(await run(['build', 'list', '--state', 'failed', '--json']));
-    assert.ok(failed.builds.length >= 0 && failed.builds.every((b: { state: string }) => b.state === 'FAILED'));
-    const page = json(await run(['build', 'list', '--limit', '1', '--json']));
-    assert.equal(page.builds.length, 1);
+    assert.deepEqual(list.nodes.map((b: { number: number }) => b.number), [n]);
+    const page = json(await run(['build', 'list', '--first', '1', '--json']));
+    assert.equal(page.nodes.length, 1);
     assert.equal(page.hasNextPage, page.totalCount > 1);
     if (page.hasNextPage) {
-      const next = json(await run(['build', 'list', '--limit', '1', '--after', page.endCursor, '--json']));
-      assert.notEqual(next.builds[0].number, page.builds[0].number);
+      const next = json(await run(['build', 'list', '--first', '1', '--after', page.endCursor, '--json']));
+      assert.notEqual(next.nodes[0].number, page.nodes[0].number);
     }
     const table = await run(['build', 'list', '--repo', 'apps', '--app', 'org.test.Hello']);
     assert.match(table.stdout, /^BUILD\s+REPO\s+APP\s+STATE\s+CREATED\s+SOURCE$/m);
     assert.match(table.stdout, new RegExp(`^\\s*${n}\\s+apps\\s+org\\.test\\.Hello\\s+ready, published\\s+.*upload$`, 'm'));
 
     const commits = json(await run(['job', 'list', '--kind', 'commit', '--json']));
-    assert.ok(commits.jobs.length >= 1 && commits.jobs.every((j: { kind: string }) => j.kind === 'commit'), JSON.stringify(commits));
+    assert.ok(commits.nodes.length >= 1 && commits.nodes.every((j: { kind: string }) => j.kind === 'commit'), JSON.stringify(commits));
     const publishes = json(await run(['job', 'list', '--kind', 'publish', '--repo', 'apps', '--json']));
-    assert.ok(publishes.jobs.some((j: { number: number }) => j.number === published.job.number), JSON.stringify(publishes));
-    assert.ok(publishes.jobs.every((j: { kind: string; repo: string }) => j.kind === 'publish' && j.repo === 'apps'));
+    assert.ok(publishes.nodes.some((j: { number: number }) => j.number === published.job.number), JSON.stringify(publishes));
+    assert.ok(publishes.nodes.every((j: { kind: string; repo: string }) => j.kind === 'publish' && j.repo === 'apps'));
     const none = json(await run(['job', 'list', '--kind', 'publish', '--repo', 'stable', '--json']));
-    assert.ok(!none.jobs.some((j: { number: number }) => j.number === published.job.number));
+    assert.ok(!none.nodes.some((j: { number: number }) => j.number === published.job.number));
     const jobTable = await run(['job', 'list', '--kind', 'publish', '--limit', '1']);
     assert.match(jobTable.stdout, /^\s*JOB\s+KIND\s+STATUS\s+REPO\s+CREATED\s+ERROR$/m);
     assert.match(jobTable.stdout, /^\s*\d+\s+publish\s+ended\s+\S+/m);
-    const broken = json(await run(['job', 'list', '--status', 'broken', '--json']));
-    assert.ok(broken.jobs.every((j: { status: string }) => j.status === 'BROKEN'));
     const jobNumber = published.job.number;
     const job = json(await run(['job', 'show', String(jobNumber), '--log', '--json']));
     assert.equal(job.number, jobNumber);
@@ -207,7 +210,7 @@ describe('fmdc build and job commands', () => {
     assert.equal(purged.build.state, 'PURGED');
   });
 
-  test('unknown builds and jobs, and bad flags, fail with their exit codes', { timeout: 120_000 }, async () => {
+  test('unknown builds and jobs, and bad flags, fail with their exit codes', { timeout: 300_000 }, async () => {
     for (const args of [['build', 'show', '99999'], ['build', 'logs', '99999'], ['job', 'show', '99999'], ['job', 'follow', '99999']]) {
       const r = await run(args);
       assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);

@@ -1,7 +1,9 @@
 import { Flags } from '@oclif/core';
+import type { BuildFieldsFragment } from '@fmd/sdk';
 import { FmdCommand } from '../../base-command.ts';
 import { buildColumns } from '../../build-output.ts';
 import { table } from '../../output.ts';
+import { fetchPages, morePages, pageFlags, type Page } from '../../pages.ts';
 
 const states = ['WAITING', 'CLONING', 'BUILDING', 'UPLOADING', 'COMMITTING', 'VALIDATING', 'READY', 'FAILED', 'CANCELLED', 'SUPERSEDED', 'PURGING', 'PURGED'] as const;
 const publishedStates = ['UNPUBLISHED', 'PUBLISHING', 'PUBLISHED', 'FAILED'] as const;
@@ -11,7 +13,7 @@ export default class BuildList extends FmdCommand<typeof BuildList> {
   static override examples = [
     '<%= config.bin %> build list',
     '<%= config.bin %> build list --repo stable --state failed',
-    '<%= config.bin %> build list --app org.example.App --published published --limit 5 --json',
+    '<%= config.bin %> build list --app org.example.App --published published --first 5 --json',
   ];
 
   static override flags = {
@@ -19,23 +21,25 @@ export default class BuildList extends FmdCommand<typeof BuildList> {
     app: Flags.string({ description: 'only builds of this app id' }),
     state: Flags.string({ description: 'only builds in this state', options: states.map((s) => s.toLowerCase()) }),
     published: Flags.string({ description: 'only builds in this published state', options: publishedStates.map((s) => s.toLowerCase()) }),
-    limit: Flags.integer({ description: 'builds per page', default: 30, min: 1, max: 500 }),
-    after: Flags.string({ description: 'continue after this cursor (printed when there are more)' }),
+    ...pageFlags,
   };
 
-  async run() {
-    const { repo, app, state, published, limit, after } = this.flags;
-    const { builds } = await this.client().builds({
-      first: limit,
-      ...(after && { after }),
-      ...(repo && { repo }),
-      ...(app && { appId: app }),
-      ...(state && { state: state.toUpperCase() as (typeof states)[number] }),
-      ...(published && { publishedState: published.toUpperCase() as (typeof publishedStates)[number] }),
-    });
-    const rows = builds.edges.map((e) => e.node);
-    this.log(table(rows, buildColumns, 'no builds'));
-    if (builds.pageInfo.hasNextPage && builds.pageInfo.endCursor) this.log(`${builds.totalCount} in all; more with --after ${builds.pageInfo.endCursor}`);
-    return { totalCount: builds.totalCount, builds: rows, hasNextPage: builds.pageInfo.hasNextPage, endCursor: builds.pageInfo.endCursor ?? null };
+  async run(): Promise<Page<BuildFieldsFragment>> {
+    const { repo, app, state, published } = this.flags;
+    const page = await fetchPages(this.flags, async (p) =>
+      (
+        await this.client().builds({
+          ...p,
+          ...(repo && { repo }),
+          ...(app && { appId: app }),
+          ...(state && { state: state.toUpperCase() as (typeof states)[number] }),
+          ...(published && { publishedState: published.toUpperCase() as (typeof publishedStates)[number] }),
+        })
+      ).builds,
+    );
+    this.log(table(page.nodes, buildColumns, 'no builds'));
+    const more = morePages(page, `${this.config.bin} build list`);
+    if (more) this.log(more);
+    return page;
   }
 }

@@ -1,7 +1,9 @@
 import { Flags } from '@oclif/core';
+import type { JobFieldsFragment } from '@fmd/sdk';
 import { FmdCommand } from '../../base-command.ts';
 import { jobColumns } from '../../build-output.ts';
 import { table } from '../../output.ts';
+import { fetchPages, morePages, pageFlags, type Page } from '../../pages.ts';
 
 const statuses = ['NEW', 'STARTED', 'ENDED', 'BROKEN'] as const;
 const kinds = ['commit', 'publish', 'promote', 'update-repo', 'republish', 'check', 'prune', 'delete-repo', 'noop', 'git-build'];
@@ -14,22 +16,24 @@ export default class JobList extends FmdCommand<typeof JobList> {
     repo: Flags.string({ description: 'only jobs of this repo' }),
     kind: Flags.string({ description: 'only jobs of this kind', options: kinds }),
     status: Flags.string({ description: 'only jobs with this status', options: statuses.map((s) => s.toLowerCase()) }),
-    limit: Flags.integer({ description: 'jobs per page', default: 30, min: 1, max: 500 }),
-    after: Flags.string({ description: 'continue after this cursor (printed when there are more)' }),
+    ...pageFlags,
   };
 
-  async run() {
-    const { repo, kind, status, limit, after } = this.flags;
-    const { jobs } = await this.client().jobs({
-      first: limit,
-      ...(after && { after }),
-      ...(repo && { repo }),
-      ...(kind && { kind }),
-      ...(status && { status: status.toUpperCase() as (typeof statuses)[number] }),
-    });
-    const rows = jobs.edges.map((e) => e.node);
-    this.log(table(rows, jobColumns, 'no jobs'));
-    if (jobs.pageInfo.hasNextPage && jobs.pageInfo.endCursor) this.log(`${jobs.totalCount} in all; more with --after ${jobs.pageInfo.endCursor}`);
-    return { totalCount: jobs.totalCount, jobs: rows, hasNextPage: jobs.pageInfo.hasNextPage, endCursor: jobs.pageInfo.endCursor ?? null };
+  async run(): Promise<Page<JobFieldsFragment>> {
+    const { repo, kind, status } = this.flags;
+    const page = await fetchPages(this.flags, async (p) =>
+      (
+        await this.client().jobs({
+          ...p,
+          ...(repo && { repo }),
+          ...(kind && { kind }),
+          ...(status && { status: status.toUpperCase() as (typeof statuses)[number] }),
+        })
+      ).jobs,
+    );
+    this.log(table(page.nodes, jobColumns, 'no jobs'));
+    const more = morePages(page, `${this.config.bin} job list`);
+    if (more) this.log(more);
+    return page;
   }
 }
