@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm run bench [-- name ...]`: runs every bench/*.ts (or the named ones, e.g. push-throughput)
+# `npm run bench [-- name ...]`: runs every bench/*.ts (or the named ones, e.g. push)
 # one after another with its own defaults (each file's header says what it measures and its
 # options), printing their figures. Heavy (some take minutes each, sign-summary alone about 3):
 # run on a quiet machine, and compare ratios from one run, not absolute figures across runs.

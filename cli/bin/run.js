@@ -8,6 +8,13 @@ if (major < 24) {
 }
 
 const { execute, settings } = await import('@oclif/core');
+const { lacksCommand, moveGlobalOptions } = await import('../src/argv.ts');
 // Never let oclif look for ts-node/tsx or a compiled lib/: the sources are what runs.
 settings.enableAutoTranspile = false;
-await execute({ dir: import.meta.url });
+const args = process.argv.slice(2);
+if (lacksCommand(args)) {
+  console.error('fmdc: no command given after the global options; see fmdc --help');
+  process.exit(2);
+}
+// flat-manager-client's global options come before the verb; oclif wants them after it.
+await execute({ dir: import.meta.url, args: moveGlobalOptions(args) });

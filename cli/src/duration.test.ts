@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDuration } from './duration.ts';
+import { formatDuration, parseDelay, parseDuration } from './duration.ts';
 
 test('parseDuration reads units and plain seconds', () => {
   assert.equal(parseDuration('30d'), 30 * 86_400);
@@ -14,4 +14,12 @@ test('parseDuration reads units and plain seconds', () => {
 
 test('parseDuration rejects what is not a positive duration', () => {
   for (const bad of ['', '0', '0d', '-1d', '1.5h', 'd', '10x', 'forever']) assert.equal(parseDuration(bad), undefined, bad);
+});
+
+test('parseDelay also takes 0; formatDuration prints the largest exact unit', () => {
+  assert.equal(parseDelay('0'), 0);
+  assert.equal(parseDelay('0h'), 0);
+  assert.equal(parseDelay('2h'), 7200);
+  assert.equal(parseDelay('-1'), undefined);
+  assert.deepEqual([7200, 86_400 * 2, 90, 0, 604_800, 61].map(formatDuration), ['2h', '2d', '90s', '0s', '1w', '61s']);
 });

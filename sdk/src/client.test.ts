@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createFmdClient, FmdRequestError, isErrorResult, TokenChangeKind, type TokensChangedSubscription } from './index.ts';
+import { createFmdClient, FmdRequestError, isErrorResult, isResult, TokenChangeKind, type TokensChangedSubscription } from './index.ts';
 import { startTestServer, type TestServer } from '../test/server.ts';
 
 // One server for the file, started and stopped by file-level hooks (the kit drops its
@@ -16,7 +16,7 @@ after(async () => {
 describe('fmd SDK against a real server', () => {
   test('viewer answers for the admin token', async () => {
     const client = createFmdClient({ url: server.url, token: server.adminToken });
-    const { viewer } = await client.Viewer();
+    const { viewer } = await client.viewer();
     assert.ok(viewer.scopes.includes('admin'));
     assert.equal(viewer.user?.isAdmin, true);
     assert.equal(typeof viewer.tokenId, 'string');
@@ -25,12 +25,12 @@ describe('fmd SDK against a real server', () => {
   test('accepts the endpoint URL as well as the base URL', async () => {
     const client = createFmdClient({ url: `${server.url}/graphql`, token: server.adminToken });
     assert.equal(client.endpoint, `${server.url}/graphql`);
-    assert.ok((await client.Viewer()).viewer.scopes.length > 0);
+    assert.ok((await client.viewer()).viewer.scopes.length > 0);
   });
 
   test('a bad token throws FmdRequestError with the status and GraphQL errors', async () => {
     const client = createFmdClient({ url: server.url, token: 'not-a-jwt' });
-    const err = await client.Viewer().then(
+    const err = await client.viewer().then(
       () => assert.fail('expected an error'),
       (e: unknown) => e,
     );
@@ -43,12 +43,12 @@ describe('fmd SDK against a real server', () => {
 
   test('an unreachable server throws FmdRequestError with status 0', async () => {
     const client = createFmdClient({ url: 'http://127.0.0.1:1', token: server.adminToken });
-    await assert.rejects(client.Viewer(), (e: unknown) => e instanceof FmdRequestError && e.status === 0 && /cannot reach/.test(e.message));
+    await assert.rejects(client.viewer(), (e: unknown) => e instanceof FmdRequestError && e.status === 0 && /cannot reach/.test(e.message));
   });
 
   test('create, list and revoke tokens', async () => {
     const client = createFmdClient({ url: server.url, token: server.adminToken });
-    const created = (await client.CreateToken({ input: { name: 'sdk-test', scopes: ['build', 'upload'], prefixes: ['org.example'], durationSeconds: 3600 } })).createToken;
+    const created = (await client.createToken({ input: { name: 'sdk-test', scopes: ['build', 'upload'], prefixes: ['org.example'], durationSeconds: 3600 } })).createToken;
     assert.equal(created.__typename, 'CreateTokenPayload');
     if (created.__typename !== 'CreateTokenPayload') return;
     assert.deepEqual(created.apiToken.scopes, ['build', 'upload']);
@@ -56,33 +56,41 @@ describe('fmd SDK against a real server', () => {
     assert.ok(created.token.split('.').length === 3, 'a JWT');
 
     // The new token works and sees its own claims.
-    const own = await createFmdClient({ url: server.url, token: created.token }).Viewer();
+    const own = await createFmdClient({ url: server.url, token: created.token }).viewer();
     assert.equal(own.viewer.tokenId, created.apiToken.tokenId);
 
-    const page = await client.Tokens({ first: 50 });
+    const page = await client.tokens({ first: 50 });
     assert.ok(page.tokens.totalCount >= 1);
     assert.ok(page.tokens.edges.some((e) => e.node.tokenId === created.apiToken.tokenId));
 
-    const revoked = (await client.RevokeTokens({ input: { tokenIds: [created.apiToken.tokenId] } })).revokeTokens;
+    const revoked = (await client.revokeTokens({ input: { tokenIds: [created.apiToken.tokenId] } })).revokeTokens;
     assert.equal(revoked.__typename, 'RevokeTokensPayload');
-    if (revoked.__typename === 'RevokeTokensPayload') assert.equal(revoked.revokedCount, 1);
+    if (revoked.__typename === 'RevokeTokensPayload') {
+      assert.equal(revoked.revokedCount, 1);
+      assert.deepEqual(revoked.preRevokedTokenIds, []);
+    }
+    // An id fmd never saw: an admin pre-revokes it, answered apart from the count.
+    const unknown = (await client.revokeTokens({ input: { tokenIds: ['no-such-token-id'] } })).revokeTokens;
+    assert.ok(isResult(unknown, 'RevokeTokensPayload'), JSON.stringify(unknown));
+    assert.equal(unknown.revokedCount, 0);
+    assert.deepEqual(unknown.preRevokedTokenIds, ['no-such-token-id']);
 
-    const active = await client.Tokens({ first: 50 });
+    const active = await client.tokens({ first: 50 });
     assert.ok(!active.tokens.edges.some((e) => e.node.tokenId === created.apiToken.tokenId), 'revoked tokens are hidden by default');
-    const all = await client.Tokens({ first: 50, includeRevoked: true });
+    const all = await client.tokens({ first: 50, includeRevoked: true });
     const row = all.tokens.edges.find((e) => e.node.tokenId === created.apiToken.tokenId);
     assert.ok(row?.node.revokedAt, 'listed with includeRevoked and a revokedAt');
 
-    await assert.rejects(createFmdClient({ url: server.url, token: created.token }).Viewer(), (e: unknown) => e instanceof FmdRequestError && e.code === 'UNAUTHENTICATED');
+    await assert.rejects(createFmdClient({ url: server.url, token: created.token }).viewer(), (e: unknown) => e instanceof FmdRequestError && e.code === 'UNAUTHENTICATED');
   });
 
   test('an expected failure is a typed error result, not an exception', async () => {
     const client = createFmdClient({ url: server.url, token: server.adminToken });
-    const limited = (await client.CreateToken({ input: { name: 'limited', scopes: ['build'], durationSeconds: 600 } })).createToken;
+    const limited = (await client.createToken({ input: { name: 'limited', scopes: ['build'], durationSeconds: 600 } })).createToken;
     assert.equal(limited.__typename, 'CreateTokenPayload');
     if (limited.__typename !== 'CreateTokenPayload') return;
     // A build-only token may not mint a token with more rights than its own.
-    const result = (await createFmdClient({ url: server.url, token: limited.token }).CreateToken({ input: { name: 'escalate', scopes: ['admin'], durationSeconds: 600 } })).createToken;
+    const result = (await createFmdClient({ url: server.url, token: limited.token }).createToken({ input: { name: 'escalate', scopes: ['admin'], durationSeconds: 600 } })).createToken;
     assert.ok(isErrorResult(result), `expected an error result, got ${result.__typename}`);
     assert.match(result.__typename, /^(ForbiddenError|InvalidInputError)$/);
     assert.ok(result.message.length > 0);
@@ -91,14 +99,14 @@ describe('fmd SDK against a real server', () => {
 
   test('tokensChanged delivers an event over graphql-ws', async () => {
     const client = createFmdClient({ url: server.url, token: server.adminToken });
-    const events = client.TokensChanged();
+    const events = client.tokensChanged();
     const first = events[Symbol.asyncIterator]().next();
     // The subscription is live once the server has acknowledged it; create tokens until an event arrives.
     let created: string | undefined;
     const received = await new Promise<TokensChangedSubscription>((resolve, reject) => {
       first.then((r) => (r.done ? reject(new Error('subscription ended')) : resolve(r.value)), reject);
       const tick = async () => {
-        const r = (await client.CreateToken({ input: { name: 'sub-test', scopes: ['download'], durationSeconds: 600 } })).createToken;
+        const r = (await client.createToken({ input: { name: 'sub-test', scopes: ['download'], durationSeconds: 600 } })).createToken;
         if (r.__typename === 'CreateTokenPayload') created ??= r.apiToken.tokenId;
       };
       const timer = setInterval(() => void tick().catch(reject), 200);

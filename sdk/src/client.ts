@@ -1,6 +1,6 @@
 // The fmd client: the generated SDK over fetch (queries, mutations) and graphql-ws
 // (subscriptions). Runs in Node 24 (global fetch and WebSocket) and in browsers.
-import { print, type DocumentNode, type GraphQLFormattedError, type OperationDefinitionNode } from 'graphql';
+import { parse, print, type DocumentNode, type GraphQLFormattedError, type OperationDefinitionNode } from 'graphql';
 import { createClient, type Client as WsClient } from 'graphql-ws';
 import { getSdk, type Sdk } from './generated/graphql.ts';
 
@@ -11,8 +11,14 @@ export type FmdClientOptions = {
   token?: string;
   /** defaults to the global fetch */
   fetch?: typeof globalThis.fetch;
-  /** defaults to the global WebSocket (Node 24, browsers) */
+  /** defaults to the global WebSocket (Node 22+, browsers); e.g. the `ws` package's class elsewhere */
   webSocketImpl?: unknown;
+  /**
+   * How queries are retried when the server cannot be reached or answers 5xx (502 while it
+   * restarts, 503): `attempts` in all (default 3), waiting `delayMs` (default 250) and doubling
+   * between them. Only queries: a mutation may have taken effect before its answer was lost.
+   */
+  retry?: { attempts?: number; delayMs?: number };
 };
 
 /** Options each SDK call accepts as its second argument. */
@@ -24,7 +30,7 @@ export type FmdRequestOptions = { signal?: AbortSignal };
  * typed results (`__typename` ending in `Error`).
  */
 export class FmdRequestError extends Error {
-  /** HTTP status, or the WebSocket close code for subscriptions; 0 when the server was not reached */
+  /** HTTP status, or the WebSocket close code for subscriptions; 0 when the server was not reached or the connection broke */
   readonly status: number;
   readonly errors: readonly GraphQLFormattedError[];
   readonly operationName: string | undefined;
@@ -50,7 +56,14 @@ export class FmdRequestError extends Error {
   }
 }
 
-export type FmdClient = Sdk & {
+/**
+ * The generated operations, one method per root field of the schema and named after it:
+ * `client.builds({ repo })`, `client.createBuild({ input })`, `client.jobLog({ number })` (an
+ * async iterable, like every subscription).
+ */
+export type FmdOperations = { [K in keyof Sdk as Uncapitalize<K & string>]: Sdk[K] };
+
+export type FmdClient = FmdOperations & {
   /** the GraphQL endpoint in use */
   readonly endpoint: string;
   /** runs any operation over HTTP; throws FmdRequestError on errors */
@@ -76,13 +89,26 @@ function source(document: DocumentNode | string): string {
   return s;
 }
 
+// What a document runs decides how it travels (subscriptions over WebSocket) and whether it may
+// be retried (queries only): read from the parsed document, so that a string starting with a
+// fragment, a comment or the `{ ... }` shorthand is not mistaken. A string that does not parse
+// goes to the server as it is (which answers why), never retried.
+const parsedStrings = new Map<string, { kind: string; name: string | undefined }>();
 function operationOf(document: DocumentNode | string): { kind: string; name: string | undefined } {
   if (typeof document === 'string') {
-    const m = /^\s*(query|mutation|subscription)\b\s*([_A-Za-z][_0-9A-Za-z]*)?/.exec(document);
-    return { kind: m?.[1] ?? 'query', name: m?.[2] };
+    let op = parsedStrings.get(document);
+    if (!op) {
+      try {
+        op = operationOf(parse(document));
+      } catch {
+        op = { kind: 'unparsed', name: undefined };
+      }
+      if (parsedStrings.size < 1000) parsedStrings.set(document, op);
+    }
+    return op;
   }
   const op = document.definitions.find((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition');
-  return { kind: op?.operation ?? 'query', name: op?.name?.value };
+  return { kind: op?.operation ?? 'unparsed', name: op?.name?.value };
 }
 
 function errorsMessage(errors: readonly GraphQLFormattedError[], fallback: string): string {
@@ -95,7 +121,23 @@ export function createFmdClient(options: FmdClientOptions): FmdClient {
   const authorization = options.token ? `Bearer ${options.token}` : undefined;
   let ws: WsClient | undefined;
 
+  const attempts = Math.max(1, options.retry?.attempts ?? 3);
+  const firstDelayMs = options.retry?.delayMs ?? 250;
+
   async function request<R, V>(document: DocumentNode | string, variables?: V, opts?: FmdRequestOptions): Promise<R> {
+    const { kind } = operationOf(document);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await requestOnce<R, V>(document, variables, opts);
+      } catch (e) {
+        const transient = e instanceof FmdRequestError && (e.status === 0 || e.status >= 500) && !opts?.signal?.aborted;
+        if (kind !== 'query' || !transient || attempt >= attempts) throw e;
+        await sleep(firstDelayMs * 2 ** (attempt - 1), opts?.signal);
+      }
+    }
+  }
+
+  async function requestOnce<R, V>(document: DocumentNode | string, variables?: V, opts?: FmdRequestOptions): Promise<R> {
     const { name } = operationOf(document);
     let res: Response;
     try {
@@ -106,9 +148,16 @@ export function createFmdClient(options: FmdClientOptions): FmdClient {
         signal: opts?.signal ?? null,
       });
     } catch (cause) {
+      if (opts?.signal?.aborted) throw cause;
       throw new FmdRequestError(`cannot reach ${endpoint}: ${(cause as Error).message ?? String(cause)}`, { status: 0, operationName: name, cause });
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (cause) {
+      if (opts?.signal?.aborted) throw cause;
+      throw new FmdRequestError(`connection to ${endpoint} lost: ${(cause as Error).message ?? String(cause)}`, { status: 0, operationName: name, cause });
+    }
     let body: { data?: R | null; errors?: GraphQLFormattedError[] } | undefined;
     try {
       body = JSON.parse(text) as typeof body;
@@ -178,8 +227,12 @@ export function createFmdClient(options: FmdClientOptions): FmdClient {
     operationOf(document).kind === 'subscription' ? subscribe<R, V>(document, variables) : request<R, V>(document, variables, opts),
   );
 
+  // The generator names methods after the operations (`Builds`); the client after the root
+  // fields they query (`builds`).
+  const operations = Object.fromEntries(Object.entries(sdk).map(([name, method]) => [name.charAt(0).toLowerCase() + name.slice(1), method])) as FmdOperations;
+
   return {
-    ...sdk,
+    ...operations,
     endpoint,
     request,
     subscribe,
@@ -189,6 +242,22 @@ export function createFmdClient(options: FmdClientOptions): FmdClient {
       await c?.dispose();
     },
   };
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(done, ms);
+    function done() {
+      signal?.removeEventListener('abort', abort);
+      resolve();
+    }
+    function abort() {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    }
+    signal?.addEventListener('abort', abort, { once: true });
+  });
 }
 
 function isCloseEvent(e: unknown): e is { code: number; reason: string } {

@@ -23,7 +23,7 @@ const viewerQuery = '{ viewer { name scopes tokenId } }';
 async function createToken(input: Record<string, unknown>, token?: string) {
   const res = await s.gql(
     `mutation($input: CreateTokenInput!) { createToken(input: $input) {
-       __typename ... on CreateTokenPayload { token apiToken { tokenId name prefixes repos scopes } }
+       __typename ... on CreateTokenPayload { token apiToken { tokenId name prefixes repos scopes parentTokenId parent { tokenId name } } }
        ... on Error { message errorType } } }`,
     { input },
     token,
@@ -57,10 +57,19 @@ test('the admin token answers viewer; no token and bad tokens are refused with t
 test('a revoked token is refused, and so are tokens created from it', async () => {
   const parent = await createToken({ name: 'ci', scopes: ['build', 'upload', 'tokenmanagement'], durationSeconds: 3600, prefixes: ['org.example'] });
   const child = await createToken({ name: 'child', scopes: ['build'], durationSeconds: 600 }, parent.token);
-  // flat-manager names a subset token "<parent name>/<name>"
-  assert.equal(child.apiToken.name, 'bootstrap admin token/ci/child');
+  // A token keeps the name it was given; the token it came from is its parent, shown apart.
+  assert.equal(parent.apiToken.name, 'ci');
+  assert.deepEqual([parent.apiToken.parent?.name, parent.apiToken.parent?.tokenId], ['bootstrap admin token', parent.apiToken.parentTokenId]);
+  assert.equal(child.apiToken.name, 'child');
+  assert.deepEqual([child.apiToken.parentTokenId, child.apiToken.parent?.name], [parent.apiToken.tokenId, 'ci']);
   assert.deepEqual(child.apiToken.prefixes, ['org.example']);
-  assert.equal((await s.gql(viewerQuery, {}, child.token)).body.data.viewer.name, 'bootstrap admin token/ci/child');
+  assert.equal((await s.gql(viewerQuery, {}, child.token)).body.data.viewer.name, 'child');
+  // A parent the caller may not list is named by its id only.
+  const childSeenByParent = await s.gql('query { tokens(first: 10) { edges { node { tokenId parentTokenId parent { name } } } } }', {}, parent.token);
+  const rows = childSeenByParent.body.data.tokens.edges.map((e: any) => e.node);
+  assert.deepEqual(rows.find((r: any) => r.tokenId === child.apiToken.tokenId)?.parent, { name: 'ci' });
+  const own = rows.find((r: any) => r.tokenId === parent.apiToken.tokenId);
+  assert.deepEqual([own?.parentTokenId, own?.parent], [parent.apiToken.parentTokenId, null], "the admin's token stays hidden from a non-admin");
 
   const revoke = await s.gql(
     `mutation($ids: [String!]!) { revokeTokens(input: { tokenIds: $ids }) { __typename ... on RevokeTokensPayload { revokedCount } } }`,

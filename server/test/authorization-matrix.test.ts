@@ -587,6 +587,19 @@ function rows(): Row[] {
     const leaked = victims.filter((v) => got.includes(v));
     return leaked.length ? unexpected(`sees ${leaked.length} token(s) it did not derive (e.g. ${leaked[0]})`) : allowed();
   }));
+  add('Query.tokens', 'tokens.parent: only a parent the caller may list (others by parentTokenId alone)', 'read', { scopes: tokenManagers },
+    queryProbe('{ tokens(first: 100, includeRevoked: true) { edges { node { tokenId parentTokenId parent { tokenId } } } } }', () => ({}), (d, c) => {
+      const nodes: { tokenId: string; parentTokenId: string | null; parent: { tokenId: string } | null }[] = d.tokens.edges.map((e: any) => e.node);
+      const listed = new Set(nodes.map((n) => n.tokenId));
+      const own = nodes.find((n) => n.tokenId === c.jti);
+      if (!own) return unexpected('its own token is missing');
+      for (const n of nodes) {
+        if (n.parent && n.parent.tokenId !== n.parentTokenId) return unexpected(`${n.tokenId}: parent ${n.parent.tokenId} is not parentTokenId ${n.parentTokenId}`);
+        if (n.parent && !listed.has(n.parent.tokenId)) return unexpected(`${n.tokenId}: shows parent ${n.parent.tokenId}, which it may not list`);
+        if (!n.parent && n.parentTokenId && listed.has(n.parentTokenId)) return unexpected(`${n.tokenId}: parent ${n.parentTokenId} is listed but not shown`);
+      }
+      return allowed();
+    }));
   add('Query.node', 'node(unknown id) is null', 'read', { invalid: ['hidden', 'unauthenticated'] }, queryProbe('query($id: ID!) { node(id: $id) { id } }', () => ({ id: unknownNodeId() }), (d, c) =>
     d.node === null ? (c.valid ? allowed('null') : { kind: 'hidden', detail: 'null' }) : unexpected(clip(d.node))));
   add('Query.nodes', 'nodes(one id of each Node type + an unknown id)', 'read', { invalid: ['hidden', 'unauthenticated'] },
@@ -678,6 +691,27 @@ function rows(): Row[] {
   add('Mutation.revokeTokens', 'revokeTokens(a token the caller did not derive)', 'write', { scopes: tokenManagers, also: onlyAdmins },
     mutationProbe('revokeTokens', m('revokeTokens', 'RevokeTokensInput', '... on RevokeTokensPayload { revokedCount }'), () => ({ input: { tokenIds: [fx.victimGqlRevoke.jti] } }), ['RevokeTokensPayload']), {
       afterAllowed: async () => ((await s.services.prisma.apiToken.findUnique({ where: { jti: fx.victimGqlRevoke.jti } }))?.revokedAt ? null : 'the token was not revoked'),
+    });
+  const preRevoked = new Map<Caller, string>();
+  add('Mutation.revokeTokens', 'revokeTokens(an id fmd never saw): admins pre-revoke it, answered apart', 'write', { scopes: tokenManagers, also: onlyAdmins },
+    async (c) => {
+      const jti = randomUUID();
+      preRevoked.set(c, jti);
+      const r = await gql(c, m('revokeTokens', 'RevokeTokensInput', '... on RevokeTokensPayload { revokedCount preRevokedTokenIds }'), { input: { tokenIds: [jti] } });
+      if (r.errors?.length) return gqlRefusal(r.errors);
+      const res = r.data?.revokeTokens;
+      if (res?.__typename === 'NotFoundError') return { kind: 'hidden', detail: res.message };
+      if (res?.__typename === 'ForbiddenError') return { kind: 'forbidden', detail: res.message };
+      const ok = res?.__typename === 'RevokeTokensPayload' && res.revokedCount === 0 && res.preRevokedTokenIds.length === 1 && res.preRevokedTokenIds[0] === jti;
+      return ok ? allowed() : unexpected(clip(res));
+    },
+    {
+      afterAllowed: async () => {
+        const rows = await s.services.prisma.apiToken.findMany({ where: { jti: { in: [...preRevoked.values()] } } });
+        const admins = callers.filter((c) => c.valid && isAdmin(c)).map((c) => preRevoked.get(c));
+        if (rows.some((r) => !admins.includes(r.jti))) return 'a refused caller left a row for an id it named';
+        return rows.length === admins.length && rows.every((r) => r.revokedAt) ? null : 'an admin-named id has no revoked row';
+      },
     });
   const ownChild = new Map<Caller, string>();
   const mintChildren = async () => {

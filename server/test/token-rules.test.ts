@@ -31,7 +31,7 @@ async function createToken(input: Record<string, unknown>, token?: string): Prom
 }
 
 const revokeGql = (ids: string[], token: string) =>
-  s.gql(`mutation($ids: [String!]!) { revokeTokens(input: { tokenIds: $ids }) { __typename ... on RevokeTokensPayload { revokedCount } ... on Error { message errorType } } }`, { ids }, token);
+  s.gql(`mutation($ids: [String!]!) { revokeTokens(input: { tokenIds: $ids }) { __typename ... on RevokeTokensPayload { revokedCount preRevokedTokenIds } ... on Error { message errorType } } }`, { ids }, token);
 const revokeRest = (ids: string[], token: string) => request('POST', `${s.url}/api/v1/tokens/revoke`, { token, json: { token_ids: ids } });
 const getList = async (ids: string[], token: string) => {
   const r = await request('POST', `${s.url}/api/v1/tokens/get_list`, { token, json: { token_ids: ids } });
@@ -96,6 +96,16 @@ test('a non-admin tokenmanagement token sees, lists and revokes only its own tok
   assert.equal((await revokeRest([preRevoked], s.adminToken)).status, 204);
   const minted = await signClaims({ sub: '', scope: ['build'], prefixes: [], apps: [], repos: [], exp: now() + 600, name: 'later', jti: preRevoked }, secretKey(s.secret));
   assert.equal(await works(minted), false);
+
+  // Over GraphQL an admin is told which ids fmd had never seen (pre-revoked on purpose, or a
+  // typo), apart from the known tokens it revoked; an id revoked before counts as neither.
+  const victim = await createToken({ name: 'victim', scopes: ['build'], durationSeconds: 600 });
+  const typo = `${victim.tokenId.slice(0, -1)}x`;
+  const both = await revokeGql([victim.tokenId, typo, preRevoked], s.adminToken);
+  assert.deepEqual(both.body.data.revokeTokens, { __typename: 'RevokeTokensPayload', revokedCount: 1, preRevokedTokenIds: [typo] });
+  assert.equal(await works(victim.token), false);
+  const again = await revokeGql([victim.tokenId], s.adminToken);
+  assert.deepEqual(again.body.data.revokeTokens, { __typename: 'RevokeTokensPayload', revokedCount: 0, preRevokedTokenIds: [] });
 });
 
 test('repo names are case-sensitive: a token for STABLE reaches neither stable nor its builds', async () => {

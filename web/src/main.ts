@@ -58,7 +58,7 @@ async function connect(connection: Connection): Promise<void> {
   const client = createFmdClient(connection);
   let viewer: ViewerQuery['viewer'];
   try {
-    viewer = (await client.Viewer()).viewer;
+    viewer = (await client.viewer()).viewer;
   } catch (err) {
     await client.close();
     showConnect(describeError(err));
@@ -73,7 +73,7 @@ async function connect(connection: Connection): Promise<void> {
 
   const refreshTokens = async () => {
     try {
-      const { tokens } = await client.Tokens({ first: 100, includeRevoked: showRevoked.checked });
+      const { tokens } = await client.tokens({ first: 100, includeRevoked: showRevoked.checked });
       tokensBody.replaceChildren(...tokens.edges.map((e) => tokenRow(e.node)));
       status.textContent = `${tokens.totalCount} token${tokens.totalCount === 1 ? '' : 's'}${tokens.pageInfo.hasNextPage ? ' (showing the newest 100)' : ''}`;
       status.className = 'muted';
@@ -88,7 +88,7 @@ async function connect(connection: Connection): Promise<void> {
     revoke.onclick = async () => {
       if (!confirm(`Revoke "${t.name}"? Tokens created from it stop working too.`)) return;
       try {
-        const { revokeTokens: r } = await client.RevokeTokens({ input: { tokenIds: [t.tokenId] } });
+        const { revokeTokens: r } = await client.revokeTokens({ input: { tokenIds: [t.tokenId] } });
         if (isErrorResult(r)) throw new Error(r.message);
         await refreshTokens();
       } catch (err) {
@@ -107,7 +107,7 @@ async function connect(connection: Connection): Promise<void> {
   };
 
   // Live changes: each event is listed and refreshes the table.
-  const events = client.TokensChanged();
+  const events = client.tokensChanged();
   const iterator = events[Symbol.asyncIterator]();
   let stopped = false;
   void (async () => {

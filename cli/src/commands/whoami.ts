@@ -3,10 +3,10 @@ import type { ViewerQuery } from '@fmd/sdk';
 
 export default class Whoami extends FmdCommand<typeof Whoami> {
   static override description = 'Show who the token belongs to and what it may do.';
-  static override examples = ['<%= config.bin %> whoami --url http://localhost:8080 --token $FMD_TOKEN', 'FMD_TOKEN=... <%= config.bin %> whoami --json'];
+  static override examples = ['<%= config.bin %> whoami --url http://localhost:8080 --token $FMDC_TOKEN', 'FMDC_TOKEN=... <%= config.bin %> whoami --json'];
 
   async run(): Promise<ViewerQuery['viewer']> {
-    const { viewer } = await this.client().Viewer();
+    const { viewer } = await this.client().viewer();
     const any = (list: string[]) => (list.length === 0 || list.includes('') ? 'any' : list.join(', '));
     const who = viewer.user ? `${viewer.user.name}${viewer.user.isAdmin ? ' (admin)' : ''}` : 'no user';
     this.log(`${who}, token ${viewer.name ? `"${viewer.name}" ` : ''}${viewer.tokenId ?? '(no jti)'}`);

@@ -4,9 +4,9 @@ import { countFor, startCount } from './connections.ts';
 import type { GraphQLContext } from './context.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
 import { topics } from '../domain/events.ts';
-import { allScopes } from '../domain/tokens/claims.ts';
+import { allScopes, hasScope } from '../domain/tokens/claims.ts';
 import type { ApiToken } from '../generated/prisma/client.ts';
-import type { TokenChange } from '../domain/tokens/service.ts';
+import type { Revocation, TokenChange } from '../domain/tokens/service.ts';
 
 const managerScopes = ['tokenmanagement', 'admin'] as const;
 const tokenManagers = { anyScope: managerScopes } as const;
@@ -29,10 +29,23 @@ export const ApiTokenRef = builder.prismaNode('ApiToken', {
     revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     external: t.exposeBoolean('external', { description: 'true when minted outside fmd (same secret) and first seen on a request' }),
-    parentTokenId: t.exposeString('parentJti', { nullable: true }),
+    parentTokenId: t.exposeString('parentJti', { nullable: true, description: 'the `tokenId` of the token this one was created from (createToken, token_subset)' }),
     owner: t.relation('owner', { nullable: true }),
   }),
 });
+
+builder.prismaObjectField('ApiToken', 'parent', (t) =>
+  t.prismaField({
+    type: 'ApiToken',
+    nullable: true,
+    description: 'the token this one was created from, when you may list it (`tokens`); `parentTokenId` names it either way',
+    resolve: async (query, row, _args, ctx) => {
+      // createToken answers callers that may not list tokens at all: to them no parent is visible.
+      if (row.parentJti === null || !managerScopes.some((s) => hasScope(ctx.viewer!.claims, s))) return null;
+      return ctx.services.prisma.apiToken.findFirst({ ...query, where: { AND: [{ jti: row.parentJti }, await ctx.services.tokens.visibleTokensWhere(ctx.viewer!)] } });
+    },
+  }),
+);
 
 async function tokenFilter(ctx: GraphQLContext, includeRevoked: boolean | null | undefined) {
   return { AND: [await ctx.services.tokens.visibleTokensWhere(ctx.viewer!), includeRevoked ? {} : { revokedAt: null }] };
@@ -77,7 +90,7 @@ const CreateTokenPayload = builder.objectRef<{ token: string; row: ApiToken }>('
 builder.mutationField('createToken', (t) =>
   t.field({
     type: CreateTokenPayload,
-    description: "Mints a token with at most your own rights (flat-manager's token_subset).",
+    description: "Mints a token with at most your own rights (flat-manager's token_subset rule), named as given; the token you used is its `parent`.",
     authScopes: { authenticated: true },
     errors: { types: [ForbiddenError, InvalidInputError] },
     args: { input: t.arg({ type: CreateTokenInput, required: true }) },
@@ -102,21 +115,27 @@ const RevokeTokensInput = builder.inputType('RevokeTokensInput', {
   fields: (t) => ({ tokenIds: t.stringList({ required: true, description: 'jti values' }) }),
 });
 
-const RevokeTokensPayload = builder.objectRef<{ revokedCount: number }>('RevokeTokensPayload').implement({
-  fields: (t) => ({ revokedCount: t.exposeInt('revokedCount') }),
+const RevokeTokensPayload = builder.objectRef<Revocation>('RevokeTokensPayload').implement({
+  fields: (t) => ({
+    revokedCount: t.exposeInt('revokedCount', { description: 'tokens fmd knew that this revoked (ones revoked before are not counted)' }),
+    preRevokedTokenIds: t.exposeStringList('preRevokedTokenIds', {
+      description:
+        'ids fmd had never seen (admins only): recorded as revoked, so that a token minted elsewhere with one of them is refused when it shows up. A mistyped id lands here too.',
+    }),
+  }),
 });
 
 builder.mutationField('revokeTokens', (t) =>
   t.field({
     type: RevokeTokensPayload,
     description:
-      'Revokes tokens by id; tokens created from them stop working too, on every transport (open WebSocket operations end). Admins may revoke any id, even one fmd has not seen yet; others only tokens they may list (`tokens`), any other id is not found.',
+      'Revokes tokens by id; tokens created from them stop working too, on every transport (open WebSocket operations end). Admins may revoke any id, even one fmd has not seen yet (answered apart, in `preRevokedTokenIds`); others only tokens they may list (`tokens`), any other id is not found and nothing is revoked.',
     authScopes: { authenticated: true },
     errors: { types: [ForbiddenError, InvalidInputError, NotFoundError] },
     args: { input: t.arg({ type: RevokeTokensInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       if (input.tokenIds.length === 0) throw new InvalidInputError('name at least one token id', 'tokenIds');
-      return { revokedCount: await ctx.services.tokens.revoke(ctx.viewer!, input.tokenIds) };
+      return ctx.services.tokens.revoke(ctx.viewer!, input.tokenIds);
     },
   }),
 );

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { generateSigningKey, exportPublicKey } from '../domain/keys/pgp.ts';
 import { buildTestRuntime, defaultArch, PLATFORM_ID, tempDir } from '../../test/kit/flatpak-fixtures.ts';
 import { runTool } from './exec.ts';
-import { parseVarDict, serializeVarDict, unwrap, variant } from './gvariant.ts';
+import { parseVarDict, serializeVarDict, unwrap, variant } from '@fmd/sdk/ostree';
 import * as ostree from './ostree.ts';
 import {
   commitObjectPath,

@@ -50,7 +50,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import * as openpgp from 'openpgp';
-import { parseVarDict, serializeVarDict, unwrap, variant, type VarDict } from './gvariant.ts';
+import { parseVarDict, serializeVarDict, unwrap, variant, type VarDict } from '@fmd/sdk/ostree';
 import { buildUpdateRepo } from './flatpak.ts';
 import { assertCommitId, type ToolRunOptions } from './ostree.ts';
 

@@ -11,12 +11,10 @@
 // is not implemented). Objects are found by walking the commits' trees in the repo, as
 // libostree's RepoCommitTraverseIter does for the real client.
 import http from 'node:http';
-import { existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
-import { parse, type GValue } from '../../src/ostree/gvariant.ts';
+import { deltasToUpload, localNeededFiles, localNeededMetadata, objectPath } from '@fmd/sdk/ostree';
 
 export const UPLOAD_CHUNK_LIMIT = 4 * 1024 * 1024;
 const crlf = Buffer.from('\r\n');
@@ -68,72 +66,9 @@ export function request(method: string, url: string, o: { token?: string; json?:
   });
 }
 
-// --- objects of a commit ------------------------------------------------------------------------
-
-const hex = (b: GValue) => Buffer.from(b as Uint8Array).toString('hex');
-const objPath = (repo: string, name: string) => path.join(repo, 'objects', name.slice(0, 2), name.slice(2));
-const readDirtree = async (repo: string, tree: string) =>
-  parse('(a(say)a(sayay))', await readFile(objPath(repo, `${tree}.dirtree`))) as [GValue[][], GValue[][]];
-
-/** flat-manager-client's local_needed_metadata: the commits, and every dirtree and dirmeta under them. */
-export async function localNeededMetadata(repo: string, commits: Iterable<string>): Promise<string[]> {
-  const objects = new Set<string>();
-  const walk = async (tree: string, meta: string): Promise<void> => {
-    objects.add(`${meta}.dirmeta`);
-    if (objects.has(`${tree}.dirtree`)) return;
-    objects.add(`${tree}.dirtree`);
-    for (const [, t, m] of (await readDirtree(repo, tree))[1]) await walk(hex(t!), hex(m!));
-  };
-  for (const commit of commits) {
-    objects.add(`${commit}.commit`);
-    const [, , , , , , rootTree, rootMeta] = parse('(a{sv}aya(say)sstayay)', await readFile(objPath(repo, `${commit}.commit`))) as GValue[];
-    await walk(hex(rootTree!), hex(rootMeta!));
-  }
-  return [...objects];
-}
-
-/** flat-manager-client's local_needed_files: the files directly in the given dirtrees (other names are skipped). */
-export async function localNeededFiles(repo: string, metadata: readonly string[]): Promise<string[]> {
-  const files = new Set<string>();
-  for (const name of metadata) {
-    if (!name.endsWith('.dirtree')) continue;
-    for (const [, csum] of (await readDirtree(repo, name.slice(0, -'.dirtree'.length)))[0]) files.add(`${hex(csum!)}.filez`);
-  }
-  return [...files];
-}
-
-/** Every object a commit needs, metadata and files apart. */
-export async function commitObjects(repo: string, commit: string): Promise<{ metadata: string[]; files: string[] }> {
-  const metadata = await localNeededMetadata(repo, [commit]);
-  return { metadata, files: await localNeededFiles(repo, metadata) };
-}
-
-// --- static deltas --------------------------------------------------------------------------------
-
-/** A delta name part as ostree writes it: the checksum's bytes in base64 with `_` for `/`, no padding. */
-export const deltaNamePart = (checksum: string) => Buffer.from(checksum, 'hex').toString('base64').replaceAll('/', '_').replace(/=$/, '');
-/** flat-manager-client's delta_name_encode: `[<from>-]<to>` in hex to the on-disk name. */
-export const deltaNameEncode = (delta: string) => delta.split('-').map(deltaNamePart).join('-');
-const deltaNameDecodePart = (part: string) => Buffer.from(part.replaceAll('_', '/'), 'base64').toString('hex');
-
-/** libostree's list_static_delta_names: `deltas/<2>/<rest>` directories with a superblock, as `[<from>-]<to>` in hex. */
-export async function listStaticDeltaNames(repo: string): Promise<string[]> {
-  const names: string[] = [];
-  const top = path.join(repo, 'deltas');
-  if (!existsSync(top)) return names;
-  for (const a of await readdir(top)) {
-    if (a.length !== 2) continue;
-    for (const rest of await readdir(path.join(top, a))) {
-      if (!existsSync(path.join(top, a, rest, 'superblock'))) continue;
-      names.push(`${a}${rest}`.split('-').map(deltaNameDecodePart).join('-'));
-    }
-  }
-  return names;
-}
-
-/** Python's fnmatch for `*` and `?` (what --ignore-delta globs use). */
-const fnmatch = (name: string, glob: string) =>
-  new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.')}$`).test(name);
+// The object walk (libostree's RepoCommitTraverseIter for the real client) and the static
+// delta names live in the SDK (`@fmd/sdk/ostree`), shared with `fmdc push`.
+export { commitObjects, deltaNameEncode } from '@fmd/sdk/ostree';
 
 // --- the client ---------------------------------------------------------------------------------
 
@@ -236,7 +171,7 @@ export class FlatManagerClient {
     let req: UploadFile[] = [];
     let total = 0;
     for (const name of names) {
-      const named = { name, path: objPath(repo, name) };
+      const named = { name, path: objectPath(repo, name) };
       const size = (await stat(named.path)).size;
       if (total + size > UPLOAD_CHUNK_LIMIT) {
         let next: UploadFile[];
@@ -264,19 +199,7 @@ export class FlatManagerClient {
    * file of it as `<name>.<part>.delta`, all in one request. Answers the part names sent.
    */
   async uploadDeltas(buildUrl: string, repo: string, refs: Record<string, string>, ignoreDelta: readonly string[] = []): Promise<string[]> {
-    const deltas = await listStaticDeltaNames(repo);
-    if (!deltas.length) return [];
-    const req: UploadFile[] = [];
-    for (const [ref, commit] of Object.entries(refs)) {
-      const parts = ref.split('/');
-      if (parts.length !== 4 || (parts[0] !== 'app' && parts[0] !== 'runtime') || ignoreDelta.some((g) => fnmatch(parts[1]!, g))) continue;
-      for (const delta of deltas) {
-        if (delta !== commit) continue;
-        const name = deltaNameEncode(delta);
-        const dir = path.join(repo, 'deltas', name.slice(0, 2), name.slice(2));
-        for (const part of await readdir(dir)) req.push({ name: `${name}.${part}.delta`, path: path.join(dir, part) });
-      }
-    }
+    const req: UploadFile[] = await deltasToUpload(repo, refs, ignoreDelta);
     if (req.length) this.check(await this.uploadFiles(buildUrl, req), 'upload deltas');
     return req.map((f) => f.name);
   }

@@ -2,12 +2,15 @@ import { Args, Flags } from '@oclif/core';
 import { isErrorResult, type ApiTokenFieldsFragment } from '@fmd/sdk';
 import { FmdCommand, exitCodes } from '../../base-command.ts';
 import { parseDuration } from '../../duration.ts';
+import { when } from '../../output.ts';
 
 export default class TokenCreate extends FmdCommand<typeof TokenCreate> {
-  static override description = 'Create a token with at most the rights of your own. Prints the token (shown only once).';
+  static override description =
+    'Create a token with at most the rights of your own.\n\nThe token is named as you say; the token you use is its parent (revoking the parent revokes it too). Prints just the token on stdout (shown only this once), the details on stderr.';
   static override examples = [
     '<%= config.bin %> token create ci-upload --scope build --scope upload --prefix org.example --duration 30d',
-    'FMD_TOKEN=$(<%= config.bin %> token create reader --scope download --repo stable)',
+    'FMDC_TOKEN=$(<%= config.bin %> token create reader --scope download --repo stable)',
+    '<%= config.bin %> token create uploader --scope upload --app org.example.App --duration 1h --json',
   ];
 
   static override args = {
@@ -29,14 +32,18 @@ export default class TokenCreate extends FmdCommand<typeof TokenCreate> {
     if (durationSeconds === undefined) {
       this.error(`--duration ${duration} is not a duration.`, { exit: exitCodes.usage, suggestions: ['Use a number with a unit: 30d, 12h, 90m, 1w, 1y, or plain seconds.'] });
     }
-    const { createToken: result } = await this.client().CreateToken({
+    const { createToken: result } = await this.client().createToken({
       input: { name, scopes: scope, durationSeconds, ...(prefix && { prefixes: prefix }), ...(app && { apps: app }), ...(repo && { repos: repo }) },
     });
     if (isErrorResult(result)) this.failWith(result);
     const { token, apiToken } = result;
     // The token alone goes to stdout, so that `$(fmdc token create ...)` captures just it.
     this.log(token);
-    this.logToStderr(`created ${apiToken.tokenId} "${apiToken.name}" (${apiToken.scopes.join(', ')}), expires ${apiToken.expiresAt ?? 'never'}; the token is shown only this once.`);
+    if (!this.jsonEnabled()) {
+      this.logToStderr(`created token ${apiToken.tokenId} "${apiToken.name}" (${apiToken.scopes.join(', ')}), expires ${apiToken.expiresAt ? when(apiToken.expiresAt) : 'never'}; it is shown only this once.`);
+      if (apiToken.parentTokenId) this.logToStderr(`parent: ${apiToken.parentTokenId}${apiToken.parent ? ` "${apiToken.parent.name}"` : ''} (revoking it revokes this one too)`);
+    }
     return { token, apiToken };
   }
 }
+

@@ -1,27 +1,43 @@
 import { Flags } from '@oclif/core';
 import type { ApiTokenFieldsFragment } from '@fmd/sdk';
 import { FmdCommand } from '../../base-command.ts';
+import { table, when } from '../../output.ts';
+import { fetchPages, morePages, pageFlags, type Page } from '../../pages.ts';
 
 export default class TokenList extends FmdCommand<typeof TokenList> {
-  static override description = 'List the tokens you may manage, newest first.';
-  static override examples = ['<%= config.bin %> token list', '<%= config.bin %> token list --all --limit 100 --json'];
+  static override description = 'List the tokens you may manage, newest first: all for admins, else yours and those created from it.';
+  static override examples = ['<%= config.bin %> token list', '<%= config.bin %> token list --revoked --all --json | jq -r ".nodes[].tokenId"'];
 
   static override flags = {
-    all: Flags.boolean({ description: 'include revoked tokens', default: false }),
-    limit: Flags.integer({ description: 'tokens per page', default: 50, min: 1, max: 500 }),
-    after: Flags.string({ description: 'continue after this cursor (printed when there are more)' }),
+    revoked: Flags.boolean({ description: 'include revoked tokens', default: false }),
+    ...pageFlags,
   };
 
-  async run(): Promise<{ totalCount: number; tokens: ApiTokenFieldsFragment[]; hasNextPage: boolean; endCursor: string | null }> {
-    const { all, limit, after } = this.flags;
-    const { tokens } = await this.client().Tokens({ first: limit, includeRevoked: all, ...(after && { after }) });
-    const rows = tokens.edges.map((e) => e.node);
-    for (const t of rows) {
-      const state = t.revokedAt ? 'revoked' : t.expiresAt && Date.parse(t.expiresAt) < Date.now() ? 'expired' : `expires ${t.expiresAt ?? 'never'}`;
-      this.log(`${t.tokenId}  ${t.name}  [${t.scopes.join(',')}]  ${state}`);
-    }
-    if (rows.length === 0) this.log(all ? 'no tokens' : 'no active tokens (--all shows revoked ones)');
-    if (tokens.pageInfo.hasNextPage && tokens.pageInfo.endCursor) this.log(`${tokens.totalCount} in all; more with --after ${tokens.pageInfo.endCursor}`);
-    return { totalCount: tokens.totalCount, tokens: rows, hasNextPage: tokens.pageInfo.hasNextPage, endCursor: tokens.pageInfo.endCursor };
+  async run(): Promise<Page<ApiTokenFieldsFragment>> {
+    const { revoked } = this.flags;
+    const page = await fetchPages(this.flags, async (p) => (await this.client().tokens({ ...p, includeRevoked: revoked })).tokens);
+    const now = Date.now();
+    this.log(
+      table(
+        page.nodes,
+        [
+          { header: 'id', get: (t) => t.tokenId },
+          { header: 'name', get: (t) => t.name },
+          { header: 'scopes', get: (t) => t.scopes.join(',') },
+          { header: 'owner', get: (t) => t.owner?.name },
+          // The parent's name when you may see it; its id otherwise.
+          { header: 'parent', get: (t) => t.parent?.name ?? t.parentTokenId },
+          { header: 'last used', get: (t) => when(t.lastUsedAt) },
+          {
+            header: 'state',
+            get: (t) => (t.revokedAt ? `revoked ${when(t.revokedAt)}` : t.expiresAt && Date.parse(t.expiresAt) < now ? 'expired' : `expires ${t.expiresAt ? when(t.expiresAt) : 'never'}`),
+          },
+        ],
+        revoked ? 'no tokens' : 'no active tokens (--revoked shows revoked ones)',
+      ),
+    );
+    const more = morePages(page, `fmdc token list${revoked ? ' --revoked' : ''}`);
+    if (more) this.log(more);
+    return page;
   }
 }

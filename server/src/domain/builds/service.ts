@@ -24,12 +24,13 @@ import { requireBuildAccess, requireClaims, requirePrefix, requireRepo, visibleB
 import { change, gitBuildingStates, refusal, requireStep, whereFrom, type BuildStep, type BuildStepName } from './lifecycle.ts';
 import { BuildBusyError, checkStatusFromWire } from './states.ts';
 import { MissingObjectsAnswerer } from './missing-objects.ts';
+import { UploadWorkers } from './upload-workers.ts';
 import {
   checkFreeSpace,
   defaultUploadLimits,
   initRepoWithParent,
   removeUploadTemps,
-  storeUpload,
+  receiveUpload,
   type UploadLimits,
   type UploadPart,
 } from './upload-store.ts';
@@ -60,6 +61,10 @@ export type BuildFilter = {
   createdBefore?: Date | null;
 };
 
+/** Bounds on the objects of one upload request being verified and written side by side. */
+const MAX_UPLOAD_IN_FLIGHT_BYTES = 32 * 1024 ** 2;
+const MAX_UPLOAD_IN_FLIGHT_OBJECTS = 256;
+
 /** An upload temp file nobody wrote to for this long is dead, whoever wrote it. */
 const STALE_UPLOAD_MS = 60 * 60_000;
 
@@ -86,6 +91,7 @@ export class BuildService {
   /** a build became READY (committed, every check passed): what auto-publish waits for */
   readonly ready = new Listeners<[buildId: number]>();
   private readonly missing = new MissingObjectsAnswerer();
+  private readonly uploadWorkers = new UploadWorkers();
 
   constructor(deps: { prisma: PrismaClient; config: FmdConfig; repos: RepoService; jobs: JobQueue; events: EventBus; log: Logger }) {
     this.prisma = deps.prisma;
@@ -102,8 +108,8 @@ export class BuildService {
   }
 
   /** Stops the missing_objects worker thread, if one was started. */
-  close(): Promise<void> {
-    return this.missing.close();
+  async close(): Promise<void> {
+    await Promise.all([this.missing.close(), this.uploadWorkers.close()]);
   }
 
   uploadPath(id: number): string {
@@ -280,16 +286,40 @@ export class BuildService {
     await checkFreeSpace(upload, declaredBytes, this.limits);
     const sizes: number[] = [];
     const madeDirs = new Set<string>();
+    // Each part is read to its end, then verified and written while the next ones are read
+    // (receiveUpload); at most this much is in flight. The first part that fails, in request
+    // order, is the answer, once every other has settled (stored, or removed).
+    const pending = new Set<Promise<void>>();
+    let inFlightBytes = 0;
+    let failure: { index: number; err: unknown } | null = null;
     let sinceCheck = 0;
-    for await (const part of parts) {
-      const size = await storeUpload(upload, part, this.limits, madeDirs);
-      sizes.push(size);
-      sinceCheck += size;
-      if (sinceCheck > 64 * 1024 ** 2) {
-        sinceCheck = 0;
-        await checkFreeSpace(upload, 0, this.limits);
+    try {
+      for await (const part of parts) {
+        const index = sizes.length;
+        const { size, stored } = await receiveUpload(upload, part, this.limits, { madeDirs, store: (job) => this.uploadWorkers.store(job) });
+        sizes.push(size);
+        inFlightBytes += size;
+        const settled: Promise<void> = stored
+          .catch((err: unknown) => {
+            if (!failure || index < failure.index) failure = { index, err };
+          })
+          .finally(() => {
+            inFlightBytes -= size;
+            pending.delete(settled);
+          });
+        pending.add(settled);
+        while (!failure && (inFlightBytes > MAX_UPLOAD_IN_FLIGHT_BYTES || pending.size > MAX_UPLOAD_IN_FLIGHT_OBJECTS)) await Promise.race(pending);
+        if (failure) break;
+        sinceCheck += size;
+        if (sinceCheck > 64 * 1024 ** 2) {
+          sinceCheck = 0;
+          await checkFreeSpace(upload, 0, this.limits);
+        }
       }
+    } finally {
+      await Promise.all(pending);
     }
+    if (failure) throw (failure as { err: unknown }).err;
     return sizes;
   }
 

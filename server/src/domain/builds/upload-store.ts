@@ -3,7 +3,7 @@
 // temp file while the verifier checks it against its name; only a verified, complete object is
 // renamed into place, so a bad or interrupted upload never leaves anything behind, and the same
 // object uploaded twice (or by two requests at once) ends up as one good file.
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -18,7 +18,7 @@ import {
   ObjectVerificationError,
   parseDeltaPartName,
   parseObjectName,
-  type ObjectVerifier,
+  type ObjectType,
 } from '../../ostree/objects.ts';
 import * as ostree from '../../ostree/ostree.ts';
 
@@ -38,16 +38,16 @@ export const defaultUploadLimits: UploadLimits = {
 export type UploadPart = { filename: string; body: AsyncIterable<Buffer> };
 
 /** What an uploaded file name designates, and where it goes in the upload repo. */
-export type UploadTarget = { relativePath: string; verifier: ObjectVerifier | null };
+export type UploadTarget = { relativePath: string; object: { type: ObjectType; checksum: string } | null };
 
 export function uploadTarget(filename: string): UploadTarget {
   try {
     if (filename.endsWith('.delta')) {
       // Delta parts carry their own checksums inside the superblock; `build-commit-from` does not use them.
-      return { relativePath: parseDeltaPartName(filename).relativePath, verifier: null };
+      return { relativePath: parseDeltaPartName(filename).relativePath, object: null };
     }
-    const { checksum, type } = parseObjectName(filename);
-    return { relativePath: objectRelativePath(checksum, type), verifier: createObjectVerifier(type, checksum) };
+    const object = parseObjectName(filename);
+    return { relativePath: objectRelativePath(object.checksum, object.type), object };
   } catch (err) {
     if (err instanceof InvalidObjectNameError) throw new InvalidInputError(err.message, 'filename');
     throw err;
@@ -178,25 +178,40 @@ export async function checkFreeSpace(dir: string, needed: number, limits: Upload
  * is written, then renamed into place. Returns the number of bytes stored.
  */
 export async function storeUpload(uploadRepo: string, part: UploadPart, limits: UploadLimits, madeDirs?: Set<string>): Promise<number> {
+  const { size, stored } = await receiveUpload(uploadRepo, part, limits, { madeDirs });
+  await stored;
+  return size;
+}
+
+/**
+ * Reads one part to its end and starts storing it: `stored` settles once the object is verified
+ * and in place, or rejects having left nothing behind. The caller may read the next part
+ * meanwhile, so that the objects of one request are verified and written side by side while the
+ * request is still arriving, and little is left to do when its last byte lands.
+ *
+ * Most objects are small: they are held in memory (as the request's own buffers) until their
+ * last byte, then verified and written in one go by `store` (the upload workers' threads, or
+ * `storeVerified` here). Larger ones are verified as they stream through a temp file, before
+ * this resolves.
+ */
+export async function receiveUpload(
+  uploadRepo: string,
+  part: UploadPart,
+  limits: UploadLimits,
+  o: { madeDirs?: Set<string>; store?: (job: StoreJob) => Promise<void> } = {},
+): Promise<{ size: number; stored: Promise<void> }> {
   const target = uploadTarget(part.filename);
   const dest = path.join(uploadRepo, target.relativePath);
   const tmp = path.join(uploadRepo, 'tmp', tempName());
-  const ensureDir = () => {
-    const dir = path.dirname(dest);
-    if (!madeDirs?.has(dir)) {
-      mkdirSync(dir, { recursive: true });
-      madeDirs?.add(dir);
-    }
-  };
-  // Most objects are small: they are held in memory (as the request's own buffers, not copied)
-  // until their last byte, verified in one go, then written and renamed with synchronous calls
-  // (microseconds each), which is far cheaper than a thread-pool round trip per file operation.
-  // Larger ones are verified as they stream through a temp file.
+  const rejected = (err: unknown) =>
+    err instanceof ObjectVerificationError ? new InvalidInputError(`rejected ${part.filename}: ${err.message}`, 'file') : err;
   const buffered: Buffer[] = [];
   let size = 0;
   let fh: Awaited<ReturnType<typeof open>> | undefined;
+  let streamed = false;
   let done = false;
   try {
+    const verifier = target.object && createObjectVerifier(target.object.type, target.object.checksum);
     for await (const chunk of part.body) {
       size += chunk.length;
       if (size > limits.maxObjectBytes) throw new InvalidInputError(`${part.filename} is larger than ${limits.maxObjectBytes} bytes`, 'file');
@@ -205,50 +220,89 @@ export async function storeUpload(uploadRepo: string, part: UploadPart, limits: 
         continue;
       }
       if (!fh) {
+        streamed = true;
         fh = await open(tmp, 'wx', 0o644);
         for (const b of buffered.splice(0)) {
-          if (target.verifier) await target.verifier.update(b);
+          if (verifier) await verifier.update(b);
           await fh.write(b);
         }
       }
-      if (target.verifier) await target.verifier.update(chunk);
+      if (verifier) await verifier.update(chunk);
       await fh.write(chunk);
     }
-    const bytes = fh ? null : buffered.length === 1 ? buffered[0]! : Buffer.concat(buffered, size);
-    if (target.verifier) {
-      if (bytes) await target.verifier.update(bytes);
-      await target.verifier.finish();
-    }
-    ensureDir();
     if (fh) {
+      if (verifier) await verifier.finish();
+      ensureDir(dest, o.madeDirs);
       await fh.close();
       fh = undefined;
-    } else {
-      writeFileSync(tmp, bytes!, { mode: 0o644, flag: 'wx' });
+      renameSync(tmp, dest);
+      done = true;
+      return { size, stored: Promise.resolve() };
     }
-    renameSync(tmp, dest);
-    done = true;
-    return size;
   } catch (err) {
-    if (err instanceof ObjectVerificationError) throw new InvalidInputError(`rejected ${part.filename}: ${err.message}`, 'file');
-    throw err;
+    throw rejected(err);
   } finally {
-    if (!done) {
+    if (streamed && !done) {
       await fh?.close().catch(() => undefined);
       await unlink(tmp).catch(() => undefined);
     }
+  }
+  // An own copy: the request's buffers are shared with other parts, and a worker is handed this one.
+  const bytes = Buffer.allocUnsafeSlow(size); // its own ArrayBuffer, not the shared pool's
+  let at = 0;
+  for (const b of buffered) at += b.copy(bytes, at);
+  const job: StoreJob = { bytes, object: target.object, tmp, dest };
+  const stored = (o.store ? o.store(job) : Promise.resolve().then(() => storeVerified(job, o.madeDirs))).catch((err: unknown) => {
+    throw rejected(err);
+  });
+  // Handled by the caller; this only keeps a rejection that lands before it looks from being reported as unhandled.
+  stored.catch(() => undefined);
+  return { size, stored };
+}
+
+/** A small object to verify and put in place: its bytes, what its name says it is, its temp file and its place. */
+export type StoreJob = { bytes: Uint8Array; object: { type: ObjectType; checksum: string } | null; tmp: string; dest: string };
+
+/**
+ * Verifies an object held in memory against its name, then writes it to its temp file and
+ * renames it into place (synchronous calls: a small file's write and rename take microseconds,
+ * less than thread-pool round trips). Throws ObjectVerificationError for bad bytes.
+ */
+export async function storeVerified(job: StoreJob, madeDirs?: Set<string>): Promise<void> {
+  if (job.object) {
+    const verifier = createObjectVerifier(job.object.type, job.object.checksum);
+    await verifier.update(Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength));
+    await verifier.finish();
+  }
+  ensureDir(job.dest, madeDirs);
+  writeFileSync(job.tmp, job.bytes, { mode: 0o644, flag: 'wx' });
+  try {
+    renameSync(job.tmp, job.dest);
+  } catch (err) {
+    unlinkSync(job.tmp);
+    throw err;
+  }
+}
+
+function ensureDir(dest: string, madeDirs?: Set<string>): void {
+  const dir = path.dirname(dest);
+  if (!madeDirs?.has(dir)) {
+    mkdirSync(dir, { recursive: true });
+    madeDirs?.add(dir);
   }
 }
 
 /** Objects up to this size are verified in memory and written in one go. */
 const smallObjectBytes = 512 * 1024;
 
-/**
- * A temp file's name says which process writes it (pid@host): a process that was killed mid-upload
- * (kill -9, a crash) leaves its file behind, and a later start can tell it from a live upload.
- */
+// A temp file's name says which process writes it (pid@host): a process that was killed mid-upload
+// (kill -9, a crash) leaves its file behind, and a later start can tell it from a live upload.
+// A random part per process and a counter keep names apart without drawing random bytes per object.
+const tempPrefix = `upload-${process.pid}-${randomBytes(6).toString('hex')}`;
+const host = os.hostname();
+let tempCounter = 0;
 function tempName(): string {
-  return `upload-${process.pid}-${randomBytes(8).toString('hex')}@${os.hostname()}`;
+  return `${tempPrefix}${(tempCounter++).toString(16).padStart(8, '0')}@${host}`;
 }
 
 const TEMP_RE = /^upload-(?:(\d+)-[0-9a-f]+@(.+)|[0-9a-f]+)$/;

@@ -1,9 +1,9 @@
 // Reads refs and commit facts straight from an archive repo on disk: no `ostree` process per
 // ref, so listing a repo with thousands of refs, or checking a download's token type, is cheap.
 // Commit objects are immutable, so their parsed facts are cached by checksum.
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parse, unwrap, type GValue, type RawVariant } from '../../ostree/gvariant.ts';
+import { parse, readRefs, unwrap, type GValue, type RawVariant } from '@fmd/sdk/ostree';
 import { COMMIT_RE } from '../../ostree/ostree.ts';
 
 export type CommitInfo = {
@@ -87,24 +87,8 @@ export async function readCommit(repoPath: string, commit: string): Promise<Comm
   return info;
 }
 
-/** Every local ref (`refs/heads/**`) and its commit, sorted by name. */
-export async function readRefs(repoPath: string): Promise<Array<{ ref: string; commit: string }>> {
-  const heads = path.join(repoPath, 'refs', 'heads');
-  let entries: string[];
-  try {
-    entries = (await readdir(heads, { recursive: true, withFileTypes: true }))
-      .filter((d) => d.isFile())
-      .map((d) => path.relative(heads, path.join(d.parentPath, d.name)));
-  } catch {
-    return [];
-  }
-  const out: Array<{ ref: string; commit: string }> = [];
-  for (const ref of entries) {
-    const commit = (await readFile(path.join(heads, ref), 'utf8').catch(() => '')).trim();
-    if (COMMIT_RE.test(commit)) out.push({ ref: ref.split(path.sep).join('/'), commit });
-  }
-  return out.sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
-}
+/** Every local ref and its commit (read by the SDK's repo reader, which `fmdc push` uses too). */
+export { readRefs };
 
 export async function readRefInfos(repoPath: string): Promise<RefInfo[]> {
   const out: RefInfo[] = [];

@@ -35,6 +35,12 @@ export type NewToken = {
 
 type TokenRow = Pick<ApiToken, 'jti' | 'ownerId' | 'revokedAt' | 'parentJti'>;
 
+/** What a revocation did: known tokens revoked now (not those revoked before), and jtis fmd had never seen, recorded as revoked. */
+export type Revocation = { revokedCount: number; preRevokedTokenIds: string[] };
+
+/** The name flat-manager's REST token_subset gives a derived token: "<parent name>/<name>" (just the name under a nameless parent). */
+export const subsetNameOf = (parentName: string | null | undefined, name: string): string => (parentName ? `${parentName}/${name}` : name);
+
 /** What `tokens.changed` carries; REVOKED events invalidate the revocation cache of every process. */
 export type TokenChange = { kind: 'CREATED' | 'REVOKED'; tokenIds: string[] };
 
@@ -260,8 +266,10 @@ export class TokenService {
   }
 
   /**
-   * flat-manager's token_subset: a new token with at most the caller's rights. Omitted
-   * prefixes/apps/repos are inherited; the name is "<parent name>/<name>".
+   * A new token with at most the caller's rights (flat-manager's token_subset rule). Omitted
+   * prefixes/apps/repos are inherited. It keeps the name it is given: the token it was derived
+   * from is its `parentJti`, not part of its name (flat-manager's own REST token_subset names it
+   * "<parent name>/<name>": that route composes the name itself, see `subsetNameOf`).
    */
   async createSubset(viewer: Viewer, t: Omit<NewToken, 'sub'> & { sub?: string }): Promise<{ token: string; row: ApiToken }> {
     validateNewToken({ ...t, duration: Math.max(t.duration, 1) });
@@ -274,7 +282,6 @@ export class TokenService {
       {
         ...t,
         sub: req.sub,
-        name: parent.name ? `${parent.name}/${t.name}` : t.name,
         prefixes: t.prefixes ?? parent.prefixes,
         apps: t.apps ?? parent.apps,
         repos: t.repos ?? parent.repos,
@@ -288,12 +295,14 @@ export class TokenService {
    * Revokes tokens by jti; tokens derived from them stop working too. Admins may revoke any jti,
    * including one fmd has never seen (a token minted elsewhere gets a revoked row, so it stays
    * dead when it shows up); others only tokens they may see (`visibleTokensWhere`), and any
-   * other jti, unknown or not theirs, is not found and nothing is revoked. Returns the count revoked.
+   * other jti, unknown or not theirs, is not found and nothing is revoked. Answers how many known
+   * tokens this revoked and, apart, the jtis fmd had never seen: revoked in advance on purpose,
+   * or a typo, which only the caller can tell.
    */
-  async revoke(viewer: Viewer, jtis: string[]): Promise<number> {
+  async revoke(viewer: Viewer, jtis: string[]): Promise<Revocation> {
     requireTokenManagement(viewer);
     const wanted = [...new Set(jtis)];
-    if (wanted.length === 0) return 0;
+    if (wanted.length === 0) return { revokedCount: 0, preRevokedTokenIds: [] };
     const admin = hasScope(viewer.claims, 'admin');
     const visible = await this.prisma.apiToken.findMany({ where: { AND: [{ jti: { in: wanted } }, await this.visibleTokensWhere(viewer)] }, select: { jti: true } });
     const visibleSet = new Set(visible.map((k) => k.jti));
@@ -310,7 +319,7 @@ export class TokenService {
     // This process at once; the others (and this one again) through the bus.
     this.forget(wanted);
     await this.events?.publish(topics.tokensChanged, { kind: 'REVOKED', tokenIds: wanted } satisfies TokenChange);
-    return res.count + missing.length;
+    return { revokedCount: res.count, preRevokedTokenIds: missing };
   }
 
   /**

@@ -7,7 +7,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import type { Services } from '../../services.ts';
 import { NotFoundError, InvalidInputError } from '../../domain/errors.ts';
 import { requireClaims } from '../../domain/builds/access.ts';
-import type { Viewer } from '../../domain/tokens/service.ts';
+import { subsetNameOf, type Viewer } from '../../domain/tokens/service.ts';
 import { viewerOf as authenticate } from '../auth.ts';
 import { readBytes, readJson } from '../body.ts';
 import { notFoundHandler } from '../errors.ts';
@@ -267,7 +267,8 @@ export function createApiV1Router(services: Services): Router {
       prefixes: list(b.prefixes, 'prefixes'),
       apps: list(b.apps, 'apps'),
       repos: list(b.repos, 'repos'),
-      name: str(b.name, 'name') ?? '',
+      // flat-manager's naming, kept on its API: CI tooling may read the name claim.
+      name: subsetNameOf(viewer.claims.name, str(b.name, 'name') ?? ''),
     });
     res.json({ token });
   });

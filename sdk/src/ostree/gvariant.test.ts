@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { runTool } from './exec.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { GVariantError, parse, parseVarDict, serialize, serializeVarDict, unwrap, variant } from './gvariant.ts';
 
 // Deterministic stand-ins for signatures: n byte strings of `size` bytes.
@@ -84,7 +85,7 @@ test('empty and malformed input', () => {
 const PY = '/usr/bin/python3';
 const HAVE_GI =
   existsSync(PY) &&
-  (await runTool(PY, ['-c', 'from gi.repository import GLib']).then(
+  (await promisify(execFile)(PY, ['-c', 'from gi.repository import GLib']).then(
     () => true,
     () => false,
   ));
@@ -104,7 +105,10 @@ for n, size in json.load(sys.stdin):
     v = GLib.Variant('a{sv}', {'ostree.gpgsigs': GLib.Variant('aay', sigs(n, size))})
     print(__import__('hashlib').sha256(v.get_data_as_bytes().get_data()).hexdigest())
 `;
-  const { stdout } = await runTool(PY, ['-c', script], { input: JSON.stringify(cases), timeoutMs: 120_000 });
+  const stdout = await new Promise<string>((resolve, reject) => {
+    const child = execFile(PY, ['-c', script], { timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }, (err, out) => (err ? reject(err) : resolve(out)));
+    child.stdin!.end(JSON.stringify(cases));
+  });
   const expected = stdout.trim().split('\n');
   assert.equal(expected.length, cases.length);
   cases.forEach(([n, size], i) => {
