@@ -21,7 +21,7 @@ export default class BuildLogs extends FollowCommand<typeof BuildLogs> {
     const { number } = this.args;
     const client = this.client();
     const { build } = await client.build({ number });
-    if (!build) this.error(`build ${number} not found (or your token may not read it)`, { exit: exitCodes.failed, code: 'not-found' });
+    if (!build) this.error(`build ${number} not found (or your token may not read it)`, { exit: exitCodes.failed, code: 'not-found', suggestions: ['`fmdc build list` shows the builds you may read.'] });
     if (this.flags.follow) {
       const r = await this.followBuildLive(number);
       return { build: r.build, reached: r.reached };

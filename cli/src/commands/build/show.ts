@@ -14,7 +14,7 @@ export default class BuildShow extends FmdCommand<typeof BuildShow> {
   async run() {
     const { number } = this.args;
     const { build } = await this.client().build({ number });
-    if (!build) this.error(`build ${number} not found (or your token may not read it)`, { exit: exitCodes.failed, code: 'not-found' });
+    if (!build) this.error(`build ${number} not found (or your token may not read it)`, { exit: exitCodes.failed, code: 'not-found', suggestions: ['`fmdc build list` shows the builds you may read.'] });
     this.log(buildDetails(build, this.client().endpoint));
     const jobs = build.jobs.edges.map((e) => e.node);
     if (jobs.length) this.log(`\n${table(jobs, jobColumns)}`);

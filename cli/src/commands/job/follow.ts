@@ -20,7 +20,7 @@ export default class JobFollow extends FollowCommand<typeof JobFollow> {
   async run() {
     const { number } = this.args;
     const { job } = await this.client().job({ number });
-    if (!job) this.error(`job ${number} not found (or your token may not read it)`, { exit: exitCodes.failed, code: 'not-found' });
+    if (!job) this.error(`job ${number} not found (or your token may not read it)`, { exit: exitCodes.failed, code: 'not-found', suggestions: ['`fmdc job list` shows the jobs you may read.'] });
     const r = await this.followJobLive(number, this.flags['from-offset']);
     return { job: r.job, nextOffset: r.nextOffset };
   }

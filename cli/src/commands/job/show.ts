@@ -18,7 +18,7 @@ export default class JobShow extends FmdCommand<typeof JobShow> {
   async run() {
     const { number } = this.args;
     const { job } = await this.client().job({ number, withLog: this.flags.log });
-    if (!job) this.error(`job ${number} not found (or your token may not read it)`, { exit: exitCodes.failed, code: 'not-found' });
+    if (!job) this.error(`job ${number} not found (or your token may not read it)`, { exit: exitCodes.failed, code: 'not-found', suggestions: ['`fmdc job list` shows the jobs you may read.'] });
     this.log(jobDetails(job));
     if (job.log?.text) this.log(`\n${job.log.text.replace(/\n$/, '')}`);
     return job;
