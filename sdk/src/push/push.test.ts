@@ -289,4 +289,14 @@ test('a repo missing an object its commit needs is refused before any upload', {
   const err = await pushRepo({ buildUrl: await newBuild(), token: s.adminToken, repo, refs: [app.ref] }).then(() => assert.fail('expected a failure'), (e: unknown) => e);
   assert.ok(err instanceof PushError && err.kind === 'repo-incomplete', String(err));
   assert.match(err.message, new RegExp(`lacks an object .*${tree}`));
+
+  // The same for a file object: found missing when its size is read, before any upload.
+  const repo2 = path.join(work, 'incomplete-file');
+  await promisify(execFile)('cp', ['-r', appRepo, repo2]);
+  const { stdout } = await promisify(execFile)('find', [path.join(repo2, 'objects'), '-name', '*.filez']);
+  const filez = stdout.trim().split('\n')[0]!;
+  await rm(filez);
+  const err2 = await pushRepo({ buildUrl: await newBuild(), token: s.adminToken, repo: repo2, refs: [app.ref] }).then(() => assert.fail('expected a failure'), (e: unknown) => e);
+  assert.ok(err2 instanceof PushError && err2.kind === 'repo-incomplete', String(err2));
+  assert.ok(err2.message.includes(`${path.basename(path.dirname(filez))}${path.basename(filez)}`), err2.message);
 });

@@ -161,6 +161,11 @@ export async function pushRepo(o: PushOptions): Promise<PushResult> {
       });
     report();
 
+    /** A missing local object as what it means. */
+    const incomplete = (err: NodeJS.ErrnoException): never => {
+      if (err.code !== 'ENOENT') throw err;
+      throw new PushError(`${repoPath} lacks an object its commits need (${path.basename(path.dirname(err.path ?? ''))}${path.basename(err.path ?? '')}): the repo is incomplete`, 'repo-incomplete', err);
+    };
     const missing = async (names: readonly string[]): Promise<string[]> => {
       const chunks: string[][] = [];
       for (let i = 0; i < names.length; i += MISSING_CHUNK) chunks.push(names.slice(i, i + MISSING_CHUNK));
@@ -174,10 +179,7 @@ export async function pushRepo(o: PushOptions): Promise<PushResult> {
     const [metadata, files] = await (async () => {
       const m = await localNeededMetadata(source, Object.values(refs));
       return [m, await localNeededFiles(source, m)] as const;
-    })().catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-      throw new PushError(`${repoPath} lacks an object its commits need (${path.basename(path.dirname(err.path ?? ''))}${path.basename(err.path ?? '')}): the repo is incomplete`, 'repo-incomplete', err);
-    });
+    })().catch(incomplete);
     log(`Refs contain ${metadata.length} metadata and ${files.length} file objects`);
     phase = 'checking';
     report();
@@ -191,7 +193,7 @@ export async function pushRepo(o: PushOptions): Promise<PushResult> {
       });
     const rank = (name: string) => (name.endsWith('.commit') ? 1 : 0);
     // Files, then trees, then commits (see the top of this file).
-    const stages = [await sized(missingFiles), await sized(missingMetadata.filter((n) => rank(n) === 0)), await sized(missingMetadata.filter((n) => rank(n) === 1))];
+    const stages = await Promise.all([sized(missingFiles), sized(missingMetadata.filter((n) => rank(n) === 0)), sized(missingMetadata.filter((n) => rank(n) === 1))]).catch(incomplete);
     const deltaFiles = await pool(await deltasToUpload(repoPath, refs, o.ignoreDelta ?? []), 64, async (f) => ({ ...f, size: (await stat(f.path)).size }));
     for (const s of [...stages, deltaFiles]) for (const obj of s) {
       progress.objectsTotal++;
