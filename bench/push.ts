@@ -66,7 +66,7 @@ const sdkPush = (origin: string, token: string) =>
 /** The `fmdc push` command, a process of its own. */
 const cliPush = (origin: string, token: string) =>
   run(origin, token, async (buildUrl) => {
-    await runTool(process.execPath, [path.join(root, 'cli/bin/run.js'), 'push', buildUrl, repo, REF], { timeoutMs: 600_000, env: { ...process.env, FMDC_TOKEN: token } });
+    await runTool(process.execPath, [path.join(root, 'cli/bin/run.js'), 'push', buildUrl, repo, REF], { timeoutMs: 600_000, env: { ...process.env, FMDC_TOKEN: token, FMD_TOKEN: token } });
     return undefined;
   });
 
