@@ -25,8 +25,11 @@ export class UploadWorkers {
   private flushScheduled = false;
   private closed = false;
 
-  constructor(size = Math.min(4, os.availableParallelism())) {
-    this.size = Math.max(1, size);
+  private readonly ringBytes: number;
+
+  constructor(o: { threads?: number; ringBytes?: number } = {}) {
+    this.size = Math.max(1, o.threads ?? Math.min(4, os.availableParallelism()));
+    this.ringBytes = o.ringBytes ?? RING_BYTES;
   }
 
   /**
@@ -88,15 +91,15 @@ export class UploadWorkers {
   private readonly regions: Region[] = [];
 
   private allocate(size: number): Region | null {
-    if (size === 0 || size > RING_BYTES / 8) return null;
-    this.ring ??= new SharedArrayBuffer(RING_BYTES);
+    if (size === 0 || size > this.ringBytes / 8) return null;
+    this.ring ??= new SharedArrayBuffer(this.ringBytes);
     const oldest = this.regions[0];
     const head = this.regions.at(-1)?.end ?? 0;
     let start: number | null = null;
     if (!oldest) start = 0;
     else if (head > oldest.start) {
       // Live from the oldest's start to the head: the end of the ring is free, then its beginning.
-      if (head + size <= RING_BYTES) start = head;
+      if (head + size <= this.ringBytes) start = head;
       else if (size <= oldest.start) start = 0;
     } else if (head + size <= oldest.start) start = head; // wrapped: free between the head and the oldest
     if (start === null) return null;
@@ -119,7 +122,7 @@ export class UploadWorkers {
   }
 
   private start(): Worker {
-    this.ring ??= new SharedArrayBuffer(RING_BYTES);
+    this.ring ??= new SharedArrayBuffer(this.ringBytes);
     const worker = new Worker(new URL('./upload-store.worker.ts', import.meta.url), { workerData: { ring: this.ring } });
     worker.on('message', (replies: StoreReply[]) => {
       for (const reply of replies) {
