@@ -211,7 +211,8 @@ export async function receiveUpload(
   let streamed = false;
   let done = false;
   try {
-    const verifier = target.object && createObjectVerifier(target.object.type, target.object.checksum);
+    // Only an object that outgrows memory is verified here, as it streams (a small one is verified whole, by `store`).
+    let verifier: ReturnType<typeof createObjectVerifier> | null = null;
     for await (const chunk of part.body) {
       size += chunk.length;
       if (size > limits.maxObjectBytes) throw new InvalidInputError(`${part.filename} is larger than ${limits.maxObjectBytes} bytes`, 'file');
@@ -221,6 +222,7 @@ export async function receiveUpload(
       }
       if (!fh) {
         streamed = true;
+        verifier = target.object && createObjectVerifier(target.object.type, target.object.checksum);
         fh = await open(tmp, 'wx', 0o644);
         for (const b of buffered.splice(0)) {
           if (verifier) await verifier.update(b);

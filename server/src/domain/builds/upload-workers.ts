@@ -164,5 +164,8 @@ export class UploadWorkers {
 
 /** Shared memory for the objects on their way to the workers (more than one request's objects in flight). */
 const RING_BYTES = 64 * 1024 * 1024;
-/** Objects are sent to a worker in batches of about this many bytes (a message costs as much as a small object's copy). */
-const BATCH_BYTES = 256 * 1024;
+/**
+ * Objects are sent to a worker in batches of about this many bytes (a message costs the event
+ * loop more than copying a small object); the end of each request sends what is left at once.
+ */
+const BATCH_BYTES = 1024 * 1024;
