@@ -24,7 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pushRepo } from '@fmd/sdk/push';
 import { runTool } from '../server/src/ostree/exec.ts';
-import { FlatManagerClient } from '../server/test/kit/flat-manager-client.ts';
+import { commitObjects, FlatManagerClient } from '../server/test/kit/flat-manager-client.ts';
 import { startFmd } from './support/fmd-process.ts';
 import { generateApp, gql, objectBytes, REF, timed } from './support/gen-app.ts';
 import { serveDirectory } from './support/static-server.ts';
@@ -66,7 +66,7 @@ const sdkPush = (origin: string, token: string) =>
 /** The `fmdc push` command, a process of its own. */
 const cliPush = (origin: string, token: string) =>
   run(origin, token, async (buildUrl) => {
-    await runTool(process.execPath, [path.join(root, 'cli/bin/run.js'), 'push', buildUrl, repo, REF], { timeoutMs: 600_000, env: { ...process.env, FMDC_TOKEN: token } });
+    await runTool(process.execPath, [path.join(root, 'cli/bin/run.js'), 'push', buildUrl, repo, REF], { timeoutMs: 600_000, env: { ...process.env, FMDC_TOKEN: token, FMD_TOKEN: token } });
     return undefined;
   });
 
@@ -114,6 +114,10 @@ try {
   }
 
   await gql(fmd.url, fmd.token, `mutation { createRepo(input: { name: "bench", collectionId: "org.bench.Repo" }) { __typename } }`);
+  // Warm-up: fmd starts its upload worker threads (and compiles their code) on the first upload.
+  const warm = new FlatManagerClient(fmd.url, fmd.token);
+  const { metadata } = await commitObjects(repo, commit);
+  await warm.uploadObjects((await warm.createBuild('bench')).url, repo, metadata);
   // Each push goes into a build of its own: nothing is published, so every object is sent each time.
   const kitFmd = await kitPush(fmd.url, fmd.token);
   const sdkFmd = await sdkPush(fmd.url, fmd.token);

@@ -150,9 +150,10 @@ const MAX_CONTENT_HEADER_SIZE = 1024 * 1024;
 // inflated at finish() (on the calling thread, ~0.2 ms of work at most, output
 // capped at the declared size); anything bigger streams through zlib's thread
 // pool, which lets two cores share the work when many objects are checked at once.
-// Uploads check one object at a time per request, where a thread-pool round trip per chunk
-// costs more than the inflate itself: 256 KiB made a 4 MiB upload request ~30% faster,
-// while verifying from disk 8 at a time (bench/verify-objects.ts) preferred 16 KiB.
+// Uploads verify their small objects in worker threads (domain/builds/upload-workers.ts),
+// one object at a time per thread, where a thread-pool round trip per chunk costs more than
+// the inflate itself: 256 KiB made a 4 MiB upload request ~30% faster, while verifying from
+// disk 8 at a time (bench/verify-objects.ts) preferred 16 KiB.
 const SMALL_COMPRESSED = 256 * 1024;
 const SMALL_DECLARED = 4 * 1024 * 1024;
 

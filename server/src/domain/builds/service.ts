@@ -317,6 +317,8 @@ export class BuildService {
         }
       }
     } finally {
+      // Read to its end (or failed): what waits for a batch to fill goes now.
+      this.uploadWorkers.flush();
       await Promise.all(pending);
     }
     if (failure) throw (failure as { err: unknown }).err;

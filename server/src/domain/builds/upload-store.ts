@@ -198,7 +198,7 @@ export async function receiveUpload(
   uploadRepo: string,
   part: UploadPart,
   limits: UploadLimits,
-  o: { madeDirs?: Set<string>; store?: (job: StoreJob) => Promise<void> } = {},
+  o: { madeDirs?: Set<string>; store?: (job: ReceivedObject) => Promise<void> } = {},
 ): Promise<{ size: number; stored: Promise<void> }> {
   const target = uploadTarget(part.filename);
   const dest = path.join(uploadRepo, target.relativePath);
@@ -211,7 +211,8 @@ export async function receiveUpload(
   let streamed = false;
   let done = false;
   try {
-    const verifier = target.object && createObjectVerifier(target.object.type, target.object.checksum);
+    // Only an object that outgrows memory is verified here, as it streams (a small one is verified whole, by `store`).
+    let verifier: ReturnType<typeof createObjectVerifier> | null = null;
     for await (const chunk of part.body) {
       size += chunk.length;
       if (size > limits.maxObjectBytes) throw new InvalidInputError(`${part.filename} is larger than ${limits.maxObjectBytes} bytes`, 'file');
@@ -221,6 +222,7 @@ export async function receiveUpload(
       }
       if (!fh) {
         streamed = true;
+        verifier = target.object && createObjectVerifier(target.object.type, target.object.checksum);
         fh = await open(tmp, 'wx', 0o644);
         for (const b of buffered.splice(0)) {
           if (verifier) await verifier.update(b);
@@ -247,12 +249,9 @@ export async function receiveUpload(
       await unlink(tmp).catch(() => undefined);
     }
   }
-  // An own copy: the request's buffers are shared with other parts, and a worker is handed this one.
-  const bytes = Buffer.allocUnsafeSlow(size); // its own ArrayBuffer, not the shared pool's
-  let at = 0;
-  for (const b of buffered) at += b.copy(bytes, at);
-  const job: StoreJob = { bytes, object: target.object, tmp, dest };
-  const stored = (o.store ? o.store(job) : Promise.resolve().then(() => storeVerified(job, o.madeDirs))).catch((err: unknown) => {
+  const received: ReceivedObject = { chunks: buffered, size, object: target.object, tmp, dest };
+  const here = async () => storeVerified({ ...received, bytes: buffered.length === 1 ? buffered[0]! : Buffer.concat(buffered, size) }, o.madeDirs);
+  const stored = (o.store ? o.store(received) : here()).catch((err: unknown) => {
     throw rejected(err);
   });
   // Handled by the caller; this only keeps a rejection that lands before it looks from being reported as unhandled.
@@ -262,6 +261,8 @@ export async function receiveUpload(
 
 /** A small object to verify and put in place: its bytes, what its name says it is, its temp file and its place. */
 export type StoreJob = { bytes: Uint8Array; object: { type: ObjectType; checksum: string } | null; tmp: string; dest: string };
+/** A small object as read from a request: its bytes are the request's own buffers (shared with other parts). */
+export type ReceivedObject = Omit<StoreJob, 'bytes'> & { chunks: Buffer[]; size: number };
 
 /**
  * Verifies an object held in memory against its name, then writes it to its temp file and

@@ -5,11 +5,14 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ObjectVerificationError, type ObjectType } from '../../ostree/objects.ts';
-import type { StoreJob } from './upload-store.ts';
+import type { ReceivedObject, StoreJob } from './upload-store.ts';
 
 export type StoreReply = { id: number; error?: { message: string; code?: string; verification: { type: ObjectType; expected: string } | null } };
 
-type Waiting = { resolve: () => void; reject: (e: Error) => void; worker: Worker };
+type Waiting = { resolve: () => void; reject: (e: Error) => void; worker: Worker; region: Region | null };
+type Region = { start: number; end: number; done: boolean };
+/** A job as a worker gets it: its bytes of its own, or their place in the shared ring. */
+export type WorkerJob = Omit<StoreJob, 'bytes'> & ({ bytes: Uint8Array; inRing?: undefined } | { bytes?: undefined; inRing: [start: number, length: number] });
 
 export class UploadWorkers {
   private readonly size: number;
@@ -17,49 +20,98 @@ export class UploadWorkers {
   private nextWorker = 0;
   private nextId = 0;
   private readonly waiting = new Map<number, Waiting>();
-  private batch: { id: number; job: StoreJob }[] = [];
+  private batch: { id: number; job: WorkerJob }[] = [];
   private batchBytes = 0;
   private flushScheduled = false;
   private closed = false;
 
-  constructor(size = Math.min(4, os.availableParallelism())) {
-    this.size = Math.max(1, size);
+  private readonly ringBytes: number;
+
+  constructor(o: { threads?: number; ringBytes?: number } = {}) {
+    this.size = Math.max(1, o.threads ?? Math.min(4, os.availableParallelism()));
+    this.ringBytes = o.ringBytes ?? RING_BYTES;
   }
 
   /**
-   * Verifies and writes one object in a worker; its bytes are handed over (detached here).
-   * The objects read in one turn of the event loop (from one read of the socket) travel in one
-   * message: a message per object costs the event loop about as much as reading the object.
+   * Verifies and writes one object in a worker. Its bytes are copied into a ring of shared
+   * memory the workers read them from: reused memory, where a buffer per object would make
+   * the event loop's garbage collector chase hundreds of MB per push. (An object that finds no
+   * room there travels in a buffer of its own.) The objects read in one turn of the event loop
+   * travel in one message: a message per object costs about as much as reading the object.
    */
-  store(job: StoreJob): Promise<void> {
+  store(received: ReceivedObject): Promise<void> {
     const id = this.nextId++;
+    const region = this.allocate(received.size);
+    const bytes = region ? new Uint8Array(this.ring!, region.start, received.size) : new Uint8Array(received.size);
+    let at = 0;
+    for (const c of received.chunks) {
+      bytes.set(c, at);
+      at += c.length;
+    }
+    // In the ring the worker finds the bytes by their place (the ring itself went to it once).
+    const job: WorkerJob = { ...(region ? { inRing: [region.start, received.size] } : { bytes }), object: received.object, tmp: received.tmp, dest: received.dest };
     return new Promise<void>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject, worker: null as unknown as Worker });
+      this.waiting.set(id, { resolve, reject, worker: null as unknown as Worker, region });
       this.batch.push({ id, job });
-      this.batchBytes += job.bytes.byteLength;
-      if (this.batchBytes >= MAX_BATCH_BYTES) this.flush();
+      this.batchBytes += received.size;
+      if (this.batchBytes >= BATCH_BYTES) this.flush();
       else if (!this.flushScheduled) {
+        // The end of a request flushes at once (flush()); this is for a request that pauses.
         this.flushScheduled = true;
-        setImmediate(() => this.flush());
+        setTimeout(() => this.flush(), 1);
       }
     });
   }
 
-  private flush(): void {
+  /** Sends the objects waiting for a batch to fill: a request has been read to its end. */
+  flush(): void {
     this.flushScheduled = false;
     const batch = this.batch;
     if (batch.length === 0) return;
     this.batch = [];
     this.batchBytes = 0;
     if (this.closed) {
-      for (const { id } of batch) this.waiting.get(id)?.reject(new Error('the server is stopping'));
-      for (const { id } of batch) this.waiting.delete(id);
+      for (const { id } of batch) {
+        const w = this.waiting.get(id);
+        this.waiting.delete(id);
+        this.release(w?.region ?? null);
+        w?.reject(new Error('the server is stopping'));
+      }
       return;
     }
     const worker = this.pick();
     for (const { id } of batch) this.waiting.get(id)!.worker = worker;
     worker.ref();
-    worker.postMessage(batch, batch.map((b) => b.job.bytes.buffer as ArrayBuffer));
+    const own = batch.flatMap((b) => (b.job.bytes ? [b.job.bytes.buffer as ArrayBuffer] : []));
+    worker.postMessage(batch, own);
+  }
+
+  private ring: SharedArrayBuffer | null = null;
+  /** live regions of the ring, oldest first: the free space runs from the newest's end to the oldest's start */
+  private readonly regions: Region[] = [];
+
+  private allocate(size: number): Region | null {
+    if (size === 0 || size > this.ringBytes / 8) return null;
+    this.ring ??= new SharedArrayBuffer(this.ringBytes);
+    const oldest = this.regions[0];
+    const head = this.regions.at(-1)?.end ?? 0;
+    let start: number | null = null;
+    if (!oldest) start = 0;
+    else if (head > oldest.start) {
+      // Live from the oldest's start to the head: the end of the ring is free, then its beginning.
+      if (head + size <= this.ringBytes) start = head;
+      else if (size <= oldest.start) start = 0;
+    } else if (head + size <= oldest.start) start = head; // wrapped: free between the head and the oldest
+    if (start === null) return null;
+    const region = { start, end: start + size, done: false };
+    this.regions.push(region);
+    return region;
+  }
+
+  private release(region: Region | null): void {
+    if (!region) return;
+    region.done = true;
+    while (this.regions[0]?.done) this.regions.shift();
   }
 
   /** Round robin: requests are mostly many objects of similar size. */
@@ -70,12 +122,14 @@ export class UploadWorkers {
   }
 
   private start(): Worker {
-    const worker = new Worker(new URL('./upload-store.worker.ts', import.meta.url));
+    this.ring ??= new SharedArrayBuffer(this.ringBytes);
+    const worker = new Worker(new URL('./upload-store.worker.ts', import.meta.url), { workerData: { ring: this.ring } });
     worker.on('message', (replies: StoreReply[]) => {
       for (const reply of replies) {
         const w = this.waiting.get(reply.id);
         if (!w) continue;
         this.waiting.delete(reply.id);
+        this.release(w.region);
         const v = reply.error?.verification;
         if (!reply.error) w.resolve();
         else if (v) w.reject(new ObjectVerificationError(v.type, v.expected, reply.error.message));
@@ -90,6 +144,7 @@ export class UploadWorkers {
       for (const [id, w] of this.waiting) {
         if (w.worker !== worker) continue;
         this.waiting.delete(id);
+        this.release(w.region);
         w.reject(err);
       }
     };
@@ -107,5 +162,10 @@ export class UploadWorkers {
   }
 }
 
-/** A batch is sent at once when it reaches this size, without waiting for the end of the turn. */
-const MAX_BATCH_BYTES = 1024 * 1024;
+/** Shared memory for the objects on their way to the workers (more than one request's objects in flight). */
+const RING_BYTES = 64 * 1024 * 1024;
+/**
+ * Objects are sent to a worker in batches of about this many bytes (a message costs the event
+ * loop more than copying a small object); the end of each request sends what is left at once.
+ */
+const BATCH_BYTES = 1024 * 1024;
