@@ -12,57 +12,28 @@
 // libostree's RepoCommitTraverseIter does for the real client.
 import http from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
-import { gzipSync } from 'node:zlib';
+import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { deltasToUpload, localNeededFiles, localNeededMetadata, objectPath } from '@fmd/sdk/ostree';
+import { FlatManagerRestClient } from '@fmd/sdk/push';
 
 export const UPLOAD_CHUNK_LIMIT = 4 * 1024 * 1024;
 const crlf = Buffer.from('\r\n');
-const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+// The requests themselves go through the SDK's REST client (keep-alive, bodies on any method,
+// JSON parsed when it is JSON); what this client sends is decided here.
+const rest = new FlatManagerRestClient({ token: '', maxSockets: 8 });
 
 export type HttpResult = { status: number; headers: http.IncomingHttpHeaders; body: any; text: string };
 
 /** One HTTP request with an optional body on any method (fetch refuses bodies on GET). */
 export function request(method: string, url: string, o: { token?: string; json?: unknown; gzip?: boolean; body?: Buffer | (() => AsyncIterable<Buffer>); headers?: Record<string, string>; length?: number } = {}): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { ...(o.headers ?? {}) };
-    if (o.token) headers.authorization = `Bearer ${o.token}`;
-    let payload: Buffer | undefined = o.body instanceof Buffer ? o.body : undefined;
-    if (o.json !== undefined) {
-      payload = Buffer.from(JSON.stringify(o.json));
-      headers['content-type'] = 'application/json';
-      if (o.gzip) {
-        payload = gzipSync(payload);
-        headers['content-encoding'] = 'gzip';
-      }
-    }
-    if (payload) headers['content-length'] = String(payload.length);
-    else if (o.length !== undefined) headers['content-length'] = String(o.length);
-    const req = http.request(url, { method, headers, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = null;
-        try {
-          body = text ? JSON.parse(text) : null;
-        } catch {
-          body = null;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    if (typeof o.body === 'function') {
-      const src = o.body();
-      (async () => {
-        for await (const c of src) if (!req.write(c)) await new Promise((r) => req.once('drain', r));
-        req.end();
-      })().catch((e) => req.destroy(e));
-    } else {
-      req.end(payload);
-    }
+  const { body, ...options } = o;
+  if (typeof body !== 'function') return rest.request(method, url, { ...options, body });
+  return rest.request(method, url, {
+    ...options,
+    async write(req) {
+      for await (const c of body()) if (!req.write(c)) await once(req, 'drain');
+    },
   });
 }
 
