@@ -138,7 +138,7 @@ export class FlatManagerVerbs {
    * queued (which is otherwise only looked up, as flat-manager-client does). A build already
    * published, being published, or held in validation is not an error: the answer is then `{}`.
    */
-  async publish(buildUrl: string, o: { wait: boolean; waitUpdate: boolean }): Promise<ReportedJob | Record<string, never>> {
+  async publish(buildUrl: string, o: { wait: boolean; waitUpdate: boolean; onUpdateJob?: (job: ReportedJob) => void }): Promise<ReportedJob | Record<string, never>> {
     this.say(`Publishing build ${buildUrl}`);
     let started: Awaited<ReturnType<FlatManagerRestClient['publishBuild']>>;
     try {
@@ -163,10 +163,12 @@ export class FlatManagerVerbs {
     if (typeof updateJobId === 'number') {
       this.say(`Queued repo update job ${updateJobId}`);
       const updateUrl = `${parseBuildUrl(buildUrl).apiUrl}/job/${updateJobId}`;
+      let update: ReportedJob;
       if (o.waitUpdate) {
         this.say('Waiting for repo update job');
-        await this.follow(updateUrl);
-      } else await this.rest.getJob(updateUrl);
+        update = await this.follow(updateUrl);
+      } else update = FlatManagerVerbs.reported(await this.rest.getJob(updateUrl), updateUrl);
+      o.onUpdateJob?.(update);
     }
     return job;
   }

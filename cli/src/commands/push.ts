@@ -1,27 +1,16 @@
 import { Args, Errors, Flags } from '@oclif/core';
-import {
-  FlatManagerError,
-  FlatManagerRestClient,
-  jobResults,
-  PushError,
-  pushRepo,
-  type FlatManagerJob,
-  type FollowedJob,
-  type PushProgress,
-  type PushResult,
-} from '@fmd/sdk/push';
+import { PushError, pushRepo, type PushProgress, type PushResult } from '@fmd/sdk/push';
 import { FmdCommand, exitCodes } from '../base-command.ts';
 import { bytes } from '../output.ts';
-
-/** A job as flat-manager-client reports it: its JSON with `results` parsed and its URL as `location`. */
-type ReportedJob = Omit<FlatManagerJob, 'results'> & { results: Record<string, unknown>; location: string };
+import type { ReportedJob } from '../rest.ts';
 
 export type PushSummary = {
   /** the build's JSON after the push (and commit/publish) */
   build: Record<string, unknown>;
   push: PushResult;
   commit_job?: ReportedJob;
-  publish_job?: ReportedJob | { alreadyPublished: true };
+  /** `{}` when the build was already published (or is being published) */
+  publish_job?: ReportedJob | Record<string, never>;
   update_job?: ReportedJob;
 };
 
@@ -65,8 +54,7 @@ Works as flat-manager-client's push (same arguments and flags, against fmd or fl
     const [buildUrl, repo, ...refs] = this.argList as [string, string, ...string[]];
     const f = this.flags;
     // --token, --token-file, REPO_TOKEN, FMDC_TOKEN, or the profile of the build's server.
-    const token = await this.apiTokenFor(buildUrl);
-    const rest = new FlatManagerRestClient({ token });
+    const verbs = await this.rest(buildUrl);
     const progress = new ProgressView(process.stderr);
     const note = (line: string) => {
       progress.clear();
@@ -75,7 +63,7 @@ Works as flat-manager-client's push (same arguments and flags, against fmd or fl
     try {
       const pushed = await pushRepo({
         buildUrl,
-        token,
+        token: verbs.rest.token,
         repo,
         refs,
         ignoreDelta: f['ignore-delta'] ?? [],
@@ -83,7 +71,7 @@ Works as flat-manager-client's push (same arguments and flags, against fmd or fl
         buildLogUrl: f['build-log-url'],
         minimalToken: f['minimal-token'],
         concurrency: f.parallel,
-        client: rest,
+        client: verbs.rest,
         onLog: note,
         onProgress: (p) => progress.update(p),
       });
@@ -93,95 +81,29 @@ Works as flat-manager-client's push (same arguments and flags, against fmd or fl
           `the rest already on the server${pushed.deltaParts.length ? `, ${pushed.deltaParts.length} delta parts` : ''}, in ${(pushed.durationMs / 1000).toFixed(1)} s${pushed.retries ? ` (${pushed.retries} retries)` : ''}.`,
       );
 
-      const summary: Omit<PushSummary, 'build'> = { push: pushed };
-      const follow = async (url: string, what: string, jobId?: number): Promise<FollowedJob> => {
-        note(`Waiting for ${what} job`);
-        return rest.followJob(url, {
-          jobId,
-          onStatus: (status) => status === 1 && note('/ Job was started'),
-          onLog: (text) => {
-            for (const line of text.split(/(?<=\n)/)) process.stderr.write(`| ${line}`);
-          },
-        });
-      };
-      const reported = (job: FlatManagerJob, url: string): ReportedJob => ({ ...job, results: jobResults(job), location: url });
-
       // flat-manager-client's order and choices: a publish needs the commit done, so it waits for it.
+      const summary: Omit<PushSummary, 'build'> = { push: pushed };
       if (f.commit || f.publish) {
-        note(`Committing build ${pushed.buildUrl}`);
-        const started = await rest.commitBuild(pushed.buildUrl, { endOfLife: f['end-of-life'] ?? null, endOfLifeRebase: f['end-of-life-rebase'] ?? null, tokenType: f['token-type'] ?? null });
-        summary.commit_job = reported(started.job, started.url);
-        if (f.publish || f.wait) {
-          const done = await this.jobOrFail(follow(started.url, 'commit', started.job.id), 'commit');
-          summary.commit_job = reported(done.job, started.url);
-        }
+        const commit = { endOfLife: f['end-of-life'], endOfLifeRebase: f['end-of-life-rebase'], tokenType: f['token-type'] };
+        summary.commit_job = await verbs.commit(pushed.buildUrl, { ...commit, wait: f.publish || f.wait });
       }
       if (f.publish) {
-        note(`Publishing build ${pushed.buildUrl}`);
-        const started = await rest.publishBuild(pushed.buildUrl);
-        if ('alreadyPublished' in started) {
-          note('the build has been already published');
-          summary.publish_job = started;
-        } else {
-          let job = started.job;
-          if (f.wait || f['wait-update']) job = (await this.jobOrFail(follow(started.url, 'publish', started.job.id), 'publish')).job;
-          summary.publish_job = reported(job, started.url);
-          const updateJobId = jobResults(job)['update-repo-job'];
-          if (typeof updateJobId === 'number') {
-            note(`Queued repo update job ${updateJobId}`);
-            const updateUrl = `${pushed.buildUrl.replace(/\/build\/\d+$/, '')}/job/${updateJobId}`;
-            const update = f['wait-update'] ? (await this.jobOrFail(follow(updateUrl, 'repo update'), 'repo update')).job : await rest.getJob(updateUrl);
-            summary.update_job = reported(update, updateUrl);
-          }
-        }
+        summary.publish_job = await verbs.publish(pushed.buildUrl, { wait: f.wait, waitUpdate: f['wait-update'], onUpdateJob: (job) => (summary.update_job = job) });
       }
-      const build = await rest.getBuild(pushed.buildUrl);
+      const build = await verbs.rest.getBuild(pushed.buildUrl);
       this.log(`${pushed.buildUrl}: ${stateText(build)}`);
       return { build, ...summary };
     } catch (err) {
       progress.clear();
-      throw this.explainPush(err);
-    } finally {
-      rest.close();
+      throw err instanceof PushError ? this.explainPush(err) : err;
     }
   }
 
-  private async jobOrFail(p: Promise<FollowedJob>, what: string): Promise<FollowedJob> {
-    try {
-      const done = await p;
-      process.stderr.write('\\ Job completed successfully\n');
-      return done;
-    } catch (err) {
-      if (err instanceof FlatManagerError && err.kind === 'job-failed') {
-        process.stderr.write('\\ Job failed\n');
-        throw new Errors.CLIError(`the ${what} ${err.message}`, { exit: exitCodes.jobFailed, code: 'job-failed' });
-      }
-      throw err;
-    }
-  }
-
-  /** A push failure as a CLI error with the exit code of its kind. */
-  private explainPush(err: unknown): unknown {
-    if (err instanceof PushError) {
-      // A repo or ref that is not there is a wrong argument; a broken repo or a failed conversion is not.
-      const usage = err.kind === 'repo-not-found' || err.kind === 'ref-not-found' || err.kind === 'no-refs';
-      return new Errors.CLIError(err.message, { exit: usage ? exitCodes.usage : exitCodes.failed, code: err.kind });
-    }
-    if (err instanceof FlatManagerError) {
-      const exit = { 'bad-url': exitCodes.usage, unreachable: exitCodes.unreachable, auth: exitCodes.auth }[err.kind as string] ?? exitCodes.failed;
-      const suggestions =
-        err.kind === 'unreachable'
-          ? ['Check the build URL and that the server is running; running the same push again resumes it.']
-          : err.kind === 'auth'
-            ? ['Use a token with the upload (and, to commit or publish, build/publish) scope for this repo; `fmdc whoami` shows yours.']
-            : err.kind === 'not-found'
-              ? ['Check the build id; `fmdc create <server> <repo>` makes a new build.']
-              : err.transient
-                ? ['The server failed; running the same push again resumes it.']
-                : [];
-      return new Errors.CLIError(err.message, { exit, code: err.kind, suggestions });
-    }
-    return err;
+  /** A push failure as a CLI error with the exit code of its kind (REST failures are the base command's). */
+  private explainPush(err: PushError): Errors.CLIError {
+    // A repo or ref that is not there is a wrong argument; a broken repo or a failed conversion is not.
+    const usage = err.kind === 'repo-not-found' || err.kind === 'ref-not-found' || err.kind === 'no-refs';
+    return new Errors.CLIError(err.message, { exit: usage ? exitCodes.usage : exitCodes.failed, code: err.kind });
   }
 }
 

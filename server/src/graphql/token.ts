@@ -4,7 +4,7 @@ import { countFor, startCount } from './connections.ts';
 import type { GraphQLContext } from './context.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
 import { topics } from '../domain/events.ts';
-import { allScopes, hasScope } from '../domain/tokens/claims.ts';
+import { allScopes } from '../domain/tokens/claims.ts';
 import type { ApiToken } from '../generated/prisma/client.ts';
 import type { Revocation, TokenChange } from '../domain/tokens/service.ts';
 
@@ -40,9 +40,8 @@ builder.prismaObjectField('ApiToken', 'parent', (t) =>
     nullable: true,
     description: 'the token this one was created from, when you may list it (`tokens`); `parentTokenId` names it either way',
     resolve: async (query, row, _args, ctx) => {
-      // createToken answers callers that may not list tokens at all: to them no parent is visible.
-      if (row.parentJti === null || !managerScopes.some((s) => hasScope(ctx.viewer!.claims, s))) return null;
-      return ctx.services.prisma.apiToken.findFirst({ ...query, where: { AND: [{ jti: row.parentJti }, await ctx.services.tokens.visibleTokensWhere(ctx.viewer!)] } });
+      const where = row.parentJti === null ? null : await ctx.services.tokens.parentWhere(ctx.viewer!, row.parentJti);
+      return where ? ctx.services.prisma.apiToken.findFirst({ ...query, where }) : null;
     },
   }),
 );

@@ -359,6 +359,15 @@ export class TokenService {
    * tokens derived from it (token_subset, any generation), whoever owns them. Sharing an owner
    * is not enough: a tokenmanagement token an admin minted must not reach the admin's tokens.
    */
+  /**
+   * Where a token's parent is visible: among the tokens the viewer may list, and nowhere for a
+   * viewer that may not list tokens at all (createToken answers such callers too).
+   */
+  async parentWhere(viewer: Viewer, parentJti: string): Promise<Prisma.ApiTokenWhereInput | null> {
+    if (!hasScope(viewer.claims, 'tokenmanagement') && !hasScope(viewer.claims, 'admin')) return null;
+    return { AND: [{ jti: parentJti }, await this.visibleTokensWhere(viewer)] };
+  }
+
   async visibleTokensWhere(viewer: Viewer): Promise<Prisma.ApiTokenWhereInput> {
     requireTokenManagement(viewer);
     if (hasScope(viewer.claims, 'admin')) return {};
