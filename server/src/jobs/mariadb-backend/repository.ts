@@ -28,6 +28,9 @@ export type MariaDbJobRepositoryOptions = {
   tableName?: string;
 };
 
+/** Due jobs read per lock attempt: others' concurrent lock attempts can take that many before this one gives up until its next poll. */
+const DUE_CANDIDATES = 8;
+
 export class MariaDbJobRepository implements JobRepository {
   readonly tableName: string;
   private readonly getPool: () => Pool;
@@ -229,14 +232,25 @@ export class MariaDbJobRepository implements JobRepository {
     const lockedAt = now ?? new Date();
     const lastModifiedBy = options?.lastModifiedBy || null;
     return this.transaction(async (conn) => {
-      const [due] = await conn.query<Rows>(
-        `SELECT * FROM ${this.t} FORCE INDEX (${this.lockIndex})
+      // Both lookups read without locking and then lock one row by primary key if it still
+      // qualifies. A locking read that walks the secondary index with SKIP LOCKED skipped due,
+      // unlocked rows on MariaDB 10.11 (as the first statement of its transaction, for as long as
+      // the job stayed queued), and walking it with FOR UPDATE deadlocked against lock releases.
+      const [candidates] = await conn.query<Rows>(
+        `SELECT id FROM ${this.t} FORCE INDEX (${this.lockIndex})
          WHERE name = ? AND disabled = FALSE AND locked_at IS NULL AND next_run_at <= ?
-         ORDER BY next_run_at ASC, priority DESC LIMIT 1 FOR UPDATE SKIP LOCKED`,
+         ORDER BY next_run_at ASC, priority DESC LIMIT ${DUE_CANDIDATES}`,
         [jobName, nextScanAt],
       );
-      // Expired locks are rare: look without locking, then lock that one row by primary key if it
-      // still qualifies. Walking the index with FOR UPDATE here deadlocked against lock releases.
+      let due: JobRow | undefined;
+      for (const { id } of candidates) {
+        // A row another worker locks meanwhile is skipped (or no longer qualifies): try the next.
+        const [rows] = await conn.query<Rows>(
+          `SELECT * FROM ${this.t} WHERE id = ? AND disabled = FALSE AND locked_at IS NULL AND next_run_at <= ? FOR UPDATE SKIP LOCKED`,
+          [id, nextScanAt],
+        );
+        if ((due = rows[0])) break;
+      }
       const [stale] = await conn.query<Rows>(
         `SELECT id FROM ${this.t} FORCE INDEX (${this.expiryIndex})
          WHERE name = ? AND disabled = FALSE AND locked_at <= ? ORDER BY locked_at ASC LIMIT 1`,
@@ -248,7 +262,7 @@ export class MariaDbJobRepository implements JobRepository {
             [stale[0].id, lockDeadline],
           )
         : [[] as unknown as Rows];
-      const row = earlier(due[0], expired[0]);
+      const row = earlier(due, expired[0]);
       if (!row) return undefined;
       await conn.query(`UPDATE ${this.t} SET locked_at = ?, last_modified_by = ? WHERE id = ?`, [lockedAt, lastModifiedBy, row.id]);
       return rowToJob({ ...row, locked_at: lockedAt, last_modified_by: lastModifiedBy });
