@@ -75,6 +75,7 @@ describe('backend', () => {
     for (let i = 0; i < 50; i++) await repo.saveJob(job({ name: 'x', priority: i % 3 }), undefined);
     const t = '`agenda_jobs`';
     for (const [index, sql] of [
+      ['agenda_jobs_find_and_lock', `EXPLAIN SELECT * FROM ${t} FORCE INDEX (agenda_jobs_find_and_lock) WHERE name = 'x' AND disabled = FALSE AND locked_at IS NULL AND next_run_at <= NOW() ORDER BY next_run_at ASC, priority DESC LIMIT 1`],
       ['agenda_jobs_find_and_lock', `EXPLAIN SELECT id FROM ${t} FORCE INDEX (agenda_jobs_find_and_lock) WHERE name = 'x' AND disabled = FALSE AND locked_at IS NULL AND next_run_at <= NOW() ORDER BY next_run_at ASC, priority DESC LIMIT 8`],
       ['agenda_jobs_lock_expiry', `EXPLAIN SELECT * FROM ${t} FORCE INDEX (agenda_jobs_lock_expiry) WHERE name = 'x' AND disabled = FALSE AND locked_at <= NOW() ORDER BY locked_at ASC LIMIT 1`],
     ] as const) {

@@ -232,25 +232,35 @@ export class MariaDbJobRepository implements JobRepository {
     const lockedAt = now ?? new Date();
     const lastModifiedBy = options?.lastModifiedBy || null;
     return this.transaction(async (conn) => {
-      // Both lookups read without locking and then lock one row by primary key if it still
-      // qualifies. A locking read that walks the secondary index with SKIP LOCKED skipped due,
-      // unlocked rows on MariaDB 10.11 (as the first statement of its transaction, for as long as
-      // the job stayed queued), and walking it with FOR UPDATE deadlocked against lock releases.
-      const [candidates] = await conn.query<Rows>(
-        `SELECT id FROM ${this.t} FORCE INDEX (${this.lockIndex})
+      // Each query walks one index in order and stops after one row. The locking walk of the due
+      // jobs is the fast path; on MariaDB 10.11 it sometimes skips due, unlocked rows (seen as the
+      // first statement of its transaction, for as long as the job stayed queued), so when it finds
+      // nothing a plain read of the due jobs confirms it, locking one of them by primary key.
+      const [walked] = await conn.query<Rows>(
+        `SELECT * FROM ${this.t} FORCE INDEX (${this.lockIndex})
          WHERE name = ? AND disabled = FALSE AND locked_at IS NULL AND next_run_at <= ?
-         ORDER BY next_run_at ASC, priority DESC LIMIT ${DUE_CANDIDATES}`,
+         ORDER BY next_run_at ASC, priority DESC LIMIT 1 FOR UPDATE SKIP LOCKED`,
         [jobName, nextScanAt],
       );
-      let due: JobRow | undefined;
-      for (const { id } of candidates) {
-        // A row another worker locks meanwhile is skipped (or no longer qualifies): try the next.
-        const [rows] = await conn.query<Rows>(
-          `SELECT * FROM ${this.t} WHERE id = ? AND disabled = FALSE AND locked_at IS NULL AND next_run_at <= ? FOR UPDATE SKIP LOCKED`,
-          [id, nextScanAt],
+      let due: JobRow | undefined = walked[0];
+      if (!due) {
+        const [candidates] = await conn.query<Rows>(
+          `SELECT id FROM ${this.t} FORCE INDEX (${this.lockIndex})
+           WHERE name = ? AND disabled = FALSE AND locked_at IS NULL AND next_run_at <= ?
+           ORDER BY next_run_at ASC, priority DESC LIMIT ${DUE_CANDIDATES}`,
+          [jobName, nextScanAt],
         );
-        if ((due = rows[0])) break;
+        for (const { id } of candidates) {
+          // A row another worker locks meanwhile is skipped, or no longer qualifies: try the next.
+          const [rows] = await conn.query<Rows>(
+            `SELECT * FROM ${this.t} WHERE id = ? AND disabled = FALSE AND locked_at IS NULL AND next_run_at <= ? FOR UPDATE SKIP LOCKED`,
+            [id, nextScanAt],
+          );
+          if ((due = rows[0])) break;
+        }
       }
+      // Expired locks are rare: look without locking, then lock that one row by primary key if it
+      // still qualifies. Walking the index with FOR UPDATE here deadlocked against lock releases.
       const [stale] = await conn.query<Rows>(
         `SELECT id FROM ${this.t} FORCE INDEX (${this.expiryIndex})
          WHERE name = ? AND disabled = FALSE AND locked_at <= ? ORDER BY locked_at ASC LIMIT 1`,
