@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -90,7 +90,17 @@ test('the packed tarball installs outside the monorepo and works from plain Node
 
   await exec('mkdir', ['-p', project]);
   writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-  await exec('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], { cwd: project });
+  // The SDK's dependencies come packed from the monorepo's own node_modules and npm runs
+  // --offline: the test needs no registry, and a dependency missing from the manifest fails it.
+  const deps = Object.keys((JSON.parse(readFileSync(path.join(sdkDir, 'package.json'), 'utf8')) as { dependencies: object }).dependencies);
+  const depTarballs: string[] = [];
+  for (const dep of deps) {
+    const dir = [path.join(sdkDir, 'node_modules', dep), path.join(sdkDir, '..', 'node_modules', dep)].find((d) => existsSync(d));
+    assert.ok(dir, `${dep} is installed in the monorepo`);
+    const { stdout } = await exec('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', work, dir], { cwd: work });
+    depTarballs.push(path.join(work, stdout.trim().split('\n').at(-1)!));
+  }
+  await exec('npm', ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error', tarball, ...depTarballs], { cwd: project });
 
   const { appRepo, app } = await fixtures.testBuilds();
   writeFileSync(path.join(project, 'consumer.mjs'), consumerScript);
