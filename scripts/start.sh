@@ -5,6 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+# The web dashboard fmd serves at /: built when missing or older than its sources (or the SDK's).
+dashboard=web/dist/index.html
+if [[ ! -f $dashboard ]] || [[ -n $(find web/index.html web/src sdk/src web/package.json -newer "$dashboard" -print -quit) ]]; then
+  echo "==> building the web dashboard"
+  npm run --silent -w @fmd/web build
+fi
 # exec, and the Node binary itself rather than `npm start`: the PID a user or a supervisor
 # started is fmd's, so its SIGTERM/SIGINT reach fmd, which stops its embedded MariaDB.
 # PATH and working directory as `npm start` would give it (hooks fmd runs see the same Node).

@@ -61,6 +61,14 @@ async function stopsEverything(dataDir: string, signal: 'SIGTERM' | 'SIGINT'): P
   // The PID the supervisor holds is fmd itself (start.sh exec'd it), not a wrapper.
   const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
   assert.ok(cmdline.includes('src/main.ts'), `PID ${pid} is ${cmdline.join(' ')}`);
+  // It serves the web dashboard it built (or found built) at its own URL.
+  const url = /fmd is running at (\S+)/.exec(started.output())?.[1];
+  assert.ok(url, started.output());
+  const page = await fetch(new URL('/', url), { headers: { accept: 'text/html' } });
+  assert.equal(page.status, 200);
+  const html = await page.text();
+  assert.match(html, /<main id="app">/);
+  assert.match(html, /src="\/assets\/index-[\w-]+\.js"/);
   process.kill(pid, signal);
   // Generous for a loaded machine; fmd stops in about a second here.
   let timer: NodeJS.Timeout | undefined;

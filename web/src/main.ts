@@ -21,6 +21,28 @@ function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * Why a request got no response: the browser hides a CORS refusal behind the same network error
+ * as an unreachable server. A no-cors request still completes when the server answers, so it
+ * tells the two apart.
+ */
+async function describeUnreachable(url: string, err: unknown): Promise<string> {
+  if (!(err instanceof FmdRequestError) || err.status !== 0) return describeError(err);
+  let origin: string;
+  try {
+    origin = new URL(url).origin;
+  } catch {
+    return `"${url}" is not a URL.`;
+  }
+  const answered = await fetch(new URL('/healthz', origin), { mode: 'no-cors', cache: 'no-store' }).then(
+    () => true,
+    () => false,
+  );
+  if (!answered) return `Cannot reach ${origin}. Is the URL right and the server running?`;
+  if (origin === location.origin) return describeError(err);
+  return `${origin} answered, but the browser blocked its response (CORS): open the dashboard that fmd serves at ${origin}/, or add ${location.origin} to fmd's cors-origins.`;
+}
+
 /** `2026-12-23 13:17 UTC` from an ISO date-time. */
 function shortDate(iso: string): string {
   return `${iso.slice(0, 16).replace('T', ' ')} UTC`;
@@ -61,7 +83,7 @@ async function connect(connection: Connection): Promise<void> {
     viewer = (await client.viewer()).viewer;
   } catch (err) {
     await client.close();
-    showConnect(describeError(err));
+    showConnect(await describeUnreachable(connection.url, err));
     return;
   }
 

@@ -36,6 +36,8 @@ const configSchema = z
     'token-prefix': z.string().default(''),
     'log-level': z.enum(logLevels).default('info'),
     'cors-origins': z.array(z.string()).default([]),
+    /** the built web dashboard served at / (`npm run -w @fmd/web build`; `npm start` builds it) */
+    'web-dir': z.string().default('web/dist'),
     redis: z.string().optional(),
     'max-query-depth': z.coerce.number().int().min(1).default(12),
     'max-query-cost': z.coerce.number().int().min(1).default(5000),
@@ -111,6 +113,7 @@ export type FmdConfig = {
   tokenPrefix: string;
   logLevel: (typeof logLevels)[number];
   corsOrigins: string[];
+  webDir: string;
   redis: string | undefined;
   maxQueryDepth: number;
   maxQueryCost: number;
@@ -151,6 +154,7 @@ const envKeys: Record<string, keyof z.input<typeof configSchema>> = {
   FMD_TOKEN_PREFIX: 'token-prefix',
   FMD_LOG_LEVEL: 'log-level',
   FMD_CORS_ORIGINS: 'cors-origins',
+  FMD_WEB_DIR: 'web-dir',
   FMD_REDIS_URL: 'redis',
   FMD_MAX_QUERY_DEPTH: 'max-query-depth',
   FMD_MAX_QUERY_COST: 'max-query-cost',
@@ -259,6 +263,7 @@ export function loadConfig(
     tokenPrefix: c['token-prefix'],
     logLevel: c['log-level'],
     corsOrigins: c['cors-origins'],
+    webDir: path.resolve(repoRoot, c['web-dir']),
     redis: c.redis,
     maxQueryDepth: c['max-query-depth'],
     maxQueryCost: c['max-query-cost'],

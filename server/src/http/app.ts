@@ -1,5 +1,5 @@
 // The HTTP server: one port for GraphQL (HTTP + WebSocket), the flat-manager REST API,
-// repo files, metrics and health checks.
+// repo files, metrics, health checks and the web dashboard.
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
@@ -17,6 +17,7 @@ import { tokenOf } from './auth.ts';
 import { adminJobsPath, adminJobsRouter } from './admin-jobs.ts';
 import { apiV1Path, createApiV1Router } from './api-v1/index.ts';
 import { buildRepoPath, createBuildRepoRouter } from './build-repo.ts';
+import { createWebRouter } from './web.ts';
 
 export type HttpServer = {
   server: Server;
@@ -88,6 +89,9 @@ export async function startHttpServer(services: Services, opts: { host: string; 
   // flat-manager's REST API and build repos (test a build before publishing it).
   app.use(apiV1Path, createApiV1Router(services));
   app.use(buildRepoPath, createBuildRepoRouter(services));
+
+  // The web dashboard at /, after every API route.
+  app.use(createWebRouter(config));
 
   app.use(notFoundHandler());
   app.use(errorHandler(log));

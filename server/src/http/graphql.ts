@@ -4,7 +4,7 @@ import type { Server as HttpServer } from 'node:http';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -124,6 +124,8 @@ export async function createGraphQLEndpoint(services: Services, httpServer: Http
       // fmd sets no cache hints; the default cache-control plugin wraps every field's resolver
       // to collect them, a cost per field of every row of a list page.
       ApolloServerPluginCacheControlDisabled(),
+      // No landing page: Apollo's loads its Sandbox from Apollo's CDN, with telemetry.
+      ApolloServerPluginLandingPageDisabled(),
       errorLogPlugin(services),
       unavailableStatusPlugin,
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 10_000 }),

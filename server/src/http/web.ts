@@ -1,0 +1,46 @@
+// The web dashboard, served from `web-dir` at / of fmd's own port: the browser talks to the API
+// on the same origin, so no CORS set-up is needed. Vite names the files under assets/ by their
+// content (cached for a year); index.html is revalidated on every load. Any other GET for a page
+// (a deep link such as /builds/12, asked for as text/html) gets index.html, whose router shows
+// it; paths the API owns are left to their routers' not-found answers.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import express, { Router } from 'express';
+import type { FmdConfig } from '../config/index.ts';
+import { adminJobsPath } from './admin-jobs.ts';
+import { apiV1Path } from './api-v1/index.ts';
+import { buildRepoPath } from './build-repo.ts';
+import { graphqlPath } from './graphql.ts';
+
+/** Paths the dashboard never answers for, even as text/html. */
+const apiPrefixes = [apiV1Path, graphqlPath, '/repo', buildRepoPath, adminJobsPath, '/metrics', '/healthz', '/readyz'];
+
+export function createWebRouter(config: FmdConfig): Router {
+  const router = Router();
+  const index = path.join(config.webDir, 'index.html');
+  router.use(
+    express.static(config.webDir, {
+      index: false,
+      redirect: false,
+      setHeaders(res, file) {
+        const immutable = path.relative(config.webDir, file).startsWith(`assets${path.sep}`);
+        res.setHeader('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
+      },
+    }),
+  );
+  router.get('/{*path}', (req, res, next) => {
+    if (apiPrefixes.some((p) => req.path === p || req.path.startsWith(`${p}/`))) return next();
+    // Browsers navigating ask for text/html by name; API clients' `*/*` keeps their 404s.
+    if (!/\btext\/html\b/.test(req.get('accept') ?? '') || path.extname(req.path)) return next();
+    if (!existsSync(index)) {
+      res
+        .status(503)
+        .type('text/plain')
+        .send(`The web dashboard is not built (no ${index}). Build it with: npm run -w @fmd/web build   (npm start builds it when needed)\n`);
+      return;
+    }
+    res.setHeader('cache-control', 'no-cache');
+    res.sendFile(index);
+  });
+  return router;
+}
