@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh
 # The web dashboard fmd serves at /: built when missing or older than its sources (or the SDK's).
 dashboard=web/dist/index.html
-if [[ ! -f $dashboard ]] || [[ -n $(find web/index.html web/src sdk/src web/package.json -newer "$dashboard" -print -quit) ]]; then
+if [[ ! -f $dashboard ]] || [[ -n $(find web/index.html web/playground.html web/vite.config.ts web/src sdk/src web/package.json -newer "$dashboard" -print -quit) ]]; then
   echo "==> building the web dashboard"
   npm run --silent -w @fmd/web build
 fi

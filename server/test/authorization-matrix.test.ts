@@ -784,6 +784,10 @@ function rows(): Row[] {
   add('GET /metrics', 'metrics on the API port', 'read', { scopes: ['admin'] }, restProbe('GET', () => '/metrics', {}, status(200)));
   add('GET /{*path}', 'GET / as a page: the web dashboard (503 with how to build it when not built)', 'read', { public: true },
     restProbe('GET', () => '/', { headers: () => ({ accept: 'text/html' }) }, status(200, 503)));
+  add('GET /playground', 'GET /playground: the GraphQL playground page (503 when not built)', 'read', { public: true },
+    restProbe('GET', () => '/playground', { headers: () => ({ accept: 'text/html' }) }, status(200, 503)));
+  add('GET /graphql', 'GET /graphql as a page: sent to the playground', 'read', { public: true },
+    restProbe('GET', () => '/graphql', { headers: () => ({ accept: 'text/html' }) }, status(302)));
   add('USE /*', 'an unknown path is 404 for anyone', 'read', { public: true }, restProbe('GET', () => '/no-such-path', {}, flatManagerError(404, 'not-found')));
   add('USE /graphql/*', 'POST /graphql { __typename }: authorization is per field', 'read', { public: true }, restProbe('POST', () => '/graphql', { json: () => ({ query: '{ __typename }' }) }, status(200)));
 

@@ -13,6 +13,8 @@ const indexHtml = '<!doctype html><title>fmd</title><script type="module" src="/
 mkdirSync(path.join(webDir, 'assets'));
 writeFileSync(path.join(webDir, 'index.html'), indexHtml);
 writeFileSync(path.join(webDir, 'assets', 'index-Ab12.js'), 'console.log("fmd")');
+const playgroundHtml = '<!doctype html><title>fmd GraphQL playground</title>';
+writeFileSync(path.join(webDir, 'playground.html'), playgroundHtml);
 writeFileSync(path.join(webDir, 'favicon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
 
 let s: TestServer;
@@ -75,13 +77,21 @@ test('files outside web-dir cannot be reached', async () => {
   }
 });
 
-test('a browser opening /graphql gets no Apollo landing page (nothing from Apollo\'s CDN)', async () => {
-  const r = await fetch(`${s.url}/graphql`, { headers: html });
-  const body = await r.text();
-  assert.doesNotMatch(body, /apollographql\.com|embeddable-sandbox|cdn\./i);
-  // GraphQL itself still answers.
-  const q = await fetch(`${s.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
-  assert.deepEqual(await q.json(), { data: { __typename: 'Query' } });
+test('a browser opening /graphql is sent to the playground, served by fmd; GraphQL requests still reach the endpoint', async () => {
+  const r = await fetch(`${s.url}/graphql`, { headers: html, redirect: 'manual' });
+  assert.equal(r.status, 302);
+  assert.equal(r.headers.get('location'), '/playground');
+  const page = await fetch(`${s.url}/playground`, { headers: html });
+  assert.equal(page.status, 200);
+  assert.equal(await page.text(), playgroundHtml);
+  // No Apollo landing page for anyone (it loads Apollo Sandbox from Apollo's CDN).
+  const plain = await fetch(`${s.url}/graphql`, { headers: { accept: '*/*' } });
+  assert.doesNotMatch(await plain.text(), /apollographql\.com|embeddable-sandbox|cdn\./i);
+  // GraphQL itself still answers, over GET (with a query) and POST.
+  const get = await fetch(`${s.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, { headers: { ...html, 'apollo-require-preflight': 'true' } });
+  assert.deepEqual(await get.json(), { data: { __typename: 'Query' } });
+  const post = await fetch(`${s.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
+  assert.deepEqual(await post.json(), { data: { __typename: 'Query' } });
 });
 
 test('without a built dashboard, a page request says how to build it', async () => {

@@ -1,5 +1,6 @@
-// The production build as fmd serves it: every file index.html loads exists under /assets/,
-// nothing loads from another host, and the initial JavaScript stays within its budget.
+// The production build as fmd serves it: every file the dashboard and the playground pages load
+// exists under /assets/, nothing loads from another host, the dashboard's initial JavaScript
+// stays within its budget and React (GraphiQL's) only comes with the playground.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -18,22 +19,31 @@ after(() => rmSync(outDir, { recursive: true, force: true }));
 /** gzip budget of the JavaScript the dashboard's first page load fetches */
 const initialJsBudget = 150 * 1024;
 
-test('the built dashboard loads only its own files, and its initial JS is under 150 kB gzip', { timeout: 180_000 }, async () => {
+test('the built pages load only their own files; the dashboard\'s initial JS is under 150 kB gzip and holds no React', { timeout: 180_000 }, async () => {
   const vite = path.join(webDir, '..', 'node_modules', 'vite', 'bin', 'vite.js');
   await exec(process.execPath, [vite, 'build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], { cwd: webDir });
-  const html = readFileSync(path.join(outDir, 'index.html'), 'utf8');
+  const loads = (page: string) => {
+    const html = readFileSync(path.join(outDir, page), 'utf8');
+    assert.doesNotMatch(html, /https?:\/\//, `no URL of another host in ${page}`);
+    const urls = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    assert.ok(urls.length > 0, `${page} loads something`);
+    for (const u of urls) {
+      assert.match(u, /^\/assets\//, `${page}: ${u} is served by fmd under /assets/`);
+      assert.ok(existsSync(path.join(outDir, u)), `${page}: ${u} is in the build`);
+    }
+    return urls;
+  };
 
-  const urls = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
-  assert.ok(urls.length > 0, 'index.html loads something');
-  for (const u of urls) {
-    assert.match(u, /^\/assets\//, `${u}: served by fmd under /assets/`);
-    assert.ok(existsSync(path.join(outDir, u)), `${u} is in the build`);
-  }
-  assert.doesNotMatch(html, /https?:\/\//, 'no URL of another host in index.html');
-
-  const initialJs = urls.filter((u) => u.endsWith('.js'));
+  const initialJs = loads('index.html').filter((u) => u.endsWith('.js'));
   assert.ok(initialJs.length > 0, 'a script');
-  const gz = initialJs.reduce((sum, u) => sum + gzipSync(readFileSync(path.join(outDir, u))).length, 0);
+  const code = initialJs.map((u) => readFileSync(path.join(outDir, u)));
+  // React (GraphiQL's) stays on the playground's page.
+  for (const [i, c] of code.entries()) assert.doesNotMatch(c.toString(), /react\.transitional\.element|react\.element/, `${initialJs[i]} holds React`);
+  const gz = code.reduce((sum, c) => sum + gzipSync(c).length, 0);
   console.log(`initial JS: ${initialJs.length} file(s), ${(gz / 1024).toFixed(1)} kB gzip (budget ${initialJsBudget / 1024} kB)`);
   assert.ok(gz < initialJsBudget, `initial JS is ${gz} bytes gzip, over the ${initialJsBudget}-byte budget`);
+
+  const playgroundJs = loads('playground.html').filter((u) => u.endsWith('.js'));
+  const playgroundCode = playgroundJs.map((u) => readFileSync(path.join(outDir, u), 'utf8')).join('\n');
+  assert.match(playgroundCode, /react\.transitional\.element|react\.element/, 'the playground bundles React');
 });

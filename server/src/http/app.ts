@@ -17,7 +17,7 @@ import { tokenOf } from './auth.ts';
 import { adminJobsPath, adminJobsRouter } from './admin-jobs.ts';
 import { apiV1Path, createApiV1Router } from './api-v1/index.ts';
 import { buildRepoPath, createBuildRepoRouter } from './build-repo.ts';
-import { createWebRouter } from './web.ts';
+import { createWebRouter, playgroundRedirect } from './web.ts';
 
 export type HttpServer = {
   server: Server;
@@ -79,6 +79,7 @@ export async function startHttpServer(services: Services, opts: { host: string; 
   if (!config.metricsListen) app.get('/metrics', metricsHandler(services, 'api-port'));
 
   const graphql = await createGraphQLEndpoint(services, server);
+  app.get(graphqlPath, playgroundRedirect);
   app.use(graphqlPath, jsonBody(config.maxRequestBytes), graphql.middleware);
 
   app.use(adminJobsPath, adminJobsRouter(services));

@@ -2,10 +2,11 @@
 // on the same origin, so no CORS set-up is needed. Vite names the files under assets/ by their
 // content (cached for a year); index.html is revalidated on every load. Any other GET for a page
 // (a deep link such as /builds/12, asked for as text/html) gets index.html, whose router shows
-// it; paths the API owns are left to their routers' not-found answers.
+// it; paths the API owns are left to their routers' not-found answers. /playground is the
+// GraphQL playground's page (GraphiQL, its own bundle).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import express, { Router } from 'express';
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { FmdConfig } from '../config/index.ts';
 import { adminJobsPath } from './admin-jobs.ts';
 import { apiV1Path } from './api-v1/index.ts';
@@ -18,6 +19,7 @@ const apiPrefixes = [apiV1Path, graphqlPath, '/repo', buildRepoPath, adminJobsPa
 export function createWebRouter(config: FmdConfig): Router {
   const router = Router();
   const index = path.join(config.webDir, 'index.html');
+  const playground = path.join(config.webDir, 'playground.html');
   router.use(
     express.static(config.webDir, {
       index: false,
@@ -28,19 +30,37 @@ export function createWebRouter(config: FmdConfig): Router {
       },
     }),
   );
+  router.get('/playground', (_req, res) => sendPage(res, playground));
   router.get('/{*path}', (req, res, next) => {
     if (apiPrefixes.some((p) => req.path === p || req.path.startsWith(`${p}/`))) return next();
-    // Browsers navigating ask for text/html by name; API clients' `*/*` keeps their 404s.
-    if (!/\btext\/html\b/.test(req.get('accept') ?? '') || path.extname(req.path)) return next();
-    if (!existsSync(index)) {
-      res
-        .status(503)
-        .type('text/plain')
-        .send(`The web dashboard is not built (no ${index}). Build it with: npm run -w @fmd/web build   (npm start builds it when needed)\n`);
-      return;
-    }
-    res.setHeader('cache-control', 'no-cache');
-    res.sendFile(index);
+    if (!asksForPage(req) || path.extname(req.path)) return next();
+    sendPage(res, index);
   });
   return router;
+}
+
+/**
+ * A browser opening /graphql itself (a page request without a query) is sent to the playground;
+ * GraphQL requests, GET ones included, go on to the endpoint.
+ */
+export const playgroundRedirect: RequestHandler = (req, res, next) => {
+  if (asksForPage(req) && req.query.query === undefined) res.redirect(302, '/playground');
+  else next();
+};
+
+/** Browsers navigating ask for text/html by name; API clients' wildcard Accept keeps their own answers. */
+function asksForPage(req: Request): boolean {
+  return /\btext\/html\b/.test(req.get('accept') ?? '');
+}
+
+function sendPage(res: Response, file: string): void {
+  if (!existsSync(file)) {
+    res
+      .status(503)
+      .type('text/plain')
+      .send(`The web dashboard is not built (no ${file}). Build it with: npm run -w @fmd/web build   (npm start builds it when needed)\n`);
+    return;
+  }
+  res.setHeader('cache-control', 'no-cache');
+  res.sendFile(file);
 }
