@@ -68,7 +68,7 @@ async function stopsEverything(dataDir: string, signal: 'SIGTERM' | 'SIGINT'): P
   assert.equal(page.status, 200);
   const html = await page.text();
   assert.match(html, /<main id="app">/);
-  assert.match(html, /src="\/assets\/index-[\w-]+\.js"/);
+  assert.match(html, /<script type="module"[^>]* src="\/assets\/[\w-]+\.js"/);
   process.kill(pid, signal);
   // Generous for a loaded machine; fmd stops in about a second here.
   let timer: NodeJS.Timeout | undefined;
