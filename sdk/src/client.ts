@@ -19,7 +19,24 @@ export type FmdClientOptions = {
    * between them. Only queries: a mutation may have taken effect before its answer was lost.
    */
   retry?: { attempts?: number; delayMs?: number };
+  /**
+   * How often a lost WebSocket is re-opened before its subscriptions fail (default 5, the
+   * graphql-ws default); `Infinity` for a dashboard that should ride out any outage. Active
+   * subscriptions are started again with their original variables after a reconnect.
+   */
+  reconnectAttempts?: number;
+  /** Told each time the WebSocket's state changes, for a connection indicator. */
+  onConnectionChange?: (change: ConnectionChange) => void;
 };
+
+/**
+ * `connecting` (first open, or `retry` after a loss), `connected`, or `closed` (`code` 1000
+ * when it closed because no subscription needed it any more; `retrying` when it will be re-opened).
+ */
+export type ConnectionChange =
+  | { state: 'connecting'; retry: boolean }
+  | { state: 'connected' }
+  | { state: 'closed'; code: number; reason: string };
 
 /** Options each SDK call accepts as its second argument. */
 export type FmdRequestOptions = { signal?: AbortSignal };
@@ -178,6 +195,14 @@ export function createFmdClient(options: FmdClientOptions): FmdClient {
       webSocketImpl: options.webSocketImpl,
       connectionParams: authorization ? { authorization } : {},
       lazy: true,
+      retryAttempts: options.reconnectAttempts ?? 5,
+      on: options.onConnectionChange
+        ? {
+            connecting: (retry) => options.onConnectionChange!({ state: 'connecting', retry }),
+            connected: () => options.onConnectionChange!({ state: 'connected' }),
+            closed: (e) => options.onConnectionChange!(isCloseEvent(e) ? { state: 'closed', code: e.code, reason: e.reason } : { state: 'closed', code: 1006, reason: 'connection lost' }),
+          }
+        : {},
       // 4403: the server rejected the token; retrying cannot help.
       shouldRetry: (e) => !(isCloseEvent(e) && e.code === 4403),
     });

@@ -1,25 +1,22 @@
-// The fmd dashboard: connect with a server URL and token, then see the viewer, the tokens and
-// live token changes. Plain DOM, no framework; everything goes through the SDK.
-import { createFmdClient, FmdRequestError, isErrorResult, type ApiTokenFieldsFragment, type FmdClient, type ViewerQuery } from '@fmd/sdk';
+// The fmd dashboard's shell: sign-in, navigation, the connection indicator, and the page the
+// URL names (pages/*). Plain DOM, no framework; everything goes through the SDK.
+import { createFmdClient, FmdRequestError, type ConnectionChange, type FmdClient } from '@fmd/sdk';
 import { forgetConnection, loadConnection, saveConnection, type Connection } from './settings.ts';
+import { describeError, errorLine, h, isAuthFailure } from './ui.ts';
+import { match, startRouter } from './router.ts';
+import { routes, notFound } from './routes.ts';
+import type { Page, PageContext, Viewer } from './pages/page.ts';
 
-type Child = Node | string | null | undefined | false;
+const app = document.querySelector<HTMLElement>('#app')!;
+const nav = document.querySelector<HTMLElement>('#nav')!;
+const indicator = document.querySelector<HTMLElement>('#connection')!;
+/** The session lives in this tab only (sessionStorage): closing the tab or signing out ends it. */
+const storage = sessionStorage;
 
-/** Creates an element; `props` go to properties (`className`, `onclick`, ...). */
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
-  const el = Object.assign(document.createElement(tag), props);
-  for (const c of children) if (c) el.append(c);
-  return el;
-}
-
-function describeError(err: unknown): string {
-  if (err instanceof FmdRequestError) {
-    if (err.status === 0) return `${err.message}. Is the URL right and the server running?`;
-    if (err.code === 'UNAUTHENTICATED') return `The server rejected the token: ${err.message}`;
-    return err.message;
-  }
-  return err instanceof Error ? err.message : String(err);
-}
+type Session = { client: FmdClient; viewer: Viewer; connection: Connection; reconnectListeners: Set<() => void> };
+let session: Session | undefined;
+let leavePage: AbortController | undefined;
+let router: ReturnType<typeof startRouter>;
 
 /**
  * Why a request got no response: the browser hides a CORS refusal behind the same network error
@@ -43,162 +40,194 @@ async function describeUnreachable(url: string, err: unknown): Promise<string> {
   return `${origin} answered, but the browser blocked its response (CORS): open the dashboard that fmd serves at ${origin}/, or add ${location.origin} to fmd's cors-origins.`;
 }
 
-/** `2026-12-23 13:17 UTC` from an ISO date-time. */
-function shortDate(iso: string): string {
-  return `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+// --- connection indicator --------------------------------------------------------------------
+
+type LiveState = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'offline';
+let liveState: LiveState = 'idle';
+function setLive(state: LiveState, detail = ''): void {
+  liveState = navigator.onLine ? state : 'offline';
+  const text = { idle: 'ready', connecting: 'connecting…', live: 'live', reconnecting: 'reconnecting…', offline: 'offline' }[liveState];
+  indicator.className = `connection ${liveState}`;
+  indicator.textContent = text;
+  indicator.title = detail || `Live updates: ${text}`;
+}
+addEventListener('offline', () => setLive('offline', 'The browser is offline'));
+addEventListener('online', () => setLive(liveState === 'offline' ? 'reconnecting' : liveState));
+
+let wasLost = false;
+function onConnectionChange(change: ConnectionChange): void {
+  if (change.state === 'connecting') setLive(change.retry ? 'reconnecting' : 'connecting');
+  else if (change.state === 'connected') {
+    setLive('live');
+    if (wasLost) for (const fn of session?.reconnectListeners ?? []) fn();
+    wasLost = false;
+  } else if (change.code === 4403) {
+    signOut('The server rejected the token (revoked or expired). Sign in again.');
+  } else if (change.code === 1000) {
+    setLive('idle');
+  } else {
+    wasLost = true;
+    setLive('reconnecting', `Connection lost (${change.code}${change.reason ? `: ${change.reason}` : ''}); retrying`);
+  }
 }
 
-const app = document.querySelector<HTMLElement>('#app')!;
-let session: { client: FmdClient; stop(): void } | undefined;
+// --- sign-in ---------------------------------------------------------------------------------
 
-function showConnect(message?: string): void {
-  session?.stop();
-  session = undefined;
-  const saved = loadConnection(localStorage);
-  const url = h('input', { name: 'url', type: 'url', required: true, value: saved?.url ?? location.origin, placeholder: 'http://localhost:8080' });
-  const token = h('input', { name: 'token', type: 'password', required: true, value: saved?.token ?? '', placeholder: 'eyJ…', autocomplete: 'off' });
+function showSignIn(message?: string): void {
+  nav.hidden = true;
+  const url = h('input', { name: 'url', type: 'url', required: true, value: location.origin });
+  const token = h('input', { name: 'token', type: 'password', required: true, placeholder: 'eyJ…', autocomplete: 'off' });
+  const submit = h('button', { type: 'submit' }, 'Sign in');
   const form = h(
     'form',
-    { className: 'card connect' },
-    h('h2', {}, 'Connect'),
-    message && h('p', { className: 'error' }, message),
-    h('label', {}, 'Server URL', url),
+    { className: 'card signin', ariaLabel: 'Sign in' },
+    h('h2', {}, 'Sign in'),
+    message && errorLine(message),
     h('label', {}, 'API token', token),
-    h('button', { type: 'submit' }, 'Connect'),
-    h('p', { className: 'muted' }, 'The server prints an admin token at its first start. The URL and token are kept in this browser’s localStorage.'),
+    h('details', {}, h('summary', {}, 'Another server'), h('label', {}, 'Server URL', url)),
+    submit,
+    h('p', { className: 'muted' }, 'fmd prints an admin token at its first start; `fmdc token create` makes narrower ones. The token is kept in this tab only and forgotten when you sign out or close it.'),
   );
-  form.onsubmit = (e) => {
+  form.onsubmit = async (e) => {
     e.preventDefault();
-    const connection = { url: url.value.trim(), token: token.value.trim() };
-    saveConnection(localStorage, connection);
-    void connect(connection);
+    submit.disabled = true;
+    await signIn({ url: url.value.trim(), token: token.value.trim() });
+    submit.disabled = false;
   };
+  document.title = 'Sign in · fmd';
   app.replaceChildren(form);
+  token.focus();
 }
 
-async function connect(connection: Connection): Promise<void> {
-  const client = createFmdClient(connection);
-  let viewer: ViewerQuery['viewer'];
+async function signIn(connection: Connection): Promise<void> {
+  const client = createFmdClient({ ...connection, reconnectAttempts: Infinity, onConnectionChange });
+  let viewer: Viewer;
   try {
     viewer = (await client.viewer()).viewer;
   } catch (err) {
     await client.close();
-    showConnect(await describeUnreachable(connection.url, err));
+    forgetConnection(storage);
+    showSignIn(await describeUnreachable(connection.url, err));
     return;
   }
-
-  const tokensBody = h('tbody');
-  const status = h('p', { className: 'muted' });
-  const showRevoked = h('input', { type: 'checkbox' });
-  const changes = h('ol', { className: 'changes' });
-  const liveState = h('span', { className: 'muted' }, 'connecting…');
-
-  const refreshTokens = async () => {
-    try {
-      const { tokens } = await client.tokens({ first: 100, includeRevoked: showRevoked.checked });
-      tokensBody.replaceChildren(...tokens.edges.map((e) => tokenRow(e.node)));
-      status.textContent = `${tokens.totalCount} token${tokens.totalCount === 1 ? '' : 's'}${tokens.pageInfo.hasNextPage ? ' (showing the newest 100)' : ''}`;
-      status.className = 'muted';
-    } catch (err) {
-      status.textContent = describeError(err);
-      status.className = 'error';
-    }
-  };
-
-  const tokenRow = (t: ApiTokenFieldsFragment) => {
-    const revoke = h('button', { className: 'small', disabled: Boolean(t.revokedAt), textContent: 'Revoke' });
-    revoke.onclick = async () => {
-      if (!confirm(`Revoke "${t.name}"? Tokens created from it stop working too.`)) return;
-      try {
-        const { revokeTokens: r } = await client.revokeTokens({ input: { tokenIds: [t.tokenId] } });
-        if (isErrorResult(r)) throw new Error(r.message);
-        await refreshTokens();
-      } catch (err) {
-        status.textContent = describeError(err);
-        status.className = 'error';
-      }
-    };
-    return h(
-      'tr',
-      { className: t.revokedAt ? 'revoked' : '' },
-      h('td', { title: t.tokenId }, t.name),
-      h('td', {}, t.scopes.join(', ')),
-      h('td', { className: 'date' }, t.revokedAt ? `revoked ${shortDate(t.revokedAt)}` : t.expiresAt ? shortDate(t.expiresAt) : 'never'),
-      h('td', {}, revoke),
-    );
-  };
-
-  // Live changes: each event is listed and refreshes the table.
-  const events = client.tokensChanged();
-  const iterator = events[Symbol.asyncIterator]();
-  let stopped = false;
-  void (async () => {
-    try {
-      liveState.textContent = 'live';
-      for (let r = await iterator.next(); !r.done && !stopped; r = await iterator.next()) {
-        const { kind, tokenIds } = r.value.tokensChanged;
-        changes.prepend(h('li', {}, h('time', {}, new Date().toLocaleTimeString()), ` ${kind.toLowerCase()} `, h('code', {}, tokenIds.join(', '))));
-        while (changes.children.length > 50) changes.lastElementChild?.remove();
-        void refreshTokens();
-      }
-    } catch (err) {
-      if (!stopped) liveState.textContent = `disconnected: ${describeError(err)}`;
-    }
-  })();
-
-  session = {
-    client,
-    stop() {
-      stopped = true;
-      void iterator.return?.();
-      void client.close();
-    },
-  };
-
-  const disconnect = h('button', { className: 'secondary', textContent: 'Forget token' });
-  disconnect.onclick = () => {
-    forgetConnection(localStorage);
-    showConnect();
-  };
-  const refresh = h('button', { className: 'secondary small', textContent: 'Refresh' });
-  refresh.onclick = () => void refreshTokens();
-  showRevoked.onchange = () => void refreshTokens();
-
-  const any = (list: string[]) => (list.length === 0 || list.includes('') ? 'any' : list.join(', '));
-  app.replaceChildren(
-    h(
-      'section',
-      { className: 'card' },
-      h('h2', {}, 'You'),
-      h(
-        'dl',
-        {},
-        h('dt', {}, 'User'),
-        h('dd', {}, viewer.user ? `${viewer.user.name}${viewer.user.isAdmin ? ' (admin)' : ''}` : '—'),
-        h('dt', {}, 'Token'),
-        h('dd', {}, viewer.name ?? '—', ' ', h('code', {}, viewer.tokenId ?? 'no jti')),
-        h('dt', {}, 'Scopes'),
-        h('dd', {}, viewer.scopes.join(', ') || 'none'),
-        h('dt', {}, 'Limits'),
-        h('dd', {}, `prefixes ${any(viewer.prefixes)}; apps ${any(viewer.apps)}; repos ${any(viewer.repos)}`),
-        h('dt', {}, 'Expires'),
-        h('dd', {}, shortDate(viewer.expiresAt)),
-      ),
-      h('p', {}, h('span', { className: 'muted' }, client.endpoint, ' '), disconnect),
-    ),
-    h(
-      'section',
-      { className: 'card' },
-      h('h2', {}, 'Tokens ', refresh),
-      h('label', { className: 'inline' }, showRevoked, ' show revoked'),
-      status,
-      h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Scopes'), h('th', {}, 'Expires'), h('th', {}))), tokensBody),
-    ),
-    h('section', { className: 'card' }, h('h2', {}, 'Token changes ', liveState), changes),
-  );
-  await refreshTokens();
+  saveConnection(storage, connection);
+  session = { client, viewer, connection, reconnectListeners: new Set() };
+  showNav(viewer);
+  renderPage(new URL(location.href));
 }
 
-const saved = loadConnection(localStorage);
-if (saved) void connect(saved);
-else showConnect();
+function signOut(message?: string): void {
+  const s = session;
+  session = undefined;
+  leavePage?.abort();
+  forgetConnection(storage);
+  void s?.client.close();
+  setLive('idle');
+  showSignIn(message);
+}
+
+function showNav(viewer: Viewer): void {
+  const signOutButton = h('button', { type: 'button', className: 'secondary small' }, 'Sign out');
+  signOutButton.onclick = () => signOut();
+  const links: [string, string][] = [
+    ['/', 'Dashboard'],
+    ['/builds', 'Builds'],
+    ['/jobs', 'Jobs'],
+    ['/repos', 'Repos'],
+    ['/keys', 'Keys'],
+    ['/tokens', 'Tokens'],
+  ];
+  nav.replaceChildren(
+    h('ul', {}, ...links.map(([href, label]) => h('li', {}, h('a', { href }, label))), h('li', {}, h('a', { href: '/playground' }, 'Playground'))),
+    h('span', { className: 'who', title: viewer.tokenId ?? '' }, viewer.user?.name ?? viewer.name ?? viewer.subject),
+    signOutButton,
+  );
+  nav.hidden = false;
+}
+
+function markCurrentNav(url: URL): void {
+  for (const a of nav.querySelectorAll('a')) {
+    const p = new URL(a.href).pathname;
+    const current = p === '/' ? url.pathname === '/' : url.pathname === p || url.pathname.startsWith(`${p}/`);
+    if (current) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+// --- pages -----------------------------------------------------------------------------------
+
+function renderPage(url: URL): void {
+  if (!session) return;
+  const s = session;
+  leavePage?.abort();
+  const leave = (leavePage = new AbortController());
+  s.reconnectListeners.clear();
+  const m = match<Page>(routes, url) ?? { page: notFound, params: {}, query: url.searchParams };
+  const title = typeof m.page.title === 'function' ? m.page.title(m) : m.page.title;
+  document.title = `${title} · fmd`;
+  markCurrentNav(url);
+
+  const heading = h('h1', { tabIndex: -1 }, title);
+  const errors = h('div', { className: 'page-errors' });
+  const body = h('div', { className: 'page-body', ariaBusy: 'true' }, h('p', { className: 'muted' }, 'Loading…'));
+  app.replaceChildren(heading, errors, body);
+  // keyboard and screen-reader users land on the new page's heading
+  if (document.activeElement && document.activeElement !== document.body) heading.focus();
+
+  const failed = (err: unknown): string => {
+    if (isAuthFailure(err)) {
+      signOut('The server rejected the token (revoked or expired). Sign in again.');
+      return '';
+    }
+    return describeError(err);
+  };
+  const ctx: PageContext = {
+    client: s.client,
+    viewer: s.viewer,
+    params: m.params,
+    query: m.query,
+    signal: leave.signal,
+    navigate: (href, replace) => router.navigate(href, replace),
+    follow(events, onEvent, onError) {
+      leave.signal.addEventListener('abort', () => void events.return?.(), { once: true });
+      void (async () => {
+        try {
+          for await (const v of events) {
+            if (leave.signal.aborted) break;
+            onEvent(v);
+          }
+        } catch (err) {
+          if (leave.signal.aborted) return;
+          const message = failed(err);
+          if (!message) return;
+          if (onError) onError(err);
+          else errors.append(errorLine(`Live updates stopped: ${message}`));
+        }
+      })();
+    },
+    onReconnect: (fn) => s.reconnectListeners.add(fn),
+    failed,
+    signOut,
+  };
+  void (async () => {
+    try {
+      const content = await m.page.render(ctx);
+      if (leave.signal.aborted) return;
+      body.replaceChildren(content);
+    } catch (err) {
+      if (leave.signal.aborted) return;
+      const message = failed(err);
+      if (message) body.replaceChildren(errorLine(message));
+    } finally {
+      body.removeAttribute('aria-busy');
+    }
+  })();
+}
+
+router = startRouter((url) => {
+  if (session) renderPage(url);
+});
+setLive('idle');
+const saved = loadConnection(storage);
+if (saved) void signIn(saved);
+else showSignIn();

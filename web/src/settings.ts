@@ -1,4 +1,4 @@
-// Where the dashboard keeps the server URL and token between visits.
+// Where the dashboard keeps the server URL and token (the shell passes sessionStorage: one tab, until sign-out).
 export type Connection = { url: string; token: string };
 
 const key = 'fmd.connection';

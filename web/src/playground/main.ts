@@ -8,7 +8,7 @@ import { createGraphiQLFetcher } from '@graphiql/toolkit';
 import 'graphiql/style.css';
 import { loadConnection } from '../settings.ts';
 
-const token = loadConnection(localStorage)?.token;
+const token = loadConnection(sessionStorage)?.token;
 const authorization = token ? `Bearer ${token}` : undefined;
 const wsUrl = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/graphql`;
 

@@ -1,0 +1,3 @@
+// (being written)
+import type { Page } from './page.ts';
+export const tokensPage: Page = { title: 'Tokens', render: () => document.createTextNode('tokens') };

@@ -1,0 +1,30 @@
+// The dashboard's URLs and the page each shows.
+import type { Route } from './router.ts';
+import type { Page } from './pages/page.ts';
+import { dashboardPage } from './pages/dashboard.ts';
+import { buildPage, buildsPage, newBuildPage } from './pages/builds.ts';
+import { jobPage, jobsPage } from './pages/jobs.ts';
+import { newRepoPage, repoPage, reposPage } from './pages/repos.ts';
+import { keyPage, keysPage } from './pages/keys.ts';
+import { tokensPage } from './pages/tokens.ts';
+import { h, link } from './ui.ts';
+
+export const routes: Route<Page>[] = [
+  { pattern: '/', page: dashboardPage },
+  { pattern: '/builds', page: buildsPage },
+  { pattern: '/builds/new', page: newBuildPage },
+  { pattern: '/builds/:number', page: buildPage },
+  { pattern: '/jobs', page: jobsPage },
+  { pattern: '/jobs/:number', page: jobPage },
+  { pattern: '/repos', page: reposPage },
+  { pattern: '/repos/new', page: newRepoPage },
+  { pattern: '/repos/:name', page: repoPage },
+  { pattern: '/keys', page: keysPage },
+  { pattern: '/keys/:id', page: keyPage },
+  { pattern: '/tokens', page: tokensPage },
+];
+
+export const notFound: Page = {
+  title: 'Not found',
+  render: () => h('p', {}, 'There is no page at this address. ', link('/', 'Go to the dashboard'), '.'),
+};
