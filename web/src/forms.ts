@@ -137,7 +137,7 @@ export function onSubmit<R extends { __typename: string }>(
 /** A named value of a form's input (`''` when absent). */
 export function value(form: HTMLFormElement, name: string): string {
   const el = form.elements.namedItem(name);
-  return el && 'value' in el ? String((el as HTMLInputElement).value) : '';
+  return el && 'value' in el ? String((el as unknown as HTMLInputElement).value) : '';
 }
 
 /** Whether a form's checkbox is checked. */
@@ -164,4 +164,25 @@ export function section(title: Child, ...children: Child[]): HTMLElement {
 /** Date-time inputs give local time; the API wants an ISO instant. */
 export function secondsUntil(localDateTime: string, now = Date.now()): number {
   return Math.round((new Date(localDateTime).getTime() - now) / 1000);
+}
+
+/** Replaces an element's children, skipping the empty ones (`null`, `false`) as h() does. */
+export function fill(el: Element, ...children: Child[]): void {
+  el.replaceChildren(...children.filter((c): c is Node | string | number => c !== null && c !== undefined && c !== false).map((c) => (typeof c === 'number' ? String(c) : c)));
+}
+
+/**
+ * The SDK types a subscription as an AsyncIterable; what it returns is its own iterator
+ * (with `return()` to unsubscribe), which is what the page contract's follow() wants.
+ */
+export function iterator<T>(events: AsyncIterable<T>): AsyncIterableIterator<T> {
+  const it = events as Partial<AsyncIterableIterator<T>>;
+  if (typeof it.next === 'function') return it as AsyncIterableIterator<T>;
+  const inner = events[Symbol.asyncIterator]();
+  const wrapped: AsyncIterableIterator<T> = {
+    next: () => inner.next(),
+    return: async () => (await inner.return?.()) ?? { done: true, value: undefined },
+    [Symbol.asyncIterator]: () => wrapped,
+  };
+  return wrapped;
 }
