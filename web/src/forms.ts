@@ -117,7 +117,8 @@ export function onSubmit<R extends { __typename: string }>(
       const result = await opts.run();
       if (isErrorResult(result)) {
         const r = result as unknown as { message: string; field?: string | null };
-        const last = r.field?.split('.').pop();
+        // `autoPromote.appIdPrefixes.0` names the input `appIdPrefixes`
+        const last = r.field?.split('.').filter((s) => !/^\d+$/.test(s)).pop();
         showFormErrors(form, { message: r.message, field: last ? (opts.aliases?.[last] ?? last) : null });
       } else {
         await opts.done(result as Exclude<R, { errorType: string }>);

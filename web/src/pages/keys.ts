@@ -152,7 +152,7 @@ export const keyPage: Page = {
     const details = h(
       'section',
       { className: 'card' },
-      h('h2', {}, 'Key'),
+      h('h2', {}, 'Details'),
       h(
         'dl',
         {},

@@ -30,7 +30,7 @@ function promotionText(r: Pick<Repo, 'parent' | 'autoPromote'>): string {
   if (!r.parent) return '—';
   if (!r.autoPromote) return 'by hand (promoteBuild)';
   const prefixes = r.autoPromote.appIdPrefixes.length ? ` of ${r.autoPromote.appIdPrefixes.join(', ')}` : '';
-  return `automatic${prefixes}, ${r.autoPromote.delaySecs ? `after ${formatDuration(r.autoPromote.delaySecs)}` : 'at once'}`;
+  return `automatic${prefixes}, ${r.autoPromote.delaySecs ? `after ${formatDurationInput(r.autoPromote.delaySecs)}` : 'at once'}`;
 }
 
 function keyCell(k: Repo['key']): Child {
@@ -382,7 +382,7 @@ export const repoPage: Page = {
         h('h2', {}, 'Signing key'),
         dl(
           ['Key', k ? h('span', {}, link(keyHref(k.id), k.name), ' ', h('code', {}, k.fingerprint)) : 'unsigned'],
-          ['Expires', k ? shortDate(k.expiresAt) : null],
+          ['Expires', k ? (k.expiresAt ? shortDate(k.expiresAt) : 'never') : null],
           ['Previous key', p ? h('span', {}, link(keyHref(p.id), p.name), ' still signs until ', shortDate(repo.previousKeyUntil)) : 'none'],
         ),
         admin && rotateForm(),
@@ -404,7 +404,7 @@ export const repoPage: Page = {
           if (Number.isNaN(overlap)) throw new FieldError('overlapSeconds', 'a duration such as 30d, 12h or seconds');
           const keyId = optional(value(form, 'keyId')) ?? null;
           const target = keyId ? (keys.find((x) => x.id === keyId)?.name ?? keyId) : 'no key (unsigned)';
-          if (!confirm(`Sign ${name} with ${target}${repo.key && overlap ? `, with ${repo.key.name} still signing for ${formatDuration(overlap)}` : ''}?`)) return { __typename: 'Cancelled' as const };
+          if (!confirm(`Sign ${name} with ${target}${repo.key && overlap ? `, with ${repo.key.name} still signing for ${value(form, 'overlapSeconds').trim()}` : ''}?`)) return { __typename: 'Cancelled' as const };
           return (await ctx.client.setRepoKey({ input: { repo: name, keyId, overlapSeconds: overlap } })).setRepoKey;
         },
         done: (r) => {

@@ -16,7 +16,7 @@ test('claims read as flat-manager means them: [""] is everything, [] nothing', (
   assert.equal(describeClaim([], 'repos'), 'no repo');
   assert.equal(describeClaim([''], 'prefixes'), 'all apps');
   assert.equal(describeClaim(['org.a', 'org.b'], 'prefixes'), 'org.a, org.b');
-  assert.equal(describeClaim([], 'apps'), '—');
+  assert.equal(describeClaim([], 'apps'), 'none');
 });
 
 test('only the viewer’s own scopes can be granted, and no longer than it lives', () => {

@@ -17,7 +17,7 @@ export function tokenState(t: { revokedAt: string | null; expiresAt: string | nu
  */
 export function describeClaim(items: readonly string[], kind: 'repos' | 'prefixes' | 'apps'): string {
   if (items.includes('')) return kind === 'repos' ? 'all repos' : 'all apps';
-  if (!items.length) return kind === 'repos' ? 'no repo' : kind === 'prefixes' ? 'no prefix' : '—';
+  if (!items.length) return kind === 'repos' ? 'no repo' : kind === 'prefixes' ? 'no prefix' : 'none';
   return items.join(', ');
 }
 

@@ -17,7 +17,7 @@ export const tokensPage: Page = {
     let signingOut = false;
     const notice = h('div', { className: 'notices' });
     const created = h('div', {});
-    const list = h('section', { className: 'card', ariaLabel: 'Tokens' });
+    const list = h('section', { className: 'card tokens-list', ariaLabel: 'Tokens' });
 
     const revoked = h('input', { type: 'checkbox', name: 'includeRevoked' });
     revoked.addEventListener('change', () => {
@@ -25,7 +25,7 @@ export const tokensPage: Page = {
       void refresh();
     });
     const listHead = (count?: number): HTMLElement =>
-      h('div', { className: 'list-head' }, h('h2', {}, 'Tokens', count !== undefined && h('span', { className: 'muted' }, String(count))), canList(ctx) && checkbox('Show revoked', revoked));
+      h('div', { className: 'list-head' }, h('h2', {}, 'Managed tokens', count !== undefined && h('span', { className: 'muted' }, String(count))), canList(ctx) && checkbox('Show revoked', revoked));
 
     const revoke = async (t: Token, button: HTMLButtonElement): Promise<void> => {
       const self = t.tokenId === ctx.viewer.tokenId;
@@ -174,7 +174,7 @@ function createForm(ctx: PageContext, created: HTMLElement, refresh: () => void)
     field('Prefixes', h('input', { name: 'prefixes', autocomplete: 'off', placeholder: describeClaim(v.prefixes, 'prefixes') }), 'app-id prefixes, comma-separated (* for all); empty: the same as this session’s token'),
     field('Apps', h('input', { name: 'apps', autocomplete: 'off', placeholder: describeClaim(v.apps, 'apps') }), 'exact app ids besides the prefixes; empty: the same as this session’s token'),
     field('Repos', h('input', { name: 'repos', autocomplete: 'off', placeholder: describeClaim(v.repos, 'repos') }), 'repo names, comma-separated (* for all); empty: the same as this session’s token'),
-    field('Expires in', h('input', { name: 'durationSeconds', required: true, value: maxSecs >= 90 * 86400 ? '90d' : '1d', autocomplete: 'off' }), `e.g. 90d, 12h, 1y; at most until this session’s token expires (${shortDate(v.expiresAt)})`),
+    field('Expires in', h('input', { name: 'durationSeconds', required: true, defaultValue: maxSecs >= 90 * 86400 ? '90d' : '1d', autocomplete: 'off' }), `e.g. 90d, 12h, 1y; at most until this session’s token expires (${shortDate(v.expiresAt)})`),
     h(
       'details',
       {},
