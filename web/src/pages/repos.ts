@@ -188,6 +188,8 @@ function readSettings(form: HTMLFormElement): Omit<CreateRepoInput, 'name' | 'ke
   };
 }
 
+const clearedTo: Record<string, unknown> = { defaultTokenType: 0, subsets: {}, hooks: { checks: [] } };
+
 /** What an update sends: only the settings that differ from the repo's, emptied ones as null (cleared). */
 export function changedSettings(repo: Repo, s: ReturnType<typeof readSettings>): Omit<UpdateRepoInput, 'name'> {
   const current: Record<string, unknown> = {
@@ -213,10 +215,10 @@ export function changedSettings(repo: Repo, s: ReturnType<typeof readSettings>):
   };
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(s)) {
-    const was = current[k] ?? undefined;
-    if (JSON.stringify(v) === JSON.stringify(was)) continue;
-    // an emptied text (or JSON) clears the setting; an empty JSON box for a setting with a value does too
-    out[k] = v === undefined ? (k === 'defaultTokenType' ? 0 : null) : v;
+    // An emptied text clears the setting; an emptied JSON box goes back to the default (delta settings: kept).
+    if (v === undefined && k === 'deltaSettings') continue;
+    const next = v !== undefined ? v : k in clearedTo ? clearedTo[k] : null;
+    if (JSON.stringify(next) !== JSON.stringify(current[k] ?? null)) out[k] = next;
   }
   return out as Omit<UpdateRepoInput, 'name'>;
 }
