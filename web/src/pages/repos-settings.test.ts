@@ -46,5 +46,7 @@ test('an update sends only what changed', () => {
 
 test('an emptied setting is cleared with null, an unticked auto-promotion too; an emptied JSON box goes back to the default', () => {
   assert.deepEqual(changedSettings(repo, { ...same, homepage: undefined, parent: undefined, autoPromote: undefined }), { homepage: null, parent: null, autoPromote: null });
-  assert.deepEqual(changedSettings(repo, { ...same, hooks: undefined, subsets: undefined, deltaSettings: undefined }), { hooks: { checks: [] } });
+  assert.deepEqual(changedSettings(repo, { ...same, hooks: undefined, subsets: undefined, deltaSettings: undefined }), {});
+  const withHooks = { ...repo, hooks: { checks: [{ name: 'lint', command: ['true'] }] } } as RepoFieldsFragment;
+  assert.deepEqual(changedSettings(withHooks, { ...same, hooks: undefined }), { hooks: { checks: [] } });
 });
