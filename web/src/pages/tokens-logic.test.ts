@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeClaim, grantableScopes, maxDurationSeconds, parseClaimList, sortTokens, tokenState } from './tokens-logic.ts';
+import { defaultExpiry, describeClaim, grantableScopes, maxDurationSeconds, parseClaimList, sortTokens, tokenState } from './tokens-logic.ts';
 
 const now = Date.parse('2026-12-03T12:00:00Z');
 
@@ -38,4 +38,11 @@ test('claim lists typed in the form: empty inherits, * is everything', () => {
   assert.equal(parseClaimList([]), undefined);
   assert.deepEqual(parseClaimList(['*']), ['']);
   assert.deepEqual(parseClaimList(['stable', 'beta']), ['stable', 'beta']);
+});
+
+test('the suggested expiry never outlives the creating token', () => {
+  assert.equal(defaultExpiry(365 * 86400), '90d');
+  assert.equal(defaultExpiry(10.5 * 86400), '10d');
+  assert.equal(defaultExpiry(3599 + 3600), '1h');
+  assert.equal(defaultExpiry(600), '10m');
 });

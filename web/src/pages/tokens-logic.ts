@@ -45,3 +45,11 @@ export function parseClaimList(items: readonly string[]): string[] | undefined {
   if (!items.length) return undefined;
   return items.map((s) => (s === '*' ? '' : s));
 }
+
+/** The expiry the create form suggests: 90 days, or less when the creating token ends sooner. */
+export function defaultExpiry(maxSeconds: number): string {
+  if (maxSeconds >= 90 * 86400) return '90d';
+  if (maxSeconds >= 86400) return `${Math.floor(maxSeconds / 86400)}d`;
+  if (maxSeconds >= 3600) return `${Math.floor(maxSeconds / 3600)}h`;
+  return `${Math.max(1, Math.floor(maxSeconds / 60))}m`;
+}

@@ -4,7 +4,7 @@ import { allNodes, FmdRequestError, type ApiTokenFieldsFragment, type CreateToke
 import type { Page, PageContext } from './page.ts';
 import { badge, copyButton, errorLine, h, shortDate, table, type Child } from '../ui.ts';
 import { checkbox, checkedValues, field, FieldError, fill, iterator, onSubmit, optional, parseDuration, section, splitList, value } from '../forms.ts';
-import { describeClaim, grantableScopes, maxDurationSeconds, parseClaimList, sortTokens, tokenState } from './tokens-logic.ts';
+import { defaultExpiry, describeClaim, grantableScopes, maxDurationSeconds, parseClaimList, sortTokens, tokenState } from './tokens-logic.ts';
 
 type Token = ApiTokenFieldsFragment;
 
@@ -174,7 +174,7 @@ function createForm(ctx: PageContext, created: HTMLElement, refresh: () => void)
     field('Prefixes', h('input', { name: 'prefixes', autocomplete: 'off', placeholder: describeClaim(v.prefixes, 'prefixes') }), 'app-id prefixes, comma-separated (* for all); empty: the same as this session’s token'),
     field('Apps', h('input', { name: 'apps', autocomplete: 'off', placeholder: describeClaim(v.apps, 'apps') }), 'exact app ids besides the prefixes; empty: the same as this session’s token'),
     field('Repos', h('input', { name: 'repos', autocomplete: 'off', placeholder: describeClaim(v.repos, 'repos') }), 'repo names, comma-separated (* for all); empty: the same as this session’s token'),
-    field('Expires in', h('input', { name: 'durationSeconds', required: true, defaultValue: maxSecs >= 90 * 86400 ? '90d' : '1d', autocomplete: 'off' }), `e.g. 90d, 12h, 1y; at most until this session’s token expires (${shortDate(v.expiresAt)})`),
+    field('Expires in', h('input', { name: 'durationSeconds', required: true, defaultValue: defaultExpiry(maxSecs), autocomplete: 'off' }), `e.g. 90d, 12h, 1y; at most until this session’s token expires (${shortDate(v.expiresAt)})`),
     h(
       'details',
       {},
