@@ -69,12 +69,6 @@ export function optional(value: string): string | undefined {
   return v ? v : undefined;
 }
 
-/** The trimmed value, or null when empty (update: clear the setting). */
-export function orNull(value: string): string | null {
-  const v = value.trim();
-  return v ? v : null;
-}
-
 /** Reads a JSON textarea: undefined when empty, throws a field-tagged error when it does not parse. */
 export function parseJsonField(name: string, text: string): unknown {
   const t = text.trim();

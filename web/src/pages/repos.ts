@@ -2,8 +2,8 @@
 // settings, promotion and signing key), refreshed live when its summary changes.
 import { allNodes, type RepoFieldsFragment, type RepoRefFieldsFragment, type SigningKeyFieldsFragment, type CreateRepoInput, type UpdateRepoInput } from '@fmd/sdk';
 import type { Page, PageContext } from './page.ts';
-import { copyButton, errorLine, formatBytes, formatDuration, h, link, shortDate, table, type Child } from '../ui.ts';
-import { checkbox, checked, field, fill, iterator, FieldError, formatDurationInput, joinList, onSubmit, optional, orNull, parseDuration, parseJsonField, section, select, splitList, value } from '../forms.ts';
+import { copyButton, errorLine, formatBytes, h, link, shortDate, table, type Child } from '../ui.ts';
+import { checkbox, checked, field, fill, iterator, FieldError, formatDurationInput, joinList, onSubmit, optional, parseDuration, parseJsonField, section, select, splitList, value } from '../forms.ts';
 import { flatpakrepoUrl, installCommands, remoteAddCommand, remoteName, shortCommit } from './repos-commands.ts';
 
 type Repo = RepoFieldsFragment;
