@@ -343,12 +343,21 @@ export const repoPage: Page = {
         ),
       );
     };
+    // Admins get the settings as a form (the current values in its inputs), others as a list.
+    // A form someone has typed into is not redrawn by live updates.
+    let settingsDirty = false;
+    let rotateDirty = false;
     const drawSettingsCard = (): void => {
-      const edit = admin ? h('details', { className: 'edit' }, h('summary', {}, 'Edit settings'), editForm()) : null;
-      fill(settingsCard, h('h2', {}, 'Settings'), settingsList, edit);
+      if (!admin) return fill(settingsCard, h('h2', {}, 'Settings'), settingsList);
+      settingsDirty = false;
+      fill(settingsCard, h('h2', {}, 'Settings'), dl(['Summary updated', shortDate(repo.summaryUpdatedAt)], ['Created', shortDate(repo.createdAt)]), editForm());
     };
     const editForm = (): HTMLFormElement => {
       const form = settingsForm({ repo, keys, repos });
+      form.ariaLabel = 'Repo settings';
+      const touched = (): void => void (settingsDirty = true);
+      form.addEventListener('input', touched);
+      form.addEventListener('change', touched);
       onSubmit(form, {
         failed: ctx.failed,
         run: async () => {
@@ -373,32 +382,41 @@ export const repoPage: Page = {
           ['Rule', promotionText(repo)],
           ['Promotes into', children.length ? h('span', {}, ...children.flatMap((c, i) => [i ? ', ' : '', link(repoHref(c.name), c.name), ` (${promotionText(c)})`])) : 'no repo has this one as parent'],
         ),
-        admin && h('p', { className: 'muted' }, 'Change the parent and the rule under Settings → Edit settings.'),
+        admin && h('p', { className: 'muted' }, 'Change the parent and the rule in Settings above.'),
       );
     };
 
+    const keyInfo = h('div', {});
+    const rotateSlot = h('div', {});
+    fill(keyCard, h('h2', {}, 'Signing key'), keyInfo, rotateSlot);
+    const drawRotate = (): void => {
+      rotateDirty = false;
+      if (admin) fill(rotateSlot, rotateForm());
+    };
     const drawKey = (): void => {
       const k = repo.key;
       const p = repo.previousKey;
-      fill(keyCard, 
-        h('h2', {}, 'Signing key'),
+      fill(keyInfo,
         dl(
           ['Key', k ? h('span', {}, link(keyHref(k.id), k.name), ' ', h('code', {}, k.fingerprint)) : 'unsigned'],
           ['Expires', k ? (k.expiresAt ? shortDate(k.expiresAt) : 'never') : null],
           ['Previous key', p ? h('span', {}, link(keyHref(p.id), p.name), ' still signs until ', shortDate(repo.previousKeyUntil)) : 'none'],
         ),
-        admin && rotateForm(),
       );
     };
     const rotateForm = (): HTMLElement => {
       const others = keys.filter((x) => x.id !== repo.key?.id);
       const form = h(
         'form',
-        { className: 'rotate' },
+        { className: 'rotate', ariaLabel: 'Rotate key' },
+        h('h3', {}, 'Rotate the key'),
         field('New key', keySelect(others, others[0]?.id), others.length ? null : h('span', {}, 'no other key: ', link('/keys', 'generate one'), ' first')),
-        field('Overlap', h('input', { name: 'overlapSeconds', value: '30d' }), 'how long the current key keeps signing beside the new one; 0 switches at once'),
+        field('Overlap', h('input', { name: 'overlapSeconds', defaultValue: '30d' }), 'how long the current key keeps signing beside the new one; 0 switches at once'),
         h('div', { className: 'actions' }, h('button', { type: 'submit' }, 'Rotate key')),
       );
+      const touched = (): void => void (rotateDirty = true);
+      form.addEventListener('input', touched);
+      form.addEventListener('change', touched);
       onSubmit(form, {
         failed: ctx.failed,
         run: async () => {
@@ -416,7 +434,7 @@ export const repoPage: Page = {
           drawAll();
         },
       });
-      return h('details', {}, h('summary', {}, 'Rotate key'), form);
+      return form;
     };
 
     const dangerCard = admin ? h('section', { className: 'card' }, h('h2', {}, 'Delete'), deleteButton(ctx, name)) : null;
@@ -428,6 +446,7 @@ export const repoPage: Page = {
       drawSettingsCard();
       drawPromotion();
       drawKey();
+      drawRotate();
     };
     // A live update re-reads the repo (settings and refs) but keeps a half-filled edit form.
     const refresh = async (): Promise<void> => {
@@ -443,11 +462,9 @@ export const repoPage: Page = {
         drawRefs();
         drawSettings();
         drawPromotion();
-        const editing = settingsCard.querySelector('details.edit')?.hasAttribute('open') || keyCard.querySelector('details')?.hasAttribute('open');
-        if (!editing) {
-          drawSettingsCard();
-          drawKey();
-        }
+        drawKey();
+        if (!settingsDirty) drawSettingsCard();
+        if (!rotateDirty) drawRotate();
       } catch (err) {
         const message = ctx.failed(err);
         if (message) notice.replaceChildren(errorLine(message));
