@@ -386,7 +386,7 @@ export const buildPage: Page = {
               'tr',
               {},
               h('td', {}, c.name),
-              h('td', {}, badge(c.status === 'PASSED' ? 'SUCCEEDED' : c.status), c.status === 'PASSED' ? h('span', { className: 'visually-hidden' }, ' (passed)') : null),
+              h('td', {}, badge(c.status)),
               h('td', {}, c.job ? link(`/jobs/${c.job.number}`, `#${c.job.number}`) : '—'),
               h('td', {}, c.results ? h('pre', { className: 'small-pre' }, jsonText(c.results)) : '—'),
             ),
