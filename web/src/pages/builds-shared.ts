@@ -153,7 +153,7 @@ export function jobRow(j: Job): HTMLTableRowElement {
     'tr',
     { dataset: { job: String(j.number) } },
     h('td', { className: 'num' }, link(`/jobs/${j.number}`, `#${j.number}`)),
-    h('td', {}, j.kind),
+    h('td', { className: 'kind' }, j.kind),
     h('td', {}, badge(j.status), j.cancelRequested && j.status !== 'ENDED' && j.status !== 'BROKEN' ? h('div', { className: 'muted' }, 'cancelling…') : null),
     h('td', {}, j.repo ?? '—'),
     h('td', {}, jobProgress(j)),

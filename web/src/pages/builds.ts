@@ -144,7 +144,13 @@ export const newBuildPage: Page = {
   async render(ctx) {
     const repos = await repoList(ctx);
     const q = ctx.query;
-    const field = (label: string, input: HTMLElement, hint?: string) => h('label', {}, label, input, hint && h('span', { className: 'hint muted' }, hint));
+    // the hint is outside the label (described-by), so the input's name is just the label
+    const field = (label: string, input: HTMLElement, hint?: string) => {
+      if (!hint) return h('label', {}, label, input);
+      const id = `hint-${input.getAttribute('name') ?? label}`;
+      input.setAttribute('aria-describedby', id);
+      return h('div', { className: 'field' }, h('label', {}, label, input), h('span', { className: 'hint muted', id }, hint));
+    };
     const url = h('input', { name: 'url', type: 'text', required: true, placeholder: 'https://example.org/org.example.App.git', autocomplete: 'off', spellcheck: false, value: q.get('url') ?? '' });
     const ref = h('input', { name: 'ref', placeholder: 'main, v1.2, or a 40-hex commit', autocomplete: 'off', spellcheck: false });
     const manifestPath = h('input', { name: 'manifestPath', placeholder: 'org.example.App.yml', autocomplete: 'off', spellcheck: false });
@@ -297,7 +303,7 @@ export const buildPage: Page = {
       const b = build;
       fill(
         summary,
-        h('h2', {}, `Build #${b.number}`, buildStateBadges(b)),
+        h('h2', {}, 'Status', buildStateBadges(b)),
         b.stateReason ? h('p', { className: ['FAILED', 'CANCELLED', 'SUPERSEDED'].includes(b.state) ? 'error' : 'muted' }, b.stateReason) : null,
         dl([
           ['State', h('span', { className: 'state-text' }, b.state.toLowerCase())],
