@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BuildState, PublishedState } from '@fmd/sdk';
 import { allowedActions, buildMatches, inputFieldName, jobMatches, pageArgs, promoteTargets, shortGitUrl, withQuery, type Build, type Job } from './builds-shared.ts';
-import { chartData, dayToUnix, hasData, percent, successRates } from './dashboard-data.ts';
+import { chartData, dayToUnix, durationFormat, hasData, percent, successRates } from './dashboard-data.ts';
 
 const st = (state: BuildState, publishedState: PublishedState = 'UNPUBLISHED', commit: string | null | undefined = undefined) => ({
   state,
@@ -96,4 +96,11 @@ test('chart figures: success rate per day, null where nothing ended', () => {
   assert.equal(percent(null), '—');
   assert.equal(percent(1), '100 %');
   assert.equal(percent(0.8771), '87.7 %');
+});
+
+test('duration axes pick a unit from the largest value', () => {
+  assert.deepEqual([0, 0.5, 1.25].map(durationFormat(2)), ['0 s', '0.5 s', '1.3 s']);
+  assert.deepEqual([30, 90].map(durationFormat(100)), ['30 s', '90 s']);
+  assert.deepEqual([90, 600].map(durationFormat(900)), ['1.5 min', '10 min']);
+  assert.deepEqual([5400].map(durationFormat(8000)), ['1.5 h']);
 });

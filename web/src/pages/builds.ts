@@ -422,6 +422,7 @@ export const buildPage: Page = {
           const target = select('targetRepo', targets.map((t) => [t, t] as [string, string]), targets[0] ?? null);
           const b = h('button', { type: 'button', className: 'secondary' }, actionLabels[a]);
           b.title = actionHelp[a];
+          b.disabled = busy;
           b.onclick = () => run(a, b, target.value);
           buttons.push(h('span', { className: 'promote-group' }, h('label', { className: 'inline' }, 'into', target), b));
           continue;
@@ -523,7 +524,8 @@ export const buildPage: Page = {
         }
         busy = false;
         if (next) update(next);
-        else renderActions(true);
+        // a live event may have re-rendered the buttons while they were disabled
+        renderActions(true);
         say(msg);
         refetch();
       } catch (err) {

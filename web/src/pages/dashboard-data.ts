@@ -46,3 +46,15 @@ export function percent(rate: number | null | undefined): string {
 export function hasData(days: readonly StatsDay[]): boolean {
   return days.some((d) => d.succeeded + d.failed + d.cancelled > 0 || d.medianDurationSeconds !== null);
 }
+
+/**
+ * A formatter for a duration axis whose largest value is `max` seconds: seconds (with a decimal
+ * under 10 s) up to 2 minutes, then minutes, then hours, so that neighbouring ticks differ.
+ */
+export function durationFormat(max: number): (seconds: number) => string {
+  const trim = (n: number) => String(Math.round(n * 10) / 10);
+  if (max < 10) return (v) => `${trim(v)} s`;
+  if (max < 120) return (v) => `${Math.round(v)} s`;
+  if (max < 2 * 3600) return (v) => `${trim(v / 60)} min`;
+  return (v) => `${trim(v / 3600)} h`;
+}

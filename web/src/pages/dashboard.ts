@@ -1,25 +1,16 @@
 // The home page: build figures and charts (buildStats), recent builds, running jobs and what
 // each repo published, kept current by buildsUpdated and jobsUpdated.
+import type { BuildStatsQuery } from '@fmd/sdk';
 import { live } from '../live-log.ts';
 import { errorLine, formatDuration, h, link, table } from '../ui.ts';
 import type { Page } from './page.ts';
 import { buildHeaders, buildRow, debounce, fill, jobHeaders, jobRow, LiveRows, liveTable, type Build, type Job } from './builds-shared.ts';
-import { chartData, hasData, percent, type StatsDay } from './dashboard-data.ts';
+import { chartData, durationFormat, hasData, percent } from './dashboard-data.ts';
 
 const recentSize = 10;
 const dayChoices = [7, 30, 90];
 
-type Stats = {
-  total: number;
-  succeeded: number;
-  failed: number;
-  cancelled: number;
-  running: number;
-  successRate: number | null;
-  medianDurationSeconds: number | null;
-  days: StatsDay[];
-  repos: { repo: string; builds: number; published: number }[];
-};
+type Stats = BuildStatsQuery['buildStats'];
 
 function tile(label: string, value: string, hint?: string): HTMLElement {
   return h('div', { className: 'tile' }, h('div', { className: 'tile-value' }, value), h('div', { className: 'tile-label' }, label), hint ? h('div', { className: 'muted' }, hint) : null);
@@ -45,8 +36,9 @@ export const dashboardPage: Page = {
         tile(`Builds, last ${days} days`, String(s.total), `${s.running} running`),
         tile('Success rate', percent(s.successRate), `${s.succeeded} succeeded, ${s.failed} failed`),
         tile('Median duration', formatDuration(s.medianDurationSeconds), 'creation to commit'),
-        tile('Cancelled', String(s.cancelled)),
+        tile('Cancelled', String(s.cancelled), s.purged ? `${s.purged} purged` : undefined),
       );
+      if (s.truncated) tiles.append(h('p', { className: 'muted' }, `Busy window: the figures cover the newest builds since ${s.since.slice(0, 10)}.`));
       fill(
         reposCard,
         h('h2', {}, 'Repos', h('span', { className: 'muted' }, `builds in the last ${days} days`)),
@@ -85,7 +77,7 @@ export const dashboardPage: Page = {
           '',
         ),
       );
-      fill(charts, rateBox, durBox, rateTable);
+      fill(charts, h('div', { className: 'chart-grid' }, rateBox, durBox), rateTable);
       try {
         const { lineChart } = await import('../charts.ts');
         if (ctx.signal.aborted) return;
@@ -98,7 +90,7 @@ export const dashboardPage: Page = {
               { label: 'Median', values: d.median, color: '--accent' },
               { label: 'Longest', values: d.max, color: '--warn', dash: [6, 4] },
             ],
-            format: (v) => formatDuration(v),
+            format: durationFormat(Math.max(0, ...d.max.map((v) => v ?? 0))),
           }).destroy,
         );
       } catch (err) {
