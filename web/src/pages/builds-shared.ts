@@ -126,7 +126,7 @@ export function buildRow(b: Build): HTMLTableRowElement {
     h('td', { className: 'num' }, link(`/builds/${b.number}`, `#${b.number}`)),
     h('td', {}, b.appId ?? h('span', { className: 'muted' }, '—')),
     h('td', {}, b.repo.name),
-    h('td', {}, buildStateBadges(b), progress, b.stateReason && ['FAILED', 'CANCELLED', 'SUPERSEDED'].includes(b.state) ? h('div', { className: 'muted reason' }, b.stateReason) : null),
+    h('td', {}, buildStateBadges(b), progress, b.stateReason && ['FAILED', 'CANCELLED', 'SUPERSEDED'].includes(b.state) ? h('div', { className: 'muted reason', title: b.stateReason }, b.stateReason) : null),
     h('td', {}, source),
     h('td', { className: 'date' }, shortDate(b.createdAt)),
   );
