@@ -144,6 +144,7 @@ export function jobDuration(j: Pick<Job, 'startedAt' | 'finishedAt'>, now = Date
 export function jobProgress(j: Job): Child {
   if (j.status === 'BROKEN' && j.error) return h('span', { className: 'error-text' }, j.error);
   if (j.status === 'NEW') return h('span', { className: 'muted' }, j.startAfter && Date.parse(j.startAfter) > Date.now() ? `starts ${shortDate(j.startAfter)}` : j.dependsOn ? `waits for job #${j.dependsOn.number}` : 'queued');
+  if (j.status === 'ENDED') return j.progressMessage ?? '';
   const pct = j.progress !== null && j.progress !== undefined ? h('progress', { max: 1, value: Math.min(1, Math.max(0, j.progress > 1 ? j.progress / 100 : j.progress)) }) : null;
   return h('span', { className: 'job-progress' }, pct, j.progressMessage ?? (j.status === 'STARTED' ? 'running' : ''));
 }
