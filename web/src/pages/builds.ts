@@ -130,7 +130,7 @@ export const buildsPage: Page = {
     return h(
       'div',
       { className: 'stack' },
-      h('div', { className: 'page-actions' }, link('/builds/new', 'New git build')),
+      h('div', { className: 'page-actions' }, h('a', { href: withQuery('/builds/new', new URLSearchParams(), { repo: q.get('repo') }), className: 'button-link primary' }, 'New git build')),
       h('section', { className: 'card', ariaLabel: 'Filters' }, filters),
       h('section', { className: 'card' }, h('h2', {}, 'Builds ', count), tbl.element, pager('/builds', q, conn.pageInfo, 'Build list')),
     );

@@ -189,6 +189,7 @@ export const jobPage: Page = {
       ctx.follow(live(ctx.client.jobUpdated({ number })), ({ jobUpdated }) => {
         job = jobUpdated;
         render();
+        if (over(job.status) && job.cancelRequested && result.textContent?.startsWith('Cancel requested')) result.replaceChildren(h('p', { className: 'ok' }, 'Job cancelled.'));
       });
       ctx.onReconnect(refetch);
     }
