@@ -184,6 +184,11 @@ export class LiveRows<T extends { number: number }> {
     }
   }
 
+  /** the highest number shown (0 when none) */
+  get newest(): number {
+    return Math.max(0, ...this.rows.keys());
+  }
+
   has(n: number): boolean {
     return this.rows.has(n);
   }
@@ -192,7 +197,7 @@ export class LiveRows<T extends { number: number }> {
     return this.rows.size;
   }
 
-  /** Replaces the row of `item`; adds it on top when `insert` (and drops the last row past the page size). Returns true when the row is new. */
+  /** Replaces the row of `item`; adds it in number order when `insert` (dropping the lowest row past the page size). Returns true when a row was added and kept. */
   update(item: T, insert: boolean): boolean {
     const old = this.rows.get(item.number);
     if (old) {
@@ -215,7 +220,7 @@ export class LiveRows<T extends { number: number }> {
       this.rows.get(last)!.remove();
       this.rows.delete(last);
     }
-    return true;
+    return this.rows.has(item.number);
   }
 
   remove(n: number): void {

@@ -118,7 +118,9 @@ export const buildsPage: Page = {
         return;
       }
       if (!matches) return;
-      if (rows.update(b, firstPage)) {
+      const newest = rows.newest;
+      // a new build (higher than any shown) adds to the count; an old one that changed does not
+      if (rows.update(b, firstPage) && b.number > newest) {
         total++;
         setCount();
       }
@@ -392,7 +394,7 @@ export const buildPage: Page = {
               'tr',
               {},
               h('td', {}, c.name),
-              h('td', {}, badge(c.status)),
+              h('td', {}, badge(c.status), c.status === 'REVIEW_REQUIRED' && c.job ? reviewButtons(c.name, c.job.number) : null),
               h('td', {}, c.job ? link(`/jobs/${c.job.number}`, `#${c.job.number}`) : '—'),
               h('td', {}, c.results ? h('pre', { className: 'small-pre' }, jsonText(c.results)) : '—'),
             ),
@@ -400,6 +402,37 @@ export const buildPage: Page = {
           'No checks.',
         ),
       );
+    };
+
+    /** Approve / Reject of a check that waits for a review (reviewCheck, scope reviewcheck). */
+    const reviewButtons = (name: string, job: number) => {
+      const box = h('div', { className: 'actions review' });
+      for (const [label, status] of [
+        ['Approve', 'PASSED'],
+        ['Reject', 'FAILED'],
+      ] as const) {
+        const b = h('button', { type: 'button', className: status === 'FAILED' ? 'danger small' : 'small', ariaLabel: `${label} check ${name}` }, label);
+        b.onclick = async () => {
+          for (const x of box.querySelectorAll('button')) x.disabled = true;
+          try {
+            const r = (await ctx.client.reviewCheck({ input: { job, status, reason: `${label.toLowerCase()}d in the dashboard` } })).reviewCheck;
+            if (isErrorResult(r)) {
+              say(`Review refused: ${r.message}`, true);
+              for (const x of box.querySelectorAll('button')) x.disabled = false;
+              return;
+            }
+            if (r.__typename === 'BuildPayload') update(r.build);
+            say(`Check ${name} ${status === 'PASSED' ? 'approved' : 'rejected'}.`);
+            refetch();
+          } catch (err) {
+            const m = ctx.failed(err);
+            if (m) say(`Review failed: ${m}`, true);
+            for (const x of box.querySelectorAll('button')) x.disabled = false;
+          }
+        };
+        box.append(b);
+      }
+      return box;
     };
 
     const renderJobs = () => {

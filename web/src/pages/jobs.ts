@@ -63,7 +63,9 @@ export const jobsPage: Page = {
         if (rows.has(j.number)) rows.update(j, false);
         return;
       }
-      if (rows.update(j, firstPage)) {
+      const newest = rows.newest;
+      // a new job (higher than any shown) adds to the count; an old one that changed does not
+      if (rows.update(j, firstPage) && j.number > newest) {
         total++;
         setCount();
       }
