@@ -115,6 +115,15 @@ export function shortCommit(c: string | null | undefined): HTMLElement | string 
 
 export const buildHeaders = ['Build', 'App ID', 'Repo', 'State', 'Source', 'Created'];
 
+export const buildHeadersCompact = ['Build', 'App ID', 'Repo', 'State', 'Created'];
+
+/** A build row without its source (the home page's narrower table). */
+export function buildRowCompact(b: Build): HTMLTableRowElement {
+  const row = buildRow(b);
+  row.children[4]?.remove();
+  return row;
+}
+
 export function buildRow(b: Build): HTMLTableRowElement {
   const source: Child = b.source
     ? h('span', { title: `${b.source.url} ${b.source.ref}` }, shortGitUrl(b.source.url), ' ', h('span', { className: 'muted' }, `@ ${b.source.ref}`))

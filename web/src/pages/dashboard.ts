@@ -4,7 +4,7 @@ import type { BuildStatsQuery } from '@fmd/sdk';
 import { live } from '../live-log.ts';
 import { errorLine, formatDuration, h, link, table } from '../ui.ts';
 import type { Page } from './page.ts';
-import { buildHeaders, buildRow, debounce, fill, jobHeaders, jobRow, LiveRows, liveTable, type Build, type Job } from './builds-shared.ts';
+import { buildHeadersCompact, buildRowCompact, debounce, fill, jobHeaders, jobRow, LiveRows, liveTable, type Build, type Job } from './builds-shared.ts';
 import { chartData, durationFormat, hasData, percent } from './dashboard-data.ts';
 
 const recentSize = 10;
@@ -119,10 +119,10 @@ export const dashboardPage: Page = {
     ]);
     const recent = new LiveRows<Build>(
       builds.builds.edges.map((e) => e.node),
-      buildRow,
+      buildRowCompact,
       recentSize,
     );
-    const recentTable = liveTable(buildHeaders, recent, 'No builds yet. Start one from Builds → New git build, or push one with fmdc.', 'Recent builds');
+    const recentTable = liveTable(buildHeadersCompact, recent, 'No builds yet. Start one from Builds → New git build, or push one with fmdc.', 'Recent builds');
     const jobs = new LiveRows<Job>(
       running.jobs.edges.map((e) => e.node),
       jobRow,
