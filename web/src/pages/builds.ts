@@ -58,18 +58,16 @@ export const buildsPage: Page = {
   title: 'Builds',
   async render(ctx) {
     const q = ctx.query;
+    const listArgs = {
+      ...pageArgs(q),
+      repo: q.get('repo') || undefined,
+      appId: q.get('appId') || undefined,
+      state: (q.get('state') as BuildState | null) || undefined,
+      publishedState: (q.get('published') as PublishedState | null) || undefined,
+    };
     const [repos, result] = await Promise.all([
       repoList(ctx),
-      ctx.client.builds(
-        {
-          ...pageArgs(q),
-          repo: q.get('repo') || undefined,
-          appId: q.get('appId') || undefined,
-          state: (q.get('state') as BuildState | null) || undefined,
-          publishedState: (q.get('published') as PublishedState | null) || undefined,
-        },
-        { signal: ctx.signal },
-      ),
+      ctx.client.builds(listArgs, { signal: ctx.signal }),
     ]);
     const conn = result.builds;
 
@@ -126,8 +124,20 @@ export const buildsPage: Page = {
       }
       tbl.refresh();
     });
-    const reload = debounce(() => ctx.navigate(location.pathname + location.search, true), 200, ctx.signal);
-    ctx.onReconnect(reload);
+    // events sent while the connection was down are lost: read the page again, rows updated in place
+    ctx.onReconnect(
+      debounce(async () => {
+        try {
+          const r = await ctx.client.builds(listArgs, { signal: ctx.signal });
+          for (const e of [...r.builds.edges].reverse()) rows.update(e.node, firstPage);
+          total = r.builds.totalCount;
+          setCount();
+          tbl.refresh();
+        } catch (err) {
+          if (!ctx.signal.aborted) ctx.failed(err);
+        }
+      }, 200, ctx.signal),
+    );
 
     return h(
       'div',

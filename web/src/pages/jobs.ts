@@ -16,8 +16,9 @@ export const jobsPage: Page = {
   title: 'Jobs',
   async render(ctx) {
     const q = ctx.query;
+    const listArgs = { ...pageArgs(q), kind: q.get('kind') || undefined, status: (q.get('status') as JobStatus | null) || undefined, repo: q.get('repo') || undefined };
     const [result, repos] = await Promise.all([
-      ctx.client.jobs({ ...pageArgs(q), kind: q.get('kind') || undefined, status: (q.get('status') as JobStatus | null) || undefined, repo: q.get('repo') || undefined }, { signal: ctx.signal }),
+      ctx.client.jobs(listArgs, { signal: ctx.signal }),
       ctx.client.repos({ first: 100 }, { signal: ctx.signal }).then(
         (r) => r.repos.edges.map((e) => e.node.name),
         () => [] as string[],
@@ -71,7 +72,20 @@ export const jobsPage: Page = {
       }
       tbl.refresh();
     });
-    ctx.onReconnect(debounce(() => ctx.navigate(location.pathname + location.search, true), 200, ctx.signal));
+    // events sent while the connection was down are lost: read the page again, rows updated in place
+    ctx.onReconnect(
+      debounce(async () => {
+        try {
+          const r = await ctx.client.jobs(listArgs, { signal: ctx.signal });
+          for (const e of [...r.jobs.edges].reverse()) rows.update(e.node, firstPage);
+          total = r.jobs.totalCount;
+          setCount();
+          tbl.refresh();
+        } catch (err) {
+          if (!ctx.signal.aborted) ctx.failed(err);
+        }
+      }, 200, ctx.signal),
+    );
 
     return h('div', { className: 'stack' }, h('section', { className: 'card', ariaLabel: 'Filters' }, filters), h('section', { className: 'card' }, h('h2', {}, 'Jobs ', count), tbl.element, pager('/jobs', q, conn.pageInfo, 'Job list')));
   },
