@@ -133,7 +133,7 @@ export function buildRow(b: Build): HTMLTableRowElement {
     'tr',
     { dataset: { build: String(b.number) } },
     h('td', { className: 'num' }, link(`/builds/${b.number}`, `#${b.number}`)),
-    h('td', {}, b.appId ?? h('span', { className: 'muted' }, '—')),
+    h('td', {}, b.appId ? h('a', { href: `/builds?appId=${encodeURIComponent(b.appId)}`, className: 'quiet-link', title: `Builds of ${b.appId}` }, b.appId) : h('span', { className: 'muted' }, '—')),
     h('td', {}, b.repo.name),
     h('td', {}, buildStateBadges(b), progress, b.stateReason && ['FAILED', 'CANCELLED', 'SUPERSEDED'].includes(b.state) ? h('div', { className: 'muted reason', title: b.stateReason }, b.stateReason) : null),
     h('td', {}, source),

@@ -612,7 +612,7 @@ export const buildPage: Page = {
       if (!pinned && cur) showLog(cur.number);
       else if (!jobs.length) showLog(undefined);
       logPicker.replaceChildren(...jobs.map((j) => h('option', { value: String(j.number), selected: j.number === logJob }, `#${j.number} ${j.kind} (${j.status.toLowerCase()})`)));
-      fill(logCard, h('h2', {}, 'Log', jobs.length > 1 ? h('label', { className: 'inline muted' }, 'job', logPicker) : logJob ? h('span', { className: 'muted' }, ' ', link(`/jobs/${logJob}`, `job #${logJob}`)) : null), logSlot);
+      fill(logCard, h('h2', {}, 'Log', jobs.length > 1 ? h('label', { className: 'inline muted' }, 'job', logPicker) : null, logJob ? h('span', { className: 'muted' }, link(`/jobs/${logJob}`, `job #${logJob}`)) : null), logSlot);
     };
 
     const update = (b: Build) => {

@@ -2,7 +2,7 @@
 // each repo published, kept current by buildsUpdated and jobsUpdated.
 import type { BuildStatsQuery } from '@fmd/sdk';
 import { live } from '../live-log.ts';
-import { errorLine, formatDuration, h, link, table } from '../ui.ts';
+import { errorLine, formatDuration, h, link, table, type Child } from '../ui.ts';
 import type { Page } from './page.ts';
 import { buildHeadersCompact, buildRowCompact, debounce, fill, jobHeaders, jobRow, LiveRows, liveTable, type Build, type Job } from './builds-shared.ts';
 import { chartData, durationFormat, hasData, percent } from './dashboard-data.ts';
@@ -12,8 +12,8 @@ const dayChoices = [7, 30, 90];
 
 type Stats = BuildStatsQuery['buildStats'];
 
-function tile(label: string, value: string, hint?: string): HTMLElement {
-  return h('div', { className: 'tile' }, h('div', { className: 'tile-value' }, value), h('div', { className: 'tile-label' }, label), hint ? h('div', { className: 'muted' }, hint) : null);
+function tile(label: string, value: string, hint?: Child, href?: string): HTMLElement {
+  return h('div', { className: 'tile' }, h('div', { className: 'tile-value' }, value), h('div', { className: 'tile-label' }, href ? link(href, label) : label), hint ? h('div', { className: 'muted' }, hint) : null);
 }
 
 export const dashboardPage: Page = {
@@ -33,8 +33,8 @@ export const dashboardPage: Page = {
     const showStats = async (s: Stats) => {
       fill(
         tiles,
-        tile(`Builds, last ${days} days`, String(s.total), `${s.running} running`),
-        tile('Success rate', percent(s.successRate), `${s.succeeded} succeeded, ${s.failed} failed`),
+        tile(`Builds, last ${days} days`, String(s.total), `${s.running} running`, statsRepo ? `/builds?repo=${encodeURIComponent(statsRepo)}` : '/builds'),
+        tile('Success rate', percent(s.successRate), h('span', {}, `${s.succeeded} succeeded, `, s.failed ? link(`/builds?state=FAILED${statsRepo ? `&repo=${encodeURIComponent(statsRepo)}` : ''}`, `${s.failed} failed`) : '0 failed')),
         tile('Median duration', formatDuration(s.medianDurationSeconds), 'creation to commit'),
         tile('Cancelled', String(s.cancelled), s.purged ? `${s.purged} purged` : undefined),
       );
