@@ -113,9 +113,9 @@ export function shortCommit(c: string | null | undefined): HTMLElement | string 
   return c ? h('code', { title: c }, c.slice(0, 10)) : '—';
 }
 
-export const buildHeaders = ['Build', 'App ID', 'Repo', 'State', 'Source', 'Created'];
+export const buildHeaders = ['Build', 'State', 'App ID', 'Repo', 'Source', 'Created'];
 
-export const buildHeadersCompact = ['Build', 'App ID', 'Repo', 'State', 'Created'];
+export const buildHeadersCompact = ['Build', 'State', 'App ID', 'Repo', 'Created'];
 
 /** A build row without its source (the home page's narrower table). */
 export function buildRowCompact(b: Build): HTMLTableRowElement {
@@ -133,9 +133,9 @@ export function buildRow(b: Build): HTMLTableRowElement {
     'tr',
     { dataset: { build: String(b.number) } },
     h('td', { className: 'num' }, link(`/builds/${b.number}`, `#${b.number}`)),
+    h('td', {}, buildStateBadges(b), progress, b.stateReason && ['FAILED', 'CANCELLED', 'SUPERSEDED'].includes(b.state) ? h('div', { className: 'muted reason', title: b.stateReason }, b.stateReason) : null),
     h('td', {}, b.appId ? h('a', { href: `/builds?appId=${encodeURIComponent(b.appId)}`, className: 'quiet-link', title: `Builds of ${b.appId}` }, b.appId) : h('span', { className: 'muted' }, '—')),
     h('td', {}, b.repo.name),
-    h('td', {}, buildStateBadges(b), progress, b.stateReason && ['FAILED', 'CANCELLED', 'SUPERSEDED'].includes(b.state) ? h('div', { className: 'muted reason', title: b.stateReason }, b.stateReason) : null),
     h('td', {}, source),
     h('td', { className: 'date' }, shortDate(b.createdAt)),
   );
