@@ -121,7 +121,8 @@ export const jobPage: Page = {
     let job: Job = r.job;
     const contents = (r.job as FullJob).contents;
 
-    const summary = h('section', { className: 'card', ariaLabel: 'Job' });
+    const summary = h('div', { className: 'job-summary' });
+    const extra = h('div', { className: 'job-extra' });
     const result = h('div', { className: 'action-result', role: 'status', ariaLive: 'polite' });
     const cancel = h('button', { type: 'button', className: 'danger' }, 'Cancel');
     cancel.title = 'cancels a queued job, or asks a running one to stop at its next checkpoint';
@@ -158,9 +159,11 @@ export const jobPage: Page = {
             .filter(([, v]) => v !== null && v !== undefined)
             .flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
         ),
-        h('div', { className: 'actions' }, cancel),
-        result,
-        j.results !== null && j.results !== undefined ? h('details', { open: over(j.status) }, h('summary', {}, 'Result'), jsonBlock(j.results) ?? h('p', { className: 'empty' }, 'empty')) : null,
+      );
+      const resultOpen = extra.querySelector<HTMLDetailsElement>('details.job-result')?.open;
+      fill(
+        extra,
+        j.results !== null && j.results !== undefined ? h('details', { className: 'job-result', open: resultOpen ?? over(j.status) }, h('summary', {}, 'Result'), jsonBlock(j.results) ?? h('p', { className: 'empty' }, 'empty')) : null,
         jsonBlock(contents) ? h('details', {}, h('summary', {}, 'Contents'), jsonBlock(contents)) : null,
       );
     };
@@ -211,6 +214,8 @@ export const jobPage: Page = {
     }
     const log = liveLog(ctx, number, { onEnd: () => (over(job.status) ? undefined : refetch()) });
     render();
-    return h('div', { className: 'stack job-page' }, h('p', { className: 'crumbs' }, link('/jobs', '← Jobs')), summary, h('section', { className: 'card', ariaLabel: 'Log' }, h('h2', {}, 'Log'), log.element));
+    // the button stays in place while the summary above it re-renders, so it keeps the focus
+    const controls = h('div', { className: 'job-controls' }, h('div', { className: 'actions' }, cancel), result);
+    return h('div', { className: 'stack job-page' }, h('p', { className: 'crumbs' }, link('/jobs', '← Jobs')), h('section', { className: 'card', ariaLabel: 'Job' }, summary, controls, extra), h('section', { className: 'card', ariaLabel: 'Log' }, h('h2', {}, 'Log'), log.element));
   },
 };
