@@ -93,7 +93,17 @@ export function liveLog(ctx: LiveLogContext, number: number, opts: { label?: str
   pre.setAttribute('aria-label', opts.label ?? `Log of job ${number}`);
   const status = h('p', { className: 'muted live-log-status' }, 'Loading the log…');
   const empty = h('span', { className: 'empty' }, 'The log is empty so far.');
-  const element = h('div', { className: 'live-log-box' }, pre, status);
+  // shown when output arrives while the reader is scrolled up
+  const jump = h('button', { type: 'button', className: 'secondary small live-log-jump', hidden: true }, 'New output: jump to the end');
+  jump.onclick = () => {
+    pre.scrollTop = pre.scrollHeight;
+    jump.hidden = true;
+    pre.focus();
+  };
+  pre.addEventListener('scroll', () => {
+    if (!jump.hidden && atBottom(pre)) jump.hidden = true;
+  });
+  const element = h('div', { className: 'live-log-box' }, pre, jump, status);
 
   let have = 0;
   let stopped = false;
@@ -109,6 +119,7 @@ export function liveLog(ctx: LiveLogContext, number: number, opts: { label?: str
     const follow = atBottom(pre);
     pre.append(text);
     if (follow) pre.scrollTop = pre.scrollHeight;
+    else jump.hidden = false;
   };
 
   /** The bytes of a gap, read once from the job's log as it is now. */
