@@ -162,8 +162,8 @@ export function liveLog(ctx: LiveLogContext, number: number, opts: { label?: str
       const r = await events.next();
       if (r.done && !stopped) {
         void busy.then(() => {
-          if (have === 0 && !shownEmpty) {
-            pre.append(empty);
+          if (have === 0) {
+            if (!shownEmpty) pre.append(empty);
             shownEmpty = true;
             empty.textContent = 'The job wrote no log.';
           }

@@ -195,7 +195,7 @@ export const newBuildPage: Page = {
     const submit = h('button', { type: 'submit' }, 'Start build');
     const form = h(
       'form',
-      { className: 'card build-form', ariaLabel: 'New git build', noValidate: false },
+      { className: 'card build-form', ariaLabel: 'New git build' },
       h('p', { className: 'muted' }, 'fmd clones the repository, builds the flatpak-builder manifest in a jail and uploads the result into a new build of the repo.'),
       field('Git URL', url),
       field('Ref', ref, 'branch, tag or commit; empty: the remote’s default branch'),
