@@ -60,6 +60,9 @@ test('live events are matched against the list filters', () => {
   assert.equal(buildMatches(b, new URLSearchParams('repo=main&state=READY&appId=org.example.App&published=PUBLISHED')), true);
   assert.equal(buildMatches(b, new URLSearchParams('repo=beta')), false);
   assert.equal(buildMatches(b, new URLSearchParams('state=FAILED')), false);
+  const now = { ...b, createdAt: '2026-12-03T08:00:00.000Z' } as Build;
+  assert.equal(buildMatches(now, new URLSearchParams('to=2026-12-02')), false, 'a list that ends before the build was created');
+  assert.equal(buildMatches(now, new URLSearchParams('to=2026-12-03')), true, 'the end day is included');
   const j = { kind: 'commit', status: 'STARTED', repo: 'main' } as Job;
   assert.equal(jobMatches(j, new URLSearchParams('kind=commit&status=STARTED&repo=main')), true);
   assert.equal(jobMatches(j, new URLSearchParams('kind=publish')), false);

@@ -88,7 +88,10 @@ export function buildMatches(b: Build, query: URLSearchParams): boolean {
   const state = query.get('state');
   const appId = query.get('appId');
   const published = query.get('published');
-  return (!repo || b.repo.name === repo) && (!state || b.state === state) && (!appId || b.appId === appId) && (!published || b.publishedState === published);
+  const to = query.get('to');
+  // a list that ends before today gets no new builds
+  const endsBefore = to && /^\d{4}-\d{2}-\d{2}$/.test(to) ? Date.parse(`${to}T00:00:00Z`) + 86_400_000 <= Date.parse(b.createdAt) : false;
+  return (!repo || b.repo.name === repo) && (!state || b.state === state) && (!appId || b.appId === appId) && (!published || b.publishedState === published) && !endsBefore;
 }
 
 export function jobMatches(j: Job, query: URLSearchParams): boolean {

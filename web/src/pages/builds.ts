@@ -32,6 +32,13 @@ import {
 
 type RepoItem = { name: string; parent: { name: string } | null };
 
+/** `2026-12-03` (a date input, UTC) → that day's start, or the next day's with `plusDays` 1; undefined when not a date. */
+function dayStart(day: string | null, plusDays = 0): string | undefined {
+  if (!day || !/^\d{4}-\d{2}-\d{2}$/.test(day)) return undefined;
+  const t = Date.parse(`${day}T00:00:00Z`);
+  return Number.isNaN(t) ? undefined : new Date(t + plusDays * 86_400_000).toISOString();
+}
+
 /** The repos the viewer reads (for selects); empty when they cannot be listed. */
 async function repoList(ctx: PageContext): Promise<RepoItem[]> {
   try {
@@ -64,6 +71,8 @@ export const buildsPage: Page = {
       appId: q.get('appId') || undefined,
       state: (q.get('state') as BuildState | null) || undefined,
       publishedState: (q.get('published') as PublishedState | null) || undefined,
+      createdAfter: dayStart(q.get('from')),
+      createdBefore: dayStart(q.get('to'), 1),
     };
     const [repos, result] = await Promise.all([
       repoList(ctx),
@@ -77,6 +86,8 @@ export const buildsPage: Page = {
     const stateSel = select('state', buildStates, q.get('state'), 'any state');
     const pubSel = select('published', publishedStates, q.get('published'), 'any');
     const appId = h('input', { name: 'appId', value: q.get('appId') ?? '', placeholder: 'org.example.App', autocomplete: 'off', spellcheck: false });
+    const from = h('input', { name: 'from', type: 'date', value: q.get('from') ?? '' });
+    const to = h('input', { name: 'to', type: 'date', value: q.get('to') ?? '' });
     const filters = h(
       'form',
       { className: 'filters', ariaLabel: 'Filter builds', role: 'search' },
@@ -84,10 +95,12 @@ export const buildsPage: Page = {
       h('label', {}, 'State', stateSel),
       h('label', {}, 'Published', pubSel),
       h('label', {}, 'App ID', appId),
+      h('label', {}, 'Created from', from),
+      h('label', {}, 'Created until', to),
       h('div', { className: 'actions' }, h('button', { type: 'submit' }, 'Filter'), h('a', { href: '/builds', className: 'button-link secondary' }, 'Clear')),
     );
     const apply = () => {
-      ctx.navigate(withQuery('/builds', new URLSearchParams(), { repo: repoSel.value, state: stateSel.value, published: pubSel.value, appId: appId.value.trim() }));
+      ctx.navigate(withQuery('/builds', new URLSearchParams(), { repo: repoSel.value, state: stateSel.value, published: pubSel.value, appId: appId.value.trim(), from: from.value, to: to.value }));
     };
     filters.onsubmit = (e) => {
       e.preventDefault();
@@ -101,7 +114,7 @@ export const buildsPage: Page = {
       buildRow,
       pageSize,
     );
-    const filtered = ['repo', 'state', 'published', 'appId'].some((k) => q.get(k));
+    const filtered = ['repo', 'state', 'published', 'appId', 'from', 'to'].some((k) => q.get(k));
     const tbl = liveTable(buildHeaders, rows, filtered ? 'No build matches these filters.' : firstPage ? 'No builds yet. Start one with “New git build”, or push one with fmdc.' : 'No builds on this page.', 'Builds');
     let total = conn.totalCount;
     const count = h('span', { className: 'muted' }, `${total} build${total === 1 ? '' : 's'}`);
