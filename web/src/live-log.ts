@@ -63,14 +63,6 @@ export function atBottom(el: { scrollTop: number; clientHeight: number; scrollHe
   return el.scrollTop + el.clientHeight >= el.scrollHeight - slack;
 }
 
-/**
- * The SDK types subscriptions as AsyncIterable; at run time each is an iterator whose `return()`
- * unsubscribes, which is what `ctx.follow` takes.
- */
-export function live<T>(events: AsyncIterable<T>): AsyncIterableIterator<T> {
-  return events as AsyncIterableIterator<T>;
-}
-
 export type LiveLogContext = Pick<PageContext, 'client' | 'follow' | 'failed'>;
 
 export type LiveLog = {
@@ -156,7 +148,7 @@ export function liveLog(ctx: LiveLogContext, number: number, opts: { label?: str
     });
   };
 
-  const events = live(ctx.client.jobLog({ number, fromOffset: 0 }));
+  const events = ctx.client.jobLog({ number, fromOffset: 0 })[Symbol.asyncIterator]();
   const tracked: AsyncIterableIterator<{ jobLog: LogChunk }> = {
     async next() {
       const r = await events.next();

@@ -1,7 +1,7 @@
 // Builds: the filterable, paged, live list (/builds), the git build form (/builds/new) and a
 // build's page (/builds/:number) with its actions and the live log of its current job.
 import { isErrorResult, type BuildQuery, type BuildState, type PublishedState } from '@fmd/sdk';
-import { live, liveLog, type LiveLog } from '../live-log.ts';
+import { liveLog, type LiveLog } from '../live-log.ts';
 import { badge, copyButton, errorLine, h, link, shortDate, showFormErrors, table, type Child } from '../ui.ts';
 import type { Page, PageContext } from './page.ts';
 import {
@@ -121,7 +121,7 @@ export const buildsPage: Page = {
     const setCount = () => (count.textContent = `${total} build${total === 1 ? '' : 's'}`);
 
     // live: changed builds update their row; new ones appear on the first page
-    ctx.follow(live(ctx.client.buildsUpdated({ repo: q.get('repo') || undefined })), ({ buildsUpdated: b }) => {
+    ctx.follow(ctx.client.buildsUpdated({ repo: q.get('repo') || undefined }), ({ buildsUpdated: b }) => {
       const matches = buildMatches(b, q);
       if (!matches && rows.has(b.number)) {
         // it left the filter (a state filter): keep it visible, updated, until the page reloads
@@ -657,7 +657,7 @@ export const buildPage: Page = {
     let lastSig = '';
     const signature = (b: Build) => JSON.stringify([b.state, b.publishedState, b.source?.job?.number, b.source?.job?.status, b.checks.map((c) => [c.status, c.job?.number]), b.promotions.map((p) => [p.state, p.job?.number])]);
     lastSig = signature(build);
-    ctx.follow(live(ctx.client.buildUpdated({ number })), ({ buildUpdated: b }) => {
+    ctx.follow(ctx.client.buildUpdated({ number }), ({ buildUpdated: b }) => {
       update(b);
       const sig = signature(b);
       if (sig !== lastSig) {

@@ -1,7 +1,6 @@
 // The home page: build figures and charts (buildStats), recent builds, running jobs and what
 // each repo published, kept current by buildsUpdated and jobsUpdated.
 import type { BuildStatsQuery } from '@fmd/sdk';
-import { live } from '../live-log.ts';
 import { errorLine, formatDuration, h, link, table, type Child } from '../ui.ts';
 import type { Page } from './page.ts';
 import { buildHeadersCompact, buildRowCompact, debounce, fill, jobHeaders, jobRow, LiveRows, liveTable, type Build, type Job } from './builds-shared.ts';
@@ -139,12 +138,12 @@ export const dashboardPage: Page = {
     showQueued();
 
     const refreshStats = debounce(() => void loadStats(), 3000, ctx.signal);
-    ctx.follow(live(ctx.client.buildsUpdated({})), ({ buildsUpdated: b }) => {
+    ctx.follow(ctx.client.buildsUpdated({}), ({ buildsUpdated: b }) => {
       recent.update(b, true);
       recentTable.refresh();
       refreshStats();
     });
-    ctx.follow(live(ctx.client.jobsUpdated()), ({ jobsUpdated: j }) => {
+    ctx.follow(ctx.client.jobsUpdated(), ({ jobsUpdated: j }) => {
       if (j.status === 'STARTED') {
         queuedIds.delete(j.number);
         jobs.update(j, true);

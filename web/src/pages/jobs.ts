@@ -1,7 +1,7 @@
 // Jobs: the filterable, paged, live list (/jobs) and a job's page (/jobs/:number) with its
 // result, a cancel button while it is not over, and its live log.
 import { isErrorResult, type JobQuery, type JobStatus } from '@fmd/sdk';
-import { live, liveLog } from '../live-log.ts';
+import { liveLog } from '../live-log.ts';
 import { badge, errorLine, h, link, shortDate, type Child } from '../ui.ts';
 import type { Page } from './page.ts';
 import { debounce, fill, jobDuration, jobHeaders, jobKinds, jobMatches, jobProgress, jobRow, jobStatuses, LiveRows, liveTable, pageArgs, pager, pageSize, withQuery, type Job } from './builds-shared.ts';
@@ -59,7 +59,7 @@ export const jobsPage: Page = {
     const setCount = () => (count.textContent = `${total} job${total === 1 ? '' : 's'}`);
     setCount();
 
-    ctx.follow(live(ctx.client.jobsUpdated()), ({ jobsUpdated: j }) => {
+    ctx.follow(ctx.client.jobsUpdated(), ({ jobsUpdated: j }) => {
       if (!jobMatches(j, q)) {
         if (rows.has(j.number)) rows.update(j, false);
         return;
@@ -205,7 +205,7 @@ export const jobPage: Page = {
 
     // jobUpdated ends once the job is over; the last state is read again then
     if (!over(job.status)) {
-      ctx.follow(live(ctx.client.jobUpdated({ number })), ({ jobUpdated }) => {
+      ctx.follow(ctx.client.jobUpdated({ number }), ({ jobUpdated }) => {
         job = jobUpdated;
         render();
         if (over(job.status) && job.cancelRequested && result.textContent?.startsWith('Cancel requested')) result.replaceChildren(h('p', { className: 'ok' }, 'Job cancelled.'));
