@@ -163,3 +163,47 @@ test('jobsUpdated streams job changes the token may read; jobUpdated and jobLog 
     await narrow.dispose();
   }
 });
+
+test('Build.actions says what the token may do in the build state now; Job.buildNumber links a job to its build', async () => {
+  const { id, url } = await client.createBuild('alpha');
+  const q = 'query($n: Int!) { build(number: $n) { actions jobs(first: 5) { edges { node { kind buildNumber } } } } }';
+  const actions = async (t: string) => (await s.gql(q, { n: id }, t)).body.data.build?.actions;
+  const uploader = await token({ scopes: ['build'], repos: ['alpha'] });
+  const publisher = await token({ scopes: ['publish', 'download'], repos: ['alpha'] });
+  const reader = await token({ scopes: ['download'], repos: ['alpha'] });
+
+  assert.deepEqual(await actions(s.adminToken), ['COMMIT', 'PURGE']);
+  assert.deepEqual(await actions(uploader), ['COMMIT', 'PURGE']);
+  assert.deepEqual(await actions(publisher), []);
+  assert.deepEqual(await actions(reader), []);
+
+  // a commit job names its build
+  const commit = await client.startJob(url, 'commit');
+  await client.waitForJob(commit.url, 60_000);
+  const jobs = (await s.gql(q, { n: id })).body.data.build.jobs.edges.map((e: any) => e.node);
+  assert.deepEqual(jobs.find((j: any) => j.kind === 'commit'), { kind: 'commit', buildNumber: id });
+
+  // committed (whatever the empty build's commit made of it, the state is what matters here)
+  await s.services.prisma.build.update({ where: { id }, data: { state: 'READY' } });
+  assert.deepEqual(await actions(s.adminToken), ['PUBLISH', 'PURGE']);
+  assert.deepEqual(await actions(uploader), ['PURGE']);
+  assert.deepEqual(await actions(publisher), ['PUBLISH']);
+  await s.services.prisma.build.update({ where: { id }, data: { publishedState: 'PUBLISHED' } });
+  assert.deepEqual(await actions(s.adminToken), ['PURGE', 'PROMOTE']);
+  assert.deepEqual(await actions(publisher), ['PROMOTE']);
+
+  // and the mutations agree: what actions leaves out is refused
+  const r = await s.gql('mutation($n: Int!) { publishBuild(input: { build: $n }) { __typename } }', { n: id }, s.adminToken);
+  assert.equal(r.body.data?.publishBuild?.__typename, 'WrongStateError', JSON.stringify(r.body));
+});
+
+test('createBuild and createBuildSet name invalid fields as their GraphQL input does, so a form can show the error at the field', async () => {
+  const r = await s.gql('mutation($input: CreateBuildInput!) { createBuild(input: $input) { __typename ... on InvalidInputError { field message } } }', {
+    input: { repo: 'alpha', appId: 'not an app id', git: { url: 'https://git.example.invalid/app.git' } },
+  });
+  assert.deepEqual([r.body.data?.createBuild?.__typename, r.body.data?.createBuild?.field], ['InvalidInputError', 'appId'], JSON.stringify(r.body));
+  const set = await s.gql('mutation($input: CreateBuildSetInput!) { createBuildSet(input: $input) { __typename ... on InvalidInputError { field message } } }', {
+    input: { repo: 'alpha', builds: [{ key: 'a', git: { url: 'https://git.example.invalid/app.git' }, appId: 'not an app id' }] },
+  });
+  assert.deepEqual([set.body.data?.createBuildSet?.__typename, set.body.data?.createBuildSet?.field], ['InvalidInputError', 'appId'], JSON.stringify(set.body));
+});

@@ -2,6 +2,7 @@
 // dependsOn / dependents / buildSet. BuildSetService and BuildScheduler hold the rules; every
 // build shown goes through the builds' visibility rule.
 import { builder } from './builder.ts';
+import { buildInputNames, withInputNames } from './errors.ts';
 import { BuildNode, BuildStateEnum, GitBuildSourceInput } from './build.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
 import { visibleBuildsWhere } from '../domain/builds/access.ts';
@@ -100,10 +101,13 @@ builder.mutationField('createBuildSet', (t) =>
     errors: { types: [NotFoundError, InvalidInputError, ForbiddenError, WrongStateError, BuildBusyError] },
     args: { input: t.arg({ type: CreateBuildSetInput, required: true }) },
     resolve: (_r, { input }, ctx) =>
-      ctx.services.buildSets.create(ctx.viewer!, {
-        repo: input.repo,
-        name: input.name,
-        builds: input.builds.map((b) => ({ key: b.key, git: b.git, appId: b.appId, dependsOn: b.dependsOn })),
-      }),
+      withInputNames(
+        buildInputNames,
+        ctx.services.buildSets.create(ctx.viewer!, {
+          repo: input.repo,
+          name: input.name,
+          builds: input.builds.map((b) => ({ key: b.key, git: b.git, appId: b.appId, dependsOn: b.dependsOn })),
+        }),
+      ),
   }),
 );

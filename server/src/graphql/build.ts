@@ -3,9 +3,10 @@
 import { builder } from './builder.ts';
 import { countFor, startCount } from './connections.ts';
 import type { GraphQLContext } from './context.ts';
-import { ErrorInterface, orNull } from './errors.ts';
+import { buildInputNames, ErrorInterface, orNull, withInputNames } from './errors.ts';
 import { JobRef } from './job.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
+import { buildActionNames, buildActions } from '../domain/builds/actions.ts';
 import { visibleBuildsWhere } from '../domain/builds/access.ts';
 import { readableJobsWhere } from '../domain/jobs/access.ts';
 import { BuildBusyError, publishedStateCode, repoStateCode, WrongStateError } from '../domain/builds/states.ts';
@@ -40,6 +41,10 @@ export const PublishedStateEnum = builder.enumType('PublishedState', {
   values: ['UNPUBLISHED', 'PUBLISHING', 'PUBLISHED', 'FAILED'] as const,
 });
 
+const BuildActionEnum = builder.enumType('BuildAction', {
+  description: 'commitBuild, publishBuild, purgeBuild, cancelBuild, rebuildBuild, promoteBuild',
+  values: buildActionNames,
+});
 const CheckStatusEnum = builder.enumType('CheckStatus', { values: ['PENDING', 'PASSED', 'FAILED', 'REVIEW_REQUIRED'] as const });
 
 builder.prismaObject('BuildRef', {
@@ -154,6 +159,12 @@ export const BuildNode = builder.prismaNode('Build', {
       resolve: (b) => refList(b.publishedRefs),
     }),
     source: t.relation('source', { nullable: true, description: 'the git source of a build fmd builds itself (null for uploaded builds)' }),
+    actions: t.field({
+      type: [BuildActionEnum],
+      description: "what your token may do to the build in its state now (the mutations still check; show buttons from this)",
+      select: { state: true, publishedState: true, appId: true, repo: { select: { name: true } }, source: { select: { commit: true } } },
+      resolve: (b, _a, ctx) => buildActions(ctx.viewer, { id: b.id, state: b.state, publishedState: b.publishedState, appId: b.appId, repoName: b.repo.name, source: b.source }),
+    }),
     promotions: t.prismaField({
       type: ['Promotion'],
       description: 'promotions of this build into other repos, oldest first',
@@ -263,8 +274,8 @@ builder.mutationField('createBuild', (t) =>
     args: { input: t.arg({ type: CreateBuildInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
       const { git, ...rest } = input;
-      if (git) return { id: (await ctx.services.gitBuilds.create(ctx.viewer!, { ...rest, ...git })).id };
-      return { id: (await ctx.services.builds.create(ctx.viewer!, rest)).id };
+      const created = git ? ctx.services.gitBuilds.create(ctx.viewer!, { ...rest, ...git }) : ctx.services.builds.create(ctx.viewer!, rest);
+      return { id: (await withInputNames(buildInputNames, created)).id };
     },
   }),
 );

@@ -56,3 +56,6 @@ export async function withInputNames<T>(names: Record<string, string>, call: Pro
     throw err;
   }
 }
+
+/** The REST (flat-manager) names of build fields the domain reports, and their GraphQL input names. */
+export const buildInputNames = { 'app-id': 'appId', 'auto-publish': 'autoPublish', 'auto-commit': 'autoCommit', 'depends-on': 'dependsOn', manifest: 'manifestPath', 'build-log-url': 'buildLogUrl', 'public-download': 'publicDownload' };

@@ -1,37 +1,9 @@
-// The pure rules of the build, job and home pages: which actions a build state offers, paging
-// through the URL, filters matched against live events, error fields mapped to inputs, and the
-// home page's chart figures.
+// The pure rules of the build, job and home pages: promote targets, paging through the URL,
+// filters matched against live events, and the home page's chart figures.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { BuildState, PublishedState } from '@fmd/sdk';
-import { allowedActions, buildMatches, inputFieldName, jobMatches, pageArgs, promoteTargets, shortGitUrl, withQuery, type Build, type Job } from './builds-shared.ts';
+import { buildMatches, jobMatches, pageArgs, promoteTargets, shortGitUrl, withQuery, type Build, type Job } from './builds-shared.ts';
 import { chartData, dayToUnix, durationFormat, hasData, percent, successRates } from './dashboard-data.ts';
-
-const st = (state: BuildState, publishedState: PublishedState = 'UNPUBLISHED', commit: string | null | undefined = undefined) => ({
-  state,
-  publishedState,
-  source: commit === undefined ? null : { commit },
-});
-
-test('actions follow the server state machine', () => {
-  assert.deepEqual(allowedActions(st('UPLOADING')), ['commit', 'purge']);
-  assert.deepEqual(allowedActions(st('COMMITTING')), []);
-  assert.deepEqual(allowedActions(st('VALIDATING')), ['purge']);
-  assert.deepEqual(allowedActions(st('READY')), ['publish', 'purge']);
-  assert.deepEqual(allowedActions(st('READY', 'FAILED')), ['publish', 'purge'], 'a failed publish may be published again');
-  assert.deepEqual(allowedActions(st('READY', 'PUBLISHING')), []);
-  assert.deepEqual(allowedActions(st('READY', 'PUBLISHED')), ['promote', 'purge']);
-  assert.deepEqual(allowedActions(st('FAILED')), ['purge']);
-  assert.deepEqual(allowedActions(st('PURGED')), []);
-  assert.deepEqual(allowedActions(st('PURGING')), []);
-  // git builds
-  assert.deepEqual(allowedActions(st('WAITING', 'UNPUBLISHED', null)), ['cancel']);
-  assert.deepEqual(allowedActions(st('BUILDING', 'UNPUBLISHED', 'abc')), ['cancel', 'rebuild']);
-  assert.deepEqual(allowedActions(st('FAILED', 'UNPUBLISHED', 'abc')), ['rebuild', 'purge']);
-  assert.deepEqual(allowedActions(st('FAILED', 'UNPUBLISHED', null)), ['purge'], 'never cloned: nothing to rebuild from');
-  assert.deepEqual(allowedActions(st('CANCELLED', 'UNPUBLISHED', 'abc')), ['rebuild', 'purge']);
-  assert.deepEqual(allowedActions(st('UPLOADING', 'UNPUBLISHED', 'abc')), ['commit', 'rebuild', 'purge']);
-});
 
 test('promote targets: children of the build repo or of repos it was promoted into, not those it is in', () => {
   const repos = [
@@ -66,15 +38,6 @@ test('live events are matched against the list filters', () => {
   const j = { kind: 'commit', status: 'STARTED', repo: 'main' } as Job;
   assert.equal(jobMatches(j, new URLSearchParams('kind=commit&status=STARTED&repo=main')), true);
   assert.equal(jobMatches(j, new URLSearchParams('kind=publish')), false);
-});
-
-test('error fields map to the form inputs', () => {
-  assert.equal(inputFieldName('input.git.url'), 'url');
-  assert.equal(inputFieldName('app-id'), 'appId');
-  assert.equal(inputFieldName('manifestPath'), 'manifestPath');
-  assert.equal(inputFieldName('manifest'), 'manifestPath');
-  assert.equal(inputFieldName('depends-on'), 'dependsOn');
-  assert.equal(inputFieldName(null), null);
 });
 
 test('git URLs shorten to their path', () => {

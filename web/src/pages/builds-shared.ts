@@ -50,25 +50,8 @@ export function pager(path: string, query: URLSearchParams, info: PageInfo, labe
 
 // --- build rules -----------------------------------------------------------------------------
 
-const gitBuilding: readonly BuildState[] = ['WAITING', 'CLONING', 'BUILDING'];
-
-export type BuildAction = 'commit' | 'publish' | 'purge' | 'cancel' | 'rebuild' | 'promote';
-
-/**
- * The actions the server's state machine (server/src/domain/builds/lifecycle.ts, git/service.ts,
- * promotions.ts) accepts in the build's state. Promote also needs a target repo (`promoteTargets`).
- */
-export function allowedActions(b: Pick<Build, 'state' | 'publishedState'> & { source?: { commit: string | null } | null }): BuildAction[] {
-  const out: BuildAction[] = [];
-  if (b.state === 'UPLOADING') out.push('commit');
-  if (b.state === 'READY' && (b.publishedState === 'UNPUBLISHED' || b.publishedState === 'FAILED')) out.push('publish');
-  if (gitBuilding.includes(b.state) && b.publishedState === 'UNPUBLISHED' && b.source) out.push('cancel');
-  if (b.source?.commit) out.push('rebuild');
-  if (b.publishedState === 'PUBLISHED') out.push('promote');
-  // purge: not while a job works on its files; a purged build has nothing left to purge
-  if (!['COMMITTING', 'PURGING', 'PURGED', ...gitBuilding].includes(b.state) && b.publishedState !== 'PUBLISHING') out.push('purge');
-  return out;
-}
+/** The server's names of the build mutations a button runs (Build.actions lists those the token may run now). */
+export type BuildAction = BuildFieldsFragment['actions'][number];
 
 /** Repos a build may be promoted into: children of its repo or of a repo it was promoted into. */
 export function promoteTargets(b: Pick<Build, 'repo' | 'promotions'>, repos: readonly { name: string; parent: { name: string } | null }[]): string[] {
@@ -166,7 +149,7 @@ export function jobRow(j: Job): HTMLTableRowElement {
     'tr',
     { dataset: { job: String(j.number) } },
     h('td', { className: 'num' }, link(`/jobs/${j.number}`, `#${j.number}`)),
-    h('td', { className: 'kind' }, j.kind),
+    h('td', { className: 'kind' }, j.kind, j.buildNumber ? h('div', { className: 'muted' }, link(`/builds/${j.buildNumber}`, `build #${j.buildNumber}`)) : null),
     h('td', {}, badge(j.status), j.cancelRequested && j.status !== 'ENDED' && j.status !== 'BROKEN' ? h('div', { className: 'muted' }, 'cancelling…') : null),
     h('td', {}, j.repo ?? '—'),
     h('td', {}, jobProgress(j)),
@@ -265,14 +248,3 @@ export function debounce(fn: () => void, ms: number, signal: AbortSignal): () =>
 }
 
 /** Field names of an InvalidInputError as the inputs name them (`app-id` → `appId`, `manifest` → `manifestPath`). */
-export function inputFieldName(field: string | null | undefined): string | null {
-  if (!field) return null;
-  const last = field.split('.').pop()!;
-  const camel = last.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-  return ({ manifest: 'manifestPath', git: 'url' } as Record<string, string>)[camel] ?? camel;
-}
-
-/** replaceChildren() that takes what h() takes: null, undefined and false dropped, numbers as text. */
-export function fill(el: Element, ...children: Child[]): void {
-  el.replaceChildren(...children.filter((c): c is Node | string | number => c !== null && c !== undefined && c !== false).map((c) => (typeof c === 'number' ? String(c) : c)));
-}

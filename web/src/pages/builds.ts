@@ -3,17 +3,15 @@
 import { isErrorResult, type BuildQuery, type BuildState, type PublishedState } from '@fmd/sdk';
 import { liveLog, type LiveLog } from '../live-log.ts';
 import { badge, copyButton, errorLine, h, link, shortDate, showFormErrors, table, type Child } from '../ui.ts';
+import { fill } from '../forms.ts';
 import type { Page, PageContext } from './page.ts';
 import {
-  allowedActions,
   buildHeaders,
   buildMatches,
   buildRow,
   buildStateBadges,
   buildStates,
   debounce,
-  fill,
-  inputFieldName,
   jobHeaders,
   jobRow,
   LiveRows,
@@ -258,8 +256,7 @@ export const newBuildPage: Page = {
         });
         const res = r.createBuild;
         if (isErrorResult(res)) {
-          const f = 'field' in res ? inputFieldName(res.field) : null;
-          showFormErrors(form, { message: res.message, field: f === 'build' ? null : f });
+          showFormErrors(form, { message: res.message, field: 'field' in res && res.field !== 'build' ? res.field : null });
           return;
         }
         if (res.__typename === 'BuildPayload') ctx.navigate(`/builds/${res.build.number}`);
@@ -280,14 +277,14 @@ export const newBuildPage: Page = {
 
 type FullBuild = NonNullable<BuildQuery['build']>;
 
-const actionLabels: Record<BuildAction, string> = { commit: 'Commit', publish: 'Publish', purge: 'Purge', cancel: 'Cancel', rebuild: 'Rebuild', promote: 'Promote' };
+const actionLabels: Record<BuildAction, string> = { COMMIT: 'Commit', PUBLISH: 'Publish', PURGE: 'Purge', CANCEL: 'Cancel', REBUILD: 'Rebuild', PROMOTE: 'Promote' };
 const actionHelp: Record<BuildAction, string> = {
-  commit: 'commits the uploaded refs into the build repo, then runs the repo’s checks',
-  publish: 'publishes the committed build into the repo',
-  purge: 'deletes the build’s upload repo and files; the build can no longer be committed or published',
-  cancel: 'stops the git build; it ends cancelled',
-  rebuild: 'starts a new git build of the same commit, manifest, arch and flags',
-  promote: 'publishes the build’s commits into a child repo',
+  COMMIT: 'commits the uploaded refs into the build repo, then runs the repo’s checks',
+  PUBLISH: 'publishes the committed build into the repo',
+  PURGE: 'deletes the build’s upload repo and files; the build can no longer be committed or published',
+  CANCEL: 'stops the git build; it ends cancelled',
+  REBUILD: 'starts a new git build of the same commit, manifest, arch and flags',
+  PROMOTE: 'publishes the build’s commits into a child repo',
 };
 
 function dl(items: [string, Child][]): HTMLDListElement {
@@ -466,15 +463,14 @@ export const buildPage: Page = {
     let actionKey = '';
     let busy = false;
     const renderActions = (force = false) => {
-      const allowed = allowedActions(build);
       const targets = promoteTargets(build, repos);
-      const acts = allowed.filter((a) => a !== 'promote' || targets.length > 0);
+      const acts = build.actions.filter((a) => a !== 'PROMOTE' || targets.length > 0);
       const key = `${acts.join()}|${targets.join()}`;
       if (key === actionKey && !force) return;
       actionKey = key;
       const buttons: Child[] = [];
       for (const a of acts) {
-        if (a === 'promote') {
+        if (a === 'PROMOTE') {
           const target = select('targetRepo', targets.map((t) => [t, t] as [string, string]), targets[0] ?? null);
           const b = h('button', { type: 'button', className: 'secondary' }, actionLabels[a]);
           b.title = actionHelp[a];
@@ -483,10 +479,10 @@ export const buildPage: Page = {
           buttons.push(h('span', { className: 'promote-group' }, h('label', { className: 'inline' }, 'into', target), b));
           continue;
         }
-        const b = h('button', { type: 'button', className: a === 'purge' || a === 'cancel' ? 'danger' : a === 'rebuild' ? 'secondary' : '' }, actionLabels[a]);
+        const b = h('button', { type: 'button', className: a === 'PURGE' || a === 'CANCEL' ? 'danger' : a === 'REBUILD' ? 'secondary' : '' }, actionLabels[a]);
         b.title = actionHelp[a];
         b.disabled = busy;
-        b.onclick = () => (a === 'purge' ? confirmPurge(b) : run(a, b));
+        b.onclick = () => (a === 'PURGE' ? confirmPurge(b) : run(a, b));
         buttons.push(b);
       }
       fill(actionsCard, 
@@ -510,7 +506,7 @@ export const buildPage: Page = {
       };
       yes.onclick = () => {
         box.remove();
-        void run('purge', button);
+        void run('PURGE', button);
       };
     };
 
@@ -530,7 +526,7 @@ export const buildPage: Page = {
         let msg: Child;
         let next: Build | undefined;
         switch (a) {
-          case 'commit': {
+          case 'COMMIT': {
             const r = (await ctx.client.commitBuild({ input })).commitBuild;
             if (isErrorResult(r)) throw r;
             if (r.__typename === 'BuildJobPayload') {
@@ -539,7 +535,7 @@ export const buildPage: Page = {
             }
             break;
           }
-          case 'publish': {
+          case 'PUBLISH': {
             const r = (await ctx.client.publishBuild({ input })).publishBuild;
             if (isErrorResult(r)) throw r;
             if (r.__typename === 'BuildJobPayload') {
@@ -548,27 +544,27 @@ export const buildPage: Page = {
             }
             break;
           }
-          case 'purge': {
+          case 'PURGE': {
             const r = (await ctx.client.purgeBuild({ input })).purgeBuild;
             if (isErrorResult(r)) throw r;
             if (r.__typename === 'BuildPayload') next = r.build;
             msg = `Build #${number} purged.`;
             break;
           }
-          case 'cancel': {
+          case 'CANCEL': {
             const r = (await ctx.client.cancelBuild({ input: { build: number, reason: `cancelled from the dashboard by ${ctx.viewer.user?.name ?? ctx.viewer.name ?? 'a user'}` } })).cancelBuild;
             if (isErrorResult(r)) throw r;
             if (r.__typename === 'GitBuildPayload') next = r.build;
             msg = `Build #${number} cancelled.`;
             break;
           }
-          case 'rebuild': {
+          case 'REBUILD': {
             const r = (await ctx.client.rebuildBuild({ input })).rebuildBuild;
             if (isErrorResult(r)) throw r;
             if (r.__typename === 'GitBuildPayload') msg = h('p', { className: 'ok' }, 'Rebuild started: ', link(`/builds/${r.build.number}`, `build #${r.build.number}`), '.');
             break;
           }
-          case 'promote': {
+          case 'PROMOTE': {
             const r = (await ctx.client.promoteBuild({ input: { build: number, targetRepo: targetRepo! } })).promoteBuild;
             if (isErrorResult(r)) throw r;
             if (r.__typename === 'PromoteBuildPayload') {

@@ -3,7 +3,8 @@
 import type { BuildStatsQuery } from '@fmd/sdk';
 import { errorLine, formatDuration, h, link, table, type Child } from '../ui.ts';
 import type { Page } from './page.ts';
-import { buildHeadersCompact, buildRowCompact, debounce, fill, jobHeaders, jobRow, LiveRows, liveTable, type Build, type Job } from './builds-shared.ts';
+import { buildHeadersCompact, buildRowCompact, debounce, jobHeaders, jobRow, LiveRows, liveTable, type Build, type Job } from './builds-shared.ts';
+import { fill } from '../forms.ts';
 import { chartData, durationFormat, hasData, percent } from './dashboard-data.ts';
 
 const recentSize = 10;

@@ -4,7 +4,8 @@ import { isErrorResult, type JobQuery, type JobStatus } from '@fmd/sdk';
 import { liveLog } from '../live-log.ts';
 import { badge, errorLine, h, link, shortDate, type Child } from '../ui.ts';
 import type { Page } from './page.ts';
-import { debounce, fill, jobDuration, jobHeaders, jobKinds, jobMatches, jobProgress, jobRow, jobStatuses, LiveRows, liveTable, pageArgs, pager, pageSize, withQuery, type Job } from './builds-shared.ts';
+import { debounce, jobDuration, jobHeaders, jobKinds, jobMatches, jobProgress, jobRow, jobStatuses, LiveRows, liveTable, pageArgs, pager, pageSize, withQuery, type Job } from './builds-shared.ts';
+import { fill } from '../forms.ts';
 
 function select(name: string, options: readonly string[], value: string | null, any: string, label = (o: string) => o): HTMLSelectElement {
   return h('select', { name }, h('option', { value: '' }, any), ...options.map((o) => h('option', { value: o, selected: o === value }, label(o))));
@@ -103,14 +104,6 @@ function jsonBlock(v: unknown): Child {
 
 const over = (s: JobStatus) => s === 'ENDED' || s === 'BROKEN';
 
-/** Build numbers a job's contents name (`build`, `buildId`), for a link back. */
-function buildOf(contents: unknown): number | undefined {
-  if (!contents || typeof contents !== 'object') return undefined;
-  const c = contents as Record<string, unknown>;
-  const n = c.build ?? c.buildId ?? c.build_id;
-  return typeof n === 'number' && Number.isInteger(n) ? n : undefined;
-}
-
 export const jobPage: Page = {
   title: (ctx) => `Job #${ctx.params.number}`,
   async render(ctx) {
@@ -126,7 +119,7 @@ export const jobPage: Page = {
     const result = h('div', { className: 'action-result', role: 'status', ariaLive: 'polite' });
     const cancel = h('button', { type: 'button', className: 'danger' }, 'Cancel');
     cancel.title = 'cancels a queued job, or asks a running one to stop at its next checkpoint';
-    const build = buildOf(contents);
+    const build = r.job.buildNumber ?? undefined;
 
     const render = () => {
       const j = job;
