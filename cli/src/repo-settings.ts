@@ -3,7 +3,7 @@
 // field back to its flag).
 import { readFileSync } from 'node:fs';
 import { Flags } from '@oclif/core';
-import { parseDelay } from './duration.ts';
+import { parseDelay } from '@fmd/sdk';
 
 const text = (description: string) => Flags.string({ description, helpGroup: 'SETTINGS' });
 const json = (description: string) => Flags.string({ description: `${description}; JSON, or @file to read it from a file`, helpGroup: 'SETTINGS' });

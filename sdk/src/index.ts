@@ -2,3 +2,4 @@ export { createFmdClient, graphqlEndpoint, FmdRequestError, type ConnectionChang
 export { isErrorResult, isResult, type ErrorResult, type ErrorOf, type PayloadOf } from './results.ts';
 export { allNodes, type ConnectionPage } from './pagination.ts';
 export * from './generated/graphql.ts';
+export { formatDuration, parseDelay, parseDuration } from './duration.ts';

@@ -1,6 +1,6 @@
 // Small form helpers the repo, key and token pages share: labelled fields, list and duration
 // parsing, and submitting a form whose mutation answers a payload or a typed error.
-import { isErrorResult } from '@fmd/sdk';
+import { isErrorResult, parseDelay, parseDuration } from '@fmd/sdk';
 import { h, showFormErrors, type Child } from './ui.ts';
 
 /** A visible label around its input, with an optional hint under it (tied with aria-describedby). */
@@ -34,33 +34,16 @@ export function joinList(items: readonly string[] | null | undefined): string {
   return (items ?? []).join(', ');
 }
 
-const units: Record<string, number> = { s: 1, m: 60, min: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
-
 /**
- * A duration as people type it: `90d`, `2h`, `30m`, `1w`, `1y`, `1d 12h`, or plain seconds
- * (`3600`). Returns undefined for an empty text and NaN for one that does not parse.
+ * A duration input (`90d`, `12h`, `1d 12h`, seconds): undefined when empty (the server's default),
+ * else its seconds; `zero` accepts 0 (at once). Throws a FieldError saying `example` otherwise.
  */
-export function parseDuration(text: string): number | undefined {
-  const t = text.trim().toLowerCase();
-  if (!t) return undefined;
-  if (/^\d+$/.test(t)) return Number(t);
-  let total = 0;
-  let rest = t;
-  const part = /^(\d+(?:\.\d+)?)\s*(s|min|m|h|d|w|y)\s*/;
-  while (rest) {
-    const m = part.exec(rest);
-    if (!m) return NaN;
-    total += Number(m[1]) * units[m[2]!]!;
-    rest = rest.slice(m[0].length);
-  }
-  return Math.round(total);
-}
-
-/** Seconds as the shortest text parseDuration reads back: `2d`, `36h`, `90m`, `45s`, `0`. */
-export function formatDurationInput(seconds: number | null | undefined): string {
-  if (!seconds) return seconds === 0 ? '0' : '';
-  for (const [u, n] of [['w', 604800], ['d', 86400], ['h', 3600], ['m', 60]] as const) if (seconds % n === 0) return `${seconds / n}${u}`;
-  return `${seconds}s`;
+export function readDuration(form: HTMLFormElement, name: string, example: string, o: { zero?: boolean } = {}): number | undefined {
+  const text = value(form, name);
+  if (!text.trim()) return undefined;
+  const secs = o.zero ? parseDelay(text) : parseDuration(text);
+  if (secs === undefined) throw new FieldError(name, `a duration such as ${example}`);
+  return secs;
 }
 
 /** The trimmed value, or undefined when empty (create: leave the server default). */

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { FmdCommand, exitCodes } from '../base-command.ts';
-import { parseDuration } from '../duration.ts';
+import { parseDuration } from '@fmd/sdk';
 import { apiUrlOf } from '../rest.ts';
 
 export default class CreateToken extends FmdCommand<typeof CreateToken> {

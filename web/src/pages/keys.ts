@@ -3,7 +3,7 @@
 import { allNodes, type GenerateKeyInput, type ImportKeyInput, type RepoFieldsFragment, type SigningKeyFieldsFragment } from '@fmd/sdk';
 import type { Page, PageContext } from './page.ts';
 import { badge, copyButton, errorLine, h, link, shortDate, table, type Child } from '../ui.ts';
-import { field, FieldError, fill, onSubmit, optional, parseDuration, value } from '../forms.ts';
+import { field, FieldError, fill, onSubmit, optional, readDuration, value } from '../forms.ts';
 
 type Key = SigningKeyFieldsFragment;
 type RepoUse = { name: string; previous: boolean };
@@ -97,8 +97,7 @@ function generateForm(ctx: PageContext): HTMLElement {
   onSubmit(form, {
     failed: ctx.failed,
     run: async () => {
-      const expires = parseDuration(value(form, 'expiresInSeconds'));
-      if (Number.isNaN(expires)) throw new FieldError('expiresInSeconds', 'a duration such as 2y, 365d or 12h');
+      const expires = readDuration(form, 'expiresInSeconds', '2y, 365d or 12h');
       const input: GenerateKeyInput = { name: value(form, 'name').trim(), userName: optional(value(form, 'userName')), email: optional(value(form, 'email')), comment: optional(value(form, 'comment')), expiresInSeconds: expires };
       return (await ctx.client.generateKey({ input })).generateKey;
     },

@@ -1,9 +1,9 @@
 // Repos: the list, the form that creates one, and a repo's page (how to use it, its refs, its
 // settings, promotion and signing key), refreshed live when its summary changes.
-import { allNodes, type RepoFieldsFragment, type RepoRefFieldsFragment, type SigningKeyFieldsFragment, type CreateRepoInput, type UpdateRepoInput } from '@fmd/sdk';
+import { allNodes, formatDuration, type RepoFieldsFragment, type RepoRefFieldsFragment, type SigningKeyFieldsFragment, type CreateRepoInput, type UpdateRepoInput } from '@fmd/sdk';
 import type { Page, PageContext } from './page.ts';
 import { copyButton, errorLine, formatBytes, h, link, shortDate, table, type Child } from '../ui.ts';
-import { checkbox, checked, field, fill, FieldError, formatDurationInput, joinList, onSubmit, optional, parseDuration, parseJsonField, section, select, splitList, value } from '../forms.ts';
+import { checkbox, checked, field, fill, FieldError, joinList, onSubmit, optional, parseJsonField, readDuration, section, select, splitList, value } from '../forms.ts';
 import { flatpakrepoUrl, installCommands, remoteAddCommand, remoteName, shortCommit } from './repos-commands.ts';
 
 type Repo = RepoFieldsFragment;
@@ -30,7 +30,7 @@ function promotionText(r: Pick<Repo, 'parent' | 'autoPromote'>): string {
   if (!r.parent) return '—';
   if (!r.autoPromote) return 'by hand (promoteBuild)';
   const prefixes = r.autoPromote.appIdPrefixes.length ? ` of ${r.autoPromote.appIdPrefixes.join(', ')}` : '';
-  return `automatic${prefixes}, ${r.autoPromote.delaySecs ? `after ${formatDurationInput(r.autoPromote.delaySecs)}` : 'at once'}`;
+  return `automatic${prefixes}, ${r.autoPromote.delaySecs ? `after ${formatDuration(r.autoPromote.delaySecs)}` : 'at once'}`;
 }
 
 function keyCell(k: Repo['key']): Child {
@@ -97,7 +97,7 @@ function settingsForm(opts: { repo?: Repo; keys: KeyOption[]; repos: Repo[] }): 
   const promoteFields = h(
     'div',
     { className: 'sub-fields' },
-    field('Promotion delay', text('delaySecs', formatDurationInput(r?.autoPromote?.delaySecs ?? 0), { placeholder: '0' }), 'how long a build stays in the parent first, e.g. 2d, 12h; 0 = at once'),
+    field('Promotion delay', text('delaySecs', formatDuration(r?.autoPromote?.delaySecs ?? 0), { placeholder: '0' }), 'how long a build stays in the parent first, e.g. 2d, 12h; 0 = at once'),
     field('App id prefixes to promote', text('appIdPrefixes', joinList(r?.autoPromote?.appIdPrefixes), { placeholder: 'all' }), 'comma-separated; empty promotes every build'),
   );
   const syncPromote = (): void => {
@@ -162,8 +162,7 @@ function intList(form: HTMLFormElement, name: string): number[] {
 
 /** The settings a form holds, as the fields both inputs share (empty text: undefined). */
 function readSettings(form: HTMLFormElement): Omit<CreateRepoInput, 'name' | 'keyId' | 'collectionId'> {
-  const delay = parseDuration(value(form, 'delaySecs'));
-  if (Number.isNaN(delay)) throw new FieldError('delaySecs', 'a duration such as 2d, 12h, 30m or seconds');
+  const delay = readDuration(form, 'delaySecs', '2d, 12h, 30m or seconds', { zero: true });
   const tokenType = value(form, 'defaultTokenType').trim();
   return {
     title: optional(value(form, 'title')),
@@ -420,8 +419,7 @@ export const repoPage: Page = {
       onSubmit(form, {
         failed: ctx.failed,
         run: async () => {
-          const overlap = parseDuration(value(form, 'overlapSeconds'));
-          if (Number.isNaN(overlap)) throw new FieldError('overlapSeconds', 'a duration such as 30d, 12h or seconds');
+          const overlap = readDuration(form, 'overlapSeconds', '30d, 12h or seconds', { zero: true });
           const keyId = optional(value(form, 'keyId')) ?? null;
           const target = keyId ? (keys.find((x) => x.id === keyId)?.name ?? keyId) : 'no key (unsigned)';
           if (!confirm(`Sign ${name} with ${target}${repo.key && overlap ? `, with ${repo.key.name} still signing for ${value(form, 'overlapSeconds').trim()}` : ''}?`)) return { __typename: 'Cancelled' as const };

@@ -3,7 +3,7 @@
 import { allNodes, FmdRequestError, type ApiTokenFieldsFragment, type CreateTokenInput } from '@fmd/sdk';
 import type { Page, PageContext } from './page.ts';
 import { badge, copyButton, errorLine, h, shortDate, table, type Child } from '../ui.ts';
-import { checkbox, checkedValues, field, FieldError, fill, onSubmit, optional, parseDuration, section, splitList, value } from '../forms.ts';
+import { checkbox, checkedValues, field, FieldError, fill, onSubmit, optional, readDuration, section, splitList, value } from '../forms.ts';
 import { defaultExpiry, describeClaim, grantableScopes, maxDurationSeconds, parseClaimList, sortTokens, tokenState } from './tokens-logic.ts';
 
 type Token = ApiTokenFieldsFragment;
@@ -191,8 +191,8 @@ function createForm(ctx: PageContext, created: HTMLElement, refresh: () => void)
   onSubmit(form, {
     failed: ctx.failed,
     run: async () => {
-      const duration = parseDuration(value(form, 'durationSeconds'));
-      if (duration === undefined || Number.isNaN(duration) || duration <= 0) throw new FieldError('durationSeconds', 'a duration such as 90d, 12h or 1y');
+      const duration = readDuration(form, 'durationSeconds', '90d, 12h or 1y');
+      if (duration === undefined) throw new FieldError('durationSeconds', 'a duration such as 90d, 12h or 1y');
       const chosen = checkedValues(form, 'scopes');
       if (!chosen.length) throw new FieldError('scopes', 'pick at least one scope');
       const tokenType = value(form, 'tokenType').trim();

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { isErrorResult, type SigningKeyFieldsFragment } from '@fmd/sdk';
 import { FmdCommand, exitCodes } from '../../base-command.ts';
-import { parseDuration } from '../../duration.ts';
+import { parseDuration } from '@fmd/sdk';
 import { details, when } from '../../output.ts';
 
 export default class KeyGenerate extends FmdCommand<typeof KeyGenerate> {

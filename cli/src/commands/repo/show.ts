@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import type { RepoQuery, RepoRefFieldsFragment } from '@fmd/sdk';
 import { FmdCommand, exitCodes } from '../../base-command.ts';
-import { formatDuration } from '../../duration.ts';
+import { formatDuration } from '@fmd/sdk';
 import { bytes, details, table, when } from '../../output.ts';
 
 export default class RepoShow extends FmdCommand<typeof RepoShow> {

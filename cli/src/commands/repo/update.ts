@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { isErrorResult, type JobFieldsFragment, type RepoFieldsFragment } from '@fmd/sdk';
 import { FmdCommand, exitCodes } from '../../base-command.ts';
-import { parseDelay } from '../../duration.ts';
+import { parseDelay } from '@fmd/sdk';
 import { resolveKey } from '../../key-ref.ts';
 import { FlagValueError, clearable, flagOfField, repoSettingFlags, repoSettingsInput } from '../../repo-settings.ts';
 
