@@ -121,6 +121,43 @@ describe('fmd SDK against a real server', () => {
     await client.close();
   });
 
+  test('onConnectionChange reports the socket opening, a loss and the reconnect; the subscription carries on after it', async () => {
+    const sockets: WebSocket[] = [];
+    class TrackedWebSocket extends WebSocket {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        sockets.push(this);
+      }
+    }
+    const changes: string[] = [];
+    const client = createFmdClient({
+      url: server.url,
+      token: server.adminToken,
+      webSocketImpl: TrackedWebSocket,
+      reconnectAttempts: Infinity,
+      onConnectionChange: (c) => changes.push(c.state === 'connecting' ? `connecting${c.retry ? ' (retry)' : ''}` : c.state === 'closed' ? `closed ${c.code}` : c.state),
+    });
+    const it = client.tokensChanged()[Symbol.asyncIterator]();
+    const nextEvent = async () => {
+      const next = it.next();
+      for (let i = 0; i < 50; i++) {
+        await client.createToken({ input: { name: 'conn-test', scopes: [], durationSeconds: 600 } });
+        const r = await Promise.race([next, new Promise((resolve) => setTimeout(() => resolve(undefined), 200))]);
+        if (r) return r;
+      }
+      throw new Error('no event within 10 s');
+    };
+    await nextEvent();
+    assert.deepEqual(changes, ['connecting', 'connected']);
+    // The connection drops (a close the client did not ask for): graphql-ws opens a new socket and subscribes again.
+    sockets[0]!.close(3000, 'test drop');
+    await nextEvent();
+    assert.equal(sockets.length, 2);
+    assert.deepEqual(changes, ['connecting', 'connected', 'closed 3000', 'connecting (retry)', 'connected']);
+    await it.return?.();
+    await client.close();
+  });
+
   test('a subscription with a bad token fails with FmdRequestError', async () => {
     const client = createFmdClient({ url: server.url, token: 'not-a-jwt' });
     const it = client.subscribe('subscription { tokensChanged { kind } }');

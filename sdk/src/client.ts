@@ -30,8 +30,9 @@ export type FmdClientOptions = {
 };
 
 /**
- * `connecting` (first open, or `retry` after a loss), `connected`, or `closed` (`code` 1000
- * when it closed because no subscription needed it any more; `retrying` when it will be re-opened).
+ * `connecting` (the first open, or `retry` after a loss), `connected`, or `closed` (`code` 1000
+ * when it closed because no subscription needed it any more, 4403 when the server rejected the
+ * token; after any other close it is re-opened while `reconnectAttempts` last).
  */
 export type ConnectionChange =
   | { state: 'connecting'; retry: boolean }

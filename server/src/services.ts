@@ -9,6 +9,7 @@ import { secretKey } from './domain/tokens/jwt.ts';
 import { UserService } from './domain/users/service.ts';
 import { KeyService } from './domain/keys/service.ts';
 import { RepoService } from './domain/repos/service.ts';
+import { BuildStatsService } from './domain/builds/stats.ts';
 import { BuildService } from './domain/builds/service.ts';
 import { PromotionService } from './domain/builds/promotions.ts';
 import { GitBuildService } from './domain/builds/git/service.ts';
@@ -34,6 +35,7 @@ export type Services = {
   keys: KeyService;
   repos: RepoService;
   builds: BuildService;
+  buildStats: BuildStatsService;
   promotions: PromotionService;
   /** builds fmd makes itself from git sources */
   gitBuilds: GitBuildService;
@@ -118,6 +120,7 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     keys,
     repos,
     builds,
+    buildStats: new BuildStatsService(db.prisma),
     promotions,
     gitBuilds,
     scheduler,

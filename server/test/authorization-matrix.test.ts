@@ -568,6 +568,8 @@ function rows(): Row[] {
   add('Query.build', 'build(number: B1) in main, org.test.Hello', 'read', { scopes: buildReaders, repos: ['main'], apps: [APP_ID], outside: ['hidden'] },
     queryProbe('query($n: Int!) { build(number: $n) { number } }', () => ({ n: fx.b1 }), (d) =>
       d.build === null ? { kind: 'hidden', detail: 'null' } : d.build.number === fx.b1 ? allowed() : unexpected(clip(d.build))));
+  add('Query.buildStats', 'buildStats: counts exactly the covered builds', 'read', { scopes: buildReaders }, queryProbe('{ buildStats { total } }', () => ({}), (d, c) =>
+    d.buildStats.total === visibleBuilds(c).length ? allowed() : unexpected(`total ${d.buildStats.total}, want ${visibleBuilds(c).length}`)));
   add('Query.jobs', 'jobs', 'read', { scopes: jobReaders }, queryProbe('{ jobs(first: 100) { totalCount edges { node { number } } } }', () => ({}), (d) =>
     d.jobs.edges.some((e: any) => e.node.number === fx.commitJob) ? allowed() : unexpected(`jobs without the commit job: ${clip(d.jobs)}`)));
   add('Query.job', 'job(number: commit job of B1)', 'read', { scopes: jobReaders, outside: ['hidden'] }, queryProbe('query($n: Int!) { job(number: $n) { number } }', () => ({ n: fx.commitJob }), (d) =>
@@ -772,6 +774,10 @@ function rows(): Row[] {
   add('Subscription.buildUpdated', 'buildUpdated(B1)', 'subscribe', { scopes: buildReaders, repos: ['main'], apps: [APP_ID] }, (c) => subscribeProbe(c, `subscription { buildUpdated(number: ${fx.b1}) { number } }`, 'first'));
   add('Subscription.buildsUpdated', 'buildsUpdated(main): only builds the caller may see', 'subscribe', { scopes: buildReaders, repos: ['main'] }, (c) =>
     subscribeProbe(c, 'subscription { buildsUpdated(repo: "main") { number } }', 'builds'));
+  add('Subscription.buildsUpdated', 'buildsUpdated (every repo): only builds the caller may see', 'subscribe', { scopes: buildReaders }, (c) =>
+    subscribeProbe(c, 'subscription { buildsUpdated { number } }', 'allBuilds'));
+  add('Subscription.jobsUpdated', 'jobsUpdated: the subscription starts (which jobs it shows: jobs.test.ts)', 'subscribe', { scopes: jobReaders }, (c) =>
+    subscribeProbe(c, 'subscription { jobsUpdated { number } }', 'quiet'));
   add('Subscription.jobUpdated', 'jobUpdated(commit job of B1)', 'subscribe', { scopes: jobReaders }, (c) => subscribeProbe(c, `subscription { jobUpdated(number: ${fx.commitJob}) { number } }`, 'first'));
   add('Subscription.jobLog', 'jobLog(commit job of B1)', 'subscribe', { scopes: jobReaders }, (c) => subscribeProbe(c, `subscription { jobLog(number: ${fx.commitJob}) { text } }`, 'first'));
   add('Subscription.repoUpdated', 'repoUpdated(main)', 'subscribe', { repos: ['main'] }, (c) => subscribeProbe(c, 'subscription { repoUpdated(name: "main") { name } }', 'first'));
@@ -951,7 +957,13 @@ function openSocket(c: Caller): Client {
  * change of B1 (org.test.Hello) was published after it was registered: a caller that may not
  * see B1 must not have received it.
  */
-function subscribeProbe(c: Caller, query: string, until: 'first' | 'builds'): Promise<Got> {
+/**
+ * `first`: the first event or refusal decides. `builds`: buildsUpdated(main) until two events of
+ * main's app-less build, none it may not see. `allBuilds`: buildsUpdated across repos until two
+ * events of each build the event loop changes that the caller may see (or 5 s without a leak
+ * when it sees neither). `quiet`: no refusal within 3 s is allowed (events are not waited for).
+ */
+function subscribeProbe(c: Caller, query: string, until: 'first' | 'builds' | 'allBuilds' | 'quiet'): Promise<Got> {
   return new Promise<Got>((resolve) => {
     const seen: number[] = [];
     let done = false;
@@ -959,23 +971,32 @@ function subscribeProbe(c: Caller, query: string, until: 'first' | 'builds'): Pr
       if (done) return;
       done = true;
       clearTimeout(timer);
+      clearTimeout(quietTimer);
       unsubscribe();
       void client.dispose();
       resolve(g);
     };
     const timer = setTimeout(() => finish(unexpected('neither an event nor an error within 60 s')), 60_000);
+    const triggered = () => [fx.b1, fx.mainNoApp].filter((id) => visibleBuilds(c).some((vb) => vb.id === id));
+    const quietTimer =
+      until === 'quiet' || (until === 'allBuilds' && triggered().length === 0)
+        ? setTimeout(() => finish(until === 'quiet' ? allowed('subscribed') : allowed('no leak in 5 s')), until === 'quiet' ? 3_000 : 5_000)
+        : undefined;
     const client = preOpened.get(c)?.pop() ?? openSocket(c);
     const unsubscribe = client.subscribe(
       { query },
       {
         next: (v: any) => {
           if (v.errors?.length) return finish(gqlRefusal(v.errors));
-          if (until === 'first') return finish(allowed('event'));
+          if (until === 'first' || until === 'quiet') return finish(allowed('event'));
           const n = v.data?.buildsUpdated?.number;
           seen.push(n);
-          if (seen.filter((x) => x === fx.mainNoApp).length < 2) return;
-          const leaked = seen.filter((x) => x !== fx.mainNoApp && !visibleBuilds(c).some((vb) => vb.id === x));
-          finish(leaked.length ? unexpected(`received build(s) it may not see: ${fmtSet(new Set(leaked))}`) : allowed('events'));
+          // (subscribed to main, a caller may see main's app-less build: it matches any prefix)
+          const leakedNow = seen.filter((x) => !(until === 'builds' && x === fx.mainNoApp) && !visibleBuilds(c).some((vb) => vb.id === x));
+          if (leakedNow.length) return finish(unexpected(`received build(s) it may not see: ${fmtSet(new Set(leakedNow))}`));
+          const waitFor = until === 'builds' ? [fx.mainNoApp] : triggered();
+          if (waitFor.some((id) => seen.filter((x) => x === id).length < 2)) return;
+          finish(allowed('events'));
         },
         error: (e: any) => {
           if (Array.isArray(e)) return finish(gqlRefusal(e));
@@ -983,7 +1004,7 @@ function subscribeProbe(c: Caller, query: string, until: 'first' | 'builds'): Pr
           finish(unexpected(`error ${clip(e?.message ?? e)}`));
         },
         // A finished job's log or status stream may end right after its replay.
-        complete: () => finish(until === 'first' ? allowed('completed') : unexpected('completed without events')),
+        complete: () => finish(until === 'first' || until === 'quiet' ? allowed('completed') : unexpected('completed without events')),
       },
     );
   });

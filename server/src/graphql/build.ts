@@ -9,7 +9,7 @@ import { ForbiddenError, InvalidInputError, NotFoundError } from '../domain/erro
 import { visibleBuildsWhere } from '../domain/builds/access.ts';
 import { readableJobsWhere } from '../domain/jobs/access.ts';
 import { BuildBusyError, publishedStateCode, repoStateCode, WrongStateError } from '../domain/builds/states.ts';
-import { buildTopic, repoBuildsTopic } from '../domain/builds/service.ts';
+import { buildTopic, allBuildsTopic, repoBuildsTopic } from '../domain/builds/service.ts';
 import type { Job, Prisma, Promotion } from '../generated/prisma/client.ts';
 import type { Viewer } from '../domain/tokens/service.ts';
 
@@ -450,13 +450,13 @@ builder.subscriptionField('buildUpdated', (t) =>
 builder.subscriptionField('buildsUpdated', (t) =>
   t.field({
     type: BuildNode,
-    description: 'Each build of a repo when it changes.',
-    args: { repo: t.arg.string({ required: true }) },
+    description: 'Each build of `repo` when it changes; without `repo`, each build your token may read, in any repo.',
+    args: { repo: t.arg.string() },
     subscribe: async (_root, args, ctx) => {
       const viewer = ctx.requireAnyScope(['build', 'upload', 'download', 'admin']);
-      await ctx.services.repos.getVisible(viewer, args.repo);
-      // A repo's topic carries every build of it: the caller's prefixes (and sub) still apply.
-      return buildUpdates(ctx, repoBuildsTopic(args.repo), null, viewer);
+      if (args.repo) await ctx.services.repos.getVisible(viewer, args.repo);
+      // A topic carries every build of it: the caller's repos, prefixes (and sub) still apply.
+      return buildUpdates(ctx, args.repo ? repoBuildsTopic(args.repo) : allBuildsTopic, null, viewer);
     },
     resolve: (payload, _a, ctx) => ctx.services.builds.get((payload as { id: number }).id),
   }),

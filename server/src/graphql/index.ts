@@ -10,6 +10,7 @@ import './job.ts';
 import './key.ts';
 import './repo.ts';
 import './build.ts';
+import './build-stats.ts';
 import './git-build.ts';
 import './build-set.ts';
 import './git-hooks.ts';

@@ -112,8 +112,9 @@ builder.subscriptionField('jobUpdated', (t) =>
     type: JobRef,
     description: 'The job now, then each time its status or progress changes, until it is over.',
     args: { number: t.arg.int({ required: true }) },
-    subscribe: (_root, args, ctx) => {
-      ctx.requireAnyScope(['jobs', 'admin', 'build']);
+    subscribe: async (_root, args, ctx) => {
+      const viewer = ctx.requireAnyScope(['jobs', 'admin', 'build']);
+      await ctx.services.jobRecords.getFor(viewer, args.number);
       return ctx.services.jobRecords.updates(args.number);
     },
     resolve: (job) => job,
@@ -125,10 +126,23 @@ builder.subscriptionField('jobLog', (t) =>
     type: LogChunk,
     description: 'Replays the log from `fromOffset`, then streams new lines until the job is over; no gaps, no duplicates.',
     args: { number: t.arg.int({ required: true }), fromOffset: t.arg.int({ defaultValue: 0 }) },
-    subscribe: (_root, args, ctx) => {
-      ctx.requireAnyScope(['jobs', 'admin', 'build']);
+    subscribe: async (_root, args, ctx) => {
+      const viewer = ctx.requireAnyScope(['jobs', 'admin', 'build']);
+      await ctx.services.jobRecords.getFor(viewer, args.number);
       return ctx.services.jobRecords.follow(args.number, args.fromOffset ?? 0);
     },
     resolve: (chunk) => chunk,
+  }),
+);
+
+builder.subscriptionField('jobsUpdated', (t) =>
+  t.field({
+    type: JobRef,
+    description: 'Each job your token may read (`jobs`) when its status or progress changes.',
+    subscribe: (_root, _args, ctx) => {
+      const viewer = ctx.requireAnyScope(['jobs', 'admin', 'build']);
+      return ctx.services.jobRecords.allUpdates(viewer);
+    },
+    resolve: (job) => job,
   }),
 );

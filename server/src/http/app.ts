@@ -78,21 +78,28 @@ export async function startHttpServer(services: Services, opts: { host: string; 
   });
   if (!config.metricsListen) app.get('/metrics', metricsHandler(services, 'api-port'));
 
+  // The API's path prefixes: what they do not answer is theirs to refuse, never a dashboard page.
+  const apiPrefixes: string[] = [];
+  const mountApi = (prefix: string, ...handlers: RequestHandler[]) => {
+    apiPrefixes.push(prefix);
+    app.use(prefix, ...handlers);
+  };
+
   const graphql = await createGraphQLEndpoint(services, server);
   app.get(graphqlPath, playgroundRedirect);
-  app.use(graphqlPath, jsonBody(config.maxRequestBytes), graphql.middleware);
+  mountApi(graphqlPath, jsonBody(config.maxRequestBytes), graphql.middleware);
 
-  app.use(adminJobsPath, adminJobsRouter(services));
+  mountApi(adminJobsPath, adminJobsRouter(services));
 
   // Repo files for flatpak clients: /repo/<name>/<path> and /repo/<name>.flatpakrepo.
-  app.use('/repo', createRepoFilesRouter(services));
+  mountApi('/repo', createRepoFilesRouter(services));
 
   // flat-manager's REST API and build repos (test a build before publishing it).
-  app.use(apiV1Path, createApiV1Router(services));
-  app.use(buildRepoPath, createBuildRepoRouter(services));
+  mountApi(apiV1Path, createApiV1Router(services));
+  mountApi(buildRepoPath, createBuildRepoRouter(services));
 
   // The web dashboard at /, after every API route.
-  app.use(createWebRouter(config));
+  app.use(createWebRouter(config, apiPrefixes));
 
   app.use(notFoundHandler());
   app.use(errorHandler(log));

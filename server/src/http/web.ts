@@ -8,15 +8,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { FmdConfig } from '../config/index.ts';
-import { adminJobsPath } from './admin-jobs.ts';
-import { apiV1Path } from './api-v1/index.ts';
-import { buildRepoPath } from './build-repo.ts';
 import { graphqlPath } from './graphql.ts';
 
-/** Paths the dashboard never answers for, even as text/html. */
-const apiPrefixes = [apiV1Path, graphqlPath, '/repo', buildRepoPath, adminJobsPath, '/metrics', '/healthz', '/readyz'];
-
-export function createWebRouter(config: FmdConfig): Router {
+/** `apiPrefixes`: the paths the API's routers own; the dashboard never answers under them, even for text/html. */
+export function createWebRouter(config: FmdConfig, apiPrefixes: readonly string[]): Router {
   const router = Router();
   const index = path.join(config.webDir, 'index.html');
   const playground = path.join(config.webDir, 'playground.html');

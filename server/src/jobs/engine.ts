@@ -20,7 +20,7 @@ import {
 } from '../domain/jobs/queue.ts';
 import { JobLogWriter } from '../domain/jobs/logs.ts';
 import { Listeners } from '../domain/listeners.ts';
-import { jobTopic } from '../domain/jobs/service.ts';
+import { allJobsTopic, jobTopic } from '../domain/jobs/service.ts';
 import { MariaDbBackend, InProcessNotificationChannel, RedisNotificationChannel } from './mariadb-backend/index.ts';
 import type { JobMetrics } from './metrics.ts';
 
@@ -230,6 +230,7 @@ export class JobEngine implements JobQueue {
 
   private async publish(job: Job): Promise<void> {
     await this.opts.events.publish(jobTopic(job.id), { id: job.id });
+    await this.opts.events.publish(allJobsTopic, { id: job.id });
   }
 
   /** Ends a job (one UPDATE: this is on every job's path) and tells followers. */

@@ -37,6 +37,8 @@ import {
 
 export const buildTopic = (id: number) => `build.updated.${id}`;
 export const repoBuildsTopic = (repo: string) => `builds.updated.${repo}`;
+/** every build's changes, for lists across repos */
+export const allBuildsTopic = 'builds.updated';
 
 export type BuildWithRepo = Build & { repo: Repo };
 
@@ -211,12 +213,13 @@ export class BuildService {
     return (await this.prisma.build.findUnique({ where: { id: build.id }, include: { repo: true } }))!;
   }
 
-  /** Tells subscribers of the build, of its repo and of `alsoRepo` (a promotion's target) that it changed. */
+  /** Tells subscribers of the build, of its repo, of `alsoRepo` (a promotion's target) and of all builds that it changed. */
   async changed(id: number, alsoRepo?: string): Promise<void> {
     const b = await this.prisma.build.findUnique({ where: { id }, select: { id: true, repo: { select: { name: true } } } });
     await this.events.publish(buildTopic(id), { id });
     if (b) await this.events.publish(repoBuildsTopic(b.repo.name), { id });
     if (alsoRepo && alsoRepo !== b?.repo.name) await this.events.publish(repoBuildsTopic(alsoRepo), { id });
+    await this.events.publish(allBuildsTopic, { id });
   }
 
   // --- create, upload, refs ------------------------------------------------------------------

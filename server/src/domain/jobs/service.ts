@@ -1,10 +1,14 @@
 // Reading jobs and their logs; the engine (server/src/jobs) writes them.
-import type { Job, JobStatus, PrismaClient } from '../../generated/prisma/client.ts';
+import type { Job, JobStatus, Prisma, PrismaClient } from '../../generated/prisma/client.ts';
 import type { EventBus } from '../events.ts';
 import { NotFoundError } from '../errors.ts';
+import type { Viewer } from '../tokens/service.ts';
+import { visibleJobsWhere } from './access.ts';
 import { followLog, LineEndCache, readLog, readLogForClient, type LogChunk } from './logs.ts';
 
 export const jobTopic = (jobId: number) => `job.${jobId}`;
+/** every job's changes, for lists */
+export const allJobsTopic = 'jobs.updated';
 
 /** flat-manager's wire codes. */
 export const jobStatusCode: Record<JobStatus, number> = { NEW: 0, STARTED: 1, ENDED: 2, BROKEN: 3 };
@@ -27,6 +31,32 @@ export class JobService {
       ...(f.repo ? { repo: f.repo } : {}),
       ...(f.buildId ? { buildId: f.buildId } : {}),
     };
+  }
+
+  /** The job when the viewer may read it (visibleJobsWhere); NotFoundError when not, as when it does not exist. */
+  async getFor(viewer: Viewer, id: number): Promise<Job> {
+    const job = await this.prisma.job.findFirst({ where: { AND: [{ id }, visibleJobsWhere(viewer)] } });
+    if (!job) throw new NotFoundError('job', String(id));
+    return job;
+  }
+
+  /** Each job the viewer may read when its status or progress changes (no initial state). */
+  allUpdates(viewer: Viewer): AsyncGenerator<Job> {
+    return this.updatesWhere(visibleJobsWhere(viewer));
+  }
+
+  private async *updatesWhere(visible: Prisma.JobWhereInput): AsyncGenerator<Job> {
+    const sub = this.events.subscribe<{ id: number }>(allJobsTopic);
+    try {
+      for (;;) {
+        const r = await sub.next();
+        if (r.done) return;
+        const job = await this.prisma.job.findFirst({ where: { AND: [{ id: r.value.id }, visible] } });
+        if (job) yield job;
+      }
+    } finally {
+      await sub.return?.();
+    }
   }
 
   async get(id: number): Promise<Job> {
