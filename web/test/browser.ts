@@ -36,7 +36,7 @@ const serverKit = (await import(kitUrl('server.ts'))) as {
 };
 const gitKit = (await import(kitUrl('git-fixtures.ts'))) as {
   gitBuildConfig(runtimeRepo: string, extra?: Record<string, unknown>): Record<string, unknown>;
-  makeGitApp(o?: { appId?: string; message?: string }): Promise<GitApp>;
+  makeGitApp(o?: { appId?: string; message?: string; buildCommands?: string[] }): Promise<GitApp>;
   appRef(appId: string, branch: string): Promise<string>;
 };
 const flatpakKit = (await import(kitUrl('flatpak-fixtures.ts'))) as {
