@@ -149,8 +149,23 @@ export function useBrowser(o: BrowserOptions = {}): BrowserTest {
     if (saved.length) console.log(`${saved.length} screenshots in ${screenshotDir}`);
   });
 
-  // A problem seen after a test's last check still fails that test.
-  afterEach(() => assertClean());
+  // A failed test leaves a picture of every page it had open (failed-<test>-<n>.png), for runs
+  // nobody watched; a problem seen after a test's last check still fails that test.
+  afterEach(async (t) => {
+    // TestContext.passed (Node 24) is missing from this @types/node.
+    if ((t as { passed?: boolean }).passed === false) {
+      const name = t.name.replace(/\W+/g, '-').slice(0, 60);
+      let n = 0;
+      for (const c of contexts) {
+        for (const p of c.pages()) {
+          const file = path.join(screenshotDir, `failed-${name}-${++n}.png`);
+          if (await p.screenshot({ path: file, fullPage: true, timeout: 10_000 }).then(() => true, () => false)) saved.push(file);
+        }
+      }
+      if (n) console.log(`the pages as the test failed: ${screenshotDir}/failed-${name}-*.png`);
+    }
+    assertClean();
+  });
 
   function assertClean(): void {
     const problems = allGuards.flatMap((g) => g.problems.splice(0));
