@@ -105,6 +105,21 @@ test('a subset token can never exceed its parent', async () => {
   assert.equal(bad.__typename, 'InvalidInputError');
 });
 
+test('createToken refuses bad input with the GraphQL input field it concerns, so a form can show it there', async () => {
+  const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+    [{ name: ' ', scopes: ['build'], durationSeconds: 60 }, 'name', /needs a name/],
+    [{ name: 'x', scopes: ['build', 'sudo'], durationSeconds: 60 }, 'scopes', /unknown scope sudo/],
+    [{ name: 'x', scopes: ['build'], durationSeconds: 0 }, 'durationSeconds', /positive whole number/],
+  ];
+  for (const [input, field, message] of cases) {
+    const r = await createToken(input);
+    assert.equal(r.__typename, 'InvalidInputError', JSON.stringify(r));
+    assert.match(r.message, message);
+    const full = await s.gql('mutation($input: CreateTokenInput!) { createToken(input: $input) { ... on InvalidInputError { field } } }', { input });
+    assert.equal(full.body.data.createToken.field, field, JSON.stringify(input));
+  }
+});
+
 test('listing tokens needs tokenmanagement or admin scope', async () => {
   const builder = await createToken({ name: 'builder', scopes: ['build'], durationSeconds: 600 });
   const r = await s.gql('{ tokens(first: 2) { totalCount edges { node { name } } } }', {}, builder.token);

@@ -89,9 +89,6 @@ export class FieldError extends Error {
   }
 }
 
-/** Server field names that differ from the GraphQL input's (so showFormErrors finds the input). */
-export type FieldAliases = Record<string, string>;
-
 /**
  * Submits a form: `run` builds the input and calls the mutation; a typed error result is shown
  * next to its field, a thrown FieldError likewise, any other failure at the top of the form
@@ -100,7 +97,7 @@ export type FieldAliases = Record<string, string>;
  */
 export function onSubmit<R extends { __typename: string }>(
   form: HTMLFormElement,
-  opts: { failed(err: unknown): string; aliases?: FieldAliases; run(): Promise<R>; done(result: Exclude<R, { errorType: string }>): void | Promise<void> },
+  opts: { failed(err: unknown): string; run(): Promise<R>; done(result: Exclude<R, { errorType: string }>): void | Promise<void> },
 ): void {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -110,10 +107,7 @@ export function onSubmit<R extends { __typename: string }>(
     try {
       const result = await opts.run();
       if (isErrorResult(result)) {
-        const r = result as unknown as { message: string; field?: string | null };
-        // `autoPromote.appIdPrefixes.0` names the input `appIdPrefixes`
-        const last = r.field?.split('.').filter((s) => !/^\d+$/.test(s)).pop();
-        showFormErrors(form, { message: r.message, field: last ? (opts.aliases?.[last] ?? last) : null });
+        showFormErrors(form, result as unknown as { message: string; field?: string | null });
       } else {
         await opts.done(result as Exclude<R, { errorType: string }>);
       }
@@ -164,20 +158,4 @@ export function secondsUntil(localDateTime: string, now = Date.now()): number {
 /** Replaces an element's children, skipping the empty ones (`null`, `false`) as h() does. */
 export function fill(el: Element, ...children: Child[]): void {
   el.replaceChildren(...children.filter((c): c is Node | string | number => c !== null && c !== undefined && c !== false).map((c) => (typeof c === 'number' ? String(c) : c)));
-}
-
-/**
- * The SDK types a subscription as an AsyncIterable; what it returns is its own iterator
- * (with `return()` to unsubscribe), which is what the page contract's follow() wants.
- */
-export function iterator<T>(events: AsyncIterable<T>): AsyncIterableIterator<T> {
-  const it = events as Partial<AsyncIterableIterator<T>>;
-  if (typeof it.next === 'function') return it as AsyncIterableIterator<T>;
-  const inner = events[Symbol.asyncIterator]();
-  const wrapped: AsyncIterableIterator<T> = {
-    next: () => inner.next(),
-    return: async () => (await inner.return?.()) ?? { done: true, value: undefined },
-    [Symbol.asyncIterator]: () => wrapped,
-  };
-  return wrapped;
 }

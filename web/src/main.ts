@@ -189,13 +189,11 @@ function renderPage(url: URL): void {
     signal: leave.signal,
     navigate: (href, replace) => router.navigate(href, replace),
     follow(events, onEvent, onError) {
-      leave.signal.addEventListener('abort', () => void events.return?.(), { once: true });
+      const it = events[Symbol.asyncIterator]();
+      leave.signal.addEventListener('abort', () => void it.return?.(), { once: true });
       void (async () => {
         try {
-          for await (const v of events) {
-            if (leave.signal.aborted) break;
-            onEvent(v);
-          }
+          for (let r = await it.next(); !r.done && !leave.signal.aborted; r = await it.next()) onEvent(r.value);
         } catch (err) {
           if (leave.signal.aborted) return;
           const message = failed(err);

@@ -71,15 +71,16 @@ export function errorLine(err: unknown): HTMLParagraphElement {
 }
 
 /**
- * Shows an error next to the input it names (an InvalidInputError's `field`, such as
- * `input.name` or `name`, matched against the inputs' `name`), or at the top of the form; null clears.
+ * Shows an error next to the input it names (an InvalidInputError's `field`, such as `name`,
+ * `input.name` or `autoPromote.appIdPrefixes.0`: its last named segment is matched against the
+ * inputs' `name`), or at the top of the form; null clears.
  */
 export function showFormErrors(form: HTMLFormElement, error: { message: string; field?: string | null } | string | null): void {
   for (const old of form.querySelectorAll('.field-error, .form-error')) old.remove();
   for (const el of form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
   if (!error) return;
   const e = typeof error === 'string' ? { message: error, field: null } : error;
-  const name = e.field?.split('.').pop();
+  const name = e.field?.split('.').filter((s) => !/^\d+$/.test(s)).pop();
   const input = name ? form.querySelector<HTMLElement>(`[name="${CSS.escape(name)}"]`) : null;
   if (input) {
     const id = `err-${name}`;

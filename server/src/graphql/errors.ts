@@ -42,3 +42,17 @@ export async function orNull<T>(read: Promise<T>): Promise<T | null> {
     throw err;
   }
 }
+
+/**
+ * Runs a domain call whose request names fields as flat-manager does (`scope`, `duration`) and
+ * names them in its InvalidInputError as the GraphQL input does (`scopes`, `durationSeconds`),
+ * so that a client can show the error next to the field it sent.
+ */
+export async function withInputNames<T>(names: Record<string, string>, call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (err instanceof InvalidInputError && err.field && names[err.field]) throw new InvalidInputError(err.message, names[err.field]);
+    throw err;
+  }
+}

@@ -3,6 +3,7 @@ import { builder } from './builder.ts';
 import { countFor, startCount } from './connections.ts';
 import type { GraphQLContext } from './context.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
+import { withInputNames } from './errors.ts';
 import { topics } from '../domain/events.ts';
 import { allScopes } from '../domain/tokens/claims.ts';
 import type { ApiToken } from '../generated/prisma/client.ts';
@@ -94,7 +95,7 @@ builder.mutationField('createToken', (t) =>
     errors: { types: [ForbiddenError, InvalidInputError] },
     args: { input: t.arg({ type: CreateTokenInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const { token, row } = await ctx.services.tokens.createSubset(ctx.viewer!, {
+      const request = ctx.services.tokens.createSubset(ctx.viewer!, {
         name: input.name,
         scope: input.scopes,
         sub: input.subject ?? undefined,
@@ -104,6 +105,7 @@ builder.mutationField('createToken', (t) =>
         duration: input.durationSeconds,
         tokenType: input.tokenType ?? null,
       });
+      const { token, row } = await withInputNames({ scope: 'scopes', duration: 'durationSeconds', sub: 'subject' }, request);
       await ctx.services.events.publish(topics.tokensChanged, { kind: 'CREATED', tokenIds: [row.jti] } satisfies TokenChange);
       return { token, row };
     },

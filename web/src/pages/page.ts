@@ -19,7 +19,7 @@ export type PageContext = {
    * unsubscribed when the page is left. A rejected token signs the user out; other failures go
    * to `onError` (default: an error line at the top of the page).
    */
-  follow<T>(events: AsyncIterableIterator<T>, onEvent: (value: T) => void, onError?: (err: unknown) => void): void;
+  follow<T>(events: AsyncIterable<T>, onEvent: (value: T) => void, onError?: (err: unknown) => void): void;
   /**
    * Called after the WebSocket came back from a loss: subscriptions are running again (with
    * their first variables), but events sent while it was down are lost, so lists re-read.

@@ -3,7 +3,7 @@
 import { allNodes, type RepoFieldsFragment, type RepoRefFieldsFragment, type SigningKeyFieldsFragment, type CreateRepoInput, type UpdateRepoInput } from '@fmd/sdk';
 import type { Page, PageContext } from './page.ts';
 import { copyButton, errorLine, formatBytes, h, link, shortDate, table, type Child } from '../ui.ts';
-import { checkbox, checked, field, fill, iterator, FieldError, formatDurationInput, joinList, onSubmit, optional, parseDuration, parseJsonField, section, select, splitList, value } from '../forms.ts';
+import { checkbox, checked, field, fill, FieldError, formatDurationInput, joinList, onSubmit, optional, parseDuration, parseJsonField, section, select, splitList, value } from '../forms.ts';
 import { flatpakrepoUrl, installCommands, remoteAddCommand, remoteName, shortCommit } from './repos-commands.ts';
 
 type Repo = RepoFieldsFragment;
@@ -471,7 +471,7 @@ export const repoPage: Page = {
       }
     };
     drawAll();
-    ctx.follow(iterator(ctx.client.repoUpdated({ name })), () => void refresh());
+    ctx.follow(ctx.client.repoUpdated({ name }), () => void refresh());
     ctx.onReconnect(() => void refresh());
     return h('div', { className: 'stack' }, notice, usage, refsCard, settingsCard, promotionCard, keyCard, dangerCard);
   },

@@ -3,7 +3,7 @@
 import { allNodes, FmdRequestError, type ApiTokenFieldsFragment, type CreateTokenInput } from '@fmd/sdk';
 import type { Page, PageContext } from './page.ts';
 import { badge, copyButton, errorLine, h, shortDate, table, type Child } from '../ui.ts';
-import { checkbox, checkedValues, field, FieldError, fill, iterator, onSubmit, optional, parseDuration, section, splitList, value } from '../forms.ts';
+import { checkbox, checkedValues, field, FieldError, fill, onSubmit, optional, parseDuration, section, splitList, value } from '../forms.ts';
 import { defaultExpiry, describeClaim, grantableScopes, maxDurationSeconds, parseClaimList, sortTokens, tokenState } from './tokens-logic.ts';
 
 type Token = ApiTokenFieldsFragment;
@@ -123,7 +123,7 @@ export const tokensPage: Page = {
 
     await refresh();
     if (canList(ctx)) {
-      ctx.follow(iterator(ctx.client.tokensChanged()), soon, (err) => {
+      ctx.follow(ctx.client.tokensChanged(), soon, (err) => {
         const message = ctx.failed(err);
         if (message) fill(notice, errorLine(`Live updates stopped: ${message}`));
       });
@@ -190,7 +190,6 @@ function createForm(ctx: PageContext, created: HTMLElement, refresh: () => void)
   );
   onSubmit(form, {
     failed: ctx.failed,
-    aliases: { scope: 'scopes', duration: 'durationSeconds' },
     run: async () => {
       const duration = parseDuration(value(form, 'durationSeconds'));
       if (duration === undefined || Number.isNaN(duration) || duration <= 0) throw new FieldError('durationSeconds', 'a duration such as 90d, 12h or 1y');
