@@ -1,6 +1,7 @@
 // What the build, job and home pages share: list rows, relay paging through the URL, filters
 // kept in the query string, and the rules of which build actions a state allows.
 import type { BuildFieldsFragment, BuildState, JobFieldsFragment, PublishedState } from '@fmd/sdk';
+import type { PageContext } from './page.ts';
 import { badge, formatDuration, h, link, shortDate, type Child } from '../ui.ts';
 
 export type Build = BuildFieldsFragment;
@@ -248,3 +249,56 @@ export function debounce(fn: () => void, ms: number, signal: AbortSignal): () =>
 }
 
 /** Field names of an InvalidInputError as the inputs name them (`app-id` → `appId`, `manifest` → `manifestPath`). */
+
+/**
+ * A paged list kept live: each event's item updates its row (one that left the filter stays,
+ * updated, until the page is read again); an item newer than any shown is added on the first
+ * page and counted. After a reconnect, whose missed events are lost, the page is read again.
+ */
+export function followLiveList<T extends { number: number }, E>(
+  ctx: Pick<PageContext, 'follow' | 'onReconnect' | 'failed' | 'signal'>,
+  o: {
+    events: AsyncIterable<E>;
+    item(event: E): T;
+    matches(item: T): boolean;
+    rows: LiveRows<T>;
+    table: { refresh(): void };
+    firstPage: boolean;
+    total: number;
+    /** shows the count */
+    count(total: number): void;
+    /** the current page again */
+    reread(): Promise<{ items: T[]; totalCount: number }>;
+  },
+): void {
+  let total = o.total;
+  o.count(total);
+  ctx.follow(o.events, (e) => {
+    const x = o.item(e);
+    if (!o.matches(x)) {
+      if (o.rows.has(x.number)) o.rows.update(x, false);
+      return;
+    }
+    const newest = o.rows.newest;
+    // a new item (higher than any shown) adds to the count; an old one that changed does not
+    if (o.rows.update(x, o.firstPage) && x.number > newest) o.count(++total);
+    o.table.refresh();
+  });
+  ctx.onReconnect(
+    debounce(
+      async () => {
+        try {
+          const r = await o.reread();
+          for (const x of [...r.items].reverse()) o.rows.update(x, o.firstPage);
+          o.count((total = r.totalCount));
+          o.table.refresh();
+        } catch (err) {
+          if (!ctx.signal.aborted) ctx.failed(err);
+        }
+      },
+      200,
+      ctx.signal,
+    ),
+  );
+}
+

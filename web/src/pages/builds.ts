@@ -12,6 +12,7 @@ import {
   buildStateBadges,
   buildStates,
   debounce,
+  followLiveList,
   jobHeaders,
   jobRow,
   LiveRows,
@@ -114,41 +115,21 @@ export const buildsPage: Page = {
     );
     const filtered = ['repo', 'state', 'published', 'appId', 'from', 'to'].some((k) => q.get(k));
     const tbl = liveTable(buildHeaders, rows, filtered ? 'No build matches these filters.' : firstPage ? 'No builds yet. Start one with “New git build”, or push one with fmdc.' : 'No builds on this page.', 'Builds');
-    let total = conn.totalCount;
-    const count = h('span', { className: 'muted' }, `${total} build${total === 1 ? '' : 's'}`);
-    const setCount = () => (count.textContent = `${total} build${total === 1 ? '' : 's'}`);
-
-    // live: changed builds update their row; new ones appear on the first page
-    ctx.follow(ctx.client.buildsUpdated({ repo: q.get('repo') || undefined }), ({ buildsUpdated: b }) => {
-      const matches = buildMatches(b, q);
-      if (!matches && rows.has(b.number)) {
-        // it left the filter (a state filter): keep it visible, updated, until the page reloads
-        rows.update(b, false);
-        return;
-      }
-      if (!matches) return;
-      const newest = rows.newest;
-      // a new build (higher than any shown) adds to the count; an old one that changed does not
-      if (rows.update(b, firstPage) && b.number > newest) {
-        total++;
-        setCount();
-      }
-      tbl.refresh();
+    const count = h('span', { className: 'muted' });
+    followLiveList(ctx, {
+      events: ctx.client.buildsUpdated({ repo: q.get('repo') || undefined }),
+      item: (e) => e.buildsUpdated,
+      matches: (b) => buildMatches(b, q),
+      rows,
+      table: tbl,
+      firstPage,
+      total: conn.totalCount,
+      count: (n) => (count.textContent = `${n} build${n === 1 ? '' : 's'}`),
+      reread: async () => {
+        const r = await ctx.client.builds(listArgs, { signal: ctx.signal });
+        return { items: r.builds.edges.map((e) => e.node), totalCount: r.builds.totalCount };
+      },
     });
-    // events sent while the connection was down are lost: read the page again, rows updated in place
-    ctx.onReconnect(
-      debounce(async () => {
-        try {
-          const r = await ctx.client.builds(listArgs, { signal: ctx.signal });
-          for (const e of [...r.builds.edges].reverse()) rows.update(e.node, firstPage);
-          total = r.builds.totalCount;
-          setCount();
-          tbl.refresh();
-        } catch (err) {
-          if (!ctx.signal.aborted) ctx.failed(err);
-        }
-      }, 200, ctx.signal),
-    );
 
     return h(
       'div',

@@ -4,7 +4,7 @@ import { isErrorResult, type JobQuery, type JobStatus } from '@fmd/sdk';
 import { liveLog } from '../live-log.ts';
 import { badge, errorLine, h, link, shortDate, type Child } from '../ui.ts';
 import type { Page } from './page.ts';
-import { debounce, jobDuration, jobHeaders, jobKinds, jobMatches, jobProgress, jobRow, jobStatuses, LiveRows, liveTable, pageArgs, pager, pageSize, withQuery, type Job } from './builds-shared.ts';
+import { debounce, followLiveList, jobDuration, jobHeaders, jobKinds, jobMatches, jobProgress, jobRow, jobStatuses, LiveRows, liveTable, pageArgs, pager, pageSize, withQuery, type Job } from './builds-shared.ts';
 import { fill } from '../forms.ts';
 
 function select(name: string, options: readonly string[], value: string | null, any: string, label = (o: string) => o): HTMLSelectElement {
@@ -55,38 +55,21 @@ export const jobsPage: Page = {
     );
     const filtered = ['kind', 'status', 'repo'].some((k) => q.get(k));
     const tbl = liveTable(jobHeaders, rows, filtered ? 'No job matches these filters.' : firstPage ? 'No jobs yet: builds, publishes and repo updates run as jobs.' : 'No jobs on this page.', 'Jobs');
-    let total = conn.totalCount;
-    const count = h('span', { className: 'muted' }, '');
-    const setCount = () => (count.textContent = `${total} job${total === 1 ? '' : 's'}`);
-    setCount();
-
-    ctx.follow(ctx.client.jobsUpdated(), ({ jobsUpdated: j }) => {
-      if (!jobMatches(j, q)) {
-        if (rows.has(j.number)) rows.update(j, false);
-        return;
-      }
-      const newest = rows.newest;
-      // a new job (higher than any shown) adds to the count; an old one that changed does not
-      if (rows.update(j, firstPage) && j.number > newest) {
-        total++;
-        setCount();
-      }
-      tbl.refresh();
+    const count = h('span', { className: 'muted' });
+    followLiveList(ctx, {
+      events: ctx.client.jobsUpdated(),
+      item: (e) => e.jobsUpdated,
+      matches: (j) => jobMatches(j, q),
+      rows,
+      table: tbl,
+      firstPage,
+      total: conn.totalCount,
+      count: (n) => (count.textContent = `${n} job${n === 1 ? '' : 's'}`),
+      reread: async () => {
+        const r = await ctx.client.jobs(listArgs, { signal: ctx.signal });
+        return { items: r.jobs.edges.map((e) => e.node), totalCount: r.jobs.totalCount };
+      },
     });
-    // events sent while the connection was down are lost: read the page again, rows updated in place
-    ctx.onReconnect(
-      debounce(async () => {
-        try {
-          const r = await ctx.client.jobs(listArgs, { signal: ctx.signal });
-          for (const e of [...r.jobs.edges].reverse()) rows.update(e.node, firstPage);
-          total = r.jobs.totalCount;
-          setCount();
-          tbl.refresh();
-        } catch (err) {
-          if (!ctx.signal.aborted) ctx.failed(err);
-        }
-      }, 200, ctx.signal),
-    );
 
     return h('div', { className: 'stack' }, h('section', { className: 'card', ariaLabel: 'Filters' }, filters), h('section', { className: 'card' }, h('h2', {}, 'Jobs ', count), tbl.element, pager('/jobs', q, conn.pageInfo, 'Job list')));
   },
