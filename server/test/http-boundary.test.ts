@@ -262,3 +262,10 @@ test('/metrics can be served on its own host:port, and then not on the main port
     await guarded.stop();
   }
 });
+
+test('a subscription posted over HTTP is refused with where subscriptions run, before it runs', async () => {
+  const r = await s.gql('subscription { tokensChanged { kind } }');
+  assert.equal(r.status, 400);
+  assert.equal(r.body.errors?.[0]?.extensions?.code, 'GRAPHQL_VALIDATION_FAILED');
+  assert.match(r.body.errors[0].message, /subscriptions run over WebSocket \(the graphql-ws protocol at \/graphql\)/);
+});

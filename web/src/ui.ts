@@ -111,5 +111,19 @@ export function copyButton(text: () => string, label = 'Copy'): HTMLButtonElemen
 /** A table with a header row; `empty` is shown in place of the rows when there are none. */
 export function table(headers: string[], rows: HTMLTableRowElement[], empty: string): HTMLElement {
   if (!rows.length) return h('p', { className: 'empty' }, empty);
-  return h('div', { className: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, ...headers.map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, ...rows)));
+  const body = h('tbody', {}, ...rows);
+  labelCells(body, headers);
+  return h('div', { className: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, ...headers.map((t) => h('th', { scope: 'col' }, t)))), body));
+}
+
+/**
+ * Names each cell after its column (`data-label`): at phone width the style sheet shows a row as
+ * a stack of labelled cells instead of a table wider than the screen.
+ */
+export function labelCells(body: HTMLTableSectionElement, headers: readonly string[]): void {
+  for (const row of body.rows) {
+    [...row.cells].forEach((cell, i) => {
+      if (headers[i]) cell.dataset.label = headers[i];
+    });
+  }
 }

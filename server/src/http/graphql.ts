@@ -5,7 +5,7 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError, type ValidationRule } from 'graphql';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { RequestHandler } from 'express';
@@ -113,7 +113,7 @@ export async function createGraphQLEndpoint(services: Services, httpServer: Http
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     logger: services.log,
-    validationRules: limits.validationRules,
+    validationRules: [...limits.validationRules, subscriptionsOverWebSocket],
     parseOptions: limits.parseOptions,
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
@@ -177,3 +177,16 @@ export async function createGraphQLEndpoint(services: Services, httpServer: Http
     },
   };
 }
+
+/**
+ * Over HTTP a subscription cannot stream: refused with a clear error before it runs (GraphiQL, for
+ * one, may post one before it has switched to its WebSocket).
+ */
+const subscriptionsOverWebSocket: ValidationRule = (context) => ({
+  OperationDefinition(node) {
+    if (node.operation === 'subscription') {
+      context.reportError(new GraphQLError(`subscriptions run over WebSocket (the graphql-ws protocol at ${graphqlPath}), not over HTTP`, { nodes: [node] }));
+    }
+  },
+});
+

@@ -2,7 +2,7 @@
 // kept in the query string, and the rules of which build actions a state allows.
 import type { BuildFieldsFragment, BuildState, JobFieldsFragment, PublishedState } from '@fmd/sdk';
 import type { PageContext } from './page.ts';
-import { badge, formatDuration, h, link, shortDate, type Child } from '../ui.ts';
+import { labelCells, badge, formatDuration, h, link, shortDate, type Child } from '../ui.ts';
 
 export type Build = BuildFieldsFragment;
 export type Job = JobFieldsFragment;
@@ -231,7 +231,10 @@ export function liveTable<T extends { number: number }>(headers: string[], rows:
   const wrap = h('div', { className: 'table-wrap' }, tbl);
   const emptyEl = h('p', { className: 'empty' }, empty);
   const element = h('div', { className: 'live-table' });
-  const refresh = () => element.replaceChildren(rows.size ? wrap : emptyEl);
+  const refresh = () => {
+    labelCells(rows.tbody, headers);
+    element.replaceChildren(rows.size ? wrap : emptyEl);
+  };
   refresh();
   return { element, refresh };
 }
@@ -276,7 +279,10 @@ export function followLiveList<T extends { number: number }, E>(
   ctx.follow(o.events, (e) => {
     const x = o.item(e);
     if (!o.matches(x)) {
-      if (o.rows.has(x.number)) o.rows.update(x, false);
+      if (o.rows.has(x.number)) {
+        o.rows.update(x, false);
+        o.table.refresh();
+      }
       return;
     }
     const newest = o.rows.newest;
