@@ -5,7 +5,7 @@ import { forgetConnection, loadConnection, saveConnection, type Connection } fro
 import { describeError, errorLine, h, isAuthFailure } from './ui.ts';
 import { match, startRouter } from './router.ts';
 import { routes, notFound } from './routes.ts';
-import type { Page, PageContext, Viewer } from './pages/page.ts';
+import { readable, type Page, type PageContext, type Viewer } from './pages/page.ts';
 
 const app = document.querySelector<HTMLElement>('#app')!;
 const nav = document.querySelector<HTMLElement>('#nav')!;
@@ -13,7 +13,10 @@ const indicator = document.querySelector<HTMLElement>('#connection')!;
 /** The session lives in this tab only (sessionStorage): closing the tab or signing out ends it. */
 const storage = sessionStorage;
 
-type Session = { client: FmdClient; viewer: Viewer; connection: Connection; reconnectListeners: Set<() => void> };
+type Session = { client: FmdClient; viewer: Viewer; connection: Connection; reconnectListeners: Set<() => void>; checkTimer: ReturnType<typeof setInterval> };
+
+/** How often the shell asks whether the token still works, for pages that make no request for a while. */
+const tokenCheckMs = 60_000;
 let session: Session | undefined;
 let leavePage: AbortController | undefined;
 let router: ReturnType<typeof startRouter>;
@@ -46,10 +49,10 @@ type LiveState = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'offline';
 let liveState: LiveState = 'idle';
 function setLive(state: LiveState, detail = ''): void {
   liveState = navigator.onLine ? state : 'offline';
-  const text = { idle: 'ready', connecting: 'connecting…', live: 'live', reconnecting: 'reconnecting…', offline: 'offline' }[liveState];
+  const text = { idle: 'online', connecting: 'connecting…', live: 'live', reconnecting: 'reconnecting…', offline: 'offline' }[liveState];
   indicator.className = `connection ${liveState}`;
   indicator.textContent = text;
-  indicator.title = detail || `Live updates: ${text}`;
+  indicator.title = detail || (liveState === 'idle' ? 'The server answers; this page needs no live connection' : `Live updates: ${text}`);
 }
 addEventListener('offline', () => setLive('offline', 'The browser is offline'));
 addEventListener('online', () => setLive(liveState === 'offline' ? 'reconnecting' : liveState));
@@ -73,10 +76,11 @@ function onConnectionChange(change: ConnectionChange): void {
 
 // --- sign-in ---------------------------------------------------------------------------------
 
-function showSignIn(message?: string): void {
+/** The sign-in form; after a failed attempt it keeps what was tried (`tried`), so a retry goes to the same server. */
+function showSignIn(message?: string, tried?: Connection): void {
   nav.hidden = true;
-  const url = h('input', { name: 'url', type: 'url', required: true, value: location.origin });
-  const token = h('input', { name: 'token', type: 'password', required: true, placeholder: 'eyJ…', autocomplete: 'off' });
+  const url = h('input', { name: 'url', type: 'url', required: true, value: tried?.url ?? location.origin });
+  const token = h('input', { name: 'token', type: 'password', required: true, placeholder: 'eyJ…', autocomplete: 'off', value: tried?.token ?? '' });
   const submit = h('button', { type: 'submit' }, 'Sign in');
   const form = h(
     'form',
@@ -84,7 +88,7 @@ function showSignIn(message?: string): void {
     h('h2', {}, 'Sign in'),
     message && errorLine(message),
     h('label', {}, 'API token', token),
-    h('details', {}, h('summary', {}, 'Another server'), h('label', {}, 'Server URL', url)),
+    h('details', { open: Boolean(tried && tried.url !== location.origin) }, h('summary', {}, 'Another server'), h('label', {}, 'Server URL', url)),
     submit,
     h('p', { className: 'muted' }, 'fmd prints an admin token at its first start; `fmdc token create` makes narrower ones. The token is kept in this tab only and forgotten when you sign out or close it.'),
   );
@@ -107,11 +111,18 @@ async function signIn(connection: Connection): Promise<void> {
   } catch (err) {
     await client.close();
     forgetConnection(storage);
-    showSignIn(await describeUnreachable(connection.url, err));
+    showSignIn(await describeUnreachable(connection.url, err), connection);
     return;
   }
   saveConnection(storage, connection);
-  session = { client, viewer, connection, reconnectListeners: new Set() };
+  // A revoked or expired token ends the session at the next request or live event; a page that
+  // makes neither (a form left open) learns it from this check.
+  const checkTimer = setInterval(() => {
+    client.viewer().catch((err: unknown) => {
+      if (isAuthFailure(err) && session?.client === client) signOut('The server rejected the token (revoked or expired). Sign in again.');
+    });
+  }, tokenCheckMs);
+  session = { client, viewer, connection, reconnectListeners: new Set(), checkTimer };
   showNav(viewer);
   renderPage(new URL(location.href));
 }
@@ -119,6 +130,7 @@ async function signIn(connection: Connection): Promise<void> {
 function signOut(message?: string): void {
   const s = session;
   session = undefined;
+  if (s) clearInterval(s.checkTimer);
   leavePage?.abort();
   forgetConnection(storage);
   void s?.client.close();
@@ -129,17 +141,20 @@ function signOut(message?: string): void {
 function showNav(viewer: Viewer): void {
   const signOutButton = h('button', { type: 'button', className: 'secondary small' }, 'Sign out');
   signOutButton.onclick = () => signOut();
-  const links: [string, string][] = [
-    ['/', 'Dashboard'],
-    ['/builds', 'Builds'],
-    ['/jobs', 'Jobs'],
-    ['/repos', 'Repos'],
-    ['/keys', 'Keys'],
-    ['/tokens', 'Tokens'],
-  ];
+  const can = readable(viewer);
+  const links = (
+    [
+      ['/', 'Dashboard', true],
+      ['/builds', 'Builds', can.builds],
+      ['/jobs', 'Jobs', can.jobs],
+      ['/repos', 'Repos', true],
+      ['/keys', 'Keys', true],
+      ['/tokens', 'Tokens', true],
+    ] as const
+  ).filter(([, , shown]) => shown);
   nav.replaceChildren(
     h('ul', {}, ...links.map(([href, label]) => h('li', {}, h('a', { href }, label))), h('li', {}, h('a', { href: '/playground' }, 'Playground'))),
-    h('span', { className: 'who', title: viewer.tokenId ?? '' }, viewer.user?.name ?? viewer.name ?? viewer.subject),
+    h('span', { className: 'who', title: `token ${viewer.tokenId ?? '(no id)'}${viewer.user ? ` of ${viewer.user.name}` : ''}` }, viewer.name ?? viewer.user?.name ?? viewer.subject),
     signOutButton,
   );
   nav.hidden = false;

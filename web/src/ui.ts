@@ -127,3 +127,25 @@ export function labelCells(body: HTMLTableSectionElement, headers: readonly stri
     });
   }
 }
+
+/**
+ * Asks beside `button` before a step that cannot be undone (no browser dialog: it stays in the
+ * page, keyboard first): `yes` runs `onYes`, `no` puts focus back on the button.
+ */
+export function confirmInline(button: HTMLButtonElement, o: { question: string; yes: string; no: string; onYes(): void }): void {
+  const yes = h('button', { type: 'button', className: 'danger' }, o.yes);
+  const no = h('button', { type: 'button', className: 'secondary' }, o.no);
+  const box = h('div', { className: 'confirm', role: 'group', ariaLabel: o.question }, h('span', {}, o.question), yes, no);
+  button.after(box);
+  button.disabled = true;
+  yes.focus();
+  no.onclick = () => {
+    box.remove();
+    button.disabled = false;
+    button.focus();
+  };
+  yes.onclick = () => {
+    box.remove();
+    o.onYes();
+  };
+}

@@ -1,10 +1,10 @@
 // Builds: the filterable, paged, live list (/builds), the git build form (/builds/new) and a
 // build's page (/builds/:number) with its actions and the live log of its current job.
-import { isErrorResult, type BuildQuery, type BuildState, type PublishedState } from '@fmd/sdk';
+import { isErrorResult, type BuildQuery } from '@fmd/sdk';
 import { liveLog, type LiveLog } from '../live-log.ts';
-import { badge, copyButton, errorLine, h, link, shortDate, showFormErrors, table, type Child } from '../ui.ts';
+import { badge, confirmInline, copyButton, errorLine, h, link, shortDate, showFormErrors, table, type Child } from '../ui.ts';
 import { fill } from '../forms.ts';
-import type { Page, PageContext } from './page.ts';
+import { readable, type Page, type PageContext } from './page.ts';
 import {
   buildHeaders,
   buildMatches,
@@ -68,8 +68,9 @@ export const buildsPage: Page = {
       ...pageArgs(q),
       repo: q.get('repo') || undefined,
       appId: q.get('appId') || undefined,
-      state: (q.get('state') as BuildState | null) || undefined,
-      publishedState: (q.get('published') as PublishedState | null) || undefined,
+      // a value the server has no name for (a hand-edited URL) filters nothing
+      state: buildStates.find((x) => x === q.get('state')),
+      publishedState: publishedStates.find((x) => x === q.get('published')),
       createdAfter: dayStart(q.get('from')),
       createdBefore: dayStart(q.get('to'), 1),
     };
@@ -134,7 +135,7 @@ export const buildsPage: Page = {
     return h(
       'div',
       { className: 'stack' },
-      h('div', { className: 'page-actions' }, h('a', { href: withQuery('/builds/new', new URLSearchParams(), { repo: q.get('repo') }), className: 'button-link primary' }, 'New git build')),
+      readable(ctx.viewer).startBuilds && h('div', { className: 'page-actions' }, h('a', { href: withQuery('/builds/new', new URLSearchParams(), { repo: q.get('repo') }), className: 'button-link primary' }, 'New git build')),
       h('section', { className: 'card', ariaLabel: 'Filters' }, filters),
       h('section', { className: 'card' }, h('h2', {}, 'Builds ', count), tbl.element, pager('/builds', q, conn.pageInfo, 'Build list')),
     );
@@ -146,6 +147,9 @@ export const buildsPage: Page = {
 export const newBuildPage: Page = {
   title: 'New git build',
   async render(ctx) {
+    if (!readable(ctx.viewer).startBuilds) {
+      return h('p', { className: 'empty' }, `Starting builds needs a token with the build scope; this one has ${ctx.viewer.scopes.join(', ') || 'none'}. `, link('/builds', 'Builds'), '.');
+    }
     const repos = await repoList(ctx);
     const q = ctx.query;
     // the hint is outside the label (described-by), so the input's name is just the label
@@ -463,7 +467,11 @@ export const buildPage: Page = {
         const b = h('button', { type: 'button', className: a === 'PURGE' || a === 'CANCEL' ? 'danger' : a === 'REBUILD' ? 'secondary' : '' }, actionLabels[a]);
         b.title = actionHelp[a];
         b.disabled = busy;
-        b.onclick = () => (a === 'PURGE' ? confirmPurge(b) : run(a, b));
+        b.onclick = () => {
+          if (a === 'PURGE') confirmInline(b, { question: `Purge build #${build.number}? Its files are deleted; this cannot be undone.`, yes: 'Yes, purge', no: 'Keep it', onYes: () => void run('PURGE', b) });
+          else if (a === 'CANCEL') confirmInline(b, { question: `Cancel build #${build.number}? Its build stops and it ends cancelled.`, yes: 'Yes, cancel it', no: 'Keep building', onYes: () => void run('CANCEL', b) });
+          else void run(a, b);
+        };
         buttons.push(b);
       }
       fill(actionsCard, 
@@ -471,24 +479,6 @@ export const buildPage: Page = {
         acts.length ? h('div', { className: 'actions' }, ...buttons) : h('p', { className: 'empty' }, nothingToDo(build)),
         result,
       );
-    };
-
-    const confirmPurge = (button: HTMLButtonElement) => {
-      const yes = h('button', { type: 'button', className: 'danger' }, 'Yes, purge');
-      const no = h('button', { type: 'button', className: 'secondary' }, 'Keep it');
-      const box = h('div', { className: 'confirm', role: 'group', ariaLabel: 'Confirm purge' }, h('span', {}, `Purge build #${build.number}? Its files are deleted; this cannot be undone.`), yes, no);
-      button.after(box);
-      button.disabled = true;
-      yes.focus();
-      no.onclick = () => {
-        box.remove();
-        button.disabled = false;
-        button.focus();
-      };
-      yes.onclick = () => {
-        box.remove();
-        void run('PURGE', button);
-      };
     };
 
     const say = (node: Child, error = false) => {

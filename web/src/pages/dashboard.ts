@@ -2,7 +2,7 @@
 // each repo published, kept current by buildsUpdated and jobsUpdated.
 import type { BuildStatsQuery } from '@fmd/sdk';
 import { errorLine, formatDuration, h, link, table, type Child } from '../ui.ts';
-import type { Page } from './page.ts';
+import { readable, type Page } from './page.ts';
 import { buildHeadersCompact, buildRowCompact, debounce, jobHeaders, jobRow, LiveRows, liveTable, type Build, type Job } from './builds-shared.ts';
 import { fill } from '../forms.ts';
 import { chartData, durationFormat, hasData, percent } from './dashboard-data.ts';
@@ -112,10 +112,14 @@ export const dashboardPage: Page = {
     };
 
     // --- recent builds and running jobs ------------------------------------------------------------
+    // a token sees the sections it may read (a jobs token no builds, a download token no jobs)
+    const can = readable(ctx.viewer);
+    const noBuilds = { builds: { edges: [] as { node: Build }[] } };
+    const noJobs = { jobs: { edges: [] as { node: Job }[], totalCount: 0 } };
     const [builds, running, queued] = await Promise.all([
-      ctx.client.builds({ first: recentSize }, { signal: ctx.signal }),
-      ctx.client.jobs({ first: 50, status: 'STARTED' }, { signal: ctx.signal }),
-      ctx.client.jobs({ first: 50, status: 'NEW' }, { signal: ctx.signal }),
+      can.builds ? ctx.client.builds({ first: recentSize }, { signal: ctx.signal }) : noBuilds,
+      can.jobs ? ctx.client.jobs({ first: 50, status: 'STARTED' }, { signal: ctx.signal }) : noJobs,
+      can.jobs ? ctx.client.jobs({ first: 50, status: 'NEW' }, { signal: ctx.signal }) : noJobs,
     ]);
     const recent = new LiveRows<Build>(
       builds.builds.edges.map((e) => e.node),
@@ -139,12 +143,14 @@ export const dashboardPage: Page = {
     showQueued();
 
     const refreshStats = debounce(() => void loadStats(), 3000, ctx.signal);
-    ctx.follow(ctx.client.buildsUpdated({}), ({ buildsUpdated: b }) => {
-      recent.update(b, true);
-      recentTable.refresh();
-      refreshStats();
-    });
-    ctx.follow(ctx.client.jobsUpdated(), ({ jobsUpdated: j }) => {
+    if (can.builds) {
+      ctx.follow(ctx.client.buildsUpdated({}), ({ buildsUpdated: b }) => {
+        recent.update(b, true);
+        recentTable.refresh();
+        refreshStats();
+      });
+    }
+    if (can.jobs) ctx.follow(ctx.client.jobsUpdated(), ({ jobsUpdated: j }) => {
       if (j.status === 'STARTED') {
         queuedIds.delete(j.number);
         jobs.update(j, true);
@@ -167,7 +173,11 @@ export const dashboardPage: Page = {
 
     const refetch = debounce(async () => {
       try {
-        const [b, r, q] = await Promise.all([ctx.client.builds({ first: recentSize }, { signal: ctx.signal }), ctx.client.jobs({ first: 50, status: 'STARTED' }, { signal: ctx.signal }), ctx.client.jobs({ first: 50, status: 'NEW' }, { signal: ctx.signal })]);
+        const [b, r, q] = await Promise.all([
+          can.builds ? ctx.client.builds({ first: recentSize }, { signal: ctx.signal }) : noBuilds,
+          can.jobs ? ctx.client.jobs({ first: 50, status: 'STARTED' }, { signal: ctx.signal }) : noJobs,
+          can.jobs ? ctx.client.jobs({ first: 50, status: 'NEW' }, { signal: ctx.signal }) : noJobs,
+        ]);
         for (const e of [...b.builds.edges].reverse()) recent.update(e.node, true);
         const now = new Set(r.jobs.edges.map((e) => e.node.number));
         for (const e of r.jobs.edges) jobs.update(e.node, true);
@@ -184,7 +194,7 @@ export const dashboardPage: Page = {
           if (m) statsError.replaceChildren(errorLine(m));
         }
       }
-      void loadStats();
+      if (can.builds) void loadStats();
     }, 200, ctx.signal);
     ctx.onReconnect(refetch);
 
@@ -205,13 +215,16 @@ export const dashboardPage: Page = {
     };
 
     // drawn once the page is in the document (charts take their width and colours from it)
-    setTimeout(() => void loadStats(), 0);
+    if (can.builds) setTimeout(() => void loadStats(), 0);
     return h(
       'div',
       { className: 'stack dashboard' },
-      h('section', { className: 'card', ariaLabel: 'Build figures' }, h('div', { className: 'card-head' }, h('h2', {}, 'Builds', statsRepo ? h('span', { className: 'muted' }, `in ${statsRepo}`) : null), windowForm), statsError, tiles, charts),
-      h('div', { className: 'two-cols' }, h('section', { className: 'card', ariaLabel: 'Recent builds' }, h('h2', {}, 'Recent builds', link('/builds', 'all builds')), recentTable.element), reposCard),
-      h('section', { className: 'card', ariaLabel: 'Running jobs' }, h('h2', {}, 'Running jobs', link('/jobs', 'all jobs')), jobsTable.element, queuedLine),
+      can.builds && h('section', { className: 'card', ariaLabel: 'Build figures' }, h('div', { className: 'card-head' }, h('h2', {}, 'Builds', statsRepo ? h('span', { className: 'muted' }, `in ${statsRepo}`) : null), windowForm), statsError, tiles, charts),
+      can.builds && h('div', { className: 'two-cols' }, h('section', { className: 'card', ariaLabel: 'Recent builds' }, h('h2', {}, 'Recent builds', link('/builds', 'all builds')), recentTable.element), reposCard),
+      can.jobs && h('section', { className: 'card', ariaLabel: 'Running jobs' }, h('h2', {}, 'Running jobs', link('/jobs', 'all jobs')), !can.builds && statsError, jobsTable.element, queuedLine),
+      !can.builds &&
+        !can.jobs &&
+        h('p', { className: 'empty' }, `This token (scopes: ${ctx.viewer.scopes.join(', ') || 'none'}) reads neither builds nor jobs. `, link('/repos', 'Repos'), ', ', link('/keys', 'keys'), ' and ', link('/tokens', 'tokens'), ' are open to it.'),
     );
   },
 };

@@ -2,7 +2,7 @@
 // result, a cancel button while it is not over, and its live log.
 import { isErrorResult, type JobQuery, type JobStatus } from '@fmd/sdk';
 import { liveLog } from '../live-log.ts';
-import { badge, errorLine, h, link, shortDate, type Child } from '../ui.ts';
+import { badge, confirmInline, errorLine, h, link, shortDate, type Child } from '../ui.ts';
 import type { Page } from './page.ts';
 import { debounce, followLiveList, jobDuration, jobHeaders, jobKinds, jobMatches, jobProgress, jobRow, jobStatuses, LiveRows, liveTable, pageArgs, pager, pageSize, withQuery, type Job } from './builds-shared.ts';
 import { fill } from '../forms.ts';
@@ -17,7 +17,7 @@ export const jobsPage: Page = {
   title: 'Jobs',
   async render(ctx) {
     const q = ctx.query;
-    const listArgs = { ...pageArgs(q), kind: q.get('kind') || undefined, status: (q.get('status') as JobStatus | null) || undefined, repo: q.get('repo') || undefined };
+    const listArgs = { ...pageArgs(q), kind: q.get('kind') || undefined, status: jobStatuses.find((x) => x === q.get('status')), repo: q.get('repo') || undefined };
     const [result, repos] = await Promise.all([
       ctx.client.jobs(listArgs, { signal: ctx.signal }),
       ctx.client.repos({ first: 100 }, { signal: ctx.signal }).then(
@@ -144,7 +144,9 @@ export const jobPage: Page = {
       );
     };
 
-    cancel.onclick = async () => {
+    cancel.onclick = () =>
+      confirmInline(cancel, { question: `Cancel job #${number}? A running job stops at its next checkpoint.`, yes: 'Yes, cancel it', no: 'Keep it', onYes: () => void cancelJob() });
+    const cancelJob = async () => {
       cancel.disabled = true;
       result.replaceChildren(h('p', {}, 'Cancelling…'));
       try {

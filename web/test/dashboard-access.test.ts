@@ -1,0 +1,61 @@
+// What the dashboard shows a token that may do little, and how sign-in treats a failed attempt:
+// in a real browser, through the pages.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useBrowser } from './browser.ts';
+
+const b = useBrowser();
+
+async function token(scopes: string[]): Promise<string> {
+  const r = await b.server.gql('mutation($input: CreateTokenInput!) { createToken(input: $input) { ... on CreateTokenPayload { token } ... on Error { message } } }', {
+    input: { name: `narrow ${scopes.join(' ')}`, scopes, durationSeconds: 3600 },
+  });
+  const t = r.body.data?.createToken?.token;
+  assert.ok(t, JSON.stringify(r.body));
+  return t;
+}
+
+test('a failed sign-in says why and keeps what was typed, so a retry goes to the same server', { timeout: 90_000 }, async () => {
+  const page = await b.newPage();
+  b.allowConsoleError(page, /401|Unauthorized|ERR_CONNECTION_REFUSED|Failed to load resource/);
+  await page.goto(`${b.url}/`);
+  await page.getByLabel('API token').fill('not-a-token');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').filter({ hasText: /rejected the token/ }).waitFor();
+  assert.equal(await page.getByLabel('API token').inputValue(), 'not-a-token');
+
+  // another server that is not there: the URL stays, its section stays open
+  await page.getByText('Another server').click();
+  const dead = 'http://127.0.0.1:9/';
+  await page.getByLabel('Server URL').fill(dead);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').filter({ hasText: /Cannot reach http:\/\/127\.0\.0\.1:9/ }).waitFor();
+  assert.equal(await page.getByLabel('Server URL').inputValue(), dead);
+  assert.equal(await page.getByLabel('Server URL').isVisible(), true, '"Another server" stays open');
+  await b.screenshot(page, 'sign-in-failed');
+});
+
+test('a token sees the sections it may read: no builds for a jobs token, no jobs for a download token, no build form without the build scope', { timeout: 90_000 }, async () => {
+  const jobsOnly = await b.newPage();
+  await b.signIn(jobsOnly, await token(['jobs']));
+  const nav = jobsOnly.getByRole('navigation', { name: 'Main' });
+  await jobsOnly.getByRole('region', { name: 'Running jobs' }).waitFor();
+  assert.equal(await nav.getByRole('link', { name: 'Builds', exact: true }).count(), 0);
+  assert.equal(await nav.getByRole('link', { name: 'Jobs', exact: true }).count(), 1);
+  assert.equal(await jobsOnly.getByRole('region', { name: 'Build figures' }).count(), 0);
+  assert.equal(await jobsOnly.getByRole('alert').count(), 0, 'nothing refused on the dashboard');
+  await b.screenshotAll(jobsOnly, 'dashboard-jobs-token');
+  await jobsOnly.goto(`${b.url}/builds/new`);
+  await jobsOnly.getByText(/Starting builds needs a token with the build scope/).waitFor();
+  assert.equal(await jobsOnly.getByRole('button', { name: 'Start build' }).count(), 0);
+
+  const downloadOnly = await b.newPage();
+  await b.signIn(downloadOnly, await token(['download']));
+  await downloadOnly.getByRole('region', { name: 'Build figures' }).waitFor();
+  const nav2 = downloadOnly.getByRole('navigation', { name: 'Main' });
+  assert.equal(await nav2.getByRole('link', { name: 'Jobs', exact: true }).count(), 0);
+  assert.equal(await downloadOnly.getByRole('region', { name: 'Running jobs' }).count(), 0);
+  await downloadOnly.getByRole('link', { name: 'Builds', exact: true }).first().click();
+  await downloadOnly.getByRole('heading', { level: 1, name: 'Builds' }).waitFor();
+  assert.equal(await downloadOnly.getByRole('link', { name: 'New git build' }).count(), 0);
+});
