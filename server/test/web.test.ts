@@ -3,6 +3,7 @@
 // Apollo's CDN), and a clear answer when the dashboard was never built.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -92,6 +93,51 @@ test('a browser opening /graphql is sent to the playground, served by fmd; Graph
   assert.deepEqual(await get.json(), { data: { __typename: 'Query' } });
   const post = await fetch(`${s.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
   assert.deepEqual(await post.json(), { data: { __typename: 'Query' } });
+});
+
+test('the web pages carry security headers (CSP of this origin only, no framing, sniffing or referrers); the API and repo files do not', async () => {
+  const host = new URL(s.url).host;
+  const pages: Array<[string, Record<string, string>]> = [
+    ['/', html],
+    ['/builds/12', html],
+    ['/playground', html],
+    ['/assets/index-Ab12.js', {}],
+    ['/favicon.svg', {}],
+  ];
+  for (const [p, headers] of pages) {
+    const r = await fetch(`${s.url}${p}`, { headers });
+    assert.equal(r.status, 200, p);
+    const csp = r.headers.get('content-security-policy') ?? '';
+    const directives = new Map(csp.split(/;\s*/).map((d) => [d.split(' ')[0]!, d.split(' ').slice(1)]));
+    assert.deepEqual(directives.get('default-src'), ["'self'"], `${p}: ${csp}`);
+    assert.deepEqual(directives.get('script-src'), ["'self'"], p);
+    assert.deepEqual(directives.get('style-src'), ["'self'"], p);
+    assert.deepEqual(directives.get('connect-src'), ["'self'", `ws://${host}`, `wss://${host}`], p);
+    assert.deepEqual(directives.get('frame-ancestors'), ["'none'"], p);
+    assert.deepEqual(directives.get('object-src'), ["'none'"], p);
+    assert.doesNotMatch(csp, /unsafe-|\*/, p);
+    assert.equal(r.headers.get('x-content-type-options'), 'nosniff', p);
+    assert.equal(r.headers.get('referrer-policy'), 'no-referrer', p);
+    assert.equal(r.headers.get('x-frame-options'), 'DENY', p);
+    assert.match(r.headers.get('permissions-policy') ?? '', /camera=\(\), microphone=\(\), geolocation=\(\)/, p);
+  }
+  // A Host header that would inject a directive is left out of the policy.
+  const odd = await new Promise<string>((resolve, reject) => {
+    const req = http.get(`${s.url}/`, { headers: { ...html, host: "evil; script-src 'unsafe-inline'" } }, (res) => {
+      res.resume();
+      resolve(String(res.headers['content-security-policy']));
+    });
+    req.on('error', reject);
+  });
+  assert.match(odd, /connect-src 'self';/);
+  assert.doesNotMatch(odd, /evil|unsafe-inline/);
+  // Not the API, GraphQL, repo files, health checks or the API's own 404s.
+  await s.gql(`mutation { createRepo(input: { name: "stable" }) { __typename } }`);
+  for (const p of ['/api/v1/build', '/api/v1/no-such-route', '/repo/stable/config', '/repo/no-such-repo/config', '/healthz', '/graphql?query=%7B__typename%7D']) {
+    const r = await fetch(`${s.url}${p}`, { headers: { authorization: `Bearer ${s.adminToken}`, 'apollo-require-preflight': '1' } });
+    assert.ok(r.status < 500, `${p}: ${r.status}`);
+    for (const h of ['content-security-policy', 'x-frame-options', 'referrer-policy', 'permissions-policy']) assert.equal(r.headers.get(h), null, `${p}: ${h}`);
+  }
 });
 
 test('without a built dashboard, a page request says how to build it', async () => {

@@ -211,6 +211,11 @@ export function useBrowser(o: BrowserOptions = {}): BrowserTest {
         g.problems.push(`request to another host: ${route.request().method()} ${url}`);
         return route.abort('blockedbyclient');
       });
+      // What the server's Content-Security-Policy refused, as a console error the guard sees
+      // (Chromium logs most refusals itself; the event covers all of them).
+      await context.addInitScript(() =>
+        document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`)),
+      );
       context.on('page', (p) => {
         if (!guards.has(p)) guard(p, g);
       });

@@ -48,6 +48,18 @@ const configSchema = z
     'request-timeout-ms': z.coerce.number().int().min(0).default(300_000),
     /** time a client has to send the request headers */
     'headers-timeout-ms': z.coerce.number().int().min(100).default(30_000),
+    /** authentication failures (missing, bad, expired, revoked tokens) one client IP may have per auth-failure-window-secs; 0 = no limit */
+    'auth-failure-limit': z.coerce.number().int().min(0).default(20),
+    'auth-failure-window-secs': z.coerce.number().int().min(1).default(60),
+    /** upload requests (POST /api/v1/build/<id>/upload) one token may make per upload-window-secs; 0 = no limit */
+    'upload-requests-per-token': z.coerce.number().int().min(0).default(10_000),
+    /** upload requests one client IP may make per upload-window-secs, whatever the token; 0 = no limit */
+    'upload-requests-per-ip': z.coerce.number().int().min(0).default(20_000),
+    /** bytes one token may upload per upload-window-secs; 0 = no limit */
+    'upload-bytes-per-token': z.coerce.number().int().min(0).default(32 * 1024 ** 3),
+    /** bytes one client IP may upload per upload-window-secs; 0 = no limit */
+    'upload-bytes-per-ip': z.coerce.number().int().min(0).default(64 * 1024 ** 3),
+    'upload-window-secs': z.coerce.number().int().min(1).default(60),
     /** serve /metrics on its own host:port (and not on the main port) */
     'metrics-listen': z
       .string()
@@ -121,6 +133,13 @@ export type FmdConfig = {
   maxSubscriptionsPerSocket: number;
   requestTimeoutMs: number;
   headersTimeoutMs: number;
+  authFailureLimit: number;
+  authFailureWindowSecs: number;
+  uploadRequestsPerToken: number;
+  uploadRequestsPerIp: number;
+  uploadBytesPerToken: number;
+  uploadBytesPerIp: number;
+  uploadWindowSecs: number;
   metricsListen: { host: string; port: number } | undefined;
   metricsToken: string | undefined;
   tokenUsageFlushMs: number;
@@ -162,6 +181,13 @@ const envKeys: Record<string, keyof z.input<typeof configSchema>> = {
   FMD_MAX_SUBSCRIPTIONS_PER_SOCKET: 'max-subscriptions-per-socket',
   FMD_REQUEST_TIMEOUT_MS: 'request-timeout-ms',
   FMD_HEADERS_TIMEOUT_MS: 'headers-timeout-ms',
+  FMD_AUTH_FAILURE_LIMIT: 'auth-failure-limit',
+  FMD_AUTH_FAILURE_WINDOW_SECS: 'auth-failure-window-secs',
+  FMD_UPLOAD_REQUESTS_PER_TOKEN: 'upload-requests-per-token',
+  FMD_UPLOAD_REQUESTS_PER_IP: 'upload-requests-per-ip',
+  FMD_UPLOAD_BYTES_PER_TOKEN: 'upload-bytes-per-token',
+  FMD_UPLOAD_BYTES_PER_IP: 'upload-bytes-per-ip',
+  FMD_UPLOAD_WINDOW_SECS: 'upload-window-secs',
   FMD_METRICS_LISTEN: 'metrics-listen',
   FMD_METRICS_TOKEN: 'metrics-token',
   FMD_JOBS_BACKEND: 'jobs-backend',
@@ -271,6 +297,13 @@ export function loadConfig(
     maxSubscriptionsPerSocket: c['max-subscriptions-per-socket'],
     requestTimeoutMs: c['request-timeout-ms'],
     headersTimeoutMs: c['headers-timeout-ms'],
+    authFailureLimit: c['auth-failure-limit'],
+    authFailureWindowSecs: c['auth-failure-window-secs'],
+    uploadRequestsPerToken: c['upload-requests-per-token'],
+    uploadRequestsPerIp: c['upload-requests-per-ip'],
+    uploadBytesPerToken: c['upload-bytes-per-token'],
+    uploadBytesPerIp: c['upload-bytes-per-ip'],
+    uploadWindowSecs: c['upload-window-secs'],
     metricsListen: c['metrics-listen'] ? hostPort(c['metrics-listen']) : undefined,
     metricsToken: c['metrics-token'],
     tokenUsageFlushMs: c['token-usage-flush-ms'],

@@ -1,6 +1,6 @@
 // The HTTP server: one port for GraphQL (HTTP + WebSocket), the flat-manager REST API,
 // repo files, metrics, health checks and the web dashboard.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import express, { type RequestHandler } from 'express';
@@ -18,6 +18,7 @@ import { adminJobsPath, adminJobsRouter } from './admin-jobs.ts';
 import { apiV1Path, createApiV1Router } from './api-v1/index.ts';
 import { buildRepoPath, createBuildRepoRouter } from './build-repo.ts';
 import { createWebRouter, playgroundRedirect } from './web.ts';
+import { createRateLimits } from './rate-limits.ts';
 
 export type HttpServer = {
   server: Server;
@@ -51,6 +52,12 @@ export async function startHttpServer(services: Services, opts: { host: string; 
   );
   const { metrics } = services;
   let shuttingDown = false;
+  // Authentication failures per client IP, uploads per token and IP (rate-limits.ts).
+  const rateLimits = await createRateLimits(config, log);
+  // The client IP of a WebSocket's upgrade request as express says it for HTTP (req.ip, under
+  // the same `trust proxy` setting): express's request prototype over the raw request.
+  const ipOf = (raw: IncomingMessage): string | undefined =>
+    (Object.create(app.request, { headers: { value: raw.headers }, socket: { value: raw.socket }, connection: { value: raw.socket } }) as express.Request).ip;
 
   app.use((req, res, next) => {
     res.setHeader('x-request-id', requestIdOf(req));
@@ -85,7 +92,7 @@ export async function startHttpServer(services: Services, opts: { host: string; 
     app.use(prefix, ...handlers);
   };
 
-  const graphql = await createGraphQLEndpoint(services, server);
+  const graphql = await createGraphQLEndpoint(services, server, { rateLimits, ipOf });
   app.get(graphqlPath, playgroundRedirect);
   mountApi(graphqlPath, jsonBody(config.maxRequestBytes), graphql.middleware);
 
@@ -95,14 +102,14 @@ export async function startHttpServer(services: Services, opts: { host: string; 
   mountApi('/repo', createRepoFilesRouter(services));
 
   // flat-manager's REST API and build repos (test a build before publishing it).
-  mountApi(apiV1Path, createApiV1Router(services));
+  mountApi(apiV1Path, createApiV1Router(services, rateLimits));
   mountApi(buildRepoPath, createBuildRepoRouter(services));
 
   // The web dashboard at /, after every API route.
   app.use(createWebRouter(config, apiPrefixes));
 
   app.use(notFoundHandler());
-  app.use(errorHandler(log));
+  app.use(errorHandler(log, rateLimits));
 
   // Track sockets so shutdown can close idle keep-alive connections and wait for busy ones.
   const sockets = new Set<Socket>();
@@ -131,6 +138,7 @@ export async function startHttpServer(services: Services, opts: { host: string; 
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
       clearTimeout(timer);
       await metricsServer?.stop();
+      rateLimits.close();
     },
   };
 }

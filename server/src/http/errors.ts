@@ -9,6 +9,7 @@ import { DomainError, AuthenticationError, type ErrorType } from '../domain/erro
 import { WrongStateError } from '../domain/builds/states.ts';
 import { isDatabaseUnavailable } from '../db/index.ts';
 import { requestIdOf } from './request-id.ts';
+import { RateLimitedError, type RateLimits } from './rate-limits.ts';
 
 const statusOf: Record<ErrorType, number> = {
   'invalid-token': 401,
@@ -47,6 +48,12 @@ export function sendDomainError(res: Response, err: DomainError): void {
   sendError(res, statusOf[err.errorType], err.errorType, err.message, extra);
 }
 
+/** A rate limit's refusal: 429, Retry-After, flat-manager's error JSON (generic-error: its clients know no other type for it). */
+export function sendRateLimited(res: Response, err: RateLimitedError): void {
+  res.set('retry-after', String(err.retryAfterSecs));
+  sendError(res, 429, 'generic-error', err.message);
+}
+
 /** What body-parser (through http-errors) and the decompressors throw for a bad request body. */
 type ClientHttpError = { status: number; expose: true; type?: string; message: string };
 
@@ -73,13 +80,25 @@ function clientErrorMessage(err: ClientHttpError, limit: number | undefined): st
 /** Request body limits are set per route; the error table names the one that applied. */
 export const bodyLimitKey = 'fmdBodyLimit';
 
-export function errorHandler(log: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => {
+/**
+ * `limits`: authentication failures are counted per client IP, and once an IP is over the limit
+ * its failures are answered 429 instead of 401.
+ */
+export function errorHandler(log: Logger, limits?: RateLimits): ErrorRequestHandler {
+  return async (err, req, res, _next) => {
     const reqId = requestIdOf(req);
     if (res.headersSent) {
       log.warn({ reqId, path: req.path, err: (err as Error)?.message }, 'request failed after its response started');
       res.destroy();
       return;
+    }
+    if (limits && err instanceof AuthenticationError) {
+      const limited = await limits.authFailure(req.ip).catch(() => null);
+      if (limited && !res.headersSent) err = limited;
+    }
+    if (err instanceof RateLimitedError) {
+      log.info({ reqId, method: req.method, path: req.path, ip: req.ip }, err.message);
+      return sendRateLimited(res, err);
     }
     if (err instanceof DomainError && err.errorType !== 'generic-error') {
       log.debug({ reqId, path: req.path, errorType: err.errorType }, err.message);

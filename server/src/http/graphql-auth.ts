@@ -11,6 +11,7 @@ import { isDatabaseUnavailable } from '../db/index.ts';
 import { TokenService, type Viewer } from '../domain/tokens/service.ts';
 import { createContext, type GraphQLContext } from '../graphql/context.ts';
 import { requestIdOf } from './request-id.ts';
+import { wsRateLimitedCode, type RateLimitedError, type RateLimits } from './rate-limits.ts';
 
 /** Resolves the viewer of a request; a bad token is remembered, not fatal, so public fields still answer. */
 export async function resolveViewer(
@@ -26,6 +27,13 @@ export async function resolveViewer(
     if (isDatabaseUnavailable(err)) throw unavailable();
     throw err;
   }
+}
+
+/** Over HTTP, a token refused once the client's IP is over the authentication-failure limit: 429 with Retry-After. */
+export function rateLimited(err: RateLimitedError): GraphQLError {
+  return new GraphQLError(err.message, {
+    extensions: { code: 'RATE_LIMITED', retryAfter: err.retryAfterSecs, http: { status: 429, headers: new Map([['retry-after', String(err.retryAfterSecs)]]) } },
+  });
 }
 
 export function unavailable(): GraphQLError {
@@ -51,15 +59,24 @@ type SocketAuth = Required<Pick<WsOptions, 'onConnect' | 'context' | 'onOperatio
   authorizeOperation(ctx: Parameters<NonNullable<WsOptions['onSubscribe']>>[0]): Promise<GraphQLError[] | undefined>;
 };
 
-/** The graphql-ws hooks that authenticate a socket and each of its operations. */
-export function socketAuth(services: Services): SocketAuth {
+/**
+ * The graphql-ws hooks that authenticate a socket and each of its operations. A rejected token
+ * in connection_init counts as an authentication failure of the client's IP (`ipOf` the upgrade
+ * request, as express would say it); over the limit the socket is closed with 4429.
+ */
+export function socketAuth(services: Services, limits?: RateLimits, ipOf?: (req: Extra['request']) => string | undefined): SocketAuth {
   return {
     // connection_init carries the token: { authorization: "Bearer <jwt>" } (or `token`).
     onConnect: async (ctx) => {
       const p = ctx.connectionParams ?? {};
       const raw = (p.authorization ?? p.Authorization ?? (p.token ? `Bearer ${String(p.token)}` : undefined)) as string | undefined;
       const { viewer, failure, token } = await resolveViewer(services, raw);
-      if (failure) return false; // closes with 4403 Forbidden: the token was rejected
+      if (failure) {
+        const limited = await limits?.authFailure(ipOf?.(ctx.extra.request)).catch(() => null);
+        // A close reason is at most 123 bytes; graphql-ws' own 4403 that follows is ignored by a closing socket.
+        if (limited) ctx.extra.socket.close(wsRateLimitedCode, `Too many authentication failures; retry in ${limited.retryAfterSecs} s`);
+        return false; // closes with 4403 Forbidden: the token was rejected
+      }
       ctx.extra.session = { token, viewer, requestId: requestIdOf(ctx.extra.request) };
       return true;
     },

@@ -14,7 +14,9 @@ import { createContext, type GraphQLContext } from '../graphql/context.ts';
 import type { Services } from '../services.ts';
 import { AuthenticationError } from '../domain/errors.ts';
 import { isDatabaseUnavailable } from '../db/index.ts';
-import { resolveViewer, socketAuth, type SocketExtra } from './graphql-auth.ts';
+import { rateLimited, resolveViewer, socketAuth, type SocketExtra } from './graphql-auth.ts';
+import type { RateLimits } from './rate-limits.ts';
+import type { IncomingMessage } from 'node:http';
 import { createLimits } from '../graphql/limits.ts';
 import { clientError, logErrors } from '../graphql/client-errors.ts';
 import { requestIdOf } from './request-id.ts';
@@ -62,13 +64,21 @@ export type GraphQLEndpoint = {
   stop(): Promise<void>;
 };
 
-export async function createGraphQLEndpoint(services: Services, httpServer: HttpServer): Promise<GraphQLEndpoint> {
+/**
+ * `rateLimits` count rejected tokens per client IP (`ipOf` says it for a WebSocket's upgrade
+ * request, as express's req.ip does for HTTP).
+ */
+export async function createGraphQLEndpoint(
+  services: Services,
+  httpServer: HttpServer,
+  opts: { rateLimits?: RateLimits; ipOf?: (req: IncomingMessage) => string | undefined } = {},
+): Promise<GraphQLEndpoint> {
   const schema = buildSchema();
   const { config } = services;
   const limits = createLimits(config);
 
   const wsServer = new WebSocketServer({ server: httpServer, path: graphqlPath, maxPayload: config.maxRequestBytes });
-  const auth = socketAuth(services);
+  const auth = socketAuth(services, opts.rateLimits, opts.ipOf);
   const wsCleanup = useServer<Record<string, unknown>, SocketExtra>(
     {
       schema,
@@ -155,6 +165,10 @@ export async function createGraphQLEndpoint(services: Services, httpServer: Http
         httpGraphQLRequest: { method: req.method.toUpperCase(), headers, search: q >= 0 ? req.originalUrl.slice(q) : '', body: req.body },
         context: async () => {
           const { viewer, failure } = await resolveViewer(services, req.headers.authorization);
+          if (failure && opts.rateLimits) {
+            const limited = await opts.rateLimits.authFailure(req.ip).catch(() => null);
+            if (limited) throw rateLimited(limited);
+          }
           return createContext(services, viewer, failure, requestIdOf(req));
         },
       });

@@ -6,6 +6,8 @@ import { createRoot } from 'react-dom/client';
 import { GraphiQL } from 'graphiql';
 import { createGraphiQLFetcher } from '@graphiql/toolkit';
 import 'graphiql/style.css';
+// A file, not a <style> in the page: the Content-Security-Policy allows no inline styles.
+import './playground.css';
 import { loadConnection } from '../settings.ts';
 
 const token = loadConnection(sessionStorage)?.token;

@@ -8,7 +8,8 @@ import type { Services } from '../../services.ts';
 import { NotFoundError, InvalidInputError } from '../../domain/errors.ts';
 import { requireClaims } from '../../domain/builds/access.ts';
 import { subsetNameOf, type Viewer } from '../../domain/tokens/service.ts';
-import { viewerOf as authenticate } from '../auth.ts';
+import { tokenOf, viewerOf as authenticate } from '../auth.ts';
+import { tokenKey, type RateLimits } from '../rate-limits.ts';
 import { readBytes, readJson } from '../body.ts';
 import { notFoundHandler } from '../errors.ts';
 import { buildJson, buildRefJson, checkJson, jobJson, naiveDate } from './json.ts';
@@ -20,7 +21,8 @@ import { addGitHookRoutes } from './hooks.ts';
 
 export const apiV1Path = '/api/v1';
 
-export function createApiV1Router(services: Services): Router {
+/** `rateLimits`: uploads are counted per token and per client IP (requests and bytes). */
+export function createApiV1Router(services: Services, rateLimits?: RateLimits): Router {
   const router = express.Router();
   const { builds, config } = services;
 
@@ -143,8 +145,26 @@ export function createApiV1Router(services: Services): Router {
       const boundary = multipartBoundary(req.headers['content-type']);
       if (!boundary) throw new InvalidInputError('expected a multipart body with a boundary', 'file');
       const declared = Number(req.headers['content-length'] ?? 0) || 0;
-      const sizes = await builds.upload(viewer, idParam(req), readMultipart({ [Symbol.asyncIterator]: () => source }, boundary), declared);
-      res.json(sizes);
+      const counted = rateLimits ? tokenKey(viewer, tokenOf(req, config.tokenPrefix)) : '';
+      await rateLimits?.upload(req.ip, counted, declared);
+      // A body of undeclared length (chunked) counts towards the byte limits once it was read.
+      let read = 0;
+      const body: AsyncIterator<Buffer> =
+        declared || !rateLimits
+          ? source
+          : {
+              next: async () => {
+                const r = await source.next();
+                if (!r.done) read += r.value.length;
+                return r;
+              },
+            };
+      try {
+        const sizes = await builds.upload(viewer, idParam(req), readMultipart({ [Symbol.asyncIterator]: () => body }, boundary), declared);
+        res.json(sizes);
+      } finally {
+        if (read) await rateLimits?.uploadedBytes(req.ip, counted, read).catch(() => undefined);
+      }
     } catch (err) {
       next(err);
       void drain(source, () => req.destroy());
