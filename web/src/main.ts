@@ -21,10 +21,21 @@ let session: Session | undefined;
 let leavePage: AbortController | undefined;
 let router: ReturnType<typeof startRouter>;
 
+/** Origins this page's Content-Security-Policy refused to connect to (fmd's `web-connect-origins` lists those it allows). */
+const blockedByPolicy = new Set<string>();
+document.addEventListener('securitypolicyviolation', (e) => {
+  try {
+    blockedByPolicy.add(new URL(e.blockedURI).origin);
+  } catch {
+    // an inline or eval refusal: not a connection
+  }
+});
+
 /**
  * Why a request got no response: the browser hides a CORS refusal behind the same network error
  * as an unreachable server. A no-cors request still completes when the server answers, so it
- * tells the two apart.
+ * tells the two apart. A server this page's Content-Security-Policy does not allow is refused
+ * before any request goes out.
  */
 async function describeUnreachable(url: string, err: unknown): Promise<string> {
   if (!(err instanceof FmdRequestError) || err.status !== 0) return describeError(err);
@@ -33,6 +44,11 @@ async function describeUnreachable(url: string, err: unknown): Promise<string> {
     origin = new URL(url).origin;
   } catch {
     return `"${url}" is not a URL.`;
+  }
+  // (The violation event is dispatched a moment after the fetch fails.)
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  if (blockedByPolicy.has(origin)) {
+    return `This page may not connect to ${origin} (its Content-Security-Policy): open the dashboard that fmd serves at ${origin}/, or add ${origin} to web-connect-origins of the fmd serving this page.`;
   }
   const answered = await fetch(new URL('/healthz', origin), { mode: 'no-cors', cache: 'no-store' }).then(
     () => true,

@@ -135,7 +135,8 @@ export function useBrowser(o: BrowserOptions = {}): BrowserTest {
         await flatpakKit.buildTestRuntime(runtimeRepo, { workDir: path.join(work, 'rt-work') });
       })(),
     ]);
-    const overrides: Record<string, unknown> = { 'web-dir': outDir, 'job-poll-ms': 200 };
+    // 127.0.0.1:9: the server that is not there, which sign-in tests try (web-connect-origins lets the page try it).
+    const overrides: Record<string, unknown> = { 'web-dir': outDir, 'job-poll-ms': 200, 'web-connect-origins': ['http://127.0.0.1:9'] };
     server = await serverKit.startTestServer(runtimeRepo ? { ...gitKit.gitBuildConfig(runtimeRepo), ...overrides } : overrides);
     browser = await chromium.launch({ executablePath: chromiumPath(), headless: true });
     mkdirSync(screenshotDir, { recursive: true });

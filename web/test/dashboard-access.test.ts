@@ -33,6 +33,12 @@ test('a failed sign-in says why and keeps what was typed, so a retry goes to the
   assert.equal(await page.getByLabel('Server URL').inputValue(), dead);
   assert.equal(await page.getByLabel('Server URL').isVisible(), true, '"Another server" stays open');
   await b.screenshot(page, 'sign-in-failed');
+
+  // a server the page's Content-Security-Policy does not allow (not in web-connect-origins): said so
+  b.allowConsoleError(page, /Content Security Policy|CSP violation/);
+  await page.getByLabel('Server URL').fill('http://127.0.0.1:10/');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').filter({ hasText: /may not connect to http:\/\/127\.0\.0\.1:10 \(its Content-Security-Policy\).*web-connect-origins/ }).waitFor();
 });
 
 test('a token sees the sections it may read: no builds for a jobs token, no jobs for a download token, no build form without the build scope', { timeout: 90_000 }, async () => {

@@ -38,6 +38,8 @@ const configSchema = z
     'cors-origins': z.array(z.string()).default([]),
     /** the built web dashboard served at / (`npm run -w @fmd/web build`; `npm start` builds it) */
     'web-dir': z.string().default('web/dist'),
+    /** other fmd servers (origins) the dashboard served here may sign in to: its Content-Security-Policy lets it connect to these besides its own */
+    'web-connect-origins': z.array(z.url({ protocol: /^https?$/ })).default([]),
     redis: z.string().optional(),
     'max-query-depth': z.coerce.number().int().min(1).default(12),
     'max-query-cost': z.coerce.number().int().min(1).default(5000),
@@ -126,6 +128,7 @@ export type FmdConfig = {
   logLevel: (typeof logLevels)[number];
   corsOrigins: string[];
   webDir: string;
+  webConnectOrigins: string[];
   redis: string | undefined;
   maxQueryDepth: number;
   maxQueryCost: number;
@@ -174,6 +177,7 @@ const envKeys: Record<string, keyof z.input<typeof configSchema>> = {
   FMD_LOG_LEVEL: 'log-level',
   FMD_CORS_ORIGINS: 'cors-origins',
   FMD_WEB_DIR: 'web-dir',
+  FMD_WEB_CONNECT_ORIGINS: 'web-connect-origins',
   FMD_REDIS_URL: 'redis',
   FMD_MAX_QUERY_DEPTH: 'max-query-depth',
   FMD_MAX_QUERY_COST: 'max-query-cost',
@@ -205,7 +209,7 @@ const envKeys: Record<string, keyof z.input<typeof configSchema>> = {
 };
 
 /** Keys whose environment variable is a comma-separated list. */
-const listKeys = new Set<string>(['cors-origins', 'git-url-schemes', 'build-arches']);
+const listKeys = new Set<string>(['cors-origins', 'web-connect-origins', 'git-url-schemes', 'build-arches']);
 
 /** flatpak's name for the machine's arch (what `flatpak --default-arch` prints). */
 export function machineArch(arch: string = process.arch): string {
@@ -290,6 +294,7 @@ export function loadConfig(
     logLevel: c['log-level'],
     corsOrigins: c['cors-origins'],
     webDir: path.resolve(repoRoot, c['web-dir']),
+    webConnectOrigins: c['web-connect-origins'].map((u) => new URL(u).origin),
     redis: c.redis,
     maxQueryDepth: c['max-query-depth'],
     maxQueryCost: c['max-query-cost'],

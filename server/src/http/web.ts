@@ -53,10 +53,13 @@ const hostLike = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
  * origin: no inline scripts or styles (Vite emits files; GraphiQL and uPlot style elements
  * through the CSSOM, which style-src does not govern), no eval, no workers. connect-src names
  * the WebSocket URLs of this host besides 'self' (browsers before CSP 3 do not count ws: as
- * 'self'): `base-url`'s host when set, else the Host the request came with.
+ * 'self'): `base-url`'s host when set, else the Host the request came with; and the other fmd
+ * servers the dashboard may sign in to, `web-connect-origins`.
  */
-export function securityHeaders(config: Pick<FmdConfig, 'baseUrl'>): (req: Request, res: Response) => void {
+export function securityHeaders(config: Pick<FmdConfig, 'baseUrl' | 'webConnectOrigins'>): (req: Request, res: Response) => void {
   const fixedHost = config.baseUrl ? new URL(config.baseUrl).host : undefined;
+  // Other fmd servers the dashboard may sign in to (`web-connect-origins`): HTTP and WebSocket.
+  const others = config.webConnectOrigins.flatMap((o) => [o, o.replace(/^http/, 'ws')]).join(' ');
   const policy = (host: string | undefined) =>
     [
       "default-src 'self'",
@@ -64,7 +67,7 @@ export function securityHeaders(config: Pick<FmdConfig, 'baseUrl'>): (req: Reque
       "style-src 'self'",
       "img-src 'self' data:",
       "font-src 'self' data:",
-      `connect-src 'self'${host && hostLike.test(host) ? ` ws://${host} wss://${host}` : ''}`,
+      `connect-src 'self'${host && hostLike.test(host) ? ` ws://${host} wss://${host}` : ''}${others ? ` ${others}` : ''}`,
       "object-src 'none'",
       "base-uri 'none'",
       "form-action 'self'",
