@@ -311,7 +311,7 @@ export const buildPage: Page = {
       fill(
         summary,
         h('h2', {}, 'Status', buildStateBadges(b)),
-        b.stateReason ? h('p', { className: ['FAILED', 'CANCELLED', 'SUPERSEDED'].includes(b.state) ? 'error' : 'muted' }, b.stateReason) : null,
+        b.stateReason ? h('p', { className: ['FAILED', 'CANCELLED', 'SUPERSEDED'].includes(b.state) ? 'error' : 'muted' }, ...reasonText(b.stateReason)) : null,
         dl([
           ['State', h('span', { className: 'state-text' }, b.state.toLowerCase())],
           ['Published', b.publishedState.toLowerCase()],
@@ -640,6 +640,14 @@ export const buildPage: Page = {
     return h('div', { className: 'stack build-page' }, h('p', { className: 'crumbs' }, link('/builds', '← Builds')), summary, actionsCard, logCard, sourceCard, refsCard, checksCard, jobsCard);
   },
 };
+
+/** A state reason, its "build N" (superseded by, waiting for, dependency) linked to that build. */
+function reasonText(reason: string): Child[] {
+  return reason.split(/(\bbuild \d+)/).map((part) => {
+    const n = /^build (\d+)$/.exec(part)?.[1];
+    return n ? h('span', {}, 'build ', link(`/builds/${n}`, `#${n}`)) : part;
+  });
+}
 
 function nothingToDo(b: Build): string {
   switch (b.state) {

@@ -44,6 +44,11 @@ const expected: Array<{ s: BuildStep; from: (b: BuildStatus) => boolean; writes:
   { s: { step: 'build-failed', reason: 'boom' }, from: (b) => gitBuilding(b), writes: { state: 'FAILED', stateReason: 'boom' } },
   { s: { step: 'cancel', reason: 'cancelled' }, from: (b) => gitBuilding(b), writes: { state: 'CANCELLED', stateReason: 'cancelled' } },
   { s: { step: 'supersede', reason: 'newer push' }, from: (b) => gitBuilding(b), writes: { state: 'SUPERSEDED', stateReason: 'newer push' } },
+  {
+    s: { step: 'supersede-ready', reason: 'superseded by build 9' },
+    from: (b) => b.state === 'READY' && (b.publishedState === 'UNPUBLISHED' || b.publishedState === 'FAILED'),
+    writes: { state: 'SUPERSEDED', stateReason: 'superseded by build 9' },
+  },
 ];
 
 /** Evaluates whereFrom's Prisma filter the way the database would, on one pair. */
@@ -54,7 +59,7 @@ function matches(where: ReturnType<typeof whereFrom>, b: BuildStatus): boolean {
 test('every step of the build state machine is covered here', () => {
   const steps: BuildStepName[] = [
     'upload', 'commit', 'committed', 'commit-failed', 'checks-over', 'publish', 'published', 'publish-failed', 'purge', 'purged', 'purge-failed',
-    'wait', 'clone', 'build', 'built', 'build-failed', 'cancel', 'supersede',
+    'wait', 'clone', 'build', 'built', 'build-failed', 'cancel', 'supersede', 'supersede-ready',
   ];
   assert.deepEqual([...new Set(expected.map((e) => e.s.step))].sort(), [...steps].sort());
   assert.equal(pairs.length, 48);

@@ -31,7 +31,9 @@ export type BuildStep =
   | { step: 'built' }
   | { step: 'build-failed'; reason: string }
   | { step: 'cancel'; reason: string }
-  | { step: 'supersede'; reason: string };
+  | { step: 'supersede'; reason: string }
+  // a READY build never published (or whose publish failed) that a newer build of its app, published in its repo, replaced
+  | { step: 'supersede-ready'; reason: string };
 export type BuildStepName = BuildStep['step'];
 
 export const buildStates: readonly BuildState[] = [
@@ -79,6 +81,7 @@ const from: Record<BuildStepName, From> = {
   'build-failed': { state: gitBuildingStates, publishedState: ['UNPUBLISHED'] },
   cancel: { state: gitBuildingStates, publishedState: ['UNPUBLISHED'] },
   supersede: { state: gitBuildingStates, publishedState: ['UNPUBLISHED'] },
+  'supersede-ready': { state: ['READY'], publishedState: ['UNPUBLISHED', 'FAILED'] },
 };
 
 export function allows(b: Pick<BuildStatus, 'state' | 'publishedState'>, step: BuildStepName): boolean {
@@ -133,6 +136,7 @@ export function change(s: BuildStep): BuildChange {
     case 'cancel':
       return { state: 'CANCELLED', stateReason: s.reason };
     case 'supersede':
+    case 'supersede-ready':
       return { state: 'SUPERSEDED', stateReason: s.reason };
   }
 }
@@ -152,7 +156,7 @@ export function refusal(b: BuildStatus, step: BuildStepName): DomainError | null
         : b.state === 'FAILED' ? `Commit already failed: ${b.stateReason ?? 'Unknown reason'}`
         : b.state === 'PURGING' || b.state === 'PURGED' ? 'Build has been purged'
         : gitBuildingStates.includes(b.state) ? `Build is ${rs}: its refs are not built yet`
-        : `Build was ${rs}: ${b.stateReason ?? 'no reason given'}`;
+        : wasStopped(b);
       return new WrongStateError('repo', message, 'uploading', rs);
     }
     case 'publish':
@@ -160,7 +164,7 @@ export function refusal(b: BuildStatus, step: BuildStepName): DomainError | null
       if (b.publishedState === 'PUBLISHED') return new WrongStateError('published', 'Build has already been published', 'unpublished', ps);
       if (b.state === 'FAILED') return new WrongStateError('repo', `Build failed: ${b.stateReason ?? 'Unknown reason'}`, 'ready', rs);
       if (b.state === 'PURGING' || b.state === 'PURGED') return new WrongStateError('repo', 'Build has been purged', 'ready', rs);
-      if (b.state === 'CANCELLED' || b.state === 'SUPERSEDED') return new WrongStateError('repo', `Build was ${rs}: ${b.stateReason ?? 'no reason given'}`, 'ready', rs);
+      if (b.state === 'CANCELLED' || b.state === 'SUPERSEDED') return new WrongStateError('repo', wasStopped(b), 'ready', rs);
       return new WrongStateError('repo', 'Build is not commited', 'ready', rs);
     case 'purge':
       if (gitBuildingStates.includes(b.state) && b.publishedState !== 'PUBLISHING') return new BuildBusyError(`Build is ${rs}: cancel it before purging`);
@@ -172,6 +176,13 @@ export function refusal(b: BuildStatus, step: BuildStepName): DomainError | null
       // The ends of a job's work: the job finds the build moved on (cancelled, purged, reconciled).
       return new WrongStateError('repo', `Build is ${rs} (published: ${ps}); ${step} does not apply`, from[step].state.map(stateName).join('|'), rs);
   }
+}
+
+/** "Build was superseded by build 12", "Build was cancelled: too slow": the reason said once. */
+function wasStopped(b: BuildStatus): string {
+  const rs = stateName(b.state);
+  if (b.stateReason?.toLowerCase().startsWith(`${rs} `)) return `Build was ${b.stateReason}`;
+  return `Build was ${rs}: ${b.stateReason ?? 'no reason given'}`;
 }
 
 /** `refusal` as a guard. */

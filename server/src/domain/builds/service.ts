@@ -436,6 +436,38 @@ export class BuildService {
     return this.get(id);
   }
 
+  /**
+   * Flathub's superseding, after `published` was published into its repo: the older builds of its
+   * app there that are READY and were never published (or whose publish failed) are marked
+   * SUPERSEDED ("superseded by build N") and their repos removed, as a purge removes them; each
+   * is announced. Builds without an app id, newer builds, and builds published, being published or
+   * not committed yet are left alone. Answers the ids superseded.
+   */
+  async supersedeOlder(published: Pick<Build, 'id' | 'repoId' | 'appId'>): Promise<number[]> {
+    if (!published.appId) return [];
+    const older = await this.prisma.build.findMany({
+      where: { repoId: published.repoId, appId: published.appId, id: { lt: published.id }, ...whereFrom('supersede-ready') },
+      select: { id: true, appId: true },
+      orderBy: { id: 'asc' },
+      take: 1000,
+    });
+    const superseded: number[] = [];
+    // The column compares without case; app ids do not.
+    for (const { id } of older.filter((b) => b.appId === published.appId)) {
+      // A publish or purge request that got there first keeps the build.
+      if (!(await this.applyStep(id, { step: 'supersede-ready', reason: `superseded by build ${published.id}` }))) continue;
+      try {
+        await this.removeBuildDir(id);
+      } catch (err) {
+        this.log.warn({ err, buildId: id }, 'could not remove the repos of a superseded build');
+        await this.removeUploadTemps(id).catch(() => undefined);
+      }
+      await this.changed(id);
+      superseded.push(id);
+    }
+    return superseded;
+  }
+
   /** Removes the build's repos from disk: one rename takes them away at once. */
   async removeBuildDir(id: number): Promise<void> {
     const dir = this.buildPath(id);

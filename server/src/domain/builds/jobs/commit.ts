@@ -47,15 +47,22 @@ async function commit({ prisma, builds, jobs, repos }: CommitJobDeps, run: JobRu
     const commits = await commitRefs(builds, repos, build, run, tools);
     await tools.flush();
     const checks = parseChecks(build.repo.hooks);
-    await builds.applyStep(build.id, { step: 'committed', checks: checks.length });
-    if (checks.length > 0) {
-      for (const c of checks) {
-        const row = await prisma.check.upsert({
+    // Every check is PENDING before any of them runs: a check job that ends while a later row is
+    // yet to be written would find its build's checks all over and make it READY.
+    const rows = [];
+    for (const c of checks) {
+      rows.push(
+        await prisma.check.upsert({
           where: { buildId_name: { buildId: build.id, name: c.name } },
           create: { buildId: build.id, name: c.name },
           update: { status: 'PENDING', results: undefined },
-        });
-        const job = await jobs.enqueue('check', { build: build.id, name: c.name }, { buildId: build.id });
+        }),
+      );
+    }
+    await builds.applyStep(build.id, { step: 'committed', checks: checks.length });
+    if (checks.length > 0) {
+      for (const row of rows) {
+        const job = await jobs.enqueue('check', { build: build.id, name: row.name }, { buildId: build.id });
         await prisma.check.update({ where: { id: row.id }, data: { jobId: job.id } });
       }
       await run.log(`queued ${checks.length} check(s): ${checks.map((c) => c.name).join(', ')}`);

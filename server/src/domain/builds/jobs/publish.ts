@@ -1,5 +1,6 @@
 // The publish job: a build's refs into its repo (the publish hook first, then build-commit-from,
-// .flatpakref files and screenshots), then a shared update-repo job; the build repo goes away.
+// .flatpakref files and screenshots), then a shared update-repo job; the build repo goes away, and
+// so do the older ready builds of the same app that were never published (they are superseded).
 // Whatever listens to builds landing in a repo (auto-promotion) hears of it before the job ends.
 import type { Build, BuildRef, PrismaClient, Repo } from '../../../generated/prisma/client.ts';
 import { runTool } from '../../../ostree/exec.ts';
@@ -43,8 +44,19 @@ async function publish({ prisma, builds, repos }: PublishJobDeps, run: JobRun<Pu
   try {
     const result = await importRefs({ prisma, builds, repos }, build, run, tools);
     await tools.flush();
-    await builds.applyStep(build.id, { step: 'published' });
+    const published = await builds.applyStep(build.id, { step: 'published' });
     await builds.changed(build.id);
+    if (published) {
+      // Older ready builds of the same app that will never be published now go (Flathub's rule).
+      const superseded = await builds.supersedeOlder(build).catch(async (err: Error) => {
+        await run.log(`Failed to supersede older builds: ${err.message}`);
+        return [];
+      });
+      if (superseded.length) {
+        await run.log(`Superseded build${superseded.length > 1 ? 's' : ''} ${superseded.join(', ')}`);
+        result.superseded = superseded;
+      }
+    }
     await builds.landed.emit(build.id, build.repo, run);
     return result;
   } catch (err) {
