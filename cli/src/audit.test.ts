@@ -50,6 +50,11 @@ describe('fmdc audit', () => {
     assert.deepEqual(notFound.nodes.map((e) => e.action), ['deleteRepo']);
     const byTarget = json<Page>(await fmdc(['audit', '--target', 'cli-no-such', '--json'], env));
     assert.deepEqual(byTarget.nodes.map((e) => e.target), ['name=cli-no-such-repo']);
+    const builderId = (JSON.parse((await fmdc(['whoami', '--json'], { ...env, FMDC_TOKEN: builderToken })).stdout) as { tokenId: string }).tokenId;
+    const byToken = json<Page>(await fmdc(['audit', '--token-id', builderId, '--json'], env));
+    assert.equal(byToken.totalCount, 0, 'the builder has written nothing yet');
+    const own = json<Page>(await fmdc(['audit', '--token-id', repos.nodes[0]!.tokenId!, '--json'], env));
+    assert.ok(own.nodes.length >= 3 && own.nodes.every((e) => e.tokenId === repos.nodes[0]!.tokenId));
     const none = json<Page>(await fmdc(['audit', '--until', '2000-01-01T00:00:00Z', '--json'], env));
     assert.equal(none.totalCount, 0);
 

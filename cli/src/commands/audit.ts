@@ -19,12 +19,12 @@ export default class Audit extends FmdCommand<typeof Audit> {
     '<%= config.bin %> audit',
     '<%= config.bin %> audit --action createRepo --since 1d',
     "<%= config.bin %> audit --action 'POST /api/v1/build/:id/publish' --result 403",
-    '<%= config.bin %> audit --token 5f0c… --target repo=stable --json',
+    '<%= config.bin %> audit --token-id 5f0c… --target repo=stable --json',
   ];
 
   static override flags = {
     action: Flags.string({ description: 'only this action: a mutation (createRepo) or a method and route (POST /api/v1/build)' }),
-    token: Flags.string({ description: 'only writes made with this token id (jti)' }),
+    'token-id': Flags.string({ description: 'only writes made with this token id (jti); --token is the token you send' }),
     target: Flags.string({ description: 'only targets containing this (repo=stable, build=12)' }),
     result: Flags.string({ description: 'only this result: ok, an error type (not-found), a GraphQL code (FORBIDDEN) or an HTTP status (403)' }),
     since: Flags.string({ description: 'only entries since this time (ISO) or this long ago (1h, 7d)' }),
@@ -45,7 +45,8 @@ export default class Audit extends FmdCommand<typeof Audit> {
   }
 
   async run(): Promise<Page<AuditEntryFieldsFragment>> {
-    const { action, token, target, result } = this.flags;
+    const { action, target, result } = this.flags;
+    const tokenId = this.flags['token-id'];
     const since = this.time('since', this.flags.since);
     const until = this.time('until', this.flags.until);
     const page = await fetchPages(this.flags, async (p) =>
@@ -53,7 +54,7 @@ export default class Audit extends FmdCommand<typeof Audit> {
         await this.client().auditLog({
           ...p,
           ...(action && { action }),
-          ...(token && { tokenId: token }),
+          ...(tokenId && { tokenId }),
           ...(target && { target }),
           ...(result && { result }),
           ...(since && { since }),
