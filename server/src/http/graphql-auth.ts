@@ -42,7 +42,7 @@ function notAuthenticated(err: AuthenticationError): GraphQLError {
 }
 
 /** The token of one socket, as connection_init sent it (null: an anonymous socket), and its request id (the upgrade request's). */
-type SocketSession = { token: string | null; viewer: Viewer | null; requestId: string };
+type SocketSession = { token: string | null; viewer: Viewer | null; requestId: string; clientIp: string | null };
 export type SocketExtra = { session?: SocketSession };
 
 type WsOptions = ServerOptions<Record<string, unknown>, Extra & Partial<SocketExtra>>;
@@ -60,7 +60,7 @@ export function socketAuth(services: Services): SocketAuth {
       const raw = (p.authorization ?? p.Authorization ?? (p.token ? `Bearer ${String(p.token)}` : undefined)) as string | undefined;
       const { viewer, failure, token } = await resolveViewer(services, raw);
       if (failure) return false; // closes with 4403 Forbidden: the token was rejected
-      ctx.extra.session = { token, viewer, requestId: requestIdOf(ctx.extra.request) };
+      ctx.extra.session = { token, viewer, requestId: requestIdOf(ctx.extra.request), clientIp: ctx.extra.request.socket.remoteAddress ?? null };
       return true;
     },
     // Every operation re-checks the socket's token; a refusal is an `error` for that operation.
@@ -76,7 +76,7 @@ export function socketAuth(services: Services): SocketAuth {
       }
       return undefined;
     },
-    context: (ctx): GraphQLContext => createContext(services, ctx.extra.session!.viewer, null, ctx.extra.session!.requestId),
+    context: (ctx): GraphQLContext => createContext(services, ctx.extra.session!.viewer, null, ctx.extra.session!.requestId, ctx.extra.session!.clientIp),
     onOperation: (ctx, _id, _payload, _args: ExecutionArgs, result) => {
       const viewer = ctx.extra.session!.viewer;
       if (!viewer || !isAsyncIterable(result)) return;

@@ -155,7 +155,7 @@ export async function createGraphQLEndpoint(services: Services, httpServer: Http
         httpGraphQLRequest: { method: req.method.toUpperCase(), headers, search: q >= 0 ? req.originalUrl.slice(q) : '', body: req.body },
         context: async () => {
           const { viewer, failure } = await resolveViewer(services, req.headers.authorization);
-          return createContext(services, viewer, failure, requestIdOf(req));
+          return createContext(services, viewer, failure, requestIdOf(req), req.ip ?? null);
         },
       });
       for (const [key, value] of response.headers) res.setHeader(key, value);
