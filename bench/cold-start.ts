@@ -7,12 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const main = fileURLToPath(new URL('../server/src/main.ts', import.meta.url));
+const fmd = fileURLToPath(new URL('../server/bin/fmd.js', import.meta.url));
 const runs = Number(process.argv[2] ?? 3);
 
 async function startOnce(dataDir: string): Promise<number> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [main], { env: { ...process.env, FMD_DATA_DIR: dataDir, FMD_PORT: '0', FMD_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [fmd, 'serve'], { env: { ...process.env, FMD_DATA_DIR: dataDir, FMD_PORT: '0', FMD_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     child.on('exit', (c) => reject(new Error(`fmd exited ${c}`)));

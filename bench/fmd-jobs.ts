@@ -1,5 +1,5 @@
 // Issue 3 bench at the level fmd uses the engine: fmd `noop` jobs (an fmd Job record, its
-// Agenda job, status updates, log writer) run by `npm run worker` processes.
+// Agenda job, status updates, log writer) run by `fmd worker` processes.
 // - throughput with 1 and 2 worker processes at 1,000 and 10,000 queued jobs (first start to
 //   last finish, from the job records);
 // - pickup latency (queued -> started) p50/p99: in-process notification (server and worker in
@@ -21,7 +21,7 @@ import { openDatabase } from '../server/src/db/index.ts';
 import { createServices, type Services } from '../server/src/services.ts';
 
 const sizes = (process.argv[2] ?? '1000,10000').split(',').filter(Boolean).map(Number);
-const workerMain = fileURLToPath(new URL('../server/src/worker.ts', import.meta.url));
+const fmd = fileURLToPath(new URL('../server/bin/fmd.js', import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'fmd-jobsbench-'));
 const mariadb = await startEmbeddedMariaDb(dir, 'fmd', { info() {}, warn: console.warn });
 await ensureDatabase(mariadb.target);
@@ -38,7 +38,7 @@ async function open(workers: number, pollMs = 1000): Promise<{ services: Service
 
 function startWorkers(n: number, pollMs: number): ChildProcess[] {
   return Array.from({ length: n }, () =>
-    spawn(process.execPath, [workerMain], {
+    spawn(process.execPath, [fmd, 'worker'], {
       env: { ...process.env, DATABASE_URL: url, FMD_SECRET: secret, FMD_DATA_DIR: dir, FMD_JOB_WORKERS: '20', FMD_JOB_POLL_MS: String(pollMs), FMD_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'inherit'],
     }),

@@ -11,9 +11,10 @@ if [[ ! -f $dashboard ]] || [[ -n $(find web/index.html web/playground.html web/
   echo "==> building the web dashboard"
   npm run --silent -w @fmd/web build
 fi
-# exec, and the Node binary itself rather than `npm start`: the PID a user or a supervisor
-# started is fmd's, so its SIGTERM/SIGINT reach fmd, which stops its embedded MariaDB.
-# PATH and working directory as `npm start` would give it (hooks fmd runs see the same Node).
+# `fmd serve`, as `npm start` runs it; exec, and the Node binary itself rather than `npm start`:
+# the PID a user or a supervisor started is fmd's, so its SIGTERM/SIGINT reach fmd, which stops
+# its embedded MariaDB. PATH and working directory as `npm start` would give it (hooks fmd runs
+# see the same Node).
 cd server
 export PATH="$PWD/node_modules/.bin:$PWD/../node_modules/.bin:$PATH"
-exec ../node_modules/.bin/node src/main.ts
+exec ../node_modules/.bin/node bin/fmd.js serve

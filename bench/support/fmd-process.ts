@@ -5,14 +5,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const main = fileURLToPath(new URL('../../server/src/main.ts', import.meta.url));
+const fmd = fileURLToPath(new URL('../../server/bin/fmd.js', import.meta.url));
 
 export type FmdProcess = { url: string; token: string; readyMs: number; child: ChildProcess; stop(): Promise<void> };
 
 export async function startFmd(env: Record<string, string> = {}): Promise<FmdProcess> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'fmd-bench-'));
   const started = performance.now();
-  const child = spawn(process.execPath, [...(process.env.FMD_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.FMD_BENCH_PROFILE}`] : []), main], {
+  const child = spawn(process.execPath, [...(process.env.FMD_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.FMD_BENCH_PROFILE}`] : []), fmd, 'serve'], {
     env: { ...process.env, FMD_DATA_DIR: dataDir, FMD_PORT: '0', FMD_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

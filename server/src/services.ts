@@ -23,6 +23,7 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { GitCredentialService } from './domain/builds/git/credentials.ts';
 import { GitSourceService } from './domain/builds/git/sources.ts';
 import { createJobEngine, registerJobKinds, type JobEngine } from './jobs/index.ts';
+import { AuditService } from './domain/audit/service.ts';
 
 export type Services = {
   config: FmdConfig;
@@ -55,6 +56,8 @@ export type Services = {
   jobRecords: JobService;
   /** the engine behind `jobs`; only the composition root and workers touch it */
   jobEngine: JobEngine;
+  /** the audit log of mutations and REST writes */
+  audit: AuditService;
   close(): Promise<void>;
 };
 
@@ -132,6 +135,7 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     jobs: jobEngine,
     jobRecords: new JobService(db.prisma, events),
     jobEngine,
+    audit: new AuditService({ prisma: db.prisma, log }),
     async close() {
       gitSources.close();
       await jobEngine.stop();

@@ -146,7 +146,7 @@ const fx = {
   victimList: { jti: '', token: '' },
   victimGqlRevoke: { jti: '', token: '' },
   victimRestRevoke: { jti: '', token: '' },
-  ids: {} as Record<'ApiToken' | 'Build' | 'BuildSet' | 'Job' | 'Repo' | 'SigningKey' | 'User' | 'GitCredential' | 'GitSource', string>,
+  ids: {} as Record<'ApiToken' | 'AuditEntry' | 'Build' | 'BuildSet' | 'Job' | 'Repo' | 'SigningKey' | 'User' | 'GitCredential' | 'GitSource', string>,
   adminUserId: '',
 };
 
@@ -317,7 +317,7 @@ async function seed(): Promise<void> {
   // Global ids of one node of each type.
   const ids = await gqlOk(
     `query($b: Int!, $j: Int!, $k: ID!) { build(number: $b) { id } job(number: $j) { id } repo(name: "main") { id } key(id: $k) { id }
-       viewer { user { id } } tokens(first: 100) { edges { node { id tokenId } } } }`,
+       viewer { user { id } } tokens(first: 100) { edges { node { id tokenId } } } auditLog(first: 1) { edges { node { id } } } }`,
     { b: fx.b1, j: fx.commitJob, k: fx.keys.main.id },
   );
   hx.credential = await createGitCredential('matrix credential');
@@ -346,6 +346,7 @@ async function seed(): Promise<void> {
     SigningKey: ids.key.id,
     User: ids.viewer.user.id,
     ApiToken: ids.tokens.edges.find((e: any) => e.node.tokenId === fx.victimList.jti).node.id,
+    AuditEntry: ids.auditLog.edges[0].node.id,
   };
 }
 
@@ -531,6 +532,8 @@ const nodeRules: Record<keyof typeof fx.ids, Rule> = {
   ApiToken: asNode({ scopes: tokenManagers, also: onlyAdmins }),
   GitCredential: asNode({ scopes: gitManagers, repos: ['main'] }),
   GitSource: asNode({ scopes: gitManagers, repos: ['main'], apps: [APP_ID] }),
+  // the audit log is the admins'
+  AuditEntry: asNode({ scopes: ['admin'] }),
 };
 const nodeFields: Record<keyof typeof fx.ids, string> = {
   Build: '... on Build { number }',
@@ -542,6 +545,7 @@ const nodeFields: Record<keyof typeof fx.ids, string> = {
   ApiToken: '... on ApiToken { tokenId }',
   GitCredential: '... on GitCredential { name }',
   GitSource: '... on GitSource { branch }',
+  AuditEntry: '... on AuditEntry { action }',
 };
 const nodeTypes = Object.keys(nodeRules) as Array<keyof typeof fx.ids>;
 const unknownNodeId = () => Buffer.from('SigningKey:987654321').toString('base64');
@@ -581,6 +585,9 @@ function rows(): Row[] {
   }));
   add('Query.key', 'key(id: main key)', 'read', { outside: ['hidden'] }, queryProbe('query($k: ID!) { key(id: $k) { id } }', () => ({ k: fx.keys.main.id }), (d) =>
     d.key === null ? { kind: 'hidden', detail: 'null' } : d.key.id === fx.keys.main.id ? allowed() : unexpected(clip(d.key))));
+  add('Query.auditLog', 'auditLog: admins only, every write recorded', 'read', { scopes: ['admin'] },
+    queryProbe('{ auditLog(first: 5) { totalCount edges { node { action result } } } }', () => ({}), (d) =>
+      d.auditLog.totalCount > 0 && d.auditLog.edges.length > 0 ? allowed() : unexpected(`auditLog ${clip(d.auditLog)}`)));
   add('Query.tokens', 'tokens: admins all, others their own and derived', 'read', { scopes: tokenManagers }, queryProbe('{ tokens(first: 100) { edges { node { tokenId } } } }', () => ({}), (d, c) => {
     const got: string[] = d.tokens.edges.map((e: any) => e.node.tokenId);
     const victims = [fx.victimList.jti, fx.victimGqlRevoke.jti, fx.victimRestRevoke.jti];

@@ -155,9 +155,9 @@ test('republish with end-of-life, and prune, through /api/v1', { timeout: 300_00
   await ostree.fsck(s.services.repos.repoPath('gql'), { quiet: true });
 });
 
-const workerMain = fileURLToPath(new URL('../src/worker.ts', import.meta.url));
+const fmd = fileURLToPath(new URL('../bin/fmd.js', import.meta.url));
 function startWorker(): ChildProcess {
-  return spawn(process.execPath, [workerMain], {
+  return spawn(process.execPath, [fmd, 'worker'], {
     env: { PATH: process.env.PATH, DATABASE_URL: s.dbUrl, FMD_SECRET: s.secret, FMD_DATA_DIR: s.config.dataDir, FMD_JOB_WORKERS: '2', FMD_JOB_LOCK_LIFETIME_MS: '2000', FMD_JOB_POLL_MS: '200', FMD_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

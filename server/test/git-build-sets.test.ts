@@ -236,7 +236,7 @@ test('POST /api/v1/build-set creates a set with flat-manager\'s field names and 
   }
 });
 
-const workerMain = fileURLToPath(new URL('../src/worker.ts', import.meta.url));
+const fmd = fileURLToPath(new URL('../bin/fmd.js', import.meta.url));
 
 test('a build for an arch no worker builds waits with the reason shown, and starts once a worker for that arch appears', { timeout: 300_000 }, async () => {
   const app = await makeGitApp({ appId: 'org.test.SetArch' });
@@ -260,7 +260,7 @@ test('a build for an arch no worker builds waits with the reason shown, and star
   assert.deepEqual(await gitBuildJobs(s, n), []);
 
   const appeared = new Date();
-  const worker: ChildProcess = spawn(process.execPath, [workerMain], {
+  const worker: ChildProcess = spawn(process.execPath, [fmd, 'worker'], {
     env: {
       PATH: process.env.PATH,
       DATABASE_URL: s.dbUrl,

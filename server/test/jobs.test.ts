@@ -158,9 +158,9 @@ test('a kind\'s concurrency limit holds across its lanes; a job in a lane no wor
   }
 });
 
-const workerMain = fileURLToPath(new URL('../src/worker.ts', import.meta.url));
+const fmd = fileURLToPath(new URL('../bin/fmd.js', import.meta.url));
 function startWorker(env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, [workerMain], {
+  return spawn(process.execPath, [fmd, 'worker'], {
     env: { PATH: process.env.PATH, DATABASE_URL: s.dbUrl, FMD_SECRET: s.secret, FMD_DATA_DIR: s.config.dataDir, FMD_JOB_WORKERS: '2', FMD_JOB_LOCK_LIFETIME_MS: '2000', FMD_JOB_POLL_MS: '200', FMD_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

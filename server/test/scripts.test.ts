@@ -58,9 +58,9 @@ async function stopsEverything(dataDir: string, signal: 'SIGTERM' | 'SIGINT'): P
   const pid = started.child.pid!;
   const mariadbPid = Number(readFileSync(path.join(dataDir, 'mariadb', 'mysqld.pid'), 'utf8').trim());
   assert.ok(alive(mariadbPid), 'the embedded MariaDB runs');
-  // The PID the supervisor holds is fmd itself (start.sh exec'd it), not a wrapper.
+  // The PID the supervisor holds is fmd itself (start.sh exec'd `fmd serve`), not a wrapper.
   const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  assert.ok(cmdline.includes('src/main.ts'), `PID ${pid} is ${cmdline.join(' ')}`);
+  assert.deepEqual(cmdline.slice(1, 3), ['bin/fmd.js', 'serve'], `PID ${pid} is ${cmdline.join(' ')}`);
   // It serves the web dashboard it built (or found built) at its own URL.
   const url = /fmd is running at (\S+)/.exec(started.output())?.[1];
   assert.ok(url, started.output());

@@ -7,12 +7,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+// `fmd serve`, as npm start and scripts/start.sh run it.
+const fmd = fileURLToPath(new URL('../bin/fmd.js', import.meta.url));
 
 type Running = { child: ChildProcess; url: string; token: string | null; output: () => string };
 
 function startFmd(env: Record<string, string>): Promise<Running> {
-  const child = spawn(process.execPath, [main], { env: { PATH: process.env.PATH, HOME: process.env.HOME, FMD_PORT: '0', FMD_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [fmd, 'serve'], { env: { PATH: process.env.PATH, HOME: process.env.HOME, FMD_PORT: '0', FMD_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -80,7 +81,7 @@ test('bad configuration fails at start with one clear line per problem', async (
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fmd-badconf-'));
   const file = path.join(dir, 'fmd.yaml');
   writeFileSync(file, 'port: 99999\nbase-url: not a url\ncolour: blue\n');
-  const child = spawn(process.execPath, [main], { env: { PATH: process.env.PATH, FMD_CONFIG: file, FMD_DATA_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [fmd, 'serve'], { env: { PATH: process.env.PATH, FMD_CONFIG: file, FMD_DATA_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   const code = await new Promise((resolve) => child.on('exit', resolve));
@@ -95,7 +96,7 @@ test('bad configuration fails at start with one clear line per problem', async (
 
 test('an unreachable MongoDB job store stops fmd at start with a clear message, and the embedded MariaDB with it', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fmd-mongo-'));
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(process.execPath, [fmd, 'serve'], {
     env: { PATH: process.env.PATH, FMD_DATA_DIR: dir, FMD_PORT: '0', FMD_LOG_LEVEL: 'warn', FMD_JOBS_BACKEND: 'mongo', FMD_MONGODB_URL: 'mongodb://127.0.0.1:9/fmd' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

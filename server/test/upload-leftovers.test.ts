@@ -11,7 +11,8 @@ import path from 'node:path';
 import { startTestServer, pollFor, jobEnded, type TestServer } from './kit/server.ts';
 import { FlatManagerClient } from './kit/flat-manager-client.ts';
 
-const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+// `fmd serve`, as npm start and scripts/start.sh run it.
+const fmd = fileURLToPath(new URL('../bin/fmd.js', import.meta.url));
 
 let s: TestServer;
 let client: FlatManagerClient;
@@ -27,7 +28,7 @@ after(async () => {
 
 /** fmd as its own process on the test database and data dir; resolves with its URL once it serves. */
 function startFmd(): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(process.execPath, [fmd, 'serve'], {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,

@@ -166,6 +166,7 @@ function showNav(viewer: Viewer): void {
       ['/repos', 'Repos', true],
       ['/keys', 'Keys', true],
       ['/tokens', 'Tokens', true],
+      ['/audit', 'Audit', can.audit],
     ] as const
   ).filter(([, , shown]) => shown);
   nav.replaceChildren(

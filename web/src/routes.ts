@@ -7,6 +7,7 @@ import { jobPage, jobsPage } from './pages/jobs.ts';
 import { newRepoPage, repoPage, reposPage } from './pages/repos.ts';
 import { keyPage, keysPage } from './pages/keys.ts';
 import { tokensPage } from './pages/tokens.ts';
+import { auditPage } from './pages/audit.ts';
 import { h, link } from './ui.ts';
 
 export const routes: Route<Page>[] = [
@@ -22,6 +23,7 @@ export const routes: Route<Page>[] = [
   { pattern: '/keys', page: keysPage },
   { pattern: '/keys/:id', page: keyPage },
   { pattern: '/tokens', page: tokensPage },
+  { pattern: '/audit', page: auditPage },
 ];
 
 export const notFound: Page = {

@@ -65,3 +65,29 @@ test('a token sees the sections it may read: no builds for a jobs token, no jobs
   await downloadOnly.getByRole('heading', { level: 1, name: 'Builds' }).waitFor();
   assert.equal(await downloadOnly.getByRole('link', { name: 'New git build' }).count(), 0);
 });
+
+test('the audit log is an admin page: listed for admins, filters and pages in the URL; other tokens are not shown it', { timeout: 90_000 }, async () => {
+  const narrow = await token(['build']); // a createToken: recorded
+  await b.server.gql('mutation { deleteRepo(input: { name: "no-such-repo" }) { __typename } }'); // a typed error: recorded
+  const admin = await b.newPage();
+  await b.signIn(admin, b.server.adminToken);
+  const nav = admin.getByRole('navigation', { name: 'Main' });
+  await nav.getByRole('link', { name: 'Audit', exact: true }).click();
+  await admin.getByRole('heading', { level: 1, name: 'Audit log' }).waitFor();
+  await admin.getByRole('cell', { name: 'name=no-such-repo' }).waitFor();
+  await admin.getByLabel('Result').fill('not-found');
+  await admin.getByRole('button', { name: 'Filter' }).click();
+  await admin.waitForURL(/\/audit\?result=not-found$/);
+  await admin.getByText('1 entry').waitFor();
+  assert.equal(await admin.getByRole('cell', { name: /createToken/ }).count(), 0);
+  await b.screenshotAll(admin, 'audit-log');
+
+  const builder = await b.newPage();
+  await b.signIn(builder, narrow);
+  const nav2 = builder.getByRole('navigation', { name: 'Main' });
+  await nav2.getByRole('link', { name: 'Jobs', exact: true }).waitFor();
+  assert.equal(await nav2.getByRole('link', { name: 'Audit', exact: true }).count(), 0);
+  await builder.goto(`${b.url}/audit`);
+  await builder.getByText('The audit log is for tokens with the admin scope.').waitFor();
+  assert.equal(await builder.getByRole('alert').count(), 0, 'nothing refused');
+});

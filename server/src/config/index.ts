@@ -73,7 +73,7 @@ const configSchema = z
     'jobs-backend': z.enum(['mariadb', 'mongo']).default('mariadb'),
     /** mongodb://... when jobs-backend is mongo */
     'mongodb-url': z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URL').optional(),
-    /** jobs this process runs at once; 0 = this process only queues (run `npm run worker` elsewhere) */
+    /** jobs this process runs at once; 0 = this process only queues (run `fmd worker` elsewhere) */
     'job-workers': z.coerce.number().int().min(0).max(64).default(4),
     /** a running job not heard from for this long is taken over by another worker */
     'job-lock-lifetime-ms': z.coerce.number().int().min(1000).default(60_000),

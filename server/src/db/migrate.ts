@@ -126,8 +126,8 @@ export async function migrate(pool: Pool, log: Log, migrations = readMigrations(
       throw new MigrationError(
         `migration ${f.migration_name} failed at ${f.started_at.toISOString()} and left the database partly migrated:\n` +
           `  ${(f.logs ?? '').trim()}\n` +
-          `Repair the database by hand, then run \`npm run migrate -- resolve --rolled-back ${f.migration_name}\` to retry it ` +
-          `or \`npm run migrate -- resolve --applied ${f.migration_name}\` if you completed it yourself.`,
+          `Repair the database by hand, then run \`fmd migrate resolve --rolled-back ${f.migration_name}\` to retry it ` +
+          `or \`fmd migrate resolve --applied ${f.migration_name}\` if you completed it yourself.`,
       );
     }
     const done = new Map(rows.filter((r) => r.finished_at !== null && r.rolled_back_at === null).map((r) => [r.migration_name, r]));
@@ -154,7 +154,7 @@ export async function migrate(pool: Pool, log: Log, migrations = readMigrations(
         await pool.query('UPDATE _prisma_migrations SET logs = ? WHERE id = ?', [message, id]);
         throw new MigrationError(
           `migration ${m.name} failed: ${message}\nThe database may be partly migrated; fmd will not start until this is resolved ` +
-            `(see \`npm run migrate -- resolve --help\`).`,
+            `(see \`fmd migrate --help\`).`,
         );
       }
       await pool.query('UPDATE _prisma_migrations SET finished_at = NOW(3), applied_steps_count = 1 WHERE id = ?', [id]);
@@ -163,6 +163,42 @@ export async function migrate(pool: Pool, log: Log, migrations = readMigrations(
     }
     return { applied };
   });
+}
+
+export type MigrationState = {
+  name: string;
+  /** applied; pending (not yet); failed (half-way, blocks start); modified (applied, its file changed since); unknown (applied, no file here) */
+  state: 'applied' | 'pending' | 'failed' | 'modified' | 'unknown';
+  /** when it finished (applied, modified, unknown) or started (failed) */
+  at?: Date;
+  logs?: string;
+};
+
+/** What `migrate` would find, read only: every migration here and every one the database records. */
+export async function migrationStatus(pool: Pool, migrations = readMigrations()): Promise<MigrationState[]> {
+  let rows: AppliedRow[] = [];
+  try {
+    rows = await appliedRows(pool);
+  } catch (err) {
+    // A fresh database has no table yet: everything is pending.
+    if ((err as { errno?: number }).errno !== 1146) throw err;
+  }
+  const live = rows.filter((r) => r.rolled_back_at === null);
+  const out: MigrationState[] = [];
+  for (const m of migrations) {
+    const failed = live.find((r) => r.migration_name === m.name && r.finished_at === null);
+    const done = live.find((r) => r.migration_name === m.name && r.finished_at !== null);
+    if (failed) out.push({ name: m.name, state: 'failed', at: failed.started_at, logs: (failed.logs ?? '').trim() });
+    else if (done) out.push({ name: m.name, state: done.checksum === m.checksum ? 'applied' : 'modified', at: done.finished_at! });
+    else out.push({ name: m.name, state: 'pending' });
+  }
+  const known = new Set(migrations.map((m) => m.name));
+  for (const r of live) {
+    if (known.has(r.migration_name) || out.some((o) => o.name === r.migration_name)) continue;
+    if (r.finished_at === null) out.push({ name: r.migration_name, state: 'failed', at: r.started_at, logs: (r.logs ?? '').trim() });
+    else out.push({ name: r.migration_name, state: 'unknown', at: r.finished_at });
+  }
+  return out;
 }
 
 /** `prisma migrate resolve` for a failed migration: mark it rolled back (to retry) or applied. */

@@ -13,6 +13,8 @@ export type GraphQLContext = {
   authFailure: AuthenticationError | null;
   /** the HTTP request's id, or the WebSocket connection's: errors name it, the log has the details */
   requestId: string;
+  /** the client's address (for the audit log), when known */
+  clientIp: string | null;
   /** the error to raise when an auth scope check fails */
   authorizationError(message: string): GraphQLError;
   /**
@@ -22,12 +24,19 @@ export type GraphQLContext = {
   requireAnyScope(scopes: readonly Scope[]): Viewer;
 };
 
-export function createContext(services: Services, viewer: Viewer | null, authFailure: AuthenticationError | null, requestId: string): GraphQLContext {
+export function createContext(
+  services: Services,
+  viewer: Viewer | null,
+  authFailure: AuthenticationError | null,
+  requestId: string,
+  clientIp: string | null = null,
+): GraphQLContext {
   const ctx: GraphQLContext = {
     services,
     viewer,
     authFailure,
     requestId,
+    clientIp,
     requireAnyScope(scopes) {
       if (!viewer) throw ctx.authorizationError('not authenticated');
       if (!scopes.some((s) => hasScope(viewer.claims, s))) throw ctx.authorizationError(`needs one of the scopes ${scopes.join(', ')}`);

@@ -14,6 +14,7 @@ import './build-stats.ts';
 import './git-build.ts';
 import './build-set.ts';
 import './git-hooks.ts';
+import { auditMutations } from './audit.ts';
 
 let schema: GraphQLSchema | undefined;
 
@@ -21,6 +22,7 @@ export function buildSchema(): GraphQLSchema {
   if (!schema) {
     schema = builder.toSchema();
     checkNodeLoaders(schema);
+    auditMutations(schema);
   }
   return schema;
 }

@@ -12,6 +12,7 @@ import { visibleGitCredentialsWhere, visibleGitSourcesWhere } from '../domain/bu
 import { visibleKeysWhere } from '../domain/keys/access.ts';
 import { visibleUsersWhere } from '../domain/users/access.ts';
 import type { Viewer } from '../domain/tokens/service.ts';
+import { hasScope } from '../domain/tokens/claims.ts';
 
 /** Pothos' selection for a type: `{ include }` or `{ select }`, spread into a find. */
 type Query = Record<string, unknown>;
@@ -21,6 +22,11 @@ const byId = (ids: number[]) => ({ id: { in: ids } });
 
 /** One loader per Node type; buildSchema refuses a Node type missing here. */
 const loaders: Record<string, Loader> = {
+  // the audit log is the admins'
+  AuditEntry: ({ services }, viewer, ids, query) => {
+    if (!hasScope(viewer.claims, 'admin')) throw new ForbiddenError('the audit log is for admins', 'admin');
+    return services.prisma.auditEntry.findMany({ ...query, where: byId(ids) });
+  },
   ApiToken: async ({ services }, viewer, ids, query) =>
     services.prisma.apiToken.findMany({ ...query, where: { AND: [byId(ids), await services.tokens.visibleTokensWhere(viewer)] } }),
   Build: ({ services }, viewer, ids, query) => services.prisma.build.findMany({ ...query, where: { AND: [byId(ids), visibleBuildsWhere(viewer)] } }),

@@ -19,6 +19,7 @@ import { apiV1Path, createApiV1Router } from './api-v1/index.ts';
 import { buildRepoPath, createBuildRepoRouter } from './build-repo.ts';
 import { createWebRouter, playgroundRedirect } from './web.ts';
 import { createRateLimits } from './rate-limits.ts';
+import { restAudit } from './audit.ts';
 
 export type HttpServer = {
   server: Server;
@@ -96,13 +97,14 @@ export async function startHttpServer(services: Services, opts: { host: string; 
   app.get(graphqlPath, playgroundRedirect);
   mountApi(graphqlPath, jsonBody(config.maxRequestBytes), graphql.middleware);
 
-  mountApi(adminJobsPath, adminJobsRouter(services));
+  // REST writes are recorded in the audit log (GraphQL mutations: graphql/audit.ts).
+  mountApi(adminJobsPath, restAudit(services, adminJobsPath), adminJobsRouter(services));
 
   // Repo files for flatpak clients: /repo/<name>/<path> and /repo/<name>.flatpakrepo.
   mountApi('/repo', createRepoFilesRouter(services));
 
   // flat-manager's REST API and build repos (test a build before publishing it).
-  mountApi(apiV1Path, createApiV1Router(services, rateLimits));
+  mountApi(apiV1Path, restAudit(services, apiV1Path), createApiV1Router(services, rateLimits));
   mountApi(buildRepoPath, createBuildRepoRouter(services));
 
   // The web dashboard at /, after every API route.

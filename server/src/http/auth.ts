@@ -15,7 +15,16 @@ export function tokenOf(req: Request, tokenPrefix: string, opts: { basic?: boole
   return TokenService.tokenFromHeader(header, tokenPrefix);
 }
 
+const authenticated = new WeakMap<Request, Viewer>();
+
 /** Authenticates the request's token: signature, expiry, revocation. Throws AuthenticationError. */
-export function viewerOf(services: Pick<Services, 'tokens' | 'config'>, req: Request, opts: { basic?: boolean } = {}): Promise<Viewer> {
-  return services.tokens.authenticate(tokenOf(req, services.config.tokenPrefix, opts));
+export async function viewerOf(services: Pick<Services, 'tokens' | 'config'>, req: Request, opts: { basic?: boolean } = {}): Promise<Viewer> {
+  const viewer = await services.tokens.authenticate(tokenOf(req, services.config.tokenPrefix, opts));
+  authenticated.set(req, viewer);
+  return viewer;
+}
+
+/** The viewer viewerOf authenticated for this request, if any (the audit log names its token). */
+export function authenticatedViewerOf(req: Request): Viewer | null {
+  return authenticated.get(req) ?? null;
 }

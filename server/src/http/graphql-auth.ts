@@ -50,7 +50,7 @@ function notAuthenticated(err: AuthenticationError): GraphQLError {
 }
 
 /** The token of one socket, as connection_init sent it (null: an anonymous socket), and its request id (the upgrade request's). */
-type SocketSession = { token: string | null; viewer: Viewer | null; requestId: string };
+type SocketSession = { token: string | null; viewer: Viewer | null; requestId: string; clientIp: string | null };
 export type SocketExtra = { session?: SocketSession };
 
 type WsOptions = ServerOptions<Record<string, unknown>, Extra & Partial<SocketExtra>>;
@@ -71,13 +71,14 @@ export function socketAuth(services: Services, limits?: RateLimits, ipOf?: (req:
       const p = ctx.connectionParams ?? {};
       const raw = (p.authorization ?? p.Authorization ?? (p.token ? `Bearer ${String(p.token)}` : undefined)) as string | undefined;
       const { viewer, failure, token } = await resolveViewer(services, raw);
+      const clientIp = ipOf?.(ctx.extra.request) ?? ctx.extra.request.socket.remoteAddress ?? null;
       if (failure) {
-        const limited = await limits?.authFailure(ipOf?.(ctx.extra.request)).catch(() => null);
+        const limited = await limits?.authFailure(clientIp ?? undefined).catch(() => null);
         // A close reason is at most 123 bytes; graphql-ws' own 4403 that follows is ignored by a closing socket.
         if (limited) ctx.extra.socket.close(wsRateLimitedCode, `Too many authentication failures; retry in ${limited.retryAfterSecs} s`);
         return false; // closes with 4403 Forbidden: the token was rejected
       }
-      ctx.extra.session = { token, viewer, requestId: requestIdOf(ctx.extra.request) };
+      ctx.extra.session = { token, viewer, requestId: requestIdOf(ctx.extra.request), clientIp };
       return true;
     },
     // Every operation re-checks the socket's token; a refusal is an `error` for that operation.
@@ -93,7 +94,7 @@ export function socketAuth(services: Services, limits?: RateLimits, ipOf?: (req:
       }
       return undefined;
     },
-    context: (ctx): GraphQLContext => createContext(services, ctx.extra.session!.viewer, null, ctx.extra.session!.requestId),
+    context: (ctx): GraphQLContext => createContext(services, ctx.extra.session!.viewer, null, ctx.extra.session!.requestId, ctx.extra.session!.clientIp),
     onOperation: (ctx, _id, _payload, _args: ExecutionArgs, result) => {
       const viewer = ctx.extra.session!.viewer;
       if (!viewer || !isAsyncIterable(result)) return;

@@ -160,7 +160,7 @@ export class JobEngine implements JobQueue {
     }
   }
 
-  /** Starts running jobs in this process (the server with job-workers > 0, or `npm run worker`). */
+  /** Starts running jobs in this process (the server with job-workers > 0, or `fmd worker`). */
   async startWorker(): Promise<void> {
     if (this.started) return;
     this.started = true;

@@ -1,4 +1,4 @@
-// A job worker process (like `npm run worker`) whose `prune` handler is replaced by one that
+// A job worker process (like `fmd worker`) whose `prune` handler is replaced by one that
 // sleeps `ms` and returns when it ran and in which process: the engine's per-repo serialization
 // across processes is then observable from the jobs' results. Prints "ready" once it takes jobs.
 import { pino } from 'pino';

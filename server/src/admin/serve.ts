@@ -1,23 +1,32 @@
-// fmd server entry point: config, database (embedded by default), services, HTTP.
-import { loadConfig, ConfigError } from './config/index.ts';
-import { resolveSecret } from './config/secret.ts';
-import { createLogger } from './logger.ts';
-import { openDatabase } from './db/index.ts';
-import { MigrationError } from './db/migrate.ts';
-import { createServices } from './services.ts';
-import { startHttpServer } from './http/app.ts';
+// `fmd serve`: the server. Config, database (embedded by default), services, HTTP; it runs until
+// SIGTERM or SIGINT, which drain it.
+import { loadConfig, ConfigError } from '../config/index.ts';
+import { resolveSecret } from '../config/secret.ts';
+import { createLogger } from '../logger.ts';
+import { openDatabase } from '../db/index.ts';
+import { MigrationError } from '../db/migrate.ts';
+import { createServices } from '../services.ts';
+import { startHttpServer } from '../http/app.ts';
+import { parseOptions } from './cli.ts';
 
-async function main(): Promise<void> {
-  let config;
+export async function run(args: string[]): Promise<number | 'running'> {
+  parseOptions(args, {});
   try {
-    config = loadConfig();
+    await serve();
+    return 'running';
   } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const p of err.problems) console.error(`fmd: config: ${p}`);
-      process.exit(2);
+    if (err instanceof MigrationError || err instanceof ConfigError) {
+      if (err instanceof ConfigError) for (const p of err.problems) console.error(`fmd: config: ${p}`);
+      else console.error(`fmd: ${err.message}`);
+      return 2;
     }
-    throw err;
+    console.error('fmd: failed to start:', err instanceof Error ? err.message : err);
+    return 1;
   }
+}
+
+async function serve(): Promise<void> {
+  const config = loadConfig();
   const log = createLogger(config);
   // A library promise nobody awaited must not take the whole server down.
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
@@ -38,7 +47,7 @@ async function main(): Promise<void> {
   try {
     services = await createServices(config, db, log, secret);
     adminToken = await services.users.bootstrapAdmin();
-    // With job-workers > 0 this process also runs jobs; `npm run worker` runs them elsewhere.
+    // With job-workers > 0 this process also runs jobs; `fmd worker` runs them elsewhere.
     if (config.jobWorkers > 0) await services.jobEngine.startWorker();
     http = await startHttpServer(services, { host: config.host, port: config.port });
   } catch (err) {
@@ -80,12 +89,3 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   if (requested) await shutdown(requested);
 }
-
-main().catch((err: unknown) => {
-  if (err instanceof MigrationError || err instanceof ConfigError) {
-    console.error(`fmd: ${err.message}`);
-    process.exit(2);
-  }
-  console.error('fmd: failed to start:', err instanceof Error ? err.message : err);
-  process.exit(1);
-});
