@@ -4,10 +4,10 @@
 // uploads are limited per token (another token is unaffected) and per IP.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import WebSocket from 'ws';
 import { Redis } from 'ioredis';
 import { startTestServer, type TestServer } from './kit/server.ts';
+import { redisReachable, redisUrl } from './kit/redis.ts';
 import { FlatManagerClient, request, type HttpResult } from './kit/flat-manager-client.ts';
 
 const limit = 3;
@@ -131,17 +131,6 @@ test('uploads: over the per-token limit 429 while another token is unaffected; t
   assert.equal((await request('GET', `${build.url}`, { token: t.adminToken })).status, 200);
 });
 
-const redisUrl = process.env.FMD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-async function redisReachable(): Promise<boolean> {
-  const u = new URL(redisUrl);
-  return new Promise((resolve) => {
-    const c = net.connect(Number(u.port || 6379), u.hostname, () => {
-      c.end();
-      resolve(true);
-    });
-    c.on('error', () => resolve(false));
-  });
-}
 
 test('with Redis, two API processes share the authentication-failure count of an IP', async (t) => {
   if (!(await redisReachable())) {

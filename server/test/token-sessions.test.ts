@@ -3,9 +3,9 @@
 // also when the revocation happens in another fmd process (Redis fan-out).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { createClient, type Client } from 'graphql-ws';
 import { startTestServer, pollFor, type TestServer } from './kit/server.ts';
+import { redisReachable, redisUrl } from './kit/redis.ts';
 import { createSignedRepo } from './kit/repo-fixtures.ts';
 import { request } from './kit/flat-manager-client.ts';
 
@@ -173,17 +173,6 @@ test('tokensChanged shows a non-admin manager only the tokens it may list', asyn
   }
 });
 
-const redisUrl = process.env.FMD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-async function redisReachable(): Promise<boolean> {
-  const u = new URL(redisUrl);
-  return new Promise((resolve) => {
-    const c = net.connect(Number(u.port || 6379), u.hostname, () => {
-      c.end();
-      resolve(true);
-    });
-    c.on('error', () => resolve(false));
-  });
-}
 
 test('a revocation in one process reaches the sockets and the cache of another at once (Redis)', async (t) => {
   if (!(await redisReachable())) {
