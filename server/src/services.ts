@@ -65,7 +65,12 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
   const events: EventBus = config.redis
     ? await (await import('./events/redis-bus.ts')).createRedisEventBus(config.redis, log)
     : new MemoryEventBus();
-  const tokens = new TokenService(db.prisma, secretKey(secret), { flushMs: config.tokenUsageFlushMs, revocationCacheMs: config.tokenRevocationCacheMs, events });
+  const tokens = new TokenService(db.prisma, secretKey(secret), {
+    flushMs: config.tokenUsageFlushMs,
+    revocationCacheMs: config.tokenRevocationCacheMs,
+    events,
+    previous: config.previousSecret ? { key: secretKey(config.previousSecret.secret), until: config.previousSecret.until } : undefined,
+  });
   const users = new UserService(db.prisma, tokens);
   let masterKey: string | undefined;
   const masterKeyOf = () => (masterKey ??= resolveMasterKey(config));

@@ -244,3 +244,36 @@ test('query depth and request size are limited', async () => {
   });
   assert.equal(big.status, 413);
 });
+
+test('rotating the secret: tokens of the previous secret verify until previous-secret-until, then are refused; new tokens use the new secret', async () => {
+  const oldSecret = randomBytes(32).toString('base64');
+  const newSecret = randomBytes(32).toString('base64');
+  const oldToken = await signClaims(claims({ scope: ['build'], name: 'signed before the rotation' }), secretKey(oldSecret));
+  const newToken = await signClaims(claims({ scope: ['build'], name: 'signed after' }), secretKey(newSecret));
+  const stranger = await signClaims(claims({ scope: ['build'] }), randomBytes(32));
+  const viewer = async (server: TestServer, token: string) => (await server.gql(viewerQuery, {}, token)).body;
+
+  const during = await startTestServer({ secret: newSecret, 'previous-secret': oldSecret, 'previous-secret-until': new Date(Date.now() + 3_600_000).toISOString() });
+  const after = await startTestServer({ secret: newSecret, 'previous-secret': oldSecret, 'previous-secret-until': new Date(Date.now() - 1000).toISOString() });
+  try {
+    assert.equal((await viewer(during, oldToken)).data?.viewer.name, 'signed before the rotation');
+    assert.equal((await viewer(during, newToken)).data?.viewer.name, 'signed after');
+    assert.equal((await viewer(during, stranger)).errors?.[0]?.extensions?.reason, 'bad-signature');
+    // what it mints is signed with the new secret alone
+    const minted = await createTokenOn(during, { name: 'minted during', scopes: ['download'], durationSeconds: 600 });
+    assert.equal((await viewer(after, minted)).data?.viewer.name, 'minted during');
+
+    assert.equal((await viewer(after, oldToken)).errors?.[0]?.extensions?.reason, 'bad-signature', 'the window is over');
+    assert.equal((await viewer(after, newToken)).data?.viewer.name, 'signed after');
+  } finally {
+    await during.stop();
+    await after.stop();
+  }
+});
+
+async function createTokenOn(server: TestServer, input: Record<string, unknown>): Promise<string> {
+  const r = await server.gql('mutation($input: CreateTokenInput!) { createToken(input: $input) { ... on CreateTokenPayload { token } ... on Error { message } } }', { input }, server.adminToken);
+  const token = r.body.data?.createToken?.token;
+  assert.ok(token, JSON.stringify(r.body));
+  return token;
+}

@@ -28,6 +28,9 @@ const configSchema = z
     secret: z.string().min(1).optional(),
     /** flat-manager: base64 secret for repo download tokens (defaults to secret) */
     'repo-secret': z.string().min(1).optional(),
+    /** the secret before a rotation: tokens it signed keep verifying until `previous-secret-until` */
+    'previous-secret': z.string().min(1).optional(),
+    'previous-secret-until': z.coerce.date().optional(),
     /** encrypts signing keys at rest (any long random string); generated into data-dir when absent */
     'master-key': z.string().min(16).optional(),
     /** flat-manager: seconds an update-repo job waits to batch publishes */
@@ -122,6 +125,8 @@ export type FmdConfig = {
   buildRepoBase: string | undefined;
   secret: string | undefined;
   repoSecret: string | undefined;
+  /** a rotated-out token secret and the end of the window in which its tokens still verify */
+  previousSecret: { secret: string; until: Date } | undefined;
   masterKey: string | undefined;
   delayUpdateSecs: number;
   tokenPrefix: string;
@@ -171,6 +176,8 @@ const envKeys: Record<string, keyof z.input<typeof configSchema>> = {
   FMD_BUILD_REPO_BASE: 'build-repo-base',
   FMD_SECRET: 'secret',
   FMD_REPO_SECRET: 'repo-secret',
+  FMD_PREVIOUS_SECRET: 'previous-secret',
+  FMD_PREVIOUS_SECRET_UNTIL: 'previous-secret-until',
   FMD_MASTER_KEY: 'master-key',
   FMD_DELAY_UPDATE_SECS: 'delay-update-secs',
   FMD_TOKEN_PREFIX: 'token-prefix',
@@ -275,6 +282,12 @@ export function loadConfig(
     );
   }
   const c = result.data;
+  if (c['previous-secret'] && Buffer.from(c['previous-secret'], 'base64').length < 16) {
+    throw new ConfigError(['previous-secret: must be base64 of at least 16 bytes, as secret']);
+  }
+  if (c['previous-secret'] && !c['previous-secret-until']) {
+    throw new ConfigError(['previous-secret-until: required with previous-secret (when the old secret\'s tokens stop working, e.g. 2027-01-31T00:00:00Z)']);
+  }
   if (c['jobs-backend'] === 'mongo' && !c['mongodb-url']) {
     throw new ConfigError(['mongodb-url: required when jobs-backend is mongo']);
   }
@@ -288,6 +301,7 @@ export function loadConfig(
     buildRepoBase: c['build-repo-base']?.replace(/\/+$/, ''),
     secret: c.secret,
     repoSecret: c['repo-secret'],
+    previousSecret: c['previous-secret'] ? { secret: c['previous-secret'], until: c['previous-secret-until']! } : undefined,
     masterKey: c['master-key'],
     delayUpdateSecs: c['delay-update-secs'],
     tokenPrefix: c['token-prefix'],

@@ -60,11 +60,14 @@ export type TokenServiceOptions = {
   /** how often last-used times and first-seen tokens are written */
   flushMs?: number;
   now?: () => Date;
+  /** the key before a rotation of the secret: its tokens verify until `until` */
+  previous?: { key: Uint8Array; until: Date };
 };
 
 export class TokenService {
   private readonly prisma: PrismaClient;
   private readonly key: Uint8Array;
+  private readonly previous: { key: Uint8Array; until: Date } | undefined;
   private readonly revocationCacheMs: number;
   private readonly now: () => Date;
   /** jti -> last-use time waiting to be written, with the claims to record a first-seen token by (null: never create a row) */
@@ -78,6 +81,7 @@ export class TokenService {
   constructor(prisma: PrismaClient, key: Uint8Array, opts: TokenServiceOptions = {}) {
     this.prisma = prisma;
     this.key = key;
+    this.previous = opts.previous;
     this.revocationCacheMs = opts.revocationCacheMs ?? 60_000;
     this.now = opts.now ?? (() => new Date());
     this.events = opts.events;
@@ -124,8 +128,20 @@ export class TokenService {
     return token;
   }
 
+  /** The token's claims, signed with the secret or, during a rotation's window, with the previous one. */
+  private async verify(token: string): Promise<Claims> {
+    const now = this.now();
+    try {
+      return await verifyToken(token, this.key, now);
+    } catch (err) {
+      const p = this.previous;
+      if (!(err instanceof AuthenticationError) || err.reason !== 'bad-signature' || !p || now >= p.until) throw err;
+      return verifyToken(token, p.key, now);
+    }
+  }
+
   async authenticate(token: string): Promise<Viewer> {
-    const claims = await verifyToken(token, this.key, this.now());
+    const claims = await this.verify(token);
     let ownerId: number | null = null;
     if (claims.jti) {
       const { row, chain } = await this.unrevoked(claims.jti);
