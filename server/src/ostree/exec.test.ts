@@ -52,3 +52,40 @@ test('timeout and abort kill the child', async () => {
 test('a missing program is a spawn ToolError', async () => {
   await assert.rejects(runTool('/nonexistent/tool', []), (e: unknown) => e instanceof ToolError && e.reason === 'spawn');
 });
+
+test('a tool dies with the process that started it, even one killed with SIGKILL (and under a jail\'s setpriv)', { timeout: 30_000 }, async () => {
+  const { spawn } = await import('node:child_process');
+  const execTs = new URL('./exec.ts', import.meta.url).href;
+  for (const [cmd, args] of [
+    ['sleep', ['300']],
+    ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', 'sleep', '301']],
+  ] as const) {
+    if (cmd === 'setpriv' && process.getuid?.() !== 0) continue; // changing user needs root
+    // A process that runs the tool through runTool and prints the tool's pid, then is killed.
+    const script = `const { runTool } = await import(${JSON.stringify(execTs)});
+      runTool(${JSON.stringify(cmd)}, ${JSON.stringify(args)}).catch(() => {});
+      const { execFileSync } = await import('node:child_process');
+      for (;;) { await new Promise((r) => setTimeout(r, 50));
+        try { console.log(execFileSync('pgrep', ['-f', '^sleep ${args.at(-1)}$']).toString().trim()); break; } catch {} }
+      setInterval(() => {}, 1000);`;
+    const parent = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const pid = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(d.toString()))));
+    assert.ok(pid > 0);
+    parent.kill('SIGKILL');
+    let alive = true;
+    for (let i = 0; i < 100 && alive; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      try {
+        process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+    }
+    assert.equal(alive, false, `${cmd} ${args.join(' ')} outlived its parent`);
+  }
+});
+
+test('a program that is not there or not executable is a spawn ToolError, through setpriv as well', async () => {
+  await assert.rejects(runTool('no-such-tool-on-any-path', []), (e: unknown) => e instanceof ToolError && e.reason === 'spawn');
+  await assert.rejects(runTool('/tmp', []), (e: unknown) => e instanceof ToolError && e.reason === 'spawn');
+});

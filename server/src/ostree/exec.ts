@@ -3,6 +3,7 @@
 // can never be interpreted as shell syntax. Every call has a timeout and can be
 // cancelled, and output is delivered line by line so job logs stream live.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 export type ToolStream = 'stdout' | 'stderr';
 
@@ -155,7 +156,8 @@ export function runTool(cmd: string, args: readonly string[], opts: RunToolOptio
       return;
     }
 
-    const child = spawn(cmd, args, {
+    const argv = tiedToThisProcess(cmd, args);
+    const child = spawn(argv[0]!, argv.slice(1), {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -201,6 +203,9 @@ export function runTool(cmd: string, args: readonly string[], opts: RunToolOptio
       opts.signal?.removeEventListener('abort', onAbort);
       outLines?.end();
       errLines?.end();
+      // setpriv reports a tool it could not start (not found: 127, not executable: 126) as spawn did
+      const notStarted = (code === 127 || code === 126) && /^setpriv: failed to execute /m.exec(stderr.toString());
+      if (!spawnError && notStarted) spawnError = Object.assign(new Error(notStarted.input.slice(notStarted.index).split('\n')[0]!), { code: code === 127 ? 'ENOENT' : 'EACCES' });
       if (spawnError) fail('spawn', null, null, spawnError);
       else if (stopReason) fail(stopReason, code, signal, stopReason === 'aborted' ? opts.signal?.reason : undefined);
       else if (code !== 0) fail('exit', code, signal);
@@ -208,6 +213,24 @@ export function runTool(cmd: string, args: readonly string[], opts: RunToolOptio
     });
   });
 }
+
+/**
+ * The command run so that the kernel kills it (SIGKILL) when this process dies, however it dies:
+ * a tool must never outlive its worker, or it would still write into a repo beside the job that
+ * takes over (a `flatpak build-update-repo` went on generating deltas for a minute after a
+ * `kill -9`). `setpriv --pdeathsig` sets that on the tool itself, after any change of user a
+ * jail's own setpriv makes (a change of credentials clears it, so it goes into that setpriv, not
+ * around it).
+ */
+export function tiedToThisProcess(cmd: string, args: readonly string[]): string[] {
+  // By its path: the tool is looked up on the PATH the tool gets, which may be a narrow one.
+  if (!setprivPath) return [cmd, ...args];
+  if (cmd === 'setpriv') return [setprivPath, '--pdeathsig', 'KILL', ...args];
+  return [setprivPath, '--pdeathsig', 'KILL', '--', cmd, ...args];
+}
+
+/** util-linux's setpriv (every Debian has it); without it tools run untied, as before. */
+const setprivPath = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 
 function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
   if (pid === undefined) return;
