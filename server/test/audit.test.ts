@@ -106,7 +106,8 @@ test('REST writes are recorded with their route pattern, target and status; a re
   const create = await entryFor({ action: 'POST /api/v1/build', tokenId: uploader.jti });
   assert.equal(create.transport, 'rest');
   assert.equal(create.result, '200');
-  assert.equal(create.target, `build=${id}`);
+  // the new build from its Location, the repo from the JSON body
+  assert.equal(create.target, `build=${id} repo=audited`);
   assert.equal(create.tokenName, 'audit uploader');
   assert.ok(create.requestId);
 
@@ -128,6 +129,14 @@ test('REST writes are recorded with their route pattern, target and status; a re
   const b = await entryFor({ action: 'POST /api/v1/build/:id/purge' });
   assert.equal(b.result, '401');
   assert.equal(b.tokenId, null);
+
+  // a target named only in the body, with flat-manager's snake_case keys
+  const prune = await request('POST', `${s.url}/api/v1/prune`, { token: uploader.token, json: { repo: 'audited' } });
+  assert.equal(prune.status, 403);
+  assert.equal((await entryFor({ action: 'POST /api/v1/prune' })).target, 'repo=audited');
+  const revoke = await request('POST', `${s.url}/api/v1/tokens/revoke`, { token: s.adminToken, json: { token_ids: ['a-jti', 'b-jti'] } });
+  assert.equal(revoke.status, 204, revoke.text);
+  assert.equal((await entryFor({ action: 'POST /api/v1/tokens/revoke' })).target, 'tokenIds=a-jti,b-jti');
 
   // a git push hook of an unknown source
   const hook = await request('POST', `${s.url}/api/v1/hooks/git/999`, { json: {} });

@@ -7,6 +7,7 @@ import type { Request, RequestHandler } from 'express';
 import type { Services } from '../services.ts';
 import { requestIdOf } from './request-id.ts';
 import { authenticatedViewerOf } from './auth.ts';
+import { targetOf as inputTargetOf } from '../domain/audit/service.ts';
 
 const reads = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -58,6 +59,15 @@ function targetOf(req: Request, routePath: string | null, params: Record<string,
     const created = /\/(build|build-set)\/(\d+)$/.exec(location);
     if (created) parts.push(`${created[1] === 'build' ? 'build' : 'buildSet'}=${created[2]}`);
   }
-  void req;
+  // what a JSON body names (`POST /api/v1/prune {repo}`, `/tokens/revoke {token_ids}`), through
+  // the same allow-list as GraphQL inputs; bodies a handler never parsed are not read here
+  const fromBody = inputTargetOf(camelKeys(req.body));
+  if (fromBody) parts.push(fromBody);
   return parts.length ? parts.join(' ') : null;
+}
+
+/** flat-manager's bodies use snake_case and kebab-case keys; the allow-list is camelCase. */
+function camelKeys(body: unknown): Record<string, unknown> | null {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || Buffer.isBuffer(body)) return null;
+  return Object.fromEntries(Object.entries(body).map(([k, v]) => [k.replace(/[-_]([a-z])/g, (_, c: string) => c.toUpperCase()), v]));
 }
