@@ -266,3 +266,62 @@ test('import, then fmd serves the repo, updates and prunes it, and takes flat-ma
     await s.stop();
   }
 });
+
+test('a passphrase-protected key: a clear error naming it, imported with --gpg-passphrase-file', async () => {
+  const home = path.join(fm, 'gnupg-protected');
+  mkdirSync(home, { mode: 0o700 });
+  const d = await createTestDatabase();
+  const dir = await tempDir('fmd-import-protected-');
+  try {
+    await runTool('gpg', ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', 'correct horse', '--quick-gen-key', 'Protected <p@example.org>', 'ed25519', 'sign', 'never']);
+    const fpr = /^fpr:+([0-9A-F]{40}):/m.exec((await runTool('gpg', ['--homedir', home, '--batch', '--with-colons', '--list-secret-keys'])).stdout)![1]!;
+    // The agent caches the passphrase it was just given: an operator's agent would not have it.
+    await runTool('gpgconf', ['--homedir', home, '--kill', 'gpg-agent']);
+    const config = fmConfig((c) => {
+      c['gpg-homedir'] = home;
+      c.repos.stable['gpg-key'] = fpr;
+    });
+    const none = await runFmd(['import-flat-manager', '--skip-revoked-tokens', config], importEnv(dir, d.url));
+    assert.equal(none.code, 1, show(none));
+    assert.deepEqual(
+      none.stderr.split('\n').filter((l) => l.startsWith('error: ')),
+      [`error: gpg-key "${fpr}" (${fpr}): the key is protected by a passphrase: give it with --gpg-passphrase-file`],
+    );
+    writeFileSync(path.join(dir, 'wrong'), 'battery staple\n');
+    const wrong = await runFmd(['import-flat-manager', '--skip-revoked-tokens', '--gpg-passphrase-file', path.join(dir, 'wrong'), config], importEnv(dir, d.url));
+    assert.equal(wrong.code, 1, show(wrong));
+    assert.match(wrong.stderr, new RegExp(`^error: gpg-key "${fpr}" \\(${fpr}\\): the passphrase does not unlock it$`, 'm'));
+    assert.deepEqual(await counts(d), { repos: 0, keys: 0, tokens: 0 });
+
+    writeFileSync(path.join(dir, 'right'), 'correct horse\n');
+    const right = await runFmd(['import-flat-manager', '--skip-revoked-tokens', '--gpg-passphrase-file', path.join(dir, 'right'), config], importEnv(dir, d.url));
+    assert.equal(right.code, 0, show(right));
+    assert.match(right.stdout, new RegExp(`^done: key flat-manager [0-9A-F]{16}: import gpg-key "${fpr}" \\(${fpr}, Protected <p@example.org>\\)`, 'm'));
+    const [[key]] = (await d.pool.query('SELECT fingerprint FROM signing_keys')) as any;
+    assert.equal(key.fingerprint, fpr);
+  } finally {
+    await runTool('gpgconf', ['--homedir', home, '--kill', 'gpg-agent']).catch(() => undefined);
+    await d.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('fmd with a token secret of its own: the import stops rather than break flat-manager\'s tokens', async () => {
+  const d = await createTestDatabase();
+  const dir = await tempDir('fmd-import-secret-');
+  try {
+    writeFileSync(path.join(dir, 'secret'), `${randomBytes(32).toString('base64')}\n`);
+    const r = await runFmd(['import-flat-manager', '--skip-revoked-tokens', fmConfig()], importEnv(dir, d.url));
+    assert.equal(r.code, 1, show(r));
+    assert.match(r.stderr, /^error: secret: fmd already has a secret of its own .*set fmd's `secret` to flat-manager's/m);
+    assert.deepEqual(await counts(d), { repos: 0, keys: 0, tokens: 0 });
+    // With fmd configured to flat-manager's secret, it goes through.
+    const ok = await runFmd(['import-flat-manager', '--skip-revoked-tokens', fmConfig()], { ...importEnv(dir, d.url), FMD_SECRET: secret });
+    assert.equal(ok.code, 0, show(ok));
+    assert.match(ok.stdout, /^unchanged: secret: fmd already uses flat-manager's token secret$/m);
+    assert.match(ok.stdout, /^warning: database-url: not read \(--skip-revoked-tokens\)/m);
+  } finally {
+    await d.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
