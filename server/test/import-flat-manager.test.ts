@@ -137,6 +137,24 @@ const counts = async (d: TestDatabase) => {
   return { repos: Number(r.repos), keys: Number(r.keys), tokens: Number(r.tokens) };
 };
 
+test('bad usage exits 2 with the usage, before reading anything', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [[], /^fmd import-flat-manager: which flat-manager config\? \(its config\.json\)\n\nusage: fmd import-flat-manager /],
+    [['a.json', 'b.json'], /^fmd import-flat-manager: unexpected argument "b.json"/],
+    [['--frob', 'a.json'], /^fmd import-flat-manager: Unknown option '--frob'/],
+    [['--gpg-passphrase-file', '/nonexistent/pass', 'a.json'], /^fmd import-flat-manager: cannot read --gpg-passphrase-file: ENOENT/],
+  ];
+  const results = await Promise.all(cases.map(([args]) => runFmd(['import-flat-manager', ...args], { DATABASE_URL: 'mysql://nobody@127.0.0.1:1/none' })));
+  for (const [i, [args, expected]] of cases.entries()) {
+    assert.equal(results[i]!.code, 2, `${args.join(' ')}: ${show(results[i]!)}`);
+    assert.match(results[i]!.stderr, expected);
+    assert.equal(results[i]!.stdout, '');
+  }
+  const help = await runFmd(['import-flat-manager', '--help'], {});
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--dry-run/);
+});
+
 test('bad configs: one error line each, exit 1, nothing written', async () => {
   const d = await createTestDatabase();
   const dir = await tempDir('fmd-import-bad-');
