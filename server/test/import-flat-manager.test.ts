@@ -78,6 +78,7 @@ function fmConfig(change: (c: any) => void = () => {}): string {
         'default-token-type': 1,
         'require-auth-for-token-types': [2],
         'post-publish-script': path.join(fm, 'after-publish'),
+        hooks: { publish: ['/usr/local/bin/check-build', '--strict'] },
         subsets: { free: { 'collection-id': 'org.fm.Stable.Free', 'base-url': 'https://free.example.org' } },
         deltas: [{ id: ['org.test.*'], depth: 3 }],
       },
@@ -238,6 +239,7 @@ test('import, then fmd serves the repo, updates and prunes it, and takes flat-ma
     assert.equal(repo.defaultTokenType, 1);
     assert.deepEqual(repo.authRequiredTokenTypes, [2]);
     assert.deepEqual((repo.hooks as any).postPublish, [path.join(fm, 'after-publish'), 'stable', realpathSync(path.join(fm, 'repo'))]);
+    assert.deepEqual((repo.hooks as any).publish, ['/usr/local/bin/check-build', '--strict']);
     assert.equal((repo.deltaSettings as any).jobs, 3);
     const key = await s.services.keys.get(repo.keyId!);
     assert.equal(key.fingerprint, fingerprint);
