@@ -282,6 +282,13 @@ test('import, then fmd serves the repo, updates and prunes it, and takes flat-ma
       rmSync(home2, { recursive: true, force: true });
     }
     assert.ok(existsSync(path.join(fm, 'repo', 'refs', 'heads', 'app', APP_ID)), 'the refs are still in flat-manager\'s directory');
+
+    // Deleting the adopted repo in fmd takes the link away, never flat-manager's files.
+    const del = await s.gql(`mutation { deleteRepo(input: { name: "stable" }) { ... on DeleteRepoPayload { job { number } } ... on Error { message } } }`);
+    await jobEnded(s, del.body.data?.deleteRepo?.job?.number ?? assert.fail(JSON.stringify(del.body)));
+    assert.ok(!existsSync(link) && !lstatSync(link, { throwIfNoEntry: false }), 'the link is gone');
+    assert.ok(existsSync(path.join(fm, 'repo', 'refs', 'heads', 'app', APP_ID)), 'the repo is still in flat-manager\'s directory');
+    assert.equal(await ostree.configGet(path.join(fm, 'repo'), 'core.mode'), 'archive-z2');
   } finally {
     await s.stop();
   }
