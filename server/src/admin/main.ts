@@ -82,6 +82,26 @@ with the process running each, and each repo's last update-repo job with its tim
 Exit 1 when the database cannot be read.`,
     load: () => import('./status.ts'),
   },
+  'import-flat-manager': {
+    summary: 'adopt a flat-manager installation: repos, keys, token secret, revoked tokens',
+    usage: `usage: fmd import-flat-manager [--dry-run] [--gpg-passphrase-file FILE] [--skip-revoked-tokens] CONFIG.json
+
+Reads a flat-manager config and writes into fmd's database (and data dir):
+  - every repo of \`repos\`, adopted where it is on disk (<data-dir>/repos/<name> links to its
+    path, resolved against the config's directory; it must be an archive-z2 OSTree repo), with
+    the settings fmd has an equivalent for; the others are printed as warnings
+  - the repos' gpg keys, exported from \`gpg-homedir\` and stored by fmd
+  - \`secret\` as fmd's token secret (into <data-dir>/secret when fmd has none yet), so tokens
+    flat-manager signed keep working
+  - the token ids flat-manager revoked (read from \`database-url\` with psql), revoked in fmd
+Prints one line per action; repos, keys and revocations already in fmd are left as they are,
+so it can run again. Any problem is an \`error:\` line, nothing is written, and it exits 1.
+
+  --dry-run               print the plan, write nothing
+  --gpg-passphrase-file   the passphrase of protected gpg keys (its first line)
+  --skip-revoked-tokens   do not read database-url (flat-manager's revoked tokens work again!)`,
+    load: () => import('./import-flat-manager.ts'),
+  },
 };
 
 function overview(): string {

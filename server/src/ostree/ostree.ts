@@ -142,3 +142,14 @@ export async function commitIds(repo: string, rev: string, opts?: ToolRunOptions
 export async function summaryView(repo: string, opts?: ToolRunOptions): Promise<string> {
   return (await ostree(repo, 'summary', ['--view'], opts)).stdout;
 }
+
+/** A key of the repo's config (`core.mode`, `core.collection-id`); null when the repo has no such key. */
+export async function configGet(repo: string, key: string, opts?: ToolRunOptions): Promise<string | null> {
+  try {
+    const { stdout } = await ostree(repo, 'config', ['get', key], opts);
+    return stdout.trim();
+  } catch (err) {
+    if (err instanceof Error && 'reason' in err && err.reason === 'exit') return null;
+    throw err;
+  }
+}
