@@ -232,6 +232,7 @@ test('a subscription on API A hears of builds made and published through API B, 
       assert.ok(jobs[i]!.started_at >= jobs[i - 1]!.finished_at, `jobs ${jobs[i - 1]!.id} and ${jobs[i]!.id} of repo ${REPO} overlapped: ${JSON.stringify(jobs)}`);
     }
     for (const j of jobs) assert.equal(j.status, 'ENDED', JSON.stringify(j));
+    console.log(`# one at a time in repo ${REPO}: ${jobs.map((j) => `${j.kind} ${j.finished_at - j.started_at} ms`).join(', ')}`);
     const runs = hookRuns();
     assert.ok(runs.length >= 1);
     for (let i = 1; i < runs.length; i++) assert.ok(runs[i]!.start >= runs[i - 1]!.end!, `update-repo hooks overlapped: ${JSON.stringify(runs)}`);
@@ -350,4 +351,19 @@ test('an API process killed with SIGKILL during an upload and while serving subs
     await onA.dispose();
     await onB.dispose();
   }
+});
+
+test('fmd status names each API process given with --url, the dead one as not answering, and the worker left', { timeout: 60_000 }, async (t) => {
+  if (skip) return t.skip(skip);
+  assert.equal(alive(apiA), false, 'API A was killed by the test before');
+  const child = spawn(process.execPath, [fmd, 'status', '--url', apiA.url!, '--url', apiB.url!], { env: { ...env, FMD_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  assert.equal(code, 0, out);
+  assert.match(out, new RegExp(`^API servers\\n  ${apiA.url}: not answering .*\\n  ${apiB.url}: ready$`, 'm'));
+  const left = procs.filter((p) => p.name.startsWith('worker') && alive(p));
+  assert.equal(left.length, 1);
+  assert.match(out, new RegExp(`^  \\S+:${left[0]!.child.pid}:\\w+  arches `, 'm'));
 });
