@@ -36,6 +36,7 @@ let apiA: Proc, apiB: Proc;
 let b: Builds;
 let hookLog: string;
 let hookDelay: string;
+let hookRelease: string;
 const t0 = Date.now();
 
 async function freePort(): Promise<number> {
@@ -66,7 +67,7 @@ async function startRedis(): Promise<typeof redis> {
 }
 
 /** Starts `fmd <cmd>` and waits until it says it is ready. */
-async function startFmd(name: string, cmd: 'serve' | 'worker', extra: NodeJS.ProcessEnv = {}): Promise<Proc> {
+async function startFmd(name: string, cmd: 'serve' | 'worker', extra: NodeJS.ProcessEnv = {}, o: { adminToken?: boolean } = {}): Promise<Proc> {
   const child = spawn(process.execPath, [fmd, cmd], { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
   const p: Proc = { name, child, out: [] };
   procs.push(p);
@@ -78,7 +79,7 @@ async function startFmd(name: string, cmd: 'serve' | 'worker', extra: NodeJS.Pro
       if (m) p.url = m[1];
       const token = /Admin token[^\n]*\n\n\s+(\S+)/.exec(text);
       if (token) adminToken ??= token[1]!;
-      if ((cmd === 'serve' && m && (adminToken || !/Admin token/.test(text))) || (cmd === 'worker' && /worker running/.test(text))) resolve();
+      if ((cmd === 'serve' && m && (!o.adminToken || token)) || (cmd === 'worker' && /worker running/.test(text))) resolve();
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', (d: Buffer) => p.out.push(d.toString()));
@@ -155,6 +156,7 @@ before(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'fmd-topology-'));
   hookLog = path.join(dataDir, 'hook.log');
   hookDelay = path.join(dataDir, 'hook-delay');
+  hookRelease = path.join(dataDir, 'hook-release');
   writeFileSync(hookLog, '');
   writeFileSync(hookDelay, '0.3');
   env = {
@@ -171,15 +173,18 @@ before(async () => {
     FMD_LOG_LEVEL: 'info',
     FMD_WEB_DIR: path.join(dataDir, 'no-web'),
   };
-  // A first, alone: it migrates the database and makes the master key in the shared data dir.
-  const [builds] = await Promise.all([testBuilds(), (async () => (apiA = await startFmd('api A', 'serve', { FMD_JOB_WORKERS: '0' })))()]);
+  // A first, alone (it prints the admin token of the fresh database): it migrates the database and makes the master key in the shared data dir.
+  const [builds] = await Promise.all([testBuilds(), (async () => (apiA = await startFmd('api A', 'serve', { FMD_JOB_WORKERS: '0' }, { adminToken: true })))()]);
   b = builds;
   [apiB] = await Promise.all([startFmd('api B', 'serve', { FMD_JOB_WORKERS: '0' }), startFmd('worker 1', 'worker', { FMD_JOB_WORKERS: '2' }), startFmd('worker 2', 'worker', { FMD_JOB_WORKERS: '2' })]);
-  assert.ok(adminToken, 'api A printed the admin token');
   // Every update-repo runs this hook (under the repo lock, like the repo's tools): it records when it ran.
   // Its sleep runs in a subshell, a process of its own that a kill of the hook leaves behind (as
   // real hooks' children are): it still holds the repo lock until it has slept and said so.
-  const hook = `echo "start $$ $(date +%s%N)" >> ${hookLog}; ( sleep "$(cat ${hookDelay})"; echo "slept $$ $(date +%s%N)" >> ${hookLog} ); echo "end $$ $(date +%s%N)" >> ${hookLog}`;
+  // With the delay "hold" it waits until the test creates the release file.
+  const hook =
+    `echo "start $$ $(date +%s%N)" >> ${hookLog}; ` +
+    `( d=$(cat ${hookDelay}); if [ "$d" = hold ]; then while [ ! -e ${hookRelease} ]; do sleep 0.05; done; else sleep "$d"; fi; echo "slept $$ $(date +%s%N)" >> ${hookLog} ); ` +
+    `echo "end $$ $(date +%s%N)" >> ${hookLog}`;
   await createSignedRepo(asServer(apiA), REPO, { hooks: { checks: [], postPublish: ['sh', '-c', hook] } });
 });
 
@@ -241,13 +246,14 @@ test('a subscription on API A hears of builds made and published through API B, 
   }
 });
 
-test('a worker killed with SIGKILL while update-repo runs: its tools die with it, and the other worker takes the job over and ends it', { timeout: 120_000 }, async (t) => {
+test('a worker killed with SIGKILL while update-repo runs: its tools die with it; the other worker takes the job over, waits for the repo lock that a process its hook left behind still holds, and ends it', { timeout: 120_000 }, async (t) => {
   if (skip) return t.skip(skip);
-  writeFileSync(hookDelay, '5');
+  writeFileSync(hookDelay, 'hold');
   const before = hookRuns().length;
   const r = await gql(apiB, 'mutation($i: UpdateRepoInput!) { updateRepo(input: $i) { __typename ... on RepoPayload { job { number } } ... on Error { message } } }', { i: { name: REPO, title: 'Topology' } });
   const jobId = r.data?.updateRepo?.job?.number as number;
   assert.ok(jobId, JSON.stringify(r));
+  const jobLog = async () => (await request('GET', `${apiB.url}/api/v1/job/${jobId}`, { token: adminToken, json: {} })).body.log as string;
   // The hook runs: kill the worker it runs in (its parent process).
   const run = await pollFor(() => hookRuns().slice(before).find((x) => x.end === null), 30_000, 50);
   const worker = procs.find((p) => p.child.pid === ppid(run.pid) && p.name.startsWith('worker'));
@@ -255,15 +261,23 @@ test('a worker killed with SIGKILL while update-repo runs: its tools die with it
   writeFileSync(hookDelay, '0.2');
   const killedAt = Date.now();
   await sigkill(worker);
-  // pdeathsig: the hook itself is gone with its worker at once (what it left behind still sleeps).
+  // pdeathsig: the hook itself is gone with its worker at once (the subshell it started is not).
   await pollFor(() => !existsPid(run.pid), 5000, 20);
+
+  // The other worker takes the job over once its lock expires, and waits for the repo lock that
+  // the killed hook's leftover still holds, saying so; nothing of the job runs meanwhile.
+  const waiting = await pollFor(async () => /^waiting for the repo lock .*$/m.exec(await jobLog())?.[0], 30_000, 100);
+  const restartedMs = Date.now() - killedAt;
+  assert.match(waiting, /^waiting for the repo lock held by pid \d+ on \S+ \(job \d+\), which is gone; its tools still run: pid \d+/);
+  assert.equal(hookRuns().length, before + 1, 'the hook does not run again while the lock is held');
+  writeFileSync(hookRelease, '');
 
   const [rows] = await pollFor(async () => {
     const q = await db.pool.query<RowDataPacket[]>('SELECT status, attempts, started_at, finished_at, error FROM jobs WHERE id = ?', [jobId]);
     return ['ENDED', 'BROKEN'].includes(q[0][0]!.status) ? q : null;
   }, 60_000, 100);
   const job = rows[0]!;
-  const log = (await request('GET', `${apiA.url}/api/v1/job/${jobId}`, { token: adminToken, json: {} })).body.log as string;
+  const log = await jobLog();
   assert.equal(job.status, 'ENDED', `${JSON.stringify(job)}\n${log}`);
   assert.equal(job.attempts, 2, 'run twice: once in the killed worker, once in the other');
   const runs = hookRuns().slice(before);
@@ -271,14 +285,12 @@ test('a worker killed with SIGKILL while update-repo runs: its tools die with it
   const [killed, again] = runs as [HookRun, HookRun];
   assert.equal(killed.end, null, 'the first hook run never finished');
   assert.ok(killed.slept !== null, 'what the killed hook left behind ran on');
-  // The takeover waited for the repo lock until the left-behind process was gone, and said so.
   assert.ok(again.start >= killed.slept!, `the re-run hook started before the killed one's leftover ended: ${JSON.stringify(runs)}`);
   assert.ok(again.end !== null, JSON.stringify(runs));
-  assert.match(log, /waiting for the repo lock held by pid \d+ on \S+ \(job \d+\), which is gone; its tools still run: pid \d+/);
-  const lockWait = /got the repo lock \S+ after ([\d.]+) s/.exec(log);
+  assert.match(log, /^got the repo lock \S+ after [\d.]+ s$/m);
   console.log(
-    `# takeover: update-repo job ${jobId} started again ${job.started_at.getTime() - killedAt} ms after the SIGKILL (job lock lifetime ${LOCK_LIFETIME_MS} ms),` +
-      ` waited ${lockWait?.[1]} s for the repo lock (a 5 s sleep the killed hook left), ended ${job.finished_at.getTime() - killedAt} ms after the SIGKILL`,
+    `# takeover: update-repo job ${jobId} started again ${job.started_at.getTime() - killedAt} ms after the SIGKILL (job lock lifetime ${LOCK_LIFETIME_MS} ms;` +
+      ` its log said it waited for the repo lock ${restartedMs} ms after), ended ${job.finished_at.getTime() - killedAt} ms after the SIGKILL (the test released the leftover after it saw the wait)`,
   );
   // The repo works on: its summary has the new title.
   const summary = await fetch(`${apiA.url}/repo/${REPO}.flatpakrepo`);
