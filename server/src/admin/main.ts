@@ -74,10 +74,10 @@ when there is any problem:
   },
   status: {
     summary: 'show processes, queued and running jobs, and the last repo updates',
-    usage: `usage: fmd status [--url URL]
+    usage: `usage: fmd status [--url URL]...
 
 Prints what the job store knows: the API server (its /readyz at --url, default the configured
-host and port), the processes running jobs (their heartbeats), queued jobs per kind, running jobs
+host and port; repeat --url for several API servers), the processes running jobs (their heartbeats), queued jobs per kind, running jobs
 with the process running each, and each repo's last update-repo job with its time and result.
 Exit 1 when the database cannot be read.`,
     load: () => import('./status.ts'),

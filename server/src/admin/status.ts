@@ -49,11 +49,15 @@ async function lockHolders(db: Database, jobIds: number[]): Promise<Map<number, 
 }
 
 export async function run(args: string[]): Promise<number> {
-  const { values } = parseOptions(args, { url: { type: 'string' } });
-  if (values.url !== undefined && !URL.canParse(values.url)) throw new UsageError(`bad URL ${JSON.stringify(values.url)}`);
+  // --url repeats: API servers do not register anywhere, so with several the operator names them.
+  const { values } = parseOptions(args, { url: { type: 'string', multiple: true } });
+  const bad = values.url?.find((u) => !URL.canParse(u));
+  if (bad !== undefined) throw new UsageError(`bad URL ${JSON.stringify(bad)}`);
   const config = loadConfig();
   const now = Date.now();
-  console.log(`API server\n  ${await apiLine(values.url ?? config.baseUrl ?? defaultUrl(config))}`);
+  const urls = values.url?.length ? values.url : [config.baseUrl ?? defaultUrl(config)];
+  const lines = await Promise.all(urls.map(apiLine));
+  console.log(`API server${urls.length > 1 ? 's' : ''}\n${lines.map((l) => `  ${l}`).join('\n')}`);
 
   let db: Database;
   try {

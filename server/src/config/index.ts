@@ -80,6 +80,7 @@ const configSchema = z
     'job-workers': z.coerce.number().int().min(0).max(64).default(4),
     /** a running job not heard from for this long is taken over by another worker */
     'job-lock-lifetime-ms': z.coerce.number().int().min(1000).default(60_000),
+    'repo-lock-wait-secs': z.coerce.number().int().min(1).default(1800),
     /** poll interval of the job store (notifications start jobs sooner) */
     'job-poll-ms': z.coerce.number().int().min(50).default(5000),
     /** how often token last-used times are flushed to the database */
@@ -156,6 +157,8 @@ export type FmdConfig = {
   mongodbUrl: string | undefined;
   jobWorkers: number;
   jobLockLifetimeMs: number;
+  /** how long a repo job waits for the file lock of its repo (held by the tools of a job it takes over) before it fails */
+  repoLockWaitSecs: number;
   jobPollMs: number;
   builderRemotes: Array<{ name: string; url: string; gpgKey: string | undefined }>;
   gitUrlSchemes: Array<'https' | 'ssh' | 'http' | 'git' | 'file'>;
@@ -205,6 +208,7 @@ const envKeys: Record<string, keyof z.input<typeof configSchema>> = {
   FMD_MONGODB_URL: 'mongodb-url',
   FMD_JOB_WORKERS: 'job-workers',
   FMD_JOB_LOCK_LIFETIME_MS: 'job-lock-lifetime-ms',
+  FMD_REPO_LOCK_WAIT_SECS: 'repo-lock-wait-secs',
   FMD_JOB_POLL_MS: 'job-poll-ms',
   FMD_TOKEN_REVOCATION_CACHE_MS: 'token-revocation-cache-ms',
   FMD_GIT_URL_SCHEMES: 'git-url-schemes',
@@ -331,6 +335,7 @@ export function loadConfig(
     mongodbUrl: c['mongodb-url'],
     jobWorkers: c['job-workers'],
     jobLockLifetimeMs: c['job-lock-lifetime-ms'],
+    repoLockWaitSecs: c['repo-lock-wait-secs'],
     jobPollMs: c['job-poll-ms'],
     builderRemotes: c['builder-remotes'].map((r) => ({ name: r.name, url: r.url, gpgKey: r['gpg-key'] })),
     gitUrlSchemes: c['git-url-schemes'],

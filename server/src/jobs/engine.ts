@@ -10,6 +10,7 @@ import type { FmdConfig } from '../config/index.ts';
 import type { EventBus } from '../domain/events.ts';
 import { NotFoundError } from '../domain/errors.ts';
 import {
+  fileLockOf,
   repoSerializedKinds,
   type EnqueueOptions,
   type JobKind,
@@ -19,6 +20,7 @@ import {
   type JobRun,
 } from '../domain/jobs/queue.ts';
 import { JobLogWriter } from '../domain/jobs/logs.ts';
+import { lockFilePath, withFileLock } from '../ostree/lock.ts';
 import { Listeners } from '../domain/listeners.ts';
 import { allJobsTopic, jobTopic } from '../domain/jobs/service.ts';
 import { MariaDbBackend, InProcessNotificationChannel, RedisNotificationChannel } from './mariadb-backend/index.ts';
@@ -351,7 +353,14 @@ export class JobEngine implements JobQueue {
     };
     let result: 'ended' | 'broken' | 'retry' | 'interrupted' = 'ended';
     try {
-      const results = await def.handler(run);
+      const lockName = fileLockOf(job);
+      const results = lockName
+        ? await withFileLock(
+            lockFilePath(config.dataDir, lockName),
+            { waitSecs: config.repoLockWaitSecs, signal: abort.signal, owner: `job ${job.id}`, onWait: (l) => writer.append(l) },
+            () => def.handler(run),
+          )
+        : await def.handler(run);
       await writer.close();
       await this.finish(job, { status: 'ENDED', results: (results ?? {}) as never, progress: 1 });
     } catch (err) {

@@ -2,6 +2,7 @@
 // argv arrays only — never a shell — so refs, paths and user-supplied subjects
 // can never be interpreted as shell syntax. Every call has a timeout and can be
 // cancelled, and output is delivered line by line so job logs stream live.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -22,7 +23,15 @@ export interface RunToolOptions {
   maxBuffer?: number;
   /** The command named in a ToolError, when `cmd` only wraps it (a jail's setpriv or bwrap): users know the tool, not the wrapper. */
   displayName?: string;
+  /** Open file descriptors the child gets as fds 3, 4, ... (after those of the file locks held by the caller, see lock.ts). */
+  inheritFds?: readonly number[];
 }
+
+/**
+ * The fds of the file locks the current async context holds (lock.ts): every tool started in it
+ * gets them, so a lock lives as long as the longest-living of the holder and its tools.
+ */
+export const heldLockFds = new AsyncLocalStorage<readonly number[]>();
 
 export interface ToolResult {
   stdout: string;
@@ -157,10 +166,11 @@ export function runTool(cmd: string, args: readonly string[], opts: RunToolOptio
     }
 
     const argv = tiedToThisProcess(cmd, args);
+    const extraFds = [...(heldLockFds.getStore() ?? []), ...(opts.inheritFds ?? [])];
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', ...extraFds],
       shell: false,
       // A process group of its own, so a cancelled flatpak-builder takes its children along.
       detached: true,

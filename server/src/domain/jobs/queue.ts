@@ -37,6 +37,17 @@ export const jobKinds = ['commit', 'publish', 'promote', 'update-repo', 'republi
 /** Kinds that touch a repo's published state: at most one of them runs per repo at a time. */
 export const repoSerializedKinds: readonly JobKind[] = ['publish', 'promote', 'update-repo', 'republish', 'prune', 'delete-repo'];
 
+/**
+ * The file lock (under `<data-dir>/locks/`) a job holds while it runs, and hands to every tool it
+ * starts (ostree/lock.ts): a job that takes over from a dead worker waits until the dead one's
+ * tools are gone too. Repo jobs lock their repo; a commit locks its build's repo.
+ */
+export function fileLockOf(job: Pick<Job, 'kind' | 'repo' | 'buildId'>): string | null {
+  if (job.repo && repoSerializedKinds.includes(job.kind as JobKind)) return `repo-${job.repo}`;
+  if (job.kind === 'commit' && job.buildId !== null) return `build-${job.buildId}`;
+  return null;
+}
+
 export type EnqueueOptions = {
   /** repo the job works on (serialization key for repoSerializedKinds) */
   repo?: string;
