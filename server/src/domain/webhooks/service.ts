@@ -22,8 +22,8 @@ export type WebhookSubscribable = (typeof webhookEvents)[number];
 export type WebhookEvent = WebhookSubscribable | 'ping';
 
 export type NewWebhook = {
-  /** null: every repo */
-  repo: string | null;
+  /** null (or none): every repo */
+  repo?: string | null;
   url: string;
   events: string[];
   secret?: string | null;
