@@ -163,9 +163,9 @@ export class WebhookService {
 
   /** Sends a delivery again: new attempts with the same delivery id and the same body. */
   async redeliver(viewer: Viewer, deliveryRowId: number): Promise<WebhookDelivery> {
-    const attempt = await this.prisma.webhookDelivery.findUnique({ where: { id: deliveryRowId } });
+    const attempt = await this.prisma.webhookDelivery.findFirst({ where: { id: deliveryRowId, webhook: visibleWebhooksWhere(viewer) } });
     if (!attempt) throw new NotFoundError('webhook delivery', String(deliveryRowId));
-    const webhook = await this.get(viewer, attempt.webhookId).catch(() => Promise.reject(new NotFoundError('webhook delivery', String(deliveryRowId))));
+    const webhook = await this.get(viewer, attempt.webhookId);
     requireWebhookManagement(viewer, webhook.repo?.name ?? null);
     const last = await this.prisma.webhookDelivery.findFirst({ where: { deliveryId: attempt.deliveryId }, orderBy: { attempt: 'desc' } });
     if (last && (last.state === 'PENDING' || last.state === 'RETRYING')) throw new InvalidInputError(`delivery ${attempt.deliveryId} is still under way`, 'id');
