@@ -34,7 +34,10 @@ export function webhookDeliverJob(deps: WebhookDeliverDeps): JobKindDefinition<W
   const retryDelayMs = (attempt: number) => Math.min(deps.config.webhookRetryBaseMs * 5 ** (attempt - 1), MAX_RETRY_DELAY_MS);
   return {
     recovery: 'requeue',
-    maxAttempts: deps.config.webhookAttempts,
+    // (read when a job is queued: the factory only keeps the services)
+    get maxAttempts() {
+      return deps.config.webhookAttempts;
+    },
     retryDelayMs,
     // A slow receiver must not hold every job slot of a worker (publishes wait behind it).
     concurrency: 2,
