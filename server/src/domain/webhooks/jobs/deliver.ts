@@ -93,7 +93,8 @@ async function deliver({ prisma, webhooks, config }: WebhookDeliverDeps, run: Jo
     throw new Error('cancelled');
   }
   const secret = webhooks.secretOf(hook);
-  await run.log(`attempt ${attempt}: POST ${hook.url} (${first.event}, delivery ${deliveryId})`);
+  // Only the origin: `jobs` tokens read every job's log, and a URL's path or query may be a secret of its own.
+  await run.log(`attempt ${attempt}: POST to ${new URL(hook.url).origin} (${first.event}, delivery ${deliveryId})`);
   const started = performance.now();
   const timeout = AbortSignal.timeout(config.webhookTimeoutMs);
   let statusCode: number | null = null;
