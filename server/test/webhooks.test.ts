@@ -151,6 +151,18 @@ test('publishing a build delivers signed build.state, build.published and repo.u
   }, 30_000);
   for (const step of ['commit', 'committed', 'publish', 'published']) assert.ok(states.includes(step), `build.state for ${step}: ${states}`);
   assert.ok(!rx.at('/repo-hook').some((r) => r.headers['x-fmd-event'] === 'build.failed'));
+
+  // A build whose commit fails (it has no refs) is build.failed.
+  const empty = await client.createBuild('hooked');
+  const commit = await client.startJob(empty.url, 'commit');
+  await client.waitForJob(commit.url, 60_000);
+  const failed = await pollFor(() => rx.at('/repo-hook').find((r) => r.headers['x-fmd-event'] === 'build.failed'), 30_000);
+  assert.ok(signatureValid(secret, failed));
+  const f = JSON.parse(failed.body).data;
+  assert.equal(f.build.id, empty.id);
+  assert.equal(f.build.state, 'FAILED');
+  assert.match(f.build.stateReason, /No refs/);
+  assert.equal(rx.at('/global-hook').filter((r) => JSON.parse(r.body).data.build.id === empty.id).length, 0, 'the global webhook does not subscribe to build.failed');
   assert.ok(!rx.at('/global-hook').some((r) => r.headers['x-fmd-event'] !== 'build.published'), 'the global webhook got only build.published');
   assert.equal(rx.at('/other-hook').length, 0);
 

@@ -118,15 +118,22 @@ async function deliver({ prisma, webhooks, config }: WebhookDeliverDeps, run: Jo
     responseBody = await readCapped(res, RESPONSE_BODY_CAP, AbortSignal.any([timeout, run.signal]));
     if (res.status < 200 || res.status > 299) error = res.status >= 300 && res.status < 400 ? `HTTP ${res.status} (redirects are not followed)` : `HTTP ${res.status}`;
   } catch (err) {
+    // The worker stopping mid-POST is a crash for the delivery: the attempt stays PENDING and the
+    // job's next run (the next attempt) marks it interrupted. A cancelled job ends the delivery.
+    if (run.signal.aborted && !cancelled(run.signal)) throw err;
     error = timeout.aborted ? `no answer within ${config.webhookTimeoutMs} ms` : run.signal.aborted ? 'cancelled' : describe(err);
   }
   const durationMs = Math.round(performance.now() - started);
   const ok = error === null;
+  if (run.signal.aborted && !cancelled(run.signal)) throw new Error('the worker stopped during the attempt');
   const final = await end({ ok, statusCode, error, responseBody, durationMs, final: run.signal.aborted });
   await run.log(ok ? `delivered: HTTP ${statusCode} in ${durationMs} ms` : `failed: ${error} after ${durationMs} ms${final ? ' (last attempt)' : ''}`);
   if (!ok) throw new AttemptFailed(error!);
   return { delivered: true, statusCode, attempt };
 }
+
+/** A job cancellation (the engine aborts with "cancelled"), not the worker stopping. */
+const cancelled = (signal: AbortSignal) => signal.reason instanceof Error && signal.reason.message === 'cancelled';
 
 /** The start of a response body as text, at most `cap` bytes; the rest is not read. */
 async function readCapped(res: Response, cap: number, signal: AbortSignal): Promise<string | null> {
