@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { pollFor, startTestServer, type TestServer } from './kit/server.ts';
 import { createSignedRepo, testBuilds } from './kit/repo-fixtures.ts';
 import { FlatManagerClient } from './kit/flat-manager-client.ts';
@@ -330,4 +332,69 @@ test('tokens without admin may not read or manage webhooks; a repo-scoped admin 
   assert.equal((await s.gql('query($id: ID!) { node(id: $id) { id } }', { id: hook.webhook.id }, scoped)).body.data.node, null);
   assert.equal((await s.gql(`mutation($id: ID!) { deleteWebhook(input: { id: $id }) { __typename } }`, { id: hook.webhook.id }, scoped)).body.data.deleteWebhook.__typename, 'NotFoundError');
   assert.ok(await s.services.prisma.webhook.findUnique({ where: { id: hook.webhook.number } }), 'still there');
+});
+
+const fmd = fileURLToPath(new URL('../bin/fmd.js', import.meta.url));
+
+function startWorker(): ChildProcess {
+  return spawn(process.execPath, [fmd, 'worker'], {
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: s.dbUrl,
+      FMD_SECRET: s.secret,
+      // (the master key that opens the webhook secrets is in the data dir)
+      FMD_DATA_DIR: s.config.dataDir,
+      FMD_JOB_WORKERS: '1',
+      FMD_JOB_LOCK_LIFETIME_MS: '2000',
+      FMD_JOB_POLL_MS: '200',
+      FMD_WEBHOOK_ATTEMPTS: '3',
+      FMD_WEBHOOK_RETRY_BASE_MS: '100',
+      FMD_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+}
+
+// Last: it stops this process's worker so that separate worker processes take the deliveries.
+test('a worker killed during a POST: the delivery is made again by another worker, as the next attempt with the same delivery id', { timeout: 120_000 }, async () => {
+  await s.services.jobEngine.stop(1000);
+  const hook = await created({ repo: 'hooked', url: `${rx.url}/crash`, events: ['repo.updated'] });
+  let killed: Promise<unknown> | undefined;
+  const first = startWorker();
+  let second: ChildProcess | undefined;
+  rx.answer = (r, nth) => {
+    if (r.path !== '/crash') return { status: 200, body: 'ok' };
+    if (nth === 1) {
+      killed = new Promise((resolve) => first.once('exit', resolve));
+      first.kill('SIGKILL');
+      return 'hang';
+    }
+    return { status: 200, body: 'ok' };
+  };
+  try {
+    const t = await testWebhook(hook.webhook.id);
+    assert.equal(t.__typename, 'TestWebhookPayload', JSON.stringify(t));
+    await pollFor(() => killed !== undefined, 60_000, 50);
+    await killed;
+    second = startWorker();
+    const [a, b] = await pollFor(() => (rx.at('/crash').length >= 2 ? rx.at('/crash') : null), 60_000);
+    assert.equal(a!.headers['x-fmd-delivery'], t.delivery.deliveryId);
+    assert.equal(b!.headers['x-fmd-delivery'], t.delivery.deliveryId, 'the same delivery id: the receiver can drop the repeat');
+    assert.equal(b!.body, a!.body);
+    const log = await pollFor(async () => {
+      const d = await deliveries(hook.webhook.id);
+      return d.some((x) => x.state === 'SUCCEEDED') ? d : null;
+    }, 30_000);
+    const byAttempt = [...log].sort((x, y) => x.attempt - y.attempt);
+    assert.deepEqual(byAttempt.map((d) => [d.attempt, d.state]), [[1, 'FAILED'], [2, 'SUCCEEDED']]);
+    assert.match(byAttempt[0].error, /interrupted/);
+  } finally {
+    for (const w of [first, second]) {
+      if (w && w.exitCode === null && w.signalCode === null) {
+        w.kill('SIGTERM');
+        await new Promise((r) => w.once('exit', r));
+      }
+    }
+    rx.answer = () => ({ status: 200, body: 'ok' });
+  }
 });
