@@ -3,7 +3,7 @@
 // a failing receiver is retried with the same delivery id and every attempt is in the delivery
 // log; redirects are not followed and a silent receiver times out; notify() reaches exactly the
 // enabled webhooks subscribed to an event; bad input and tokens without the right are refused
-// with nothing changed.
+// with nothing changed; a worker killed during a POST leaves the delivery to another worker.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
