@@ -24,6 +24,8 @@ import { GitCredentialService } from './domain/builds/git/credentials.ts';
 import { GitSourceService } from './domain/builds/git/sources.ts';
 import { createJobEngine, registerJobKinds, type JobEngine } from './jobs/index.ts';
 import { AuditService } from './domain/audit/service.ts';
+import { WebhookService } from './domain/webhooks/service.ts';
+import { buildEvents, repoUpdatedEvent } from './domain/webhooks/events.ts';
 
 export type Services = {
   config: FmdConfig;
@@ -58,6 +60,8 @@ export type Services = {
   jobEngine: JobEngine;
   /** the audit log of mutations and REST writes */
   audit: AuditService;
+  /** webhooks: fmd's events POSTed to outside receivers */
+  webhooks: WebhookService;
   close(): Promise<void>;
 };
 
@@ -89,6 +93,10 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
   builds.landed.add((buildId, repo, run) => promotions.autoPromote(buildId, repo, run));
   repos.deleting.add((repo) => promotions.endForRepo(repo));
   builds.ready.add((buildId) => gitBuilds.onReady(buildId));
+  const webhooks = new WebhookService({ prisma: db.prisma, repos, jobs: jobEngine, masterKey: masterKeyOf, log });
+  // Webhook events, queued where the change happens (once, by the process making it).
+  builds.stepped.add((buildId, step) => buildEvents(db.prisma, webhooks, buildId, step));
+  jobEngine.ended.add((job) => repoUpdatedEvent(db.prisma, webhooks, job));
   const buildWorkers = new BuildWorkers({ prisma: db.prisma, config, log });
   const stopBuild = (id: number, step: { step: 'build-failed'; reason: string }) => gitBuilds.stop(id, step);
   const scheduler = new BuildScheduler({
@@ -116,7 +124,7 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
   await builds.removeStaleUploads();
   await gitBuilds.ensureDirs();
   await gitBuilds.sweepWorkDirs().catch((err) => log.warn({ err }, 'could not sweep the work dirs of git builds'));
-  registerJobKinds(jobEngine, { prisma: db.prisma, config, jobs: jobEngine, repos, builds, promotions, gitBuilds });
+  registerJobKinds(jobEngine, { prisma: db.prisma, config, jobs: jobEngine, repos, builds, promotions, gitBuilds, webhooks });
   const services: Services = {
     config,
     log,
@@ -141,6 +149,7 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     jobRecords: new JobService(db.prisma, events),
     jobEngine,
     audit: new AuditService({ prisma: db.prisma, log }),
+    webhooks,
     async close() {
       gitSources.close();
       await jobEngine.stop();

@@ -146,7 +146,7 @@ const fx = {
   victimList: { jti: '', token: '' },
   victimGqlRevoke: { jti: '', token: '' },
   victimRestRevoke: { jti: '', token: '' },
-  ids: {} as Record<'ApiToken' | 'AuditEntry' | 'Build' | 'BuildSet' | 'Job' | 'Repo' | 'SigningKey' | 'User' | 'GitCredential' | 'GitSource', string>,
+  ids: {} as Record<'ApiToken' | 'AuditEntry' | 'Build' | 'BuildSet' | 'Job' | 'Repo' | 'SigningKey' | 'User' | 'GitCredential' | 'GitSource' | 'Webhook' | 'WebhookDelivery', string>,
   adminUserId: '',
 };
 
@@ -162,6 +162,38 @@ const hx = {
   doomedCredential: new Map<Caller, string>(),
   doomedSource: new Map<Caller, string>(),
 };
+
+/**
+ * Webhooks of main (admins only). Their URL refuses connections and webhook-attempts is 1, so a
+ * delivery fails at once and for good; they subscribe to repo.fsck_failed only, which nothing
+ * here fires, so no other row's change queues deliveries behind the snapshots.
+ */
+const wx = {
+  hook: { id: '', number: 0 },
+  delivery: '',
+  /** per caller: a webhook only that caller's deleteWebhook probe deletes, and a failed delivery only its redelivery sends */
+  doomed: new Map<Caller, string>(),
+  failed: new Map<Caller, string>(),
+};
+const deadUrl = 'http://127.0.0.1:9/matrix-hook';
+
+async function createWebhook(description: string): Promise<{ id: string; number: number }> {
+  const d = await gqlOk(
+    `mutation($input: CreateWebhookInput!) { createWebhook(input: $input) { __typename ... on CreateWebhookPayload { webhook { id number } } ... on Error { message } } }`,
+    { input: { repo: 'main', url: deadUrl, events: ['repo.fsck_failed'], description } },
+  );
+  assert.equal(d.createWebhook.__typename, 'CreateWebhookPayload', JSON.stringify(d.createWebhook));
+  return d.createWebhook.webhook;
+}
+
+/** A ping delivery of the matrix webhook, once it has failed (so it may be redelivered). */
+async function failedDelivery(): Promise<string> {
+  const d = await gqlOk(`mutation($id: ID!) { testWebhook(input: { id: $id }) { __typename ... on TestWebhookPayload { delivery { id number } } ... on Error { message } } }`, { id: wx.hook.id });
+  assert.equal(d.testWebhook.__typename, 'TestWebhookPayload', JSON.stringify(d.testWebhook));
+  const { id, number } = d.testWebhook.delivery;
+  await pollFor(async () => (await s.services.prisma.webhookDelivery.findUnique({ where: { id: number } }))?.state === 'FAILED', 30_000, 50);
+  return id;
+}
 
 async function createGitCredential(name: string): Promise<{ id: string; number: number }> {
   const d = await gqlOk(
@@ -336,6 +368,8 @@ async function seed(): Promise<void> {
   await pollFor(async () => (await s.services.prisma.build.findUnique({ where: { id: hx.pushedBuild } }))?.state === 'FAILED', 120_000, 100);
   await waitForJobs();
   fx.builds.push({ id: hx.pushedBuild, repo: 'main', appId: APP_ID });
+  wx.hook = await createWebhook('matrix webhook');
+  wx.delivery = await failedDelivery();
   fx.ids = {
     ...fx.ids,
     GitCredential: hx.credential.id,
@@ -347,6 +381,8 @@ async function seed(): Promise<void> {
     User: ids.viewer.user.id,
     ApiToken: ids.tokens.edges.find((e: any) => e.node.tokenId === fx.victimList.jti).node.id,
     AuditEntry: ids.auditLog.edges[0].node.id,
+    Webhook: wx.hook.id,
+    WebhookDelivery: wx.delivery,
   };
 }
 
@@ -466,7 +502,7 @@ const dashboard: RestCheck = (r) => (r.status < 500 && r.status !== 401 && r.sta
 
 async function snapshot(): Promise<Record<string, string>> {
   const p = s.services.prisma;
-  const [builds, refs, repos, keys, tokens, jobs, promotions, checks, buildSets, gitCredentials, gitSources] = await Promise.all([
+  const [builds, refs, repos, keys, tokens, jobs, promotions, checks, buildSets, gitCredentials, gitSources, webhooks, webhookDeliveries] = await Promise.all([
     p.build.findMany({ orderBy: { id: 'asc' }, select: { id: true, state: true, publishedState: true, extraIds: true, buildLogUrl: true, appId: true, repoId: true } }),
     p.buildRef.findMany({ orderBy: { id: 'asc' }, select: { id: true, buildId: true, refName: true, commit: true } }),
     p.repo.findMany({
@@ -484,8 +520,11 @@ async function snapshot(): Promise<Record<string, string>> {
     p.gitCredential.findMany({ orderBy: { id: 'asc' }, select: { id: true, name: true } }),
     // the sealed secret: a refused rotation must leave it alone
     p.gitSource.findMany({ orderBy: { id: 'asc' }, select: { id: true, webhookSecretEncrypted: true, disabledReason: true } }),
+    p.webhook.findMany({ orderBy: { id: 'asc' }, select: { id: true, url: true, events: true, enabled: true, description: true, secretEncrypted: true } }),
+    // (their state moves on in the background: a refused probe adds none)
+    p.webhookDelivery.findMany({ orderBy: { id: 'asc' }, select: { id: true } }),
   ]);
-  const rows = { builds, refs, repos, keys, tokens, jobs, promotions, checks, buildSets, gitCredentials, gitSources };
+  const rows = { builds, refs, repos, keys, tokens, jobs, promotions, checks, buildSets, gitCredentials, gitSources, webhooks, webhookDeliveries };
   return Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, JSON.stringify(v)]));
 }
 
@@ -534,6 +573,9 @@ const nodeRules: Record<keyof typeof fx.ids, Rule> = {
   GitSource: asNode({ scopes: gitManagers, repos: ['main'], apps: [APP_ID] }),
   // the audit log is the admins'
   AuditEntry: asNode({ scopes: ['admin'] }),
+  // webhooks are repo settings: admins (a repo-restricted admin: its repos' webhooks)
+  Webhook: asNode({ scopes: ['admin'], repos: ['main'] }),
+  WebhookDelivery: asNode({ scopes: ['admin'], repos: ['main'] }),
 };
 const nodeFields: Record<keyof typeof fx.ids, string> = {
   Build: '... on Build { number }',
@@ -546,6 +588,8 @@ const nodeFields: Record<keyof typeof fx.ids, string> = {
   GitCredential: '... on GitCredential { name }',
   GitSource: '... on GitSource { branch }',
   AuditEntry: '... on AuditEntry { action }',
+  Webhook: '... on Webhook { url }',
+  WebhookDelivery: '... on WebhookDelivery { event }',
 };
 const nodeTypes = Object.keys(nodeRules) as Array<keyof typeof fx.ids>;
 const unknownNodeId = () => Buffer.from('SigningKey:987654321').toString('base64');
@@ -774,6 +818,32 @@ function rows(): Row[] {
     mutationProbe('deleteGitSource', m('deleteGitSource', 'DeleteGitSourceInput'), (c) => ({ input: { id: hx.doomedSource.get(c) } }), ['DeleteGitSourcePayload']), {
       setup: async () => {
         for (const c of callers) hx.doomedSource.set(c, (await registerGitSource(`doomed-${callers.indexOf(c)}`)).id);
+      },
+    });
+
+  // --- webhooks (admins; a repo-restricted admin only its repos' webhooks) ---
+  add('Query.webhooks', 'webhooks: the webhooks of main for admins', 'read', { scopes: ['admin'], repos: ['main'] },
+    queryProbe('{ webhooks(first: 50) { totalCount edges { node { id repo } } } }', () => ({}), (d) =>
+      d.webhooks.edges.some((e: any) => e.node.id === wx.hook.id) ? allowed() : d.webhooks.totalCount === 0 ? { kind: 'hidden', detail: 'empty' } : unexpected(clip(d.webhooks))));
+  add('Query.webhookDeliveries', "webhookDeliveries(main's webhook)", 'read', { scopes: ['admin'], repos: ['main'] },
+    queryProbe('query($id: ID!) { webhookDeliveries(webhook: $id, first: 20) { edges { node { id state } } } }', () => ({ id: wx.hook.id }), (d) =>
+      d.webhookDeliveries.edges.some((e: any) => e.node.id === wx.delivery) ? allowed() : unexpected(clip(d.webhookDeliveries))));
+  add('Mutation.createWebhook', 'createWebhook(main)', 'write', { scopes: ['admin'], repos: ['main'] },
+    mutationProbe('createWebhook', m('createWebhook', 'CreateWebhookInput'), (c) => ({ input: { repo: 'main', url: deadUrl, events: ['repo.fsck_failed'], description: `mx-${callers.indexOf(c)}` } }), ['CreateWebhookPayload']));
+  add('Mutation.updateWebhook', "updateWebhook(main's webhook)", 'write', { scopes: ['admin'], repos: ['main'] },
+    mutationProbe('updateWebhook', m('updateWebhook', 'UpdateWebhookInput'), (c) => ({ input: { id: wx.hook.id, description: `updated by ${callers.indexOf(c)}` } }), ['UpdateWebhookPayload']));
+  add('Mutation.deleteWebhook', "deleteWebhook(a webhook of main only this caller's probe deletes)", 'write', { scopes: ['admin'], repos: ['main'] },
+    mutationProbe('deleteWebhook', m('deleteWebhook', 'DeleteWebhookInput'), (c) => ({ input: { id: wx.doomed.get(c) } }), ['DeleteWebhookPayload']), {
+      setup: async () => {
+        for (const c of callers) wx.doomed.set(c, (await createWebhook(`mx doomed ${callers.indexOf(c)}`)).id);
+      },
+    });
+  add('Mutation.testWebhook', "testWebhook(main's webhook)", 'write', { scopes: ['admin'], repos: ['main'] },
+    mutationProbe('testWebhook', m('testWebhook', 'TestWebhookInput'), () => ({ input: { id: wx.hook.id } }), ['TestWebhookPayload']));
+  add('Mutation.redeliverWebhookDelivery', "redeliverWebhookDelivery(a failed delivery only this caller's probe sends again)", 'write', { scopes: ['admin'], repos: ['main'] },
+    mutationProbe('redeliverWebhookDelivery', m('redeliverWebhookDelivery', 'RedeliverWebhookDeliveryInput'), (c) => ({ input: { id: wx.failed.get(c) } }), ['RedeliverWebhookDeliveryPayload']), {
+      setup: async () => {
+        for (const c of callers) wx.failed.set(c, await failedDelivery());
       },
     });
 
@@ -1093,7 +1163,7 @@ async function waitForJobs(): Promise<void> {
 before(async () => {
   // Its callers' hundreds of refused tokens come from one IP: the authentication-failure limit
   // (rate-limits.test.ts) would answer them 429 instead of what each row expects.
-  s = await startTestServer({ 'delay-update-secs': 0, 'job-poll-ms': 200, 'auth-failure-limit': 1_000_000 });
+  s = await startTestServer({ 'delay-update-secs': 0, 'job-poll-ms': 200, 'auth-failure-limit': 1_000_000, 'webhook-attempts': 1, 'webhook-timeout-ms': 2000 });
   await seed();
 });
 after(async () => {

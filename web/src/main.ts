@@ -167,6 +167,7 @@ function showNav(viewer: Viewer): void {
       ['/keys', 'Keys', true],
       ['/tokens', 'Tokens', true],
       ['/audit', 'Audit', can.audit],
+      ['/webhooks', 'Webhooks', can.webhooks],
     ] as const
   ).filter(([, , shown]) => shown);
   nav.replaceChildren(

@@ -8,6 +8,7 @@ import { newRepoPage, repoPage, reposPage } from './pages/repos.ts';
 import { keyPage, keysPage } from './pages/keys.ts';
 import { tokensPage } from './pages/tokens.ts';
 import { auditPage } from './pages/audit.ts';
+import { webhooksPage } from './pages/webhooks.ts';
 import { h, link } from './ui.ts';
 
 export const routes: Route<Page>[] = [
@@ -24,6 +25,7 @@ export const routes: Route<Page>[] = [
   { pattern: '/keys/:id', page: keyPage },
   { pattern: '/tokens', page: tokensPage },
   { pattern: '/audit', page: auditPage },
+  { pattern: '/webhooks', page: webhooksPage },
 ];
 
 export const notFound: Page = {

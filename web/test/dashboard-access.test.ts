@@ -2,6 +2,8 @@
 // in a real browser, through the pages.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { useBrowser } from './browser.ts';
 
 const b = useBrowser();
@@ -90,4 +92,62 @@ test('the audit log is an admin page: listed for admins, filters and pages in th
   await builder.goto(`${b.url}/audit`);
   await builder.getByText('The audit log is for tokens with the admin scope.').waitFor();
   assert.equal(await builder.getByRole('alert').count(), 0, 'nothing refused');
+});
+
+test('webhooks are an admin page: create (secret shown once), test with its delivery log, disable, delete asked inline', { timeout: 90_000 }, async () => {
+  const received: string[] = [];
+  const receiver = http.createServer((req, res) => {
+    received.push(String(req.headers['x-fmd-event']));
+    req.resume();
+    req.on('end', () => res.end('ok'));
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  try {
+    const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/events`;
+    const admin = await b.newPage();
+    await b.signIn(admin, b.server.adminToken);
+    await admin.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Webhooks', exact: true }).click();
+    await admin.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
+    await admin.getByText('No webhooks yet. Create one below.').waitFor();
+
+    // A bad URL is refused next to its field.
+    await admin.getByLabel('URL').fill('ftp://example.org/x');
+    await admin.getByLabel('build.published').check();
+    await admin.getByRole('button', { name: 'Create webhook' }).click();
+    await admin.getByRole('alert').filter({ hasText: /http or https/ }).waitFor();
+
+    await admin.getByLabel('URL').fill(hookUrl);
+    await admin.getByRole('button', { name: 'Create webhook' }).click();
+    const secret = await admin.getByLabel('Secret', { exact: true }).first().inputValue();
+    assert.match(secret, /^[0-9a-f]{64}$/);
+    await admin.getByText('Copy its secret now: it will not be shown again.').waitFor();
+    await admin.getByRole('cell', { name: hookUrl }).waitFor();
+
+    await admin.getByRole('button', { name: /^Test webhook/ }).click();
+    await admin.waitForURL(/\/webhooks\?hook=\d+$/);
+    await admin.getByRole('heading', { name: /Deliveries of #\d+/ }).waitFor();
+    for (let i = 0; i < 100 && !(await admin.getByRole('cell', { name: 'succeeded' }).count()); i++) {
+      await admin.getByRole('button', { name: 'Refresh' }).click();
+      await admin.waitForTimeout(200);
+    }
+    await admin.getByRole('cell', { name: 'succeeded' }).waitFor();
+    assert.deepEqual(received, ['ping']);
+    await b.screenshotAll(admin, 'webhooks');
+
+    await admin.getByRole('button', { name: /^Disable webhook/ }).click();
+    await admin.getByRole('button', { name: /^Enable webhook/ }).waitFor();
+    await admin.getByRole('button', { name: /^Delete webhook/ }).click();
+    await admin.getByRole('button', { name: 'Yes, delete' }).click();
+    await admin.getByText('No webhooks yet. Create one below.').waitFor();
+
+    const builder = await b.newPage();
+    await b.signIn(builder, await token(['build']));
+    await builder.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs', exact: true }).waitFor();
+    assert.equal(await builder.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Webhooks', exact: true }).count(), 0);
+    await builder.goto(`${b.url}/webhooks`);
+    await builder.getByText('Webhooks are for tokens with the admin scope.').waitFor();
+  } finally {
+    receiver.closeAllConnections();
+    await new Promise((resolve) => receiver.close(resolve));
+  }
 });

@@ -112,6 +112,12 @@ const configSchema = z
     'build-arches': z.array(z.string().regex(/^[A-Za-z0-9_]+$/)).min(1).optional(),
     /** how long the work dir of a failed git build is kept for inspection */
     'keep-failed-build-secs': z.coerce.number().int().min(0).default(86_400),
+    /** how long a webhook receiver has to answer one delivery attempt */
+    'webhook-timeout-ms': z.coerce.number().int().min(100).default(10_000),
+    /** attempts per webhook delivery (the first included) */
+    'webhook-attempts': z.coerce.number().int().min(1).max(20).default(5),
+    /** the wait before a delivery's second attempt; each later one waits 5 times longer (capped at 6 h) */
+    'webhook-retry-base-ms': z.coerce.number().int().min(1).default(10_000),
   })
   .strict();
 
@@ -167,6 +173,9 @@ export type FmdConfig = {
   maxBuildsPerWorker: number;
   buildArches: string[];
   keepFailedBuildSecs: number;
+  webhookTimeoutMs: number;
+  webhookAttempts: number;
+  webhookRetryBaseMs: number;
 };
 
 /** Environment variables that override file keys. */
@@ -217,6 +226,9 @@ const envKeys: Record<string, keyof z.input<typeof configSchema>> = {
   FMD_MAX_BUILDS_PER_WORKER: 'max-builds-per-worker',
   FMD_BUILD_ARCHES: 'build-arches',
   FMD_KEEP_FAILED_BUILD_SECS: 'keep-failed-build-secs',
+  FMD_WEBHOOK_TIMEOUT_MS: 'webhook-timeout-ms',
+  FMD_WEBHOOK_ATTEMPTS: 'webhook-attempts',
+  FMD_WEBHOOK_RETRY_BASE_MS: 'webhook-retry-base-ms',
 };
 
 /** Keys whose environment variable is a comma-separated list. */
@@ -344,6 +356,9 @@ export function loadConfig(
     maxBuildsPerWorker: c['max-builds-per-worker'],
     buildArches: c['build-arches'] ?? [machineArch()],
     keepFailedBuildSecs: c['keep-failed-build-secs'],
+    webhookTimeoutMs: c['webhook-timeout-ms'],
+    webhookAttempts: c['webhook-attempts'],
+    webhookRetryBaseMs: c['webhook-retry-base-ms'],
   };
 }
 

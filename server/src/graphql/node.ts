@@ -11,6 +11,7 @@ import { visibleJobsWhere } from '../domain/jobs/access.ts';
 import { visibleGitCredentialsWhere, visibleGitSourcesWhere } from '../domain/builds/git/access.ts';
 import { visibleKeysWhere } from '../domain/keys/access.ts';
 import { visibleUsersWhere } from '../domain/users/access.ts';
+import { visibleWebhooksWhere } from '../domain/webhooks/access.ts';
 import type { Viewer } from '../domain/tokens/service.ts';
 import { hasScope } from '../domain/tokens/claims.ts';
 
@@ -38,6 +39,9 @@ const loaders: Record<string, Loader> = {
   Repo: ({ services }, viewer, ids, query) => services.prisma.repo.findMany({ ...query, where: { AND: [byId(ids), services.repos.visibleWhere(viewer)] } }),
   SigningKey: ({ services }, viewer, ids, query) => services.prisma.signingKey.findMany({ ...query, where: { AND: [byId(ids), visibleKeysWhere(viewer)] } }),
   User: ({ services }, viewer, ids, query) => services.prisma.user.findMany({ ...query, where: { AND: [byId(ids), visibleUsersWhere(viewer)] } }),
+  Webhook: ({ services }, viewer, ids, query) => services.prisma.webhook.findMany({ ...query, where: { AND: [byId(ids), visibleWebhooksWhere(viewer)] } }),
+  WebhookDelivery: ({ services }, viewer, ids, query) =>
+    services.prisma.webhookDelivery.findMany({ ...query, where: { AND: [byId(ids), { webhook: visibleWebhooksWhere(viewer) }] } }),
 };
 
 /** Fails at start-up when a type implements Node without a visibility rule here. */

@@ -377,8 +377,8 @@ export class JobEngine implements JobQueue {
       const attempts = job.attempts; // already incremented for this run
       if (!abort.signal.aborted && attempts < job.maxAttempts) {
         result = 'retry';
-        const delay = Math.min(1000 * 2 ** (attempts - 1), 5 * 60_000);
-        writer.append(`retrying in ${Math.round(delay / 1000)} s (attempt ${attempts + 1} of ${job.maxAttempts})`);
+        const delay = def.retryDelayMs ? def.retryDelayMs(attempts) : Math.min(1000 * 2 ** (attempts - 1), 5 * 60_000);
+        writer.append(`retrying in ${delay < 1000 ? `${delay} ms` : `${Math.round(delay / 1000)} s`} (attempt ${attempts + 1} of ${job.maxAttempts})`);
         await writer.flush();
         const updated = await prisma.job.update({ where: { id: job.id }, data: { status: 'NEW', error: message } });
         await this.schedule(updated, new Date(Date.now() + delay));

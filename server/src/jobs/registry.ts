@@ -18,6 +18,8 @@ import { deleteRepoJob } from '../domain/repos/jobs/delete-repo.ts';
 import { pruneJob } from '../domain/repos/jobs/prune.ts';
 import { republishJob } from '../domain/repos/jobs/republish.ts';
 import { updateRepoJob } from '../domain/repos/jobs/update-repo.ts';
+import type { WebhookService } from '../domain/webhooks/service.ts';
+import { webhookDeliverJob } from '../domain/webhooks/jobs/deliver.ts';
 import type { JobEngine } from './engine.ts';
 
 /** The services job handlers call. */
@@ -29,6 +31,7 @@ export type JobServices = {
   builds: BuildService;
   promotions: PromotionService;
   gitBuilds: GitBuildService;
+  webhooks: WebhookService;
 };
 
 export type JobKindDefinitions = { [K in keyof JobPayloads]: JobKindDefinition<JobPayloads[K]> };
@@ -45,6 +48,7 @@ export function jobKindDefinitions(s: JobServices): JobKindDefinitions {
     'delete-repo': deleteRepoJob(s),
     noop: noopJob,
     'git-build': gitBuildJob(s),
+    'webhook-deliver': webhookDeliverJob(s),
   };
 }
 

@@ -6,12 +6,12 @@ export type Viewer = ViewerQuery['viewer'];
 
 /**
  * What a token may read, by its scopes as the server decides (builds: build, upload, download
- * or admin; jobs: jobs, build or admin; starting git builds: build or admin; the audit log:
- * admin), so pages leave out what would only be refused.
+ * or admin; jobs: jobs, build or admin; starting git builds: build or admin; the audit log
+ * and webhooks: admin), so pages leave out what would only be refused.
  */
-export function readable(viewer: Pick<Viewer, 'scopes'>): { builds: boolean; jobs: boolean; startBuilds: boolean; audit: boolean } {
+export function readable(viewer: Pick<Viewer, 'scopes'>): { builds: boolean; jobs: boolean; startBuilds: boolean; audit: boolean; webhooks: boolean } {
   const has = (...scopes: string[]) => scopes.some((x) => viewer.scopes.includes(x));
-  return { builds: has('build', 'upload', 'download', 'admin'), jobs: has('jobs', 'build', 'admin'), startBuilds: has('build', 'admin'), audit: has('admin') };
+  return { builds: has('build', 'upload', 'download', 'admin'), jobs: has('jobs', 'build', 'admin'), startBuilds: has('build', 'admin'), audit: has('admin'), webhooks: has('admin') };
 }
 
 export type PageContext = {

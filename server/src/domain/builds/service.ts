@@ -92,6 +92,8 @@ export class BuildService {
   readonly landed = new Listeners<[buildId: number, repo: Repo, run: Pick<JobRun, 'log'>]>();
   /** a build became READY (committed, every check passed): what auto-publish waits for */
   readonly ready = new Listeners<[buildId: number]>();
+  /** a step of the state machine was applied to a build (its state or published state may have changed) */
+  readonly stepped = new Listeners<[buildId: number, step: BuildStep]>();
   private readonly missing = new MissingObjectsAnswerer();
   private readonly uploadWorkers = new UploadWorkers();
 
@@ -552,6 +554,7 @@ export class BuildService {
   /** Applies a step of the build state machine (lifecycle.ts) if the build is still in a state it may start from. */
   async applyStep(id: number, s: BuildStep, data: Prisma.BuildUpdateManyMutationInput = {}): Promise<boolean> {
     const { count } = await this.prisma.build.updateMany({ where: { id, ...whereFrom(s.step) }, data: { ...data, ...change(s) } });
+    if (count === 1) await this.stepped.emit(id, s);
     return count === 1;
   }
 

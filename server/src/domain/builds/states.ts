@@ -44,6 +44,7 @@ export const jobKindCode: Record<string, number> = {
   noop: 8,
   promote: 9,
   'git-build': 10,
+  'webhook-deliver': 11,
 } satisfies Record<JobKind, number>;
 
 /** flat-manager's CheckStatus tags (review_check's `new-status.status`). */

@@ -12,6 +12,7 @@ import type { PrunePayload } from '../repos/jobs/prune.ts';
 import type { RepublishPayload } from '../repos/jobs/republish.ts';
 import type { UpdateRepoPayload } from '../repos/jobs/update-repo.ts';
 import type { NoopPayload } from './noop.ts';
+import type { WebhookDeliverPayload } from '../webhooks/jobs/deliver.ts';
 
 /**
  * Every kind of long operation fmd runs as a job, and the contents it is queued with: the one
@@ -29,10 +30,11 @@ export type JobPayloads = {
   'delete-repo': DeleteRepoPayload;
   noop: NoopPayload;
   'git-build': GitBuildPayload;
+  'webhook-deliver': WebhookDeliverPayload;
 };
 export type JobKind = keyof JobPayloads;
 
-export const jobKinds = ['commit', 'publish', 'promote', 'update-repo', 'republish', 'check', 'prune', 'delete-repo', 'noop', 'git-build'] as const satisfies readonly JobKind[];
+export const jobKinds = ['commit', 'publish', 'promote', 'update-repo', 'republish', 'check', 'prune', 'delete-repo', 'noop', 'git-build', 'webhook-deliver'] as const satisfies readonly JobKind[];
 
 /** Kinds that touch a repo's published state: at most one of them runs per repo at a time. */
 export const repoSerializedKinds: readonly JobKind[] = ['publish', 'promote', 'update-repo', 'republish', 'prune', 'delete-repo'];
@@ -95,6 +97,8 @@ export type JobKindDefinition<P> = {
   recovery: RecoveryRule | ((contents: P) => RecoveryRule);
   /** retries with exponential backoff on failure (default 1 = no retry) */
   maxAttempts?: number;
+  /** the wait before the next attempt after failed attempt `attempt` (default: 1 s doubling, at most 5 min) */
+  retryDelayMs?: (attempt: number) => number;
   /** jobs of this kind one worker process runs at once (default and ceiling: its job-workers) */
   concurrency?: number;
   /** the lanes (EnqueueOptions.lane) this process serves besides jobs without a lane */
