@@ -24,6 +24,7 @@ import { GitCredentialService } from './domain/builds/git/credentials.ts';
 import { GitSourceService } from './domain/builds/git/sources.ts';
 import { createJobEngine, registerJobKinds, type JobEngine } from './jobs/index.ts';
 import { AuditService } from './domain/audit/service.ts';
+import { RetentionService } from './domain/retention/service.ts';
 
 export type Services = {
   config: FmdConfig;
@@ -58,6 +59,8 @@ export type Services = {
   jobEngine: JobEngine;
   /** the audit log of mutations and REST writes */
   audit: AuditService;
+  /** retention settings, runs and schedules (purges, prunes, fsck, global sweeps) */
+  retention: RetentionService;
   close(): Promise<void>;
 };
 
@@ -112,11 +115,18 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
   });
   jobEngine.workerStarting.add(() => buildWorkers.start());
   jobEngine.workerStopping.add(() => buildWorkers.stop());
+  const retention = new RetentionService({ prisma: db.prisma, config, jobs: jobEngine, repos, builds, gitBuilds, log });
+  // A scheduled run that ends queues the next; every process running jobs also checks the
+  // schedules now and then, for runs a process that died did not queue.
+  jobEngine.ended.add((job) => retention.jobEnded(job));
+  repos.deleting.add((repo) => retention.endForRepo(repo));
+  jobEngine.workerStarting.add(async () => retention.start());
+  jobEngine.workerStopping.add(async () => retention.stop());
   // Uploads cut off by a dead process left temp files behind.
   await builds.removeStaleUploads();
   await gitBuilds.ensureDirs();
   await gitBuilds.sweepWorkDirs().catch((err) => log.warn({ err }, 'could not sweep the work dirs of git builds'));
-  registerJobKinds(jobEngine, { prisma: db.prisma, config, jobs: jobEngine, repos, builds, promotions, gitBuilds });
+  registerJobKinds(jobEngine, { prisma: db.prisma, config, jobs: jobEngine, repos, builds, promotions, gitBuilds, retention });
   const services: Services = {
     config,
     log,
@@ -141,6 +151,7 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     jobRecords: new JobService(db.prisma, events),
     jobEngine,
     audit: new AuditService({ prisma: db.prisma, log }),
+    retention,
     async close() {
       gitSources.close();
       await jobEngine.stop();

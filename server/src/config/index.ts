@@ -111,6 +111,16 @@ const configSchema = z
     'build-arches': z.array(z.string().regex(/^[A-Za-z0-9_]+$/)).min(1).optional(),
     /** how long the work dir of a failed git build is kept for inspection */
     'keep-failed-build-secs': z.coerce.number().int().min(0).default(86_400),
+    /** how often the global retention sweep and each repo's build purge run (0 = never on a schedule) */
+    'retention-interval-secs': z.coerce.number().int().min(0).max(366 * 86_400).default(86_400),
+    /** the global sweep only reports what it would delete */
+    'retention-dry-run': z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean()).default(false),
+    /** git builders' per-app state dirs (module caches) beyond this many bytes lose the least recently used (0 = no budget) */
+    'build-cache-budget-bytes': z.coerce.number().int().min(0).default(0),
+    /** the logs of jobs that ended longer ago than this are deleted (0 = kept) */
+    'job-log-retention-days': z.coerce.number().int().min(0).max(100_000).default(0),
+    /** audit entries older than this are deleted (0 = kept) */
+    'audit-retention-days': z.coerce.number().int().min(0).max(100_000).default(0),
   })
   .strict();
 
@@ -164,6 +174,11 @@ export type FmdConfig = {
   maxBuildsPerWorker: number;
   buildArches: string[];
   keepFailedBuildSecs: number;
+  retentionIntervalSecs: number;
+  retentionDryRun: boolean;
+  buildCacheBudgetBytes: number;
+  jobLogRetentionDays: number;
+  auditRetentionDays: number;
 };
 
 /** Environment variables that override file keys. */
@@ -213,6 +228,11 @@ const envKeys: Record<string, keyof z.input<typeof configSchema>> = {
   FMD_MAX_BUILDS_PER_WORKER: 'max-builds-per-worker',
   FMD_BUILD_ARCHES: 'build-arches',
   FMD_KEEP_FAILED_BUILD_SECS: 'keep-failed-build-secs',
+  FMD_RETENTION_INTERVAL_SECS: 'retention-interval-secs',
+  FMD_RETENTION_DRY_RUN: 'retention-dry-run',
+  FMD_BUILD_CACHE_BUDGET_BYTES: 'build-cache-budget-bytes',
+  FMD_JOB_LOG_RETENTION_DAYS: 'job-log-retention-days',
+  FMD_AUDIT_RETENTION_DAYS: 'audit-retention-days',
 };
 
 /** Keys whose environment variable is a comma-separated list. */
@@ -339,6 +359,11 @@ export function loadConfig(
     maxBuildsPerWorker: c['max-builds-per-worker'],
     buildArches: c['build-arches'] ?? [machineArch()],
     keepFailedBuildSecs: c['keep-failed-build-secs'],
+    retentionIntervalSecs: c['retention-interval-secs'],
+    retentionDryRun: c['retention-dry-run'],
+    buildCacheBudgetBytes: c['build-cache-budget-bytes'],
+    jobLogRetentionDays: c['job-log-retention-days'],
+    auditRetentionDays: c['audit-retention-days'],
   };
 }
 

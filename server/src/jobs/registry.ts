@@ -18,6 +18,9 @@ import { deleteRepoJob } from '../domain/repos/jobs/delete-repo.ts';
 import { pruneJob } from '../domain/repos/jobs/prune.ts';
 import { republishJob } from '../domain/repos/jobs/republish.ts';
 import { updateRepoJob } from '../domain/repos/jobs/update-repo.ts';
+import type { RetentionService } from '../domain/retention/service.ts';
+import { repoFsckJob } from '../domain/retention/jobs/repo-fsck.ts';
+import { retentionSweepJob } from '../domain/retention/jobs/retention-sweep.ts';
 import type { JobEngine } from './engine.ts';
 
 /** The services job handlers call. */
@@ -29,6 +32,7 @@ export type JobServices = {
   builds: BuildService;
   promotions: PromotionService;
   gitBuilds: GitBuildService;
+  retention: RetentionService;
 };
 
 export type JobKindDefinitions = { [K in keyof JobPayloads]: JobKindDefinition<JobPayloads[K]> };
@@ -45,6 +49,8 @@ export function jobKindDefinitions(s: JobServices): JobKindDefinitions {
     'delete-repo': deleteRepoJob(s),
     noop: noopJob,
     'git-build': gitBuildJob(s),
+    'retention-sweep': retentionSweepJob(s),
+    'repo-fsck': repoFsckJob(s),
   };
 }
 

@@ -44,6 +44,8 @@ export const jobKindCode: Record<string, number> = {
   noop: 8,
   promote: 9,
   'git-build': 10,
+  'retention-sweep': 11,
+  'repo-fsck': 12,
 } satisfies Record<JobKind, number>;
 
 /** flat-manager's CheckStatus tags (review_check's `new-status.status`). */
