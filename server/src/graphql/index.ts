@@ -14,6 +14,7 @@ import './build-stats.ts';
 import './git-build.ts';
 import './build-set.ts';
 import './git-hooks.ts';
+import './retention.ts';
 import { auditMutations } from './audit.ts';
 
 let schema: GraphQLSchema | undefined;
