@@ -36,7 +36,10 @@ export class JobSchedules {
    * is replaced. Safe from any process at any time; answers the run queued or under way.
    */
   async ensure(spec: ScheduleSpec, now = new Date()): Promise<Job | null> {
-    const row = await this.row(spec.key);
+    // A schedule that is off and never ran needs no row.
+    const found = await this.prisma.jobSchedule.findUnique({ where: { key: spec.key } });
+    if (!found && spec.intervalSecs === null) return null;
+    const row = found ?? (await this.row(spec.key));
     let current = row.jobId === null ? null : await this.prisma.job.findUnique({ where: { id: row.jobId } });
     if (current && (current.status === 'NEW' || current.status === 'STARTED')) {
       const tooLate = spec.intervalSecs !== null && current.status === 'NEW' && (current.startAfter?.getTime() ?? 0) > now.getTime() + spec.intervalSecs * 1000;
