@@ -26,6 +26,7 @@ import { createJobEngine, registerJobKinds, type JobEngine } from './jobs/index.
 import { AuditService } from './domain/audit/service.ts';
 import { WebhookService } from './domain/webhooks/service.ts';
 import { buildEvents, repoUpdatedEvent } from './domain/webhooks/events.ts';
+import { RetentionService } from './domain/retention/service.ts';
 
 export type Services = {
   config: FmdConfig;
@@ -62,6 +63,8 @@ export type Services = {
   audit: AuditService;
   /** webhooks: fmd's events POSTed to outside receivers */
   webhooks: WebhookService;
+  /** retention settings, runs and schedules (purges, prunes, fsck, global sweeps) */
+  retention: RetentionService;
   close(): Promise<void>;
 };
 
@@ -120,11 +123,19 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
   });
   jobEngine.workerStarting.add(() => buildWorkers.start());
   jobEngine.workerStopping.add(() => buildWorkers.stop());
+  const retention = new RetentionService({ prisma: db.prisma, config, jobs: jobEngine, repos, builds, gitBuilds, log });
+  // A scheduled run that ends queues the next; every process running jobs also checks the
+  // schedules now and then, for runs a process that died did not queue.
+  jobEngine.ended.add((job) => retention.jobEnded(job));
+  repos.deleting.add((repo) => retention.endForRepo(repo));
+  retention.fsckFailed.add((f) => webhooks.notifySafely('repo.fsck_failed', f.repo, () => ({ jobId: f.jobId, problems: f.problems.slice(0, 100) })));
+  jobEngine.workerStarting.add(async () => retention.start());
+  jobEngine.workerStopping.add(async () => retention.stop());
   // Uploads cut off by a dead process left temp files behind.
   await builds.removeStaleUploads();
   await gitBuilds.ensureDirs();
   await gitBuilds.sweepWorkDirs().catch((err) => log.warn({ err }, 'could not sweep the work dirs of git builds'));
-  registerJobKinds(jobEngine, { prisma: db.prisma, config, jobs: jobEngine, repos, builds, promotions, gitBuilds, webhooks });
+  registerJobKinds(jobEngine, { prisma: db.prisma, config, jobs: jobEngine, repos, builds, promotions, gitBuilds, webhooks, retention });
   const services: Services = {
     config,
     log,
@@ -150,6 +161,7 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     jobEngine,
     audit: new AuditService({ prisma: db.prisma, log }),
     webhooks,
+    retention,
     async close() {
       gitSources.close();
       await jobEngine.stop();

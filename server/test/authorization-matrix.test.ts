@@ -508,7 +508,10 @@ async function snapshot(): Promise<Record<string, string>> {
     p.repo.findMany({
       where: { status: 'ACTIVE' },
       orderBy: { id: 'asc' },
-      select: { name: true, title: true, keyId: true, previousKeyId: true, parentId: true, hooks: true, authRequiredTokenTypes: true, deltaSettings: true, autoPromote: true },
+      select: {
+        name: true, title: true, keyId: true, previousKeyId: true, parentId: true, hooks: true, authRequiredTokenTypes: true, deltaSettings: true, autoPromote: true,
+        purgeBuildsAfterDays: true, pruneIntervalSecs: true, fsckIntervalSecs: true, retentionDryRun: true,
+      },
     }),
     p.signingKey.findMany({ orderBy: { id: 'asc' }, select: { id: true, name: true } }),
     p.apiToken.findMany({ orderBy: { id: 'asc' }, select: { jti: true, revokedAt: true } }),
@@ -632,6 +635,9 @@ function rows(): Row[] {
   add('Query.auditLog', 'auditLog: admins only, every write recorded', 'read', { scopes: ['admin'] },
     queryProbe('{ auditLog(first: 5) { totalCount edges { node { action result } } } }', () => ({}), (d) =>
       d.auditLog.totalCount > 0 && d.auditLog.edges.length > 0 ? allowed() : unexpected(`auditLog ${clip(d.auditLog)}`)));
+  add('Query.repo', 'repo(main) { retention }: admins only', 'read', { scopes: ['admin'], noScope: ['forbidden', 'hidden'] },
+    queryProbe('{ repo(name: "main") { name retention { dryRun scheduled { kind } lastRuns(first: 3) { number } } } }', () => ({}), (d) =>
+      d.repo === null ? { kind: 'hidden', detail: 'null' } : typeof d.repo.retention?.dryRun === 'boolean' && d.repo.retention.scheduled.length === 3 ? allowed() : unexpected(clip(d.repo))));
   add('Query.tokens', 'tokens: admins all, others their own and derived', 'read', { scopes: tokenManagers }, queryProbe('{ tokens(first: 100) { edges { node { tokenId } } } }', () => ({}), (d, c) => {
     const got: string[] = d.tokens.edges.map((e: any) => e.node.tokenId);
     const victims = [fx.victimList.jti, fx.victimGqlRevoke.jti, fx.victimRestRevoke.jti];
@@ -730,6 +736,14 @@ function rows(): Row[] {
     });
   add('Mutation.setRepoKey', 'setRepoKey(other, spare key)', 'write', { scopes: ['admin'] },
     mutationProbe('setRepoKey', m('setRepoKey', 'SetRepoKeyInput'), () => ({ input: { repo: 'other', keyId: fx.keys.spare.id, overlapSeconds: 0 } }), ['RepoPayload']));
+  add('Mutation.updateRepoRetention', 'updateRepoRetention(main, dryRun)', 'write', { scopes: ['admin'] },
+    mutationProbe('updateRepoRetention', m('updateRepoRetention', 'UpdateRepoRetentionInput'), () => ({ input: { repo: 'main', dryRun: true } }), ['RepoRetentionPayload']), {
+      afterAllowed: async () => ((await s.services.prisma.repo.findUnique({ where: { name: 'main' } }))?.retentionDryRun ? null : 'the setting did not change'),
+    });
+  add('Mutation.runRetention', 'runRetention(main, dry run)', 'write', { scopes: ['admin'] },
+    mutationProbe('runRetention', m('runRetention', 'RunRetentionInput'), () => ({ input: { repo: 'main', dryRun: true } }), ['RetentionJobPayload']));
+  add('Mutation.fsckRepo', 'fsckRepo(other)', 'write', { scopes: ['admin'] },
+    mutationProbe('fsckRepo', m('fsckRepo', 'FsckRepoInput'), () => ({ input: { repo: 'other' } }), ['RetentionJobPayload']));
   add('Mutation.generateKey', 'generateKey', 'write', { scopes: ['admin'] },
     mutationProbe('generateKey', m('generateKey', 'GenerateKeyInput'), (c) => ({ input: { name: `mx key ${callers.indexOf(c)}` } }), ['KeyPayload']));
   add('Mutation.importKey', 'importKey(a fresh private key)', 'write', { scopes: ['admin'] },

@@ -118,6 +118,18 @@ const configSchema = z
     'webhook-attempts': z.coerce.number().int().min(1).max(20).default(5),
     /** the wait before a delivery's second attempt; each later one waits 5 times longer (capped at 6 h) */
     'webhook-retry-base-ms': z.coerce.number().int().min(1).default(10_000),
+    /** how often the global retention sweep and each repo's build purge run (0 = never on a schedule) */
+    'retention-interval-secs': z.coerce.number().int().min(0).max(366 * 86_400).default(86_400),
+    /** the global sweep only reports what it would delete */
+    'retention-dry-run': z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean()).default(false),
+    /** git builders' per-app state dirs (module caches) beyond this many bytes lose the least recently used (0 = no budget) */
+    'build-cache-budget-bytes': z.coerce.number().int().min(0).default(0),
+    /** the logs of jobs that ended longer ago than this are deleted (0 = kept) */
+    'job-log-retention-days': z.coerce.number().int().min(0).max(100_000).default(0),
+    /** audit entries older than this are deleted (0 = kept) */
+    'audit-retention-days': z.coerce.number().int().min(0).max(100_000).default(0),
+    /** webhook deliveries that ended longer ago than this are deleted (0 = kept) */
+    'webhook-delivery-retention-days': z.coerce.number().int().min(0).max(100_000).default(0),
   })
   .strict();
 
@@ -176,6 +188,12 @@ export type FmdConfig = {
   webhookTimeoutMs: number;
   webhookAttempts: number;
   webhookRetryBaseMs: number;
+  retentionIntervalSecs: number;
+  retentionDryRun: boolean;
+  buildCacheBudgetBytes: number;
+  jobLogRetentionDays: number;
+  auditRetentionDays: number;
+  webhookDeliveryRetentionDays: number;
 };
 
 /** Environment variables that override file keys. */
@@ -229,6 +247,12 @@ const envKeys: Record<string, keyof z.input<typeof configSchema>> = {
   FMD_WEBHOOK_TIMEOUT_MS: 'webhook-timeout-ms',
   FMD_WEBHOOK_ATTEMPTS: 'webhook-attempts',
   FMD_WEBHOOK_RETRY_BASE_MS: 'webhook-retry-base-ms',
+  FMD_RETENTION_INTERVAL_SECS: 'retention-interval-secs',
+  FMD_RETENTION_DRY_RUN: 'retention-dry-run',
+  FMD_BUILD_CACHE_BUDGET_BYTES: 'build-cache-budget-bytes',
+  FMD_JOB_LOG_RETENTION_DAYS: 'job-log-retention-days',
+  FMD_AUDIT_RETENTION_DAYS: 'audit-retention-days',
+  FMD_WEBHOOK_DELIVERY_RETENTION_DAYS: 'webhook-delivery-retention-days',
 };
 
 /** Keys whose environment variable is a comma-separated list. */
@@ -359,6 +383,12 @@ export function loadConfig(
     webhookTimeoutMs: c['webhook-timeout-ms'],
     webhookAttempts: c['webhook-attempts'],
     webhookRetryBaseMs: c['webhook-retry-base-ms'],
+    retentionIntervalSecs: c['retention-interval-secs'],
+    retentionDryRun: c['retention-dry-run'],
+    buildCacheBudgetBytes: c['build-cache-budget-bytes'],
+    jobLogRetentionDays: c['job-log-retention-days'],
+    auditRetentionDays: c['audit-retention-days'],
+    webhookDeliveryRetentionDays: c['webhook-delivery-retention-days'],
   };
 }
 

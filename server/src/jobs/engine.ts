@@ -185,6 +185,7 @@ export class JobEngine implements JobQueue {
         dependsOnId: opts.dependsOn ?? null,
         maxAttempts: opts.maxAttempts ?? this.definitions.get(kind)?.maxAttempts ?? 1,
         lane: opts.lane ?? null,
+        uniqueKey: opts.uniqueKey ?? null,
       },
     });
     await this.schedule(job, opts.startAfter ?? new Date());

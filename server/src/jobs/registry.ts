@@ -20,6 +20,9 @@ import { republishJob } from '../domain/repos/jobs/republish.ts';
 import { updateRepoJob } from '../domain/repos/jobs/update-repo.ts';
 import type { WebhookService } from '../domain/webhooks/service.ts';
 import { webhookDeliverJob } from '../domain/webhooks/jobs/deliver.ts';
+import type { RetentionService } from '../domain/retention/service.ts';
+import { repoFsckJob } from '../domain/retention/jobs/repo-fsck.ts';
+import { retentionSweepJob } from '../domain/retention/jobs/retention-sweep.ts';
 import type { JobEngine } from './engine.ts';
 
 /** The services job handlers call. */
@@ -32,6 +35,7 @@ export type JobServices = {
   promotions: PromotionService;
   gitBuilds: GitBuildService;
   webhooks: WebhookService;
+  retention: RetentionService;
 };
 
 export type JobKindDefinitions = { [K in keyof JobPayloads]: JobKindDefinition<JobPayloads[K]> };
@@ -49,6 +53,8 @@ export function jobKindDefinitions(s: JobServices): JobKindDefinitions {
     noop: noopJob,
     'git-build': gitBuildJob(s),
     'webhook-deliver': webhookDeliverJob(s),
+    'retention-sweep': retentionSweepJob(s),
+    'repo-fsck': repoFsckJob(s),
   };
 }
 

@@ -1,6 +1,6 @@
 // Typed wrappers over the `ostree` CLI (2022.x on Debian 12). Only flags that
 // exist in that version are exposed. Output parsing is kept to what fmd uses.
-import { runTool, type RunToolOptions } from './exec.ts';
+import { runTool, ToolError, type RunToolOptions } from './exec.ts';
 
 /** Options every wrapper passes through to the runner (timeouts, cancellation, log lines). */
 export type ToolRunOptions = Pick<RunToolOptions, 'timeoutMs' | 'signal' | 'onLine' | 'env'>;
@@ -105,6 +105,23 @@ export async function fsck(repo: string, o: FsckOptions = {}, opts?: ToolRunOpti
   if (o.verifyBindings) args.push('--verify-bindings');
   if (o.verifyBackRefs) args.push('--verify-back-refs');
   return (await ostree(repo, 'fsck', args, opts)).stdout;
+}
+
+/**
+ * `ostree fsck` that answers what it found instead of throwing: the problems it reported (its
+ * `error:` lines and the objects they name, each once), empty for a healthy repo. A failure to run
+ * it at all (missing tool, timeout, cancellation) still throws.
+ */
+export async function fsckProblems(repo: string, o: FsckOptions = {}, opts?: ToolRunOptions): Promise<string[]> {
+  try {
+    await fsck(repo, o, opts);
+    return [];
+  } catch (err) {
+    if (!(err instanceof ToolError) || err.reason !== 'exit') throw err;
+    const lines = err.stderr.split('\n').map((l) => l.replace(/^error:\s*/, '').trim()).filter((l) => l.length > 0);
+    const problems = [...new Set(lines)];
+    return problems.length ? problems : [`ostree fsck exited with status ${err.code}`];
+  }
 }
 
 export interface ShowOptions {

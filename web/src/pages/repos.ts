@@ -5,6 +5,7 @@ import type { Page, PageContext } from './page.ts';
 import { copyButton, errorLine, formatBytes, h, link, shortDate, table, type Child } from '../ui.ts';
 import { checkbox, checked, field, fill, FieldError, joinList, onSubmit, optional, parseJsonField, readDuration, section, select, splitList, value } from '../forms.ts';
 import { flatpakrepoUrl, installCommands, remoteAddCommand, remoteName, shortCommit } from './repos-commands.ts';
+import { retentionCard } from './repos-retention.ts';
 
 type Repo = RepoFieldsFragment;
 type KeyOption = Pick<SigningKeyFieldsFragment, 'id' | 'name' | 'fingerprint' | 'expiresAt'>;
@@ -436,6 +437,7 @@ export const repoPage: Page = {
     };
 
     const dangerCard = admin ? h('section', { className: 'card' }, h('h2', {}, 'Delete'), deleteButton(ctx, name)) : null;
+    const retention = admin ? retentionCard(ctx, name) : null;
 
     const drawAll = (): void => {
       drawUsage();
@@ -471,7 +473,7 @@ export const repoPage: Page = {
     drawAll();
     ctx.follow(ctx.client.repoUpdated({ name }), () => void refresh());
     ctx.onReconnect(() => void refresh());
-    return h('div', { className: 'stack' }, notice, usage, refsCard, settingsCard, promotionCard, keyCard, dangerCard);
+    return h('div', { className: 'stack' }, notice, usage, refsCard, settingsCard, promotionCard, keyCard, retention, dangerCard);
   },
 };
 

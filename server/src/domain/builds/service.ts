@@ -425,7 +425,16 @@ export class BuildService {
   /** Removes the build's repos from disk (flat-manager does it in the request). */
   async purge(viewer: Viewer, id: number): Promise<BuildWithRepo> {
     await this.getFor(viewer, id, 'build');
-    if (!(await this.applyStep(id, { step: 'purge' }))) await this.refuseRace(id, 'purge');
+    if (!(await this.purgeNow(id))) await this.refuseRace(id, 'purge');
+    return this.get(id);
+  }
+
+  /**
+   * Purges a build with no rights check (retention): false when its state does not allow it now
+   * (a request or a job got there first), which changes nothing.
+   */
+  async purgeNow(id: number): Promise<boolean> {
+    if (!(await this.applyStep(id, { step: 'purge' }))) return false;
     let error: string | null = null;
     try {
       await this.removeBuildDir(id);
@@ -435,7 +444,7 @@ export class BuildService {
     await this.applyStep(id, error ? { step: 'purge-failed', reason: error } : { step: 'purged' });
     if (error) await this.removeUploadTemps(id).catch(() => undefined);
     await this.changed(id);
-    return this.get(id);
+    return true;
   }
 
   /**

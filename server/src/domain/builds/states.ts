@@ -45,6 +45,8 @@ export const jobKindCode: Record<string, number> = {
   promote: 9,
   'git-build': 10,
   'webhook-deliver': 11,
+  'retention-sweep': 12,
+  'repo-fsck': 13,
 } satisfies Record<JobKind, number>;
 
 /** flat-manager's CheckStatus tags (review_check's `new-status.status`). */

@@ -11,6 +11,8 @@ import type { DeleteRepoPayload } from '../repos/jobs/delete-repo.ts';
 import type { PrunePayload } from '../repos/jobs/prune.ts';
 import type { RepublishPayload } from '../repos/jobs/republish.ts';
 import type { UpdateRepoPayload } from '../repos/jobs/update-repo.ts';
+import type { RepoFsckPayload } from '../retention/jobs/repo-fsck.ts';
+import type { RetentionSweepPayload } from '../retention/jobs/retention-sweep.ts';
 import type { NoopPayload } from './noop.ts';
 import type { WebhookDeliverPayload } from '../webhooks/jobs/deliver.ts';
 
@@ -31,13 +33,18 @@ export type JobPayloads = {
   noop: NoopPayload;
   'git-build': GitBuildPayload;
   'webhook-deliver': WebhookDeliverPayload;
+  'retention-sweep': RetentionSweepPayload;
+  'repo-fsck': RepoFsckPayload;
 };
 export type JobKind = keyof JobPayloads;
 
-export const jobKinds = ['commit', 'publish', 'promote', 'update-repo', 'republish', 'check', 'prune', 'delete-repo', 'noop', 'git-build', 'webhook-deliver'] as const satisfies readonly JobKind[];
+export const jobKinds = ['commit', 'publish', 'promote', 'update-repo', 'republish', 'check', 'prune', 'delete-repo', 'noop', 'git-build', 'webhook-deliver', 'retention-sweep', 'repo-fsck'] as const satisfies readonly JobKind[];
 
-/** Kinds that touch a repo's published state: at most one of them runs per repo at a time. */
-export const repoSerializedKinds: readonly JobKind[] = ['publish', 'promote', 'update-repo', 'republish', 'prune', 'delete-repo'];
+/**
+ * Kinds that touch a repo's published state: at most one of them runs per repo at a time. (fsck
+ * too: a prune under way beside it would show as missing objects.)
+ */
+export const repoSerializedKinds: readonly JobKind[] = ['publish', 'promote', 'update-repo', 'republish', 'prune', 'delete-repo', 'repo-fsck'];
 
 /**
  * The file lock (under `<data-dir>/locks/`) a job holds while it runs, and hands to every tool it
@@ -64,6 +71,11 @@ export type EnqueueOptions = {
    * lane takes it (git builds: the build's arch). Without one, any worker takes it.
    */
   lane?: string;
+  /**
+   * at most one job ever has this key: a second enqueue with it fails with Prisma's unique
+   * violation (P2002) and queues nothing (the runs of a repeating job, see retention/schedules.ts)
+   */
+  uniqueKey?: string;
 };
 
 export type JobQueue = {

@@ -23,6 +23,11 @@ export async function lockDir(dir: string, o: { owner: string; signal?: AbortSig
       await fh.close();
       return { release: () => releaseIfMine(file, me) };
     } catch (err) {
+      // The dir was removed while we waited (the cache budget evicts a state dir under its lock).
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        await mkdir(dir, { recursive: true });
+        continue;
+      }
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const holder = (await readFile(file, 'utf8').catch(() => '')).trim();
@@ -41,6 +46,27 @@ export async function lockDir(dir: string, o: { owner: string; signal?: AbortSig
       o.signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
     });
   }
+}
+
+/** The lock of an existing `dir` if nobody holds it now (a dead holder's is taken over), else null. */
+export async function tryLockDir(dir: string, owner: string): Promise<DirLock | null> {
+  const file = path.join(dir, LOCK_NAME);
+  const me = `${hostname()} ${process.pid} ${owner}`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await open(file, 'wx', 0o600);
+      await fh.writeFile(`${me}\n`);
+      await fh.close();
+      return { release: () => releaseIfMine(file, me) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = (await readFile(file, 'utf8').catch(() => '')).trim();
+    const dead = holder === '' ? Date.now() - ((await stat(file).catch(() => null))?.mtimeMs ?? 0) > 10_000 : isDead(holder);
+    if (!dead) return null;
+    await rm(file, { force: true });
+  }
+  return null;
 }
 
 async function releaseIfMine(file: string, me: string): Promise<void> {

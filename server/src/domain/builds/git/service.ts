@@ -325,17 +325,19 @@ export class GitBuildService {
 
   /**
    * Removes the work dirs of failed builds kept longer than keepFailedBuildSecs, and those of
-   * builds that are over without a mark (a worker that died mid-build).
+   * builds that are over without a mark (a worker that died mid-build). Answers their paths;
+   * with `dryRun` it only answers them.
    */
-  async sweepWorkDirs(now = Date.now()): Promise<number> {
+  async sweepWorkDirs(o: { now?: number; dryRun?: boolean } = {}): Promise<string[]> {
+    const now = o.now ?? Date.now();
     const root = path.join(this.root, 'work');
     let names: string[];
     try {
       names = await readdir(root);
     } catch {
-      return 0;
+      return [];
     }
-    let removed = 0;
+    const removed: string[] = [];
     for (const name of names) {
       if (!/^\d+$/.test(name)) continue;
       const id = Number(name);
@@ -347,8 +349,8 @@ export class GitBuildService {
         gone = !b || !gitBuildingStates.includes(b.state);
       }
       if (gone) {
-        await rm(path.join(root, name), { recursive: true, force: true });
-        removed++;
+        if (!o.dryRun) await rm(path.join(root, name), { recursive: true, force: true });
+        removed.push(path.join(root, name));
       }
     }
     return removed;
