@@ -14,7 +14,7 @@
 // operation), subscription events, errors by kind, lost builds (created but neither published
 // nor failed by the end), and the 5xx answers fmd counted itself (its /metrics) and the client saw.
 // Run from the repo root: npm run bench -- load   (or: npm exec -- node bench/load.ts)
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createFmdClient, FmdRequestError, type FmdClient } from '@fmd/sdk';
@@ -68,6 +68,12 @@ async function timedOp<T>(op: string, fn: () => Promise<T>): Promise<T> {
 function ok<T extends { __typename: string }>(r: T, op: string): T {
   if (r.__typename.endsWith('Error')) throw new Error(`${op}: ${r.__typename}: ${(r as { message?: string }).message ?? ''}`);
   return r;
+}
+
+/** CPU seconds (user + system) a process has used so far: steadier than wall times on a shared machine. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const percentile = (xs: number[], p: number) => {
@@ -128,7 +134,11 @@ try {
   const followers = Array.from({ length: subscribers }, async (_, j) => {
     const c = newClient();
     // A repo's dashboard: every change of every build in it, for the whole run.
-    if (j % 2 === 1) return void (buildEvents += await drain('buildsUpdated', c.buildsUpdated({ repo: repos[j % repos.length]! })));
+    if (j % 2 === 1) {
+      const n = await drain('buildsUpdated', c.buildsUpdated({ repo: repos[j % repos.length]! }));
+      buildEvents += n; // not `x += await`: that reads x before the wait and loses the others' counts
+      return;
+    }
     // A log follower: the newest commit or publish job it has not followed yet, from its first
     // byte to its end, then the next.
     let seen = 0;
@@ -138,7 +148,8 @@ try {
         continue;
       }
       seen = followJobs.length;
-      logEvents += await drain('jobLog', c.jobLog({ number: followJobs[seen - 1]! }));
+      const n = await drain('jobLog', c.jobLog({ number: followJobs[seen - 1]! }));
+      logEvents += n;
     }
   });
 
@@ -195,11 +206,14 @@ try {
     }
   });
   const t0 = Date.now();
+  const cpu0 = cpuSeconds(fmd.child.pid!);
   console.log(`load: ${clients} clients, ${subscribers} subscribers, ${repoCount} repos, ${durationS} s (+ up to ${graceS} s for the builds under way); ${os.availableParallelism()} cores, load ${os.loadavg()[0]!.toFixed(1)}`);
   await Promise.all(pushers);
   const ranS = (Date.now() - t0) / 1000;
   stopping = true;
   await Promise.all(followers);
+  // fmd's own process (the API and its job workers; tools it ran are children, counted apart).
+  const fmdCpu = cpuSeconds(fmd.child.pid!) - cpu0;
 
   // What fmd counted itself: every answer by status, from its own metrics.
   const metrics = await (await fetch(`${fmd.url}/metrics`, { headers: { authorization: `Bearer ${fmd.token}` } })).text();
@@ -224,6 +238,7 @@ try {
   console.log(`GraphQL round trips: ${allMs.length}, p50 ${f(percentile(allMs, 50))}, p99 ${f(percentile(allMs, 99))}`);
   for (const [op, xs] of latencies) console.log(`  ${op.padEnd(12)} ${String(xs.length).padStart(6)}  p50 ${f(percentile(xs, 50))}  p99 ${f(percentile(xs, 99))}  max ${f(Math.max(...xs))}`);
   console.log(`subscriptions started ${subscriptionsStarted}: ${logEvents} jobLog chunks, ${buildEvents} buildsUpdated events (over ${followJobs.length} jobs followed)`);
+  console.log(`fmd process CPU: ${fmdCpu.toFixed(1)} s over ${ranS.toFixed(0)} s (${((fmdCpu / ranS) * 100).toFixed(0)}% of one core), ${(fmdCpu / Math.max(1, published.length)).toFixed(2)} s per published build; machine load ${os.loadavg()[0]!.toFixed(1)}`);
   console.log(`5xx: ${server5xx} of ${serverAnswers} answers counted by fmd (target 0); ${client5xx} seen by the clients`);
   console.log(`errors: ${errors.size ? '' : 'none'}`);
   for (const [k, n] of [...errors].sort((a, b) => b[1] - a[1])) console.log(`  ${String(n).padStart(5)}  ${k}`);
