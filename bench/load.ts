@@ -12,7 +12,9 @@
 //   publish job, replayed from offset 0 to its end), half watch a repo's builds (buildsUpdated).
 // Prints builds/min, publishes, p50/p99 of every GraphQL query and mutation round trip (and per
 // operation), subscription events, errors by kind, lost builds (created but neither published
-// nor failed by the end), and the 5xx answers fmd counted itself (its /metrics) and the client saw.
+// nor failed by the end), the 5xx answers fmd counted itself (its /metrics) and the clients saw,
+// and fmd's process CPU per published build (on a shared machine the wall times mostly measure
+// the other load; CPU per build much less).
 // Run from the repo root: npm run bench -- load   (or: npm exec -- node bench/load.ts)
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
