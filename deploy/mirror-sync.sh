@@ -9,7 +9,8 @@
 #   MIRROR_DELETE=0    keep files the source has dropped (default 1: remove them, last)
 #   MIRROR_PURGE=CMD   run CMD (through bash) once the new summary is on the mirror, e.g. a CDN
 #                      purge of summary* and the .flatpakrepo files (docs/deployment.md)
-#   RSYNC_OPTS         more rsync options, e.g. "-e 'ssh -i /etc/fmd/mirror-key'"
+#   RSYNC_OPTS         more rsync options, split at spaces, e.g. "--bwlimit=50m --compress"
+#   RSYNC_RSH          rsync's own: the ssh command, e.g. "ssh -i /etc/fmd/mirror-key"
 #
 # As a repo's post-publish hook it runs after every summary update, in the repo directory:
 #   updateRepo(input: { name: "stable", hooks: { postPublish:
@@ -18,7 +19,8 @@
 # The order:
 #  1. a snapshot of refs/ and the summary files (summary, summary.sig, summary.idx,
 #     summary.idx.sig), taken first, so everything they name is already in the source;
-#  2. objects/, deltas/, delta-indexes/, appstream/, media/ and config, new files only;
+#  2. objects/, deltas/, delta-indexes/, appstream/, media/ and config: new and changed files
+#     (a re-signed .commitmeta or superblock), nothing deleted;
 #  3. summaries/ (content-addressed sub-summaries, summary deltas and index signatures);
 #  4. the snapshot: refs/, then summary.idx.sig, summary.idx, summary.sig, summary, each
 #     signature before the file it signs (as fmd itself installs them);
@@ -28,7 +30,7 @@
 set -euo pipefail
 
 if (($# != 2)); then
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 fi
 src=${1%/}

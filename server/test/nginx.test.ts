@@ -1,7 +1,8 @@
 // deploy/nginx/fmd.conf, as shipped (only its data dir, fmd's address and the port changed), run
 // by a real nginx in front of a real fmd: flatpak installs through it; objects and deltas come
 // from disk with fmd's caching rules, summaries from fmd with short ones; a private ref's commit
-// and deltas are refused without a download token and pulled with one; missing files are 404.
+// and deltas are refused without a download token and pulled with one; missing files are 404;
+// GraphQL subscriptions go through its WebSocket upgrade.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,6 +11,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createFmdClient } from '@fmd/sdk';
 import { pollFor, startTestServer, type TestServer } from './kit/server.ts';
 import { createSignedRepo, installAndRun, publishTestApp, testBuilds, type Builds } from './kit/repo-fixtures.ts';
 import { tempDir } from './kit/flatpak-fixtures.ts';
@@ -193,4 +195,24 @@ test('private refs go through fmd: refused without a download token, pulled with
   await assert.rejects(runTool('ostree', ['pull', `--repo=${client}`, 'priv', builds.app.ref], { timeoutMs: 120_000 }), (err: unknown) => err instanceof ToolError && /401|Unauthorized|Server returned status/i.test(err.stderr));
   await runTool('ostree', ['pull', `--repo=${client}`, `--http-header=Authorization=Bearer ${token}`, 'priv', builds.app.ref], { timeoutMs: 120_000 });
   assert.equal(await ostree.revParse(client, `priv:${builds.app.ref}`), appCommit);
+});
+
+test('GraphQL over HTTP and a graphql-ws subscription work through nginx', { timeout: 60_000 }, async () => {
+  const client = createFmdClient({ url: origin, token: s.adminToken });
+  try {
+    const updates = client.buildsUpdated({ repo: 'pub' })[Symbol.asyncIterator]();
+    const first = updates.next();
+    // The subscription is live once the server has it; a build created through nginx then reaches it.
+    let number = 0;
+    const event = await pollFor(async () => {
+      const r = await client.createBuild({ input: { repo: 'pub' } });
+      number = (r.createBuild as { build: { number: number } }).build.number;
+      return Promise.race([first, new Promise<null>((res) => setTimeout(() => res(null), 500))]);
+    }, 20_000, 0);
+    assert.equal(event.done, false);
+    assert.ok(number > 0 && event.value!.buildsUpdated.repo.name === 'pub');
+    await updates.return?.();
+  } finally {
+    await client.close();
+  }
 });
