@@ -9,7 +9,8 @@
 //   `builds` page of its repo as a dashboard reads it. No new build starts after DURATION_S; the
 //   last ones get GRACE_S=180 s to end.
 // - Subscribers, each on its own WebSocket: half follow job logs (jobLog of each new commit or
-//   publish job, replayed from offset 0 to its end), half watch a repo's builds (buildsUpdated).
+//   publish job, replayed from offset 0 to its end), half watch a repo's builds (buildsUpdated);
+//   FOLLOW=jobLog or FOLLOW=buildsUpdated gives all of them to one kind.
 // Prints builds/min, publishes, p50/p99 of every GraphQL query and mutation round trip (and per
 // operation), subscription events, errors by kind, lost builds (created but neither published
 // nor failed by the end), the 5xx answers fmd counted itself (its /metrics) and the clients saw,
@@ -32,6 +33,9 @@ const clients = Number(process.env.CLIENTS ?? 20);
 const subscribers = Number(process.env.SUBSCRIBERS ?? 200);
 const repoCount = Number(process.env.REPOS ?? 3);
 const graceS = Number(process.env.GRACE_S ?? 180);
+/** What subscribers follow: `both` (half each), `jobLog` or `buildsUpdated` (all of them): to see what each costs. */
+const follow = process.env.FOLLOW ?? 'both';
+if (!['both', 'jobLog', 'buildsUpdated'].includes(follow)) throw new Error(`FOLLOW: both, jobLog or buildsUpdated, not ${follow}`);
 
 const arch = machineArch();
 const appId = (i: number) => `org.bench.Load.C${i}`;
@@ -136,7 +140,7 @@ try {
   const followers = Array.from({ length: subscribers }, async (_, j) => {
     const c = newClient();
     // A repo's dashboard: every change of every build in it, for the whole run.
-    if (j % 2 === 1) {
+    if (follow === 'buildsUpdated' || (follow === 'both' && j % 2 === 1)) {
       const n = await drain('buildsUpdated', c.buildsUpdated({ repo: repos[j % repos.length]! }));
       buildEvents += n; // not `x += await`: that reads x before the wait and loses the others' counts
       return;
