@@ -15,9 +15,10 @@ PATH=$(tr ':' '\n' <<<"$PATH" | grep -v '/node_modules/\.bin$' | paste -sd: -)
 
 # Debian packages fmd uses at runtime, and the extra ones its test suite uses (chromium: the
 # dashboard's browser tests drive Debian's Chromium; no browser is ever downloaded; psql: the
-# flat-manager import reads its PostgreSQL database with it).
+# flat-manager import reads its PostgreSQL database with it; nginx-light:
+# server/test/nginx.test.ts runs deploy/nginx/fmd.conf in front of fmd; rsync: deploy/mirror-sync.sh).
 runtime_pkgs=(mariadb-server git ostree flatpak flatpak-builder bubblewrap)
-test_pkgs=(redis-server busybox-static python3-gi gir1.2-glib-2.0 gnupg attr chromium postgresql-client)
+test_pkgs=(redis-server busybox-static python3-gi gir1.2-glib-2.0 gnupg attr chromium postgresql-client nginx-light rsync)
 with_test=0 force=0 check=0
 for arg in "$@"; do
   case "$arg" in
