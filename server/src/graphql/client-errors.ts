@@ -31,7 +31,16 @@ export function clientError(formatted: GraphQLFormattedError, error: unknown, re
   if (original instanceof PothosValidationError) {
     return { message: original.message, path: formatted.path, locations: formatted.locations, extensions: { code: 'BAD_USER_INPUT' } };
   }
-  if (original instanceof GraphQLError) return formatted;
+  if (original instanceof GraphQLError) {
+    // Apollo's request-level refusals (a persisted query whose sha does not match, ...) carry a
+    // 4xx status but no code, and Apollo fills in INTERNAL_SERVER_ERROR: the client's mistake
+    // would read as fmd's failure.
+    const status = (original.extensions?.http as { status?: unknown } | undefined)?.status;
+    if (original.extensions?.code === undefined && formatted.extensions?.code === 'INTERNAL_SERVER_ERROR' && typeof status === 'number' && status >= 400 && status < 500) {
+      return { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_REQUEST' } };
+    }
+    return formatted;
+  }
   const id = requestId ? ` (request id ${requestId})` : '';
   return {
     message: `internal error${id}`,
