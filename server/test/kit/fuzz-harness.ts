@@ -14,8 +14,8 @@
 // table's row count and a checksum of its rows) and the data dir's listing (paths and sizes).
 // Left out, as they change on refused requests by design: the audit log (a refused write is
 // audited; the harness checks instead that what a refused case added is no "ok" row),
-// api_tokens.last_used_at (a refused request's valid token is still used), and build_workers
-// (heartbeats). A request that was accepted (2xx, a GraphQL payload that is not an Error) may
+// api_tokens.last_used_at (a refused request's valid token is still used), build_workers
+// (heartbeats) and the job store's scheduling rows (agenda_jobs, which follow `jobs`). A request that was accepted (2xx, a GraphQL payload that is not an Error) may
 // change data: the harness waits for the jobs it started and takes a new snapshot.
 import http from 'node:http';
 import { mkdtemp, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -35,6 +35,8 @@ import {
   type GraphQLObjectType,
 } from 'graphql';
 import { buildSchema } from '../../src/graphql/index.ts';
+import { secretKey, signClaims } from '../../src/domain/tokens/jwt.ts';
+import type { Claims } from '../../src/domain/tokens/claims.ts';
 import { InvalidInputError } from '../../src/domain/errors.ts';
 import { findManifest, readManifest } from '../../src/domain/builds/git/manifest.ts';
 import { startTestServer, pollFor, type TestServer } from './server.ts';
@@ -105,7 +107,9 @@ function send(base: string, method: string, urlPath: string, headers: Record<str
 // --- data snapshots --------------------------------------------------------------------------
 
 /** Tables and columns left out of the snapshot; see the header. */
-const SKIP_TABLES = new Set(['audit_log', 'build_workers', '_prisma_migrations']);
+// agenda_jobs and agenda_job_logs: the job store's scheduling rows, removed a moment after their
+// job (in `jobs`, which is checked) ended.
+const SKIP_TABLES = new Set(['audit_log', 'build_workers', '_prisma_migrations', 'agenda_jobs', 'agenda_job_logs']);
 const SKIP_COLUMNS: Record<string, string[]> = { api_tokens: ['last_used_at'] };
 
 type Snapshot = { tables: Map<string, string>; files: Map<string, number> };
@@ -232,8 +236,52 @@ export async function startFuzzer(o: { timeoutMs?: number } = {}): Promise<Fuzze
     none: null,
     garbage: `${s.adminToken.slice(0, -4)}AAAA`,
   };
-  const callerNames = Object.keys(tokens);
-  const auth = (name: string): Record<string, string> => (tokens[name] ? { authorization: `Bearer ${tokens[name]}` } : {});
+  // Two callers whose credentials are made per case: a token signed with the server's own
+  // secret whose claims are bent (a flat-manager sharing the secret could mint one), and an
+  // Authorization header that is not a bearer token at all. The forged tokens share one jti,
+  // whose row (made the first time fmd sees an outside token) exists before the cases run.
+  const key = secretKey(s.secret);
+  const forgedClaims = { sub: '', scope: ['build', 'upload', 'download'], prefixes: [''], apps: [], repos: [REPO], exp: Math.floor(Date.now() / 1000) + 7200, name: 'fuzz forged', jti: 'fuzz-forged' };
+  const seen = await s.gql('{ viewer { tokenId } }', {}, await signClaims(forgedClaims, key));
+  if (seen.body.data?.viewer?.tokenId !== 'fuzz-forged') throw new Error(`the forged token: ${JSON.stringify(seen.body)}`);
+  await pollFor(async () => (await s.services.prisma.apiToken.count({ where: { jti: 'fuzz-forged' } })) === 1, 10_000, 50);
+  const perCase: Record<string, (r: Rng) => Promise<string>> = {
+    async forged(r) {
+      const bent = mutate(r, forgedClaims, Object.keys(forgedClaims));
+      // signClaims signs an object's claims: a value bent into something else goes in as `sub`.
+      const claims = bent && typeof bent === 'object' && !Array.isArray(bent) ? (bent as Record<string, unknown>) : { ...forgedClaims, sub: bent };
+      claims.jti = 'fuzz-forged';
+      return `Bearer ${await signClaims(claims as Claims, key)}`;
+    },
+    async weird(r) {
+      const t = tokens.admin!;
+      return r.pick([
+        `Bearer ${t} ${t}`,
+        `bearer ${t}`,
+        `Basic ${Buffer.from(`x:${t}`).toString('base64')}`,
+        `Bearer ${t.split('.').slice(0, 2).join('.')}.`,
+        `Bearer ${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${t.split('.')[1]}.`,
+        `Bearer ${'a'.repeat(r.pick([10, 9000]))}`,
+        `Bearer ${weirdString(r, t)}`,
+        'Bearer',
+        'Bearer ',
+        `Token ${t}`,
+      ]);
+    },
+  };
+  const callerNames = [...Object.keys(tokens), ...Object.keys(perCase)];
+  let caseAuth: string | null = null;
+  const auth = (name: string): Record<string, string> => {
+    if (name in perCase) return caseAuth ? { authorization: caseAuth } : {};
+    return tokens[name] ? { authorization: `Bearer ${tokens[name]}` } : {};
+  };
+  /** The case's caller: its per-case credentials are made here, before its request is. */
+  const pickCaller = async (r: Rng, from: readonly string[] = callerNames): Promise<string> => {
+    const who = r.pick(from);
+    caseAuth = who in perCase ? await perCase[who]!(r) : null;
+    return who;
+  };
+  const shown = (who: string) => (who in perCase ? `${who} (${describe(caseAuth, 300)})` : who);
 
   // The build being uploaded (never spent) and the one destructive routes may spend.
   const restJson = async (method: string, p: string, body: unknown, who = 'uploader') => {
@@ -318,9 +366,9 @@ export async function startFuzzer(o: { timeoutMs?: number } = {}): Promise<Fuzze
         async run(r) {
           const valid = Object.fromEntries(field.args.map((a) => [a.name, validValue(r, a.type, p)]));
           const variables = r.chance(0.9) ? mutate(r, valid, keys) : valid;
-          const who = r.pick(callerNames);
+          const who = await pickCaller(r);
           const { reply, how } = await postGraphql(r, { query: text, variables }, who);
-          return { input: `${who} ${how} ${text} ${describe(variables)}`, outcome: graphqlOutcome(reply, field.name) };
+          return { input: `${shown(who)} ${how} ${text} ${describe(variables)}`, outcome: graphqlOutcome(reply, field.name) };
         },
       });
     }
@@ -330,7 +378,7 @@ export async function startFuzzer(o: { timeoutMs?: number } = {}): Promise<Fuzze
   targets.push({
     name: 'POST /graphql (protocol)',
     async run(r) {
-      const who = r.pick(callerNames);
+      const who = await pickCaller(r);
       const bodies: unknown[] = [
         { query: weirdString(r, '{ viewer { __typename } }') },
         { query: `{ ${'viewer { __typename } '.repeat(1)}`.padEnd(r.pick([10, 20_000]), '{') },
@@ -347,7 +395,7 @@ export async function startFuzzer(o: { timeoutMs?: number } = {}): Promise<Fuzze
       ];
       const body = r.pick(bodies);
       const { reply, how } = await postGraphql(r, body, who);
-      return { input: `${who} ${how} ${describe(body)}`, outcome: { ...graphqlOutcome(reply, '__none__'), accepted: false } };
+      return { input: `${shown(who)} ${how} ${describe(body)}`, outcome: { ...graphqlOutcome(reply, '__none__'), accepted: false } };
     },
   });
   const anyJson = (r: Rng): unknown => mutate(r, { a: 1, b: 'x', c: [1] });
@@ -387,9 +435,10 @@ export async function startFuzzer(o: { timeoutMs?: number } = {}): Promise<Fuzze
         );
         const valid = restBodies[key] ?? {};
         const body = jsonBody(r, r.chance(0.9) ? mutate(r, valid, Object.keys(valid as object)) : valid);
-        const who = r.pick(callerNames);
-        const reply = await send(s.url, method, urlPath, { ...body.headers, ...auth(who) }, r.chance(0.1) ? null : body.bytes, timeoutMs);
-        return { input: `${who} ${method} ${urlPath.slice(0, 300)} ${body.how} ${describe(body.bytes)}`, outcome: restOutcome(reply) };
+        const who = await pickCaller(r);
+        const search = r.chance(0.3) ? `?${queryString(r)}` : '';
+        const reply = await send(s.url, method, urlPath + search, { ...body.headers, ...auth(who) }, r.chance(0.1) ? null : body.bytes, timeoutMs);
+        return { input: `${shown(who)} ${method} ${(urlPath + search).slice(0, 400)} ${body.how} ${describe(body.bytes)}`, outcome: restOutcome(reply) };
       },
     });
   }
@@ -399,10 +448,10 @@ export async function startFuzzer(o: { timeoutMs?: number } = {}): Promise<Fuzze
     name: 'POST /api/v1/build/:id/upload',
     async run(r) {
       const body = multipartBody(r);
-      const who = r.pick(['uploader', 'uploader', 'admin', 'reader', 'none']);
+      const who = await pickCaller(r, ['uploader', 'uploader', 'admin', 'reader', 'none', 'forged']);
       const id = r.chance(0.8) ? String(build) : weirdId(r, [spare]);
       const reply = await send(s.url, 'POST', `/api/v1/build/${id}/upload`, { ...body.headers, ...auth(who) }, body.bytes, timeoutMs);
-      return { input: `${who} build ${id} ${body.how} ${JSON.stringify(body.headers)} ${describe(body.bytes)}`, outcome: restOutcome(reply) };
+      return { input: `${shown(who)} build ${id} ${body.how} ${JSON.stringify(body.headers)} ${describe(body.bytes)}`, outcome: restOutcome(reply) };
     },
   });
   targets.push({
@@ -412,9 +461,9 @@ export async function startFuzzer(o: { timeoutMs?: number } = {}): Promise<Fuzze
       const valid = { ref, commit: r.pick(['a'.repeat(64), 'zz', '', 'A'.repeat(64), '0'.repeat(65)]), 'build-log-url': 'https://example.org/log' };
       const value = r.chance(0.3) ? mutate(r, valid, ['ref', 'commit', 'build-log-url', 'build_log_url']) : valid;
       const body = r.chance(0.2) ? jsonBody(r, value) : { bytes: Buffer.from(JSON.stringify(value)), headers: { 'content-type': 'application/json' }, how: 'json' };
-      const who = r.pick(['uploader', 'uploader', 'admin', 'reader']);
+      const who = await pickCaller(r, ['uploader', 'uploader', 'admin', 'reader', 'forged']);
       const reply = await send(s.url, 'POST', `/api/v1/build/${build}/build_ref`, { ...body.headers, ...auth(who) }, body.bytes, timeoutMs);
-      return { input: `${who} ${body.how} ${describe(value)}`, outcome: restOutcome(reply) };
+      return { input: `${shown(who)} ${body.how} ${describe(value)}`, outcome: restOutcome(reply) };
     },
   });
   targets.push({
@@ -512,4 +561,13 @@ export async function startFuzzer(o: { timeoutMs?: number } = {}): Promise<Fuzze
 /** A REST answer: 5xx and no answer are failures; 2xx is accepted. */
 function restOutcome(reply: Reply): Outcome {
   return { status: reply.status, accepted: reply.status >= 200 && reply.status < 300, detail: reply.text.slice(0, 300) };
+}
+
+/** A query string the routes' parameters (app-id, app_id, ...) may trip on: repeated, nested, odd. */
+function queryString(r: Rng): string {
+  const names = ['app-id', 'app_id', 'log-offset', 'repo', 'x', '__proto__', 'constructor[prototype][x]'];
+  return Array.from({ length: 1 + r.int(4) }, () => {
+    const name = r.pick(names) + r.pick(['', '[]', '[a]', '[a][b]', '[0]', '[__proto__]']);
+    return `${pathSegment(name).replace(/%5B/g, '[').replace(/%5D/g, ']')}=${pathSegment(r.chance(0.5) ? 'org.test.Hello' : weirdString(r, 'x').slice(0, 500))}`;
+  }).join('&');
 }

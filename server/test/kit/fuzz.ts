@@ -223,7 +223,12 @@ export function mutate(r: Rng, valid: unknown, knownKeys: readonly string[] = []
         case 0:
           return [];
         case 1:
-          return Array.from({ length: r.pick([2, 100, 10_000]) }, () => a[0] ?? anyValue(r));
+        {
+          // Long lists of small things (a long list of huge strings would only test the client's memory).
+          const first = a[0] ?? anyValue(r);
+          const small = (JSON.stringify(first) ?? '').length < 1000;
+          return Array.from({ length: r.pick(small ? [2, 100, 10_000] : [2, 10]) }, () => first);
+        }
         case 2:
           a.push(anyValue(r));
           return a;
