@@ -14,13 +14,17 @@ const from = Number(process.env.FUZZ_FROM ?? 0);
 console.log(`fuzz: seed ${seed}, cases ${from}..${from + cases - 1}`);
 
 const f = await startFuzzer();
+// Ctrl-C ends the run after the case under way, with its figures and a clean stop.
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => (stopping = true));
 const statuses = new Map<number, number>();
 const time = new Map<string, number>();
 const failures: CaseResult[] = [];
 let accepted = 0;
 const t0 = performance.now();
 try {
-  for (let n = from; n < from + cases; n++) {
+  let n = from;
+  for (; n < from + cases && !stopping; n++) {
     const c = await f.runCase(seed, n);
     statuses.set(c.status, (statuses.get(c.status) ?? 0) + 1);
     time.set(c.target, (time.get(c.target) ?? 0) + c.ms);
@@ -33,7 +37,8 @@ try {
   }
   const secs = (performance.now() - t0) / 1000;
   const alive = await f.alive();
-  console.log(`fuzz: ${cases} cases in ${secs.toFixed(1)} s = ${(cases / secs).toFixed(1)} cases/s; ${accepted} accepted; server alive: ${alive}`);
+  const ran = n - from;
+  console.log(`fuzz: ${ran} cases in ${secs.toFixed(1)} s = ${(ran / secs).toFixed(1)} cases/s; ${accepted} accepted; server alive: ${alive}`);
   console.log(`statuses: ${[...statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}: ${n}`).join(', ')}`);
   console.log(`slowest targets (total ms): ${[...time].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([t, ms]) => `${t} ${Math.round(ms)}`).join(', ')}`);
   console.log(`failing cases: ${failures.length}${failures.length ? ` (${failures.map((c) => c.n).join(', ')}; seed ${seed})` : ''}`);

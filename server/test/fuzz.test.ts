@@ -130,3 +130,59 @@ test('regression: a manifest with tags the YAML reader does not know is read wit
   }
   assert.deepEqual(warnings, []);
 });
+
+async function rest(method: string, p: string, body: string, token: string | null = f.server.adminToken): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${f.server.url}/api/v1${p}`, { method, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: body || undefined });
+  return { status: res.status, body: await res.json() };
+}
+
+test('regression: a JSON body with a lone surrogate ("\\ud83d") is a 400 before any handler, over REST and GraphQL; nothing is written', async () => {
+  const s = f.server;
+  const changed = await f.changesBy(async () => {
+    const r = await rest('POST', '/token_subset', '{"sub":"","scope":["build"],"duration":60,"prefixes":["org.test\\ud83d"],"name":"x"}');
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.match(r.body.message, /not valid JSON: .*lone UTF-16 surrogate/);
+    const g = await fetch(`${s.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${s.adminToken}` },
+      body: '{"query":"mutation($i: CreateTokenInput!) { createToken(input: $i) { __typename } }","variables":{"i":{"name":"a\\udc00","scopes":["build"],"durationSeconds":60}}}',
+    });
+    assert.equal(g.status, 400);
+    // Keys too.
+    const k = await rest('POST', '/build', '{"repo":"fuzz","\\ud800":1}');
+    assert.equal(k.status, 400, JSON.stringify(k.body));
+  });
+  assert.deepEqual(changed, []);
+  // A whole pair is a character like any other.
+  const ok = await rest('POST', '/tokens/get_list', '{"token_ids":["\\ud83d\\ude42"]}');
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+});
+
+test('regression: token_subset with a sub longer than its column is refused (400 naming sub), not a 500', async () => {
+  const changed = await f.changesBy(async () => {
+    const r = await rest('POST', '/token_subset', JSON.stringify({ sub: `build/1${'x'.repeat(300)}`, scope: ['build'], duration: 60, name: 'long sub' }));
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.match(r.body.message, /sub is at most 255 characters/);
+  });
+  assert.deepEqual(changed, []);
+});
+
+test('regression: commit with endoflife_rebase or endoflife longer than the builds table holds is refused (400), and the build stays as it was', async () => {
+  const s = f.server;
+  const created = await rest('POST', '/build', JSON.stringify({ repo: 'fuzz' }));
+  assert.equal(created.status, 200, JSON.stringify(created.body));
+  const id = created.body.id as number;
+  const changed = await f.changesBy(async () => {
+    const long = await rest('POST', `/build/${id}/commit`, JSON.stringify({ endoflife_rebase: `org.test.${'x'.repeat(300)}` }));
+    assert.equal(long.status, 400, JSON.stringify(long.body));
+    assert.match(long.body.message, /endoflife_rebase is at most 255 characters/);
+    const eol = await rest('POST', `/build/${id}/commit`, JSON.stringify({ endoflife: 'x'.repeat(70_000) }));
+    assert.equal(eol.status, 400, JSON.stringify(eol.body));
+    assert.match(eol.body.message, /endoflife is at most 4096 characters/);
+    const g = await s.gql(`mutation($i: CommitBuildInput!) { commitBuild(input: $i) { __typename ... on InvalidInputError { message } } }`, { i: { build: id, endOfLifeRebase: 'y'.repeat(256) } });
+    assert.equal(g.body.data?.commitBuild?.__typename, 'InvalidInputError', JSON.stringify(g.body));
+  });
+  assert.deepEqual(changed, []);
+  const after = await rest('GET', `/build/${id}`, '');
+  assert.equal(after.body.state, 'uploading', JSON.stringify(after.body));
+});

@@ -6,7 +6,7 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { PothosValidationError } from '@pothos/core';
 import type { Logger } from 'pino';
 import { AuthenticationError, DomainError } from '../domain/errors.ts';
-import { isDatabaseUnavailable } from '../db/index.ts';
+import { isDatabaseUnavailable, tooLongColumn } from '../db/index.ts';
 
 /** The error a resolver threw, under graphql's located wrapper. */
 function originalOf(error: unknown): unknown {
@@ -27,6 +27,11 @@ export function clientError(formatted: GraphQLFormattedError, error: unknown, re
   }
   if (isDatabaseUnavailable(original)) {
     return { message: 'the database is unavailable; retry shortly', path: formatted.path, extensions: { code: 'SERVICE_UNAVAILABLE' } };
+  }
+  const column = tooLongColumn(original);
+  if (column) {
+    // A length no domain rule checked: the client's mistake (logged as unexpected all the same).
+    return { message: `a value is too long (${column})`, path: formatted.path, locations: formatted.locations, extensions: { code: 'BAD_USER_INPUT' } };
   }
   if (original instanceof PothosValidationError) {
     return { message: original.message, path: formatted.path, locations: formatted.locations, extensions: { code: 'BAD_USER_INPUT' } };

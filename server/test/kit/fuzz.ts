@@ -256,6 +256,35 @@ export function mutate(r: Rng, valid: unknown, knownKeys: readonly string[] = []
   return v;
 }
 
+/**
+ * `valid` with one string or number in it replaced by a weird one of the same type (a huge or
+ * control-character string, an integer at the edge of 32 bits): what gets past type checks and
+ * must be refused by the rules behind them (lengths, formats, ranges), not by the database.
+ */
+export function bendKeepingType(r: Rng, valid: unknown): unknown {
+  const v = structuredClone(valid) as Json;
+  const leaves: Array<{ parent: Record<string | number, Json>; key: string | number }> = [];
+  const visit = (x: Json) => {
+    if (x === null || typeof x !== 'object') return;
+    for (const [k, e] of Object.entries(x)) {
+      const key = Array.isArray(x) ? Number(k) : k;
+      if (typeof e === 'string' || typeof e === 'number') leaves.push({ parent: x as Record<string | number, Json>, key });
+      else visit(e);
+    }
+  };
+  visit(v);
+  if (leaves.length === 0) return v;
+  const { parent, key } = r.pick(leaves);
+  const old = parent[key];
+  parent[key] =
+    typeof old === 'number'
+      ? r.pick([0, -1, 2 ** 31 - 1, -(2 ** 31), 999_999_999, 86_400 * 365 * 1000])
+      : r.chance(0.5)
+        ? String(old).padEnd(r.pick([65, 192, 256, 1025, 70_000]), r.pick(['x', 'é', '🙂']))
+        : weirdString(r, String(old));
+  return v;
+}
+
 // --- bodies ----------------------------------------------------------------------------------
 
 export type Body = { bytes: Buffer; headers: Record<string, string>; how: string };

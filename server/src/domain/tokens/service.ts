@@ -413,6 +413,7 @@ function requireTokenManagement(viewer: Viewer): void {
 function validateNewToken(t: NewToken): void {
   if (!t.name.trim()) throw new InvalidInputError('a token needs a name', 'name');
   if (t.name.length > 255) throw new InvalidInputError('token names are at most 255 characters', 'name');
+  if (t.sub !== undefined && t.sub.length > 255) throw new InvalidInputError('a token sub is at most 255 characters', 'sub');
   const unknown = t.scope.filter((s) => !(allScopes as readonly string[]).includes(s));
   if (unknown.length) throw new InvalidInputError(`unknown scope ${unknown.join(', ')}; known: ${allScopes.join(' ')}`, 'scope');
   if (!Number.isSafeInteger(t.duration) || t.duration <= 0) throw new InvalidInputError('duration must be a positive whole number of seconds', 'duration');
