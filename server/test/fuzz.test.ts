@@ -186,3 +186,20 @@ test('regression: commit with endoflife_rebase or endoflife longer than the buil
   const after = await rest('GET', `/build/${id}`, '');
   assert.equal(after.body.state, 'uploading', JSON.stringify(after.body));
 });
+
+test('regression: generateKey with a user id part longer than 255 characters is an InvalidInputError naming it, not a key too large for its column', async () => {
+  const s = f.server;
+  const changed = await f.changesBy(async () => {
+    for (const [field, value] of [
+      ['comment', 'c'.repeat(70_000)],
+      ['email', `${'e'.repeat(300)}@example.org`],
+      ['userName', 'u'.repeat(256)],
+      ['comment', 'two\nlines'],
+    ] as const) {
+      const r = await s.gql(`mutation($i: GenerateKeyInput!) { generateKey(input: $i) { __typename ... on InvalidInputError { field message } } }`, { i: { name: `long ${field}`, [field]: value } });
+      assert.equal(r.body.data?.generateKey?.__typename, 'InvalidInputError', JSON.stringify(r.body).slice(0, 500));
+      assert.equal(r.body.data.generateKey.field, field);
+    }
+  });
+  assert.deepEqual(changed, []);
+});

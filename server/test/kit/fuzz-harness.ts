@@ -15,8 +15,10 @@
 // Left out, as they change on refused requests by design: the audit log (a refused write is
 // audited; the harness checks instead that what a refused case added is no "ok" row),
 // api_tokens.last_used_at (a refused request's valid token is still used), build_workers
-// (heartbeats) and the job store's scheduling rows (agenda_jobs, which follow `jobs`). A request that was accepted (2xx, a GraphQL payload that is not an Error) may
-// change data: the harness waits for the jobs it started and takes a new snapshot.
+// (heartbeats) and the job store's scheduling rows (agenda_jobs, which follow `jobs`). Reads
+// (queries, GETs, the manifest reader) must change nothing even when they succeed; an accepted
+// write (2xx, a GraphQL payload that is not an Error) may: the harness waits for the jobs it
+// started and takes a new snapshot.
 import http from 'node:http';
 import { mkdtemp, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -47,7 +49,8 @@ import { bendKeepingType, caseRng, describe, jsonBody, manifestFile, multipartBo
 
 export type Outcome = { status: number; accepted: boolean; detail: string };
 type Sent = { input: string; outcome: Outcome };
-export type Target = { name: string; run(r: Rng): Promise<Sent> };
+/** `readOnly`: an entry point that must change no data even when it answers 2xx (queries, GETs). */
+export type Target = { name: string; readOnly?: boolean; run(r: Rng): Promise<Sent> };
 
 export type CaseResult = { n: number; target: string; input: string; status: number; accepted: boolean; ms: number; failure: string | null };
 
@@ -363,6 +366,7 @@ export async function startFuzzer(o: { timeoutMs?: number } = {}): Promise<Fuzze
       const p = kind === 'mutation' && DESTRUCTIVE.has(field.name) ? strangerPools : pools;
       targets.push({
         name: `${kind === 'query' ? 'Query' : 'Mutation'}.${field.name}`,
+        readOnly: kind === 'query',
         async run(r) {
           const valid = Object.fromEntries(field.args.map((a) => [a.name, validValue(r, a.type, p)]));
           // Half the cases keep every type and come from a caller who may (past the schema, into the rules).
@@ -379,6 +383,7 @@ export async function startFuzzer(o: { timeoutMs?: number } = {}): Promise<Fuzze
   // --- GraphQL over HTTP: requests that are not GraphQL requests ---
   targets.push({
     name: 'POST /graphql (protocol)',
+    readOnly: true,
     async run(r) {
       const who = await pickCaller(r);
       const bodies: unknown[] = [
@@ -430,6 +435,7 @@ export async function startFuzzer(o: { timeoutMs?: number } = {}): Promise<Fuzze
     const [method, pattern] = key.split(' ') as [string, string];
     targets.push({
       name: key,
+      readOnly: method === 'GET',
       async run(r) {
         const ids = spends(key) ? [spare] : [build, spare];
         const urlPath = pattern.replace(/:(\w+)/g, (_m, name: string) =>
@@ -487,6 +493,7 @@ export async function startFuzzer(o: { timeoutMs?: number } = {}): Promise<Fuzze
   const manifestDir = path.join(work, 'manifests');
   targets.push({
     name: 'readManifest',
+    readOnly: true,
     async run(r) {
       const file = manifestFile(r);
       const dir = path.join(manifestDir, randomUUID());
@@ -529,14 +536,14 @@ export async function startFuzzer(o: { timeoutMs?: number } = {}): Promise<Fuzze
       if (/a value is too long \(/.test(detail)) failures.push(`a value too long reached the database: ${detail}`);
       if (status === 0) failures.push(`no answer: ${detail}`);
       if (ms > timeoutMs) failures.push(`took ${Math.round(ms)} ms (bound ${timeoutMs} ms)`);
-      if (accepted || status >= 500 || status <= 0) {
+      if ((accepted && !target.readOnly) || status >= 500 || status <= 0) {
         // An accepted write (or a failed case) may have started jobs: the new state is the baseline.
         await quiet();
         baseline = await snapshot();
       } else {
         const now = await snapshot();
         const changed = diffSnapshots(baseline, now);
-        if (changed.length) failures.push(`a refused request (${status}: ${detail}) changed data: ${changed.slice(0, 10).join('; ')}`);
+        if (changed.length) failures.push(`a ${accepted ? 'read' : 'refused request'} (${status}: ${detail}) changed data: ${changed.slice(0, 10).join('; ')}`);
         baseline = now;
         const ok = await s.services.prisma.auditEntry.findMany({ where: { id: { gt: auditFrom }, result: 'ok' }, select: { action: true, target: true } });
         if (ok.length) failures.push(`a refused request was audited as ok: ${JSON.stringify(ok)}`);
