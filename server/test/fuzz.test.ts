@@ -13,6 +13,7 @@ import { commitFiles, makeGitApp } from './kit/git-fixtures.ts';
 import { pollFor } from './kit/server.ts';
 import { ensureBuilderUser } from './kit/builder-user.ts';
 import { readManifest } from '../src/domain/builds/git/manifest.ts';
+import { secretKey, signClaims } from '../src/domain/tokens/jwt.ts';
 
 const SEED = seedFrom(process.env, 0x0f4d_2026);
 const CASES = Number(process.env.FUZZ_CASES ?? 900);
@@ -202,4 +203,18 @@ test('regression: generateKey with a user id part longer than 255 characters is 
     }
   });
   assert.deepEqual(changed, []);
+});
+
+test('regression: a token signed elsewhere with a name longer than its column and half a surrogate pair in its prefixes still gets its row (the usage flush failed)', async () => {
+  const s = f.server;
+  const jti = `fuzz-outside-${process.pid}`;
+  const token = await signClaims(
+    { sub: '', scope: ['download'], prefixes: ['org.test\ud800'], apps: [], repos: [''], exp: Math.floor(Date.now() / 1000) + 600, name: 'n'.repeat(300), jti },
+    secretKey(s.secret),
+  );
+  const r = await s.gql('{ viewer { tokenId } }', {}, token);
+  assert.equal(r.body.data?.viewer?.tokenId, jti, JSON.stringify(r.body));
+  const row = await pollFor(() => s.services.prisma.apiToken.findUnique({ where: { jti } }), 10_000, 50);
+  assert.equal(row.name, 'n'.repeat(255));
+  assert.deepEqual(row.prefixes, ['org.test\ufffd']);
 });

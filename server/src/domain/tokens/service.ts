@@ -215,14 +215,16 @@ export class TokenService {
       if (fresh.length) {
         await this.prisma.apiToken.createMany({
           skipDuplicates: true,
+          // The claims of a token signed elsewhere were never checked against the columns: a name
+          // too long, or half a surrogate pair in a JSON array, would fail the whole batch.
           data: fresh.map(({ jti, claims, at }) => ({
             jti,
-            name: claims.name ?? '',
-            sub: claims.sub,
-            scopes: claims.scope,
-            prefixes: claims.prefixes,
-            apps: claims.apps,
-            repos: claims.repos,
+            name: column(claims.name ?? ''),
+            sub: column(claims.sub),
+            scopes: claims.scope.map(column),
+            prefixes: claims.prefixes.map(column),
+            apps: claims.apps.map(column),
+            repos: claims.repos.map(column),
             tokenType: claims.token_type ?? null,
             expiresAt: new Date(claims.exp * 1000),
             lastUsedAt: at,
@@ -408,6 +410,11 @@ function requireTokenManagement(viewer: Viewer): void {
   if (!hasScope(viewer.claims, 'tokenmanagement') && !hasScope(viewer.claims, 'admin')) {
     throw new ForbiddenError('this needs a token with the "tokenmanagement" or "admin" scope', 'tokenmanagement');
   }
+}
+
+/** A claim's text as a row of an outside token keeps it: well-formed, at most 255 characters. */
+function column(v: string): string {
+  return v.toWellFormed().slice(0, 255).toWellFormed();
 }
 
 function validateNewToken(t: NewToken): void {
