@@ -436,7 +436,7 @@ export function pushEvent(r: Rng, forge: Forge, secret: string, branch: string):
   const body = jsonBody(r, value);
   if (r.chance(0.15)) {
     // GitHub's form encoding: payload=<json>.
-    body.bytes = Buffer.from(`payload=${r.chance(0.5) ? encodeURIComponent(body.bytes.toString('latin1')) : body.bytes.toString('latin1')}`);
+    body.bytes = Buffer.from(`payload=${r.chance(0.5) ? pathSegment(body.bytes.toString('latin1')) : body.bytes.toString('latin1')}`);
     body.headers = { 'content-type': 'application/x-www-form-urlencoded' };
     body.how += ' as a form';
   }
@@ -491,7 +491,7 @@ export function multipartBody(r: Rng): Body {
       `form-data; name="file${i}"; filename="${name}"`,
       `form-data; name="file${i}"`,
       'attachment',
-      `attachment; filename*=UTF-8''${encodeURIComponent(name)}`,
+      `attachment; filename*=UTF-8''${pathSegment(name)}`,
       `attachment; filename*=UTF-8''%E0%A4%A`,
       `attachment; filename=${name}`,
     ]);
