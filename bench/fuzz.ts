@@ -14,6 +14,7 @@ const from = Number(process.env.FUZZ_FROM ?? 0);
 console.log(`fuzz: seed ${seed}, cases ${from}..${from + cases - 1}`);
 
 const f = await startFuzzer();
+console.log(`${f.targets.length} targets: ${f.targets.map((t) => t.name).join(', ')}`);
 // Ctrl-C ends the run after the case under way, with its figures and a clean stop.
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => (stopping = true));

@@ -49,7 +49,7 @@ test(`fuzz: ${CASES} malformed inputs over every entry point (seed ${SEED}): no 
   }
   const summary = `${cases.length} cases, ${accepted} accepted; statuses ${JSON.stringify(Object.fromEntries(statuses))}`;
   const slowest = [...slow].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([t, ms]) => `${t} ${Math.round(ms)} ms`);
-  console.log(`fuzz seed ${SEED}: ${summary}; slowest targets: ${slowest.join(', ')}`);
+  console.log(`fuzz seed ${SEED}: ${f.targets.length} targets, ${summary}; slowest targets: ${slowest.join(', ')}`);
   assert.ok(await f.alive(), 'the server no longer answers /healthz and /readyz');
   assert.equal(failures.length, 0, `${failures.length} failing cases (${summary}):\n${failures.slice(0, 20).map(replay).join('\n')}`);
   if (ONLY === null && CASES >= f.targets.length) {
