@@ -106,3 +106,16 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * The column of a write that failed because a value was longer than the column (Prisma P2000,
+ * MariaDB 1406), or null for any other error. Domain rules should have refused such a value;
+ * the HTTP boundary answers it as the client's mistake all the same.
+ */
+export function tooLongColumn(err: unknown): string | null {
+  const o = err as { code?: unknown; message?: unknown; meta?: { column_name?: unknown } } | null;
+  if (!o || typeof o !== 'object' || o.code !== 'P2000') return null;
+  if (typeof o.meta?.column_name === 'string') return o.meta.column_name;
+  const m = /Column: (\w+)/.exec(String(o.message ?? ''));
+  return m ? m[1]! : 'a column';
+}

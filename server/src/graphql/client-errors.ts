@@ -6,7 +6,7 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { PothosValidationError } from '@pothos/core';
 import type { Logger } from 'pino';
 import { AuthenticationError, DomainError } from '../domain/errors.ts';
-import { isDatabaseUnavailable } from '../db/index.ts';
+import { isDatabaseUnavailable, tooLongColumn } from '../db/index.ts';
 
 /** The error a resolver threw, under graphql's located wrapper. */
 function originalOf(error: unknown): unknown {
@@ -28,10 +28,24 @@ export function clientError(formatted: GraphQLFormattedError, error: unknown, re
   if (isDatabaseUnavailable(original)) {
     return { message: 'the database is unavailable; retry shortly', path: formatted.path, extensions: { code: 'SERVICE_UNAVAILABLE' } };
   }
+  const column = tooLongColumn(original);
+  if (column) {
+    // A length no domain rule checked: the client's mistake (logged as unexpected all the same).
+    return { message: `a value is too long (${column})`, path: formatted.path, locations: formatted.locations, extensions: { code: 'BAD_USER_INPUT' } };
+  }
   if (original instanceof PothosValidationError) {
     return { message: original.message, path: formatted.path, locations: formatted.locations, extensions: { code: 'BAD_USER_INPUT' } };
   }
-  if (original instanceof GraphQLError) return formatted;
+  if (original instanceof GraphQLError) {
+    // Apollo's request-level refusals (a persisted query whose sha does not match, ...) carry a
+    // 4xx status but no code, and Apollo fills in INTERNAL_SERVER_ERROR: the client's mistake
+    // would read as fmd's failure.
+    const status = (original.extensions?.http as { status?: unknown } | undefined)?.status;
+    if (original.extensions?.code === undefined && formatted.extensions?.code === 'INTERNAL_SERVER_ERROR' && typeof status === 'number' && status >= 400 && status < 500) {
+      return { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_REQUEST' } };
+    }
+    return formatted;
+  }
   const id = requestId ? ` (request id ${requestId})` : '';
   return {
     message: `internal error${id}`,

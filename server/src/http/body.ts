@@ -14,10 +14,20 @@ function parserFor(kind: 'json' | 'raw', limit: number): RequestHandler {
   let parser = parsers.get(key);
   if (!parser) {
     // Any content type on any method: flat-manager clients send JSON bodies on GETs, some without a type.
-    parser = kind === 'json' ? express.json({ limit, type: () => true, strict: false }) : express.raw({ limit, type: () => true });
+    parser = kind === 'json' ? express.json({ limit, type: () => true, strict: false, reviver: wellFormed }) : express.raw({ limit, type: () => true });
     parsers.set(key, parser);
   }
   return parser;
+}
+
+/**
+ * JSON may escape half of a surrogate pair ("\ud800"), which no UTF-8 column, JSON column or
+ * file name can hold: such a body is refused as invalid JSON (400) before any handler sees it,
+ * instead of failing at the database.
+ */
+function wellFormed(key: string, value: unknown): unknown {
+  if ((typeof value === 'string' && !value.isWellFormed()) || !key.isWellFormed()) throw new SyntaxError('a string holds a lone UTF-16 surrogate');
+  return value;
 }
 
 function read(kind: 'json' | 'raw', req: Request, res: Response, limit: number): Promise<unknown> {

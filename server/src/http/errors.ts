@@ -7,7 +7,7 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'exp
 import type { Logger } from 'pino';
 import { DomainError, AuthenticationError, type ErrorType } from '../domain/errors.ts';
 import { WrongStateError } from '../domain/builds/states.ts';
-import { isDatabaseUnavailable } from '../db/index.ts';
+import { isDatabaseUnavailable, tooLongColumn } from '../db/index.ts';
 import { requestIdOf } from './request-id.ts';
 import { RateLimitedError, type RateLimits } from './rate-limits.ts';
 
@@ -113,6 +113,12 @@ export function errorHandler(log: Logger, limits?: RateLimits): ErrorRequestHand
       const message = clientErrorMessage(err, res.locals[bodyLimitKey] as number | undefined);
       log.info({ reqId, method: req.method, path: req.path, status: err.status }, message);
       return sendError(res, err.status, 'generic-error', message);
+    }
+    const column = tooLongColumn(err);
+    if (column) {
+      // A length no domain rule checked: the client's mistake, and a rule missing (hence the stack).
+      log.warn({ reqId, method: req.method, path: req.path, err }, `a value too long for ${column} reached the database`);
+      return sendError(res, 400, 'invalid-input', `a value is too long (${column})`);
     }
     log.error({ reqId, method: req.method, path: req.path, err }, 'request failed');
     sendError(res, 500, 'generic-error', `internal error (request id ${reqId})`, { 'request-id': reqId });

@@ -391,6 +391,7 @@ export class BuildService {
   async commit(viewer: Viewer, id: number, input: CommitInput): Promise<Job> {
     const build = await this.getFor(viewer, id, 'build');
     if (input.tokenType != null && !Number.isInteger(input.tokenType)) throw new InvalidInputError('token_type must be an integer', 'token_type');
+    checkEndOfLife(input);
     requireStep(build, 'commit');
     const eol = { endOfLife: input.endOfLife ?? null, endOfLifeRebase: input.endOfLifeRebase ?? null, tokenType: input.tokenType ?? null };
     if (!(await this.applyStep(id, { step: 'commit' }, eol))) await this.refuseRace(id, 'commit');
@@ -492,6 +493,7 @@ export class BuildService {
   async republish(viewer: Viewer, repoName: string, input: RepublishInput): Promise<Job> {
     requireClaims(viewer, 'build', 'republish');
     if (typeof input.app !== 'string' || !isValidAppId(input.app)) throw new InvalidInputError(`Invalid app id ${String(input.app)}`, 'app');
+    checkEndOfLife(input);
     requirePrefix(viewer, input.app);
     requireRepo(viewer, repoName);
     await this.repos.get(repoName);
@@ -643,4 +645,10 @@ export class BuildService {
       if (refs) await this.prisma.promotion.update({ where: { id: p.id }, data: { refs } });
     }
   }
+}
+
+/** End-of-life texts as the builds table holds them (a message, and the id apps move to). */
+function checkEndOfLife(input: { endOfLife?: string | null; endOfLifeRebase?: string | null }): void {
+  if (input.endOfLife != null && input.endOfLife.length > 4096) throw new InvalidInputError('endoflife is at most 4096 characters', 'endoflife');
+  if (input.endOfLifeRebase != null && input.endOfLifeRebase.length > 255) throw new InvalidInputError('endoflife_rebase is at most 255 characters', 'endoflife_rebase');
 }

@@ -73,6 +73,11 @@ export class KeyService {
     if (input.email && !/^[^\s<>@]+@[^\s<>@]+$/.test(input.email)) throw new InvalidInputError('not an e-mail address', 'email');
     const userName = (input.userName ?? name).trim();
     if (!userName || /[<>\n\r]/.test(userName)) throw new InvalidInputError('the user id name must be one line without < or >', 'userName');
+    // The user id (name, comment, e-mail) goes into both armored keys, each stored in a TEXT column.
+    for (const [field, v] of [['userName', userName], ['email', input.email], ['comment', input.comment]] as const) {
+      if (v != null && v.length > 255) throw new InvalidInputError(`${field} is at most 255 characters`, field);
+    }
+    if (input.comment && /[()\n\r]/.test(input.comment)) throw new InvalidInputError('the comment must be one line without ( or )', 'comment');
     const key = await generateSigningKey({
       name: userName,
       email: input.email ?? undefined,
@@ -99,6 +104,8 @@ export class KeyService {
     const clash = await this.prisma.signingKey.findFirst({ where: { OR: [{ name }, { fingerprint: key.fingerprint }] } });
     if (clash?.name === name) throw new InvalidInputError(`a key named ${name} already exists`, 'name');
     if (clash) throw new InvalidInputError(`this key is already stored as ${clash.name}`, 'armoredPrivateKey');
+    // TEXT columns hold 64 KiB: a key with that many user ids or subkeys is no repo signing key.
+    if (Buffer.byteLength(armoredPublic) > 60_000 || Buffer.byteLength(armoredPrivate) > 40_000) throw new InvalidInputError('the key is too large to store (its user ids or subkeys)', 'armoredPrivateKey');
     return this.prisma.signingKey.create({
       data: {
         name,

@@ -215,14 +215,16 @@ export class TokenService {
       if (fresh.length) {
         await this.prisma.apiToken.createMany({
           skipDuplicates: true,
+          // The claims of a token signed elsewhere were never checked against the columns: a name
+          // too long, or half a surrogate pair in a JSON array, would fail the whole batch.
           data: fresh.map(({ jti, claims, at }) => ({
             jti,
-            name: claims.name ?? '',
-            sub: claims.sub,
-            scopes: claims.scope,
-            prefixes: claims.prefixes,
-            apps: claims.apps,
-            repos: claims.repos,
+            name: column(claims.name ?? ''),
+            sub: column(claims.sub),
+            scopes: claims.scope.map(column),
+            prefixes: claims.prefixes.map(column),
+            apps: claims.apps.map(column),
+            repos: claims.repos.map(column),
             tokenType: claims.token_type ?? null,
             expiresAt: new Date(claims.exp * 1000),
             lastUsedAt: at,
@@ -410,9 +412,15 @@ function requireTokenManagement(viewer: Viewer): void {
   }
 }
 
+/** A claim's text as a row of an outside token keeps it: well-formed, at most 255 characters. */
+function column(v: string): string {
+  return v.toWellFormed().slice(0, 255).toWellFormed();
+}
+
 function validateNewToken(t: NewToken): void {
   if (!t.name.trim()) throw new InvalidInputError('a token needs a name', 'name');
   if (t.name.length > 255) throw new InvalidInputError('token names are at most 255 characters', 'name');
+  if (t.sub !== undefined && t.sub.length > 255) throw new InvalidInputError('a token sub is at most 255 characters', 'sub');
   const unknown = t.scope.filter((s) => !(allScopes as readonly string[]).includes(s));
   if (unknown.length) throw new InvalidInputError(`unknown scope ${unknown.join(', ')}; known: ${allScopes.join(' ')}`, 'scope');
   if (!Number.isSafeInteger(t.duration) || t.duration <= 0) throw new InvalidInputError('duration must be a positive whole number of seconds', 'duration');

@@ -127,7 +127,9 @@ export async function readManifest(file: string): Promise<ManifestInfo> {
   const text = await readFile(file, 'utf8');
   let doc: unknown;
   try {
-    doc = path.extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
+    // logLevel error: the yaml library's warnings (an unknown tag, ...) about a user's file would
+    // go to the process's stderr as Node warnings; its errors are thrown and answered here.
+    doc = path.extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text, { logLevel: 'error' });
   } catch (err) {
     const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw bad(`cannot be parsed: ${msg}`);
