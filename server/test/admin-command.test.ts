@@ -8,30 +8,15 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readMigrations } from '../src/db/migrate.ts';
+import { fmdBin, runFmd, showRun, type Ran } from './kit/fmd-command.ts';
 import { createTestDatabase } from './kit/database.ts';
 import { pollFor, startTestServer, type TestServer } from './kit/server.ts';
 
-const fmd = fileURLToPath(new URL('../bin/fmd.js', import.meta.url));
 
-type Ran = { code: number | null; stdout: string; stderr: string };
-
-/** Runs `fmd ...args` to its end. Asynchronously: `status` calls back into the test server of this process. */
-function runFmd(args: string[], env: Record<string, string> = {}): Promise<Ran> {
-  const child = spawn(process.execPath, [fmd, ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, FMD_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
 
 const problems = (r: Ran) => r.stdout.split('\n').filter((l) => l.startsWith('problem: '));
-const show = (r: Ran) => `exit ${r.code}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
+const show = showRun;
 
 let s: TestServer;
 before(async () => {
@@ -215,7 +200,7 @@ test('status shows the API, the worker process, a queued and a running job with 
   try {
     await q.gql(`mutation { createRepo(input: { name: "beta" }) { __typename } }`);
     const running = await q.services.jobs.enqueue('noop', { ms: 120_000 });
-    worker = spawn(process.execPath, [fmd, 'worker'], {
+    worker = spawn(process.execPath, [fmdBin, 'worker'], {
       env: { PATH: process.env.PATH, DATABASE_URL: q.dbUrl, FMD_SECRET: q.secret, FMD_DATA_DIR: q.config.dataDir, FMD_JOB_WORKERS: '1', FMD_JOB_POLL_MS: '200', FMD_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'inherit', 'inherit'],
     });

@@ -5,34 +5,19 @@
 // and takes flat-manager's tokens except those it revoked.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runTool } from '../src/ostree/exec.ts';
 import * as ostree from '../src/ostree/ostree.ts';
 import { psqlQuery } from '../src/ostree/psql.ts';
+import { runFmd, showRun, type Ran } from './kit/fmd-command.ts';
 import { createTestDatabase, type TestDatabase } from './kit/database.ts';
 import { APP_ID, tempDir } from './kit/flatpak-fixtures.ts';
 import { installAndRun, publishTestApp } from './kit/repo-fixtures.ts';
 import { jobEnded, startTestServer, type TestServer } from './kit/server.ts';
 
-const fmd = fileURLToPath(new URL('../bin/fmd.js', import.meta.url));
-type Ran = { code: number | null; stdout: string; stderr: string };
-
-function runFmd(args: string[], env: Record<string, string>): Promise<Ran> {
-  const child = spawn(process.execPath, [fmd, ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, FMD_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
-const show = (r: Ran) => `exit ${r.code}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
+const show = showRun;
 
 /** A token as flat-manager signs one (jsonwebtoken's default header, HS256 over the decoded secret). */
 function flatManagerToken(secret: string, claims: Record<string, unknown>): string {

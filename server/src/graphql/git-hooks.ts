@@ -2,10 +2,10 @@
 // repository whose pushes build into a repo through a webhook). Secrets go in and never come
 // out: a credential's secret has no field, a source's webhook secret is in the payload of the
 // mutation that set it and nowhere else.
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from './builder.ts';
 import type { GraphQLContext } from './context.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
+import { rowId } from './node.ts';
 import { visibleBuildsWhere, noRows } from '../domain/builds/access.ts';
 import { visibleGitCredentialsWhere, visibleGitSourcesWhere } from '../domain/builds/git/access.ts';
 import { gitCredentialKinds } from '../domain/builds/git/credentials.ts';
@@ -25,19 +25,6 @@ function orNone<T>(where: () => T): T | typeof noRows {
 
 const credentialsWhere = (ctx: GraphQLContext) => (ctx.viewer ? orNone(() => visibleGitCredentialsWhere(ctx.viewer!)) : noRows);
 const sourcesWhere = (ctx: GraphQLContext) => (ctx.viewer ? orNone(() => visibleGitSourcesWhere(ctx.viewer!)) : noRows);
-
-/** Reads a global id of `typename` (or a plain row number) as the row id. */
-function rowId(typename: string, id: string | number, field: string): number {
-  const s = String(id);
-  if (/^[1-9]\d{0,9}$/.test(s) && Number(s) <= 2 ** 31 - 1) return Number(s);
-  try {
-    const g = decodeGlobalID(s);
-    if (g.typename === typename && /^[1-9]\d{0,9}$/.test(g.id) && Number(g.id) <= 2 ** 31 - 1) return Number(g.id);
-  } catch {
-    // not a global id
-  }
-  throw new InvalidInputError(`${JSON.stringify(s.slice(0, 80))} is not a ${typename} id`, field);
-}
 
 const GitCredentialKindEnum = builder.enumType('GitCredentialKind', {
   description: 'SSH_KEY: a private deploy key (ssh:// URLs); HTTPS_TOKEN: a token sent as the password of https:// URLs',

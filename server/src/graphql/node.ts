@@ -2,10 +2,11 @@
 // same rule the type's own queries use. An id that is malformed, of an unknown type, unknown or
 // not visible to the caller is null, so an answer never says which.
 import { brandWithType } from '@pothos/core';
+import { decodeGlobalID } from '@pothos/plugin-relay';
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import type { GraphQLResolveInfo, GraphQLSchema } from 'graphql';
 import type { GraphQLContext } from './context.ts';
-import { ForbiddenError } from '../domain/errors.ts';
+import { ForbiddenError, InvalidInputError } from '../domain/errors.ts';
 import { visibleBuildsWhere } from '../domain/builds/access.ts';
 import { visibleJobsWhere } from '../domain/jobs/access.ts';
 import { visibleGitCredentialsWhere, visibleGitSourcesWhere } from '../domain/builds/git/access.ts';
@@ -20,6 +21,23 @@ type Query = Record<string, unknown>;
 type Loader = (ctx: GraphQLContext, viewer: Viewer, ids: number[], query: Query) => Promise<{ id: number }[]>;
 
 const byId = (ids: number[]) => ({ id: { in: ids } });
+
+/**
+ * The row id an input names by a global id of `typename` or by its plain row number; anything
+ * else is an InvalidInputError on `field`.
+ */
+export function rowId(typename: string, id: string | number, field: string): number {
+  const s = String(id);
+  const rowNumber = (v: string) => /^[1-9]\d{0,9}$/.test(v) && Number(v) <= 2 ** 31 - 1;
+  if (rowNumber(s)) return Number(s);
+  try {
+    const g = decodeGlobalID(s);
+    if (g.typename === typename && rowNumber(g.id)) return Number(g.id);
+  } catch {
+    // not a global id
+  }
+  throw new InvalidInputError(`${JSON.stringify(s.slice(0, 80))} is not a ${typename} id`, field);
+}
 
 /** One loader per Node type; buildSchema refuses a Node type missing here. */
 const loaders: Record<string, Loader> = {

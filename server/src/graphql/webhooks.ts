@@ -1,28 +1,15 @@
 // Webhooks: fmd's events POSTed to outside receivers, and the log of their delivery attempts.
 // Admins only (a token restricted to some repos: the webhooks of those repos). The secret goes
 // in (or is generated) and comes out once, in createWebhook's payload.
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from './builder.ts';
 import { countFor, startCount } from './connections.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
+import { rowId } from './node.ts';
 import { eventsOf, webhookEvents, type WebhookWithRepo } from '../domain/webhooks/service.ts';
 import type { WebhookDelivery } from '../generated/prisma/client.ts';
 
 const admins = { scope: 'admin' } as const;
 const errors = { types: [NotFoundError, InvalidInputError, ForbiddenError] };
-
-/** Reads a global id of `typename` (or a plain row number) as the row id. */
-function rowId(typename: string, id: string | number, field: string): number {
-  const s = String(id);
-  if (/^[1-9]\d{0,9}$/.test(s) && Number(s) <= 2 ** 31 - 1) return Number(s);
-  try {
-    const g = decodeGlobalID(s);
-    if (g.typename === typename && /^[1-9]\d{0,9}$/.test(g.id) && Number(g.id) <= 2 ** 31 - 1) return Number(g.id);
-  } catch {
-    // not a global id
-  }
-  throw new InvalidInputError(`${JSON.stringify(s.slice(0, 80))} is not a ${typename} id`, field);
-}
 
 const WebhookDeliveryStateEnum = builder.enumType('WebhookDeliveryState', {
   description: 'PENDING: queued or under way; SUCCEEDED: answered 2xx; RETRYING: failed, another attempt follows at nextRetryAt; FAILED: failed, and it was the last attempt',
