@@ -12,6 +12,10 @@
 // POLL_MS=100 ms sees it. fmd also runs its commit step (build-commit-from --untrusted into the
 // build repo, whose parent is the main repo, and build-update-repo of it, for checks and
 // appstream): a second by-hand figure includes those two commands, as publish-overhead.ts does.
+// flat-manager makes the same untrusted commit: that second figure is the reference for fmd. (The
+// by-hand upload repo is root's; fmd's jail writes its own as fmd-builder, and gives it back to
+// fmd's user before the commit: build-commit-from --untrusted runs ~5x longer on a source repo
+// another user owns.)
 // Its first build also installs the runtime and SDK into fmd's builder installation: the same
 // install by hand is timed apart, and a third overhead figure counts it.
 // fmd's phases are the build states as the polling client first saw them (CLONING covers the
