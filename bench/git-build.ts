@@ -12,6 +12,10 @@
 // POLL_MS=100 ms sees it. fmd also runs its commit step (build-commit-from --untrusted into the
 // build repo, whose parent is the main repo, and build-update-repo of it, for checks and
 // appstream): a second by-hand figure includes those two commands, as publish-overhead.ts does.
+// flat-manager makes the same untrusted commit: that second figure is the reference for fmd. (The
+// by-hand upload repo is root's; fmd's jail writes its own as fmd-builder, and gives it back to
+// fmd's user before the commit: build-commit-from --untrusted runs ~5x longer on a source repo
+// another user owns.)
 // Its first build also installs the runtime and SDK into fmd's builder installation: the same
 // install by hand is timed apart, and a third overhead figure counts it.
 // fmd's phases are the build states as the polling client first saw them (CLONING covers the
@@ -27,6 +31,9 @@
 // The app's files are in the git repo and reach /app through a `git` source with `path: .` (the
 // checkout itself), copied by build-commands (busybox has no `install`); a `dir` source would
 // defeat the cache (flatpak-builder checksums it as random).
+// TRACE=<file> writes every job log line of fmd's builds to <file>, stamped with when the polling
+// client first saw it (the client then reads the logs on each poll, which costs fmd a little): the
+// steps inside the jobs (clone, runtime install, flatpak-builder's stages, commit-from, summary...).
 // Run from the repo root: npm exec -- node bench/git-build.ts
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -38,6 +45,8 @@ import { gql, timed, writeAppFiles } from './support/gen-app.ts';
 
 const pollMs = Number(process.env.POLL_MS ?? 100);
 const deltas = process.env.DELTAS === '1';
+// TRACE=<file>: every job log line of fmd's builds, stamped with when the polling client first saw it.
+const trace = process.env.TRACE;
 const APP_ID = 'org.bench.GitApp';
 const BRANCH = 'stable';
 const MANIFEST = `${APP_ID}.json`;
@@ -120,6 +129,7 @@ async function byHand(h: HandSetup, n: number) {
   return { phases, four, withCommit: four + phases['commit step']!, cacheHits };
 }
 
+const traceLines: string[] = [];
 type JobRow = { number: number; kind: string; status: string; error: string | null; createdAt: string; startAfter: string | null; startedAt: string | null; finishedAt: string | null; results: any };
 const JOB_FIELDS = 'number kind status error createdAt startAfter startedAt finishedAt results';
 
@@ -135,11 +145,20 @@ async function byFmd(fmd: { url: string; token: string }, url: string) {
   const number: number = createBuild.build.number;
   // When the client first saw each state: the build's own phases.
   const timeline: Array<[string, number]> = [];
+  const traced = new Map<number, number>();
   let jobs: JobRow[] = [];
   let updateRepo: JobRow | undefined;
   for (;;) {
-    const { build } = await q(`query($n: Int!) { build(number: $n) { state stateReason publishedState jobs(first: 20) { edges { node { ${JOB_FIELDS} } } } } }`, { n: number });
+    const { build } = await q(`query($n: Int!) { build(number: $n) { state stateReason publishedState jobs(first: 20) { edges { node { ${JOB_FIELDS}${trace ? ' log { text }' : ''} } } } } }`, { n: number });
     const at = performance.now() - t0;
+    if (trace) {
+      for (const { node } of build.jobs.edges as Array<{ node: JobRow & { log: { text: string } } }>) {
+        const lines = node.log.text.split('\n').slice(0, -1);
+        const seen = traced.get(node.number) ?? 0;
+        for (const l of lines.slice(seen)) traceLines.push(`${s(at).padStart(9)} build ${number} ${node.kind}: ${l}`);
+        traced.set(node.number, lines.length);
+      }
+    }
     const seen = `${build.state}${build.publishedState === 'UNPUBLISHED' ? '' : `/${build.publishedState}`}`;
     if (timeline.at(-1)?.[0] !== seen) timeline.push([seen, at]);
     jobs = build.jobs.edges.map((e: { node: JobRow }) => e.node);
@@ -233,6 +252,7 @@ try {
   console.log(`fmd overhead vs the 4 commands + commit step:          ${pct(fmd2.total, hand2.withCommit)}`);
   console.log(`rebuild vs first build: by hand ${s(hand2.four)} vs ${s(hand1.four)} (${pct(hand2.four, hand1.four)}), fmd ${s(fmd2.total)} vs ${s(fmd1.total)} (${pct(fmd2.total, fmd1.total)})`);
 } finally {
+  if (trace) writeFileSync(trace, traceLines.join('\n') + '\n');
   await fmd?.stop();
   rmSync(dir, { recursive: true, force: true });
 }

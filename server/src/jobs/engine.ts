@@ -54,6 +54,9 @@ export class JobEngine implements JobQueue {
   private readonly kindActive = new Map<JobKind, number>();
   /** handlers under way, from Agenda's call to their end (including the wait for a repo lock) */
   private readonly handling = new Set<Promise<void>>();
+  /** Repo locks held by this process's jobs: each settles when its lock is released. */
+  private readonly repoLocks = new Map<string, Promise<void>>();
+  private readonly repoReleases = new Map<PoolConnection, () => void>();
   private readonly backend: AgendaBackend;
   private readonly workers: number;
   private started = false;
@@ -302,6 +305,13 @@ export class JobEngine implements JobQueue {
     let repoLock: PoolConnection | undefined;
     if (job.repo && serialized) {
       repoLock = await this.lockRepo(job.repo);
+      const holder = this.repoLocks.get(job.repo);
+      if (!repoLock && holder && !this.stopRequested) {
+        // Held by a job of this process: most often the one that queued this job and ends soon
+        // (a publish queues its repo's update-repo job); taken as it is released, not at a retry.
+        await Promise.race([holder, new Promise((r) => setTimeout(r, waitRetryMs.repo))]);
+        repoLock = await this.lockRepo(job.repo);
+      }
       if (!repoLock || this.stopRequested) {
         // (Getting the lock may take a while when the pool is busy: the worker may be stopping by then.)
         if (repoLock) await this.unlockRepo(repoLock, job.repo);
@@ -403,7 +413,12 @@ export class JobEngine implements JobQueue {
     const conn = await this.opts.pool.getConnection();
     try {
       const [rows] = await conn.query<RowDataPacket[]>('SELECT GET_LOCK(?, 0) AS got', [`fmd-repo:${repo}`]);
-      if (rows[0]?.got === 1) return conn;
+      if (rows[0]?.got === 1) {
+        let released!: () => void;
+        this.repoLocks.set(repo, new Promise<void>((r) => (released = r)));
+        this.repoReleases.set(conn, released);
+        return conn;
+      }
     } catch (err) {
       conn.release();
       throw err;
@@ -417,6 +432,10 @@ export class JobEngine implements JobQueue {
       await conn.query('SELECT RELEASE_LOCK(?)', [`fmd-repo:${repo}`]);
     } finally {
       conn.release();
+      const released = this.repoReleases.get(conn);
+      this.repoReleases.delete(conn);
+      this.repoLocks.delete(repo);
+      released?.();
     }
   }
 
