@@ -3,6 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildVisibility, buildVisible, visibleBuildsWhere } from '../src/domain/builds/access.ts';
+import { jobVisibility, jobVisible, visibleJobsWhere } from '../src/domain/jobs/access.ts';
 import { ForbiddenError } from '../src/domain/errors.ts';
 import type { Claims } from '../src/domain/tokens/claims.ts';
 import type { Viewer } from '../src/domain/tokens/service.ts';
@@ -10,6 +11,7 @@ import { startTestServer, type TestServer } from './kit/server.ts';
 
 let s: TestServer;
 let builds: Array<{ id: number; repoName: string; appId: string | null }>;
+let jobIds: number[];
 
 const repoNames = ['r1', 'r2', 'R1'];
 // Prefix edges: exact id, child, sibling with a common start, LIKE wildcards in ids and prefixes.
@@ -26,13 +28,16 @@ before(async () => {
       builds.push({ id: b.id, repoName: name, appId });
     }
   }
+  // A job of every build, and repo jobs of no build.
+  jobIds = [];
+  for (const b of builds) jobIds.push((await s.services.prisma.job.create({ data: { kind: 'commit', contents: {}, buildId: b.id } })).id);
+  for (const repo of repoNames) jobIds.push((await s.services.prisma.job.create({ data: { kind: 'update-repo', contents: {}, repo } })).id);
 });
 after(() => s?.stop());
 
-function claimsMatrix(oneBuild: number): Claims[] {
+function claimsMatrix(oneBuild: number, scopes = [['build'], ['download'], ['upload', 'publish'], ['admin'], ['jobs']]): Claims[] {
   const out: Claims[] = [];
   const subs = ['', 'build', 'build/', `build/${oneBuild}`, 'build/999999', 'repo', 'build/x'];
-  const scopes = [['build'], ['download'], ['upload', 'publish'], ['admin'], ['jobs']];
   const repos = [[''], ['r1'], ['r1', 'r2'], ['R1'], []];
   const prefixes = [[''], ['org.a'], ['org.a.B'], ['org'], ['org_a'], ['org%a'], []];
   const apps = [[], ['org.b.App'], ['org.a.B']];
@@ -69,4 +74,30 @@ test('visibleBuildsWhere and buildVisible agree on every claims × build pair', 
   // The matrix reaches the interesting cases: many tokens see some builds but not all.
   assert.ok(compared > 1000, `compared ${compared}`);
   assert.ok(someVisible > 500, `partial ${someVisible}`);
+});
+
+test('visibleJobsWhere and jobVisible agree on every claims × job pair', async () => {
+  const oneBuild = builds.find((b) => b.repoName === 'r2' && b.appId === null)!.id;
+  const jobs = await s.services.prisma.job.findMany({ where: { id: { in: jobIds } }, include: { build: { include: { repo: true } } } });
+  let compared = 0;
+  let partial = 0;
+  for (const claims of claimsMatrix(oneBuild, [['build'], ['jobs'], ['admin'], ['download']])) {
+    const viewer: Viewer = { claims, ownerId: null };
+    let v;
+    try {
+      v = jobVisibility(viewer);
+    } catch (err) {
+      assert.ok(err instanceof ForbiddenError);
+      assert.throws(() => visibleJobsWhere(viewer), ForbiddenError);
+      continue;
+    }
+    const rows = await s.services.prisma.job.findMany({ where: { AND: [{ id: { in: jobIds } }, visibleJobsWhere(viewer)] }, select: { id: true } });
+    const inDb = rows.map((r) => r.id).sort((x, y) => x - y);
+    const inMemory = jobs.filter((j) => jobVisible(v, j)).map((j) => j.id).sort((x, y) => x - y);
+    assert.deepEqual(inMemory, inDb, JSON.stringify(claims));
+    compared++;
+    if (inMemory.length > 0 && inMemory.length < jobs.length) partial++;
+  }
+  assert.ok(compared > 500, `compared ${compared}`);
+  assert.ok(partial > 250, `partial ${partial}`);
 });

@@ -74,7 +74,10 @@ export function likeLiteral(text: string): string {
 
 /** buildVisibility as a Prisma filter. */
 export function visibleBuildsWhere(viewer: Viewer): Prisma.BuildWhereInput {
-  const v = buildVisibility(viewer);
+  return buildVisibilityWhere(buildVisibility(viewer));
+}
+
+export function buildVisibilityWhere(v: BuildVisibility): Prisma.BuildWhereInput {
   if (v === null) return {};
   if (v === 'none') return noRows;
   const and: Prisma.BuildWhereInput[] = [];
