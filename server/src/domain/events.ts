@@ -49,3 +49,17 @@ export const topics = {
   /** a repo's summary changed (payload: RepoUpdatedEvent); one topic per repo name */
   repoUpdated: (repo: string) => `repo.updated.${repo}`,
 } as const;
+
+/**
+ * `load` shared by every subscriber of one event: the bus hands the same payload object to all
+ * subscribers in a process (the memory bus emits it, the Redis bus parses each message once), so
+ * keyed on it one read serves them all, and the entry goes away with the event.
+ */
+export function perEvent<E extends object, T>(load: (event: E) => Promise<T>): (event: E) => Promise<T> {
+  const memo = new WeakMap<E, Promise<T>>();
+  return (event) => {
+    let p = memo.get(event);
+    if (!p) memo.set(event, (p = load(event)));
+    return p;
+  };
+}

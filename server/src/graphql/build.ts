@@ -7,7 +7,7 @@ import { buildInputNames, ErrorInterface, orNull, withInputNames } from './error
 import { JobRef } from './job.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
 import { buildActionNames, buildActions } from '../domain/builds/actions.ts';
-import { visibleBuildsWhere } from '../domain/builds/access.ts';
+import { buildVisibility, buildVisible, visibleBuildsWhere } from '../domain/builds/access.ts';
 import { readableJobsWhere } from '../domain/jobs/access.ts';
 import { BuildBusyError, publishedStateCode, repoStateCode, WrongStateError } from '../domain/builds/states.ts';
 import { buildTopic, allBuildsTopic, repoBuildsTopic } from '../domain/builds/service.ts';
@@ -430,13 +430,21 @@ builder.mutationField('promoteBuild', (t) =>
 
 /** Build change events of a topic; with `visibleTo`, only those of builds that viewer may read. */
 async function* buildUpdates(ctx: GraphQLContext, topic: string, first: number | null, visibleTo?: Viewer) {
+  // Decided in memory on the build every subscriber shares (forEvent): no query per subscriber.
+  const visibility = visibleTo ? buildVisibility(visibleTo) : null;
   const sub = ctx.services.events.subscribe<{ id: number }>(topic);
   try {
     if (first !== null) yield { id: first };
     for (;;) {
       const r = await sub.next();
       if (r.done) return;
-      if (visibleTo && !(await ctx.services.prisma.build.count({ where: { AND: [{ id: r.value.id }, visibleBuildsWhere(visibleTo)] } }))) continue;
+      if (visibility !== null) {
+        const build = await ctx.services.builds.forEvent(r.value).catch((err: unknown) => {
+          if (err instanceof NotFoundError) return null;
+          throw err;
+        });
+        if (!build || !buildVisible(visibility, { id: build.id, repoName: build.repo.name, appId: build.appId })) continue;
+      }
       yield r.value;
     }
   } finally {
@@ -454,7 +462,7 @@ builder.subscriptionField('buildUpdated', (t) =>
       await ctx.services.builds.getFor(viewer, args.number, ['build', 'upload', 'download', 'admin']);
       return buildUpdates(ctx, buildTopic(args.number), args.number);
     },
-    resolve: (payload, _a, ctx) => ctx.services.builds.get((payload as { id: number }).id),
+    resolve: (payload, _a, ctx) => ctx.services.builds.forEvent(payload as { id: number }),
   }),
 );
 
@@ -469,6 +477,6 @@ builder.subscriptionField('buildsUpdated', (t) =>
       // A topic carries every build of it: the caller's repos, prefixes (and sub) still apply.
       return buildUpdates(ctx, args.repo ? repoBuildsTopic(args.repo) : allBuildsTopic, null, viewer);
     },
-    resolve: (payload, _a, ctx) => ctx.services.builds.get((payload as { id: number }).id),
+    resolve: (payload, _a, ctx) => ctx.services.builds.forEvent(payload as { id: number }),
   }),
 );

@@ -37,28 +37,73 @@ export const buildReaderScopes = ['build', 'upload', 'download', 'admin'] as con
 export const noRows = { id: { in: [] as number[] } };
 
 /**
+ * Which builds a viewer may read, as data, so that the database (visibleBuildsWhere) and memory
+ * (buildVisible, for subscription fan-out) apply the same rule: `null` for all builds, else
+ * each present condition must hold. `none` matches no build.
+ */
+export type BuildVisibility = null | 'none' | { id?: number; repos?: readonly string[]; apps?: { apps: readonly string[]; prefixes: readonly string[] } };
+
+/**
  * Which builds a viewer may read, on every way in (list, `build`, `node`, subscriptions):
  * admins all; others need a reader scope, and see the builds their `sub` covers
  * (`build/<id>` is one build), in their repos, whose app id matches their prefixes or apps
  * (builds without an app id match any prefixes). Throws ForbiddenError when no build can match.
  */
-export function visibleBuildsWhere(viewer: Viewer): Prisma.BuildWhereInput {
+export function buildVisibility(viewer: Viewer): BuildVisibility {
   const c = viewer.claims;
-  if (hasScope(c, 'admin')) return {};
+  if (hasScope(c, 'admin')) return null;
   if (!buildReaderScopes.some((s) => hasScope(c, s))) {
     throw new ForbiddenError(`Not enough permissions: needs one of the scopes ${buildReaderScopes.join(', ')}`, 'build');
   }
-  const and: Prisma.BuildWhereInput[] = [];
   const sub = subBuild(c.sub);
-  if (sub === null) return noRows;
-  if (sub !== undefined) and.push({ id: sub });
-  if (!c.repos.includes('')) and.push({ repo: { name: { in: c.repos } } });
-  if (!c.prefixes.includes('')) {
-    const ids: Prisma.BuildWhereInput[] = [{ appId: null }, ...c.apps.map((a) => ({ appId: a }))];
-    for (const p of c.prefixes) ids.push({ appId: p }, { appId: { startsWith: `${p}.` } });
+  if (sub === null) return 'none';
+  const v: Exclude<BuildVisibility, null | 'none'> = {};
+  if (sub !== undefined) v.id = sub;
+  if (!c.repos.includes('')) v.repos = c.repos;
+  if (!c.prefixes.includes('')) v.apps = { apps: c.apps, prefixes: c.prefixes };
+  return Object.keys(v).length ? v : null;
+}
+
+/**
+ * `text` for a Prisma startsWith/contains, matched literally: Prisma hands it to LIKE as is, where
+ * `_` and `%` are wildcards (a prefix `org_a` matched `org.a.*`, which are legal in app ids).
+ */
+export function likeLiteral(text: string): string {
+  return text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+}
+
+/** buildVisibility as a Prisma filter. */
+export function visibleBuildsWhere(viewer: Viewer): Prisma.BuildWhereInput {
+  return buildVisibilityWhere(buildVisibility(viewer));
+}
+
+export function buildVisibilityWhere(v: BuildVisibility): Prisma.BuildWhereInput {
+  if (v === null) return {};
+  if (v === 'none') return noRows;
+  const and: Prisma.BuildWhereInput[] = [];
+  if (v.id !== undefined) and.push({ id: v.id });
+  if (v.repos) and.push({ repo: { name: { in: [...v.repos] } } });
+  if (v.apps) {
+    const ids: Prisma.BuildWhereInput[] = [{ appId: null }, ...v.apps.apps.map((a) => ({ appId: a }))];
+    for (const p of v.apps.prefixes) ids.push({ appId: p }, { appId: { startsWith: `${likeLiteral(p)}.` } });
     and.push({ OR: ids });
   }
-  return and.length ? { AND: and } : {};
+  return { AND: and };
+}
+
+/**
+ * buildVisibility applied to a build in memory: a subscription decides each of its events with
+ * it instead of a query per subscriber. Compares exactly, as flat-manager and requireBuildAccess
+ * do; the database's case-insensitive collation may let visibleBuildsWhere match more (a prefix
+ * differing only in case), never less.
+ */
+export function buildVisible(v: BuildVisibility, build: { id: number; repoName: string; appId: string | null }): boolean {
+  if (v === null) return true;
+  if (v === 'none') return false;
+  if (v.id !== undefined && build.id !== v.id) return false;
+  if (v.repos && !v.repos.includes(build.repoName)) return false;
+  if (v.apps && build.appId !== null && !v.apps.apps.includes(build.appId) && !v.apps.prefixes.some((p) => build.appId === p || build.appId!.startsWith(`${p}.`))) return false;
+  return true;
 }
 
 /** The build a token's sub limits it to: undefined for any build, null for none. */

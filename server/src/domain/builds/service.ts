@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { FmdConfig } from '../../config/index.ts';
 import type { Build, BuildRef, Check, CheckStatus, Job, Prisma, PrismaClient, Repo } from '../../generated/prisma/client.ts';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
-import type { EventBus } from '../events.ts';
+import { perEvent, type EventBus } from '../events.ts';
 import { Listeners } from '../listeners.ts';
 import type { JobQueue, JobRun } from '../jobs/queue.ts';
 import type { RepoService } from '../repos/service.ts';
@@ -121,6 +121,9 @@ export class BuildService {
   }
 
   // --- reading -------------------------------------------------------------------------------
+
+  /** The build an event of its topics names, read once per event for all its subscribers. */
+  readonly forEvent = perEvent((event: { id: number }) => this.get(event.id));
 
   async get(id: number): Promise<BuildWithRepo> {
     const build = await this.prisma.build.findUnique({ where: { id }, include: { repo: true } });

@@ -1,9 +1,9 @@
 // Reading jobs and their logs; the engine (server/src/jobs) writes them.
-import type { Job, JobStatus, Prisma, PrismaClient } from '../../generated/prisma/client.ts';
-import type { EventBus } from '../events.ts';
+import type { Job, JobStatus, PrismaClient } from '../../generated/prisma/client.ts';
+import { perEvent, type EventBus } from '../events.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Viewer } from '../tokens/service.ts';
-import { visibleJobsWhere } from './access.ts';
+import { jobVisibility, jobVisible, visibleJobsWhere } from './access.ts';
 import { followLog, LineEndCache, readLog, readLogForClient, type LogChunk } from './logs.ts';
 
 export const jobTopic = (jobId: number) => `job.${jobId}`;
@@ -41,23 +41,27 @@ export class JobService {
   }
 
   /** Each job the viewer may read when its status or progress changes (no initial state). */
-  allUpdates(viewer: Viewer): AsyncGenerator<Job> {
-    return this.updatesWhere(visibleJobsWhere(viewer));
-  }
-
-  private async *updatesWhere(visible: Prisma.JobWhereInput): AsyncGenerator<Job> {
+  async *allUpdates(viewer: Viewer): AsyncGenerator<Job> {
+    // Decided in memory on the job every subscriber shares (forEvent): no query per subscriber.
+    const visibility = jobVisibility(viewer);
     const sub = this.events.subscribe<{ id: number }>(allJobsTopic);
     try {
       for (;;) {
         const r = await sub.next();
         if (r.done) return;
-        const job = await this.prisma.job.findFirst({ where: { AND: [{ id: r.value.id }, visible] } });
-        if (job) yield job;
+        const job = await this.withBuildForEvent(r.value);
+        if (job && jobVisible(visibility, job)) yield job;
       }
     } finally {
       await sub.return?.();
     }
   }
+
+  /** The job an event names with its build, read once per event for all its subscribers; null once deleted. */
+  private readonly withBuildForEvent = perEvent((event: { id: number }) => this.prisma.job.findUnique({ where: { id: event.id }, include: { build: { include: { repo: true } } } }));
+
+  /** The job an event names, read once per event for all its subscribers. */
+  private readonly forEvent = perEvent((event: { id: number }) => this.get(event.id));
 
   async get(id: number): Promise<Job> {
     const job = await this.prisma.job.findUnique({ where: { id } });
@@ -94,7 +98,7 @@ export class JobService {
       while (job.status !== 'ENDED' && job.status !== 'BROKEN') {
         const r = await sub.next();
         if (r.done) return;
-        job = await this.get(id);
+        job = await this.forEvent(r.value);
         yield job;
       }
     } finally {

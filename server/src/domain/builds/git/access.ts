@@ -6,6 +6,7 @@ import type { Prisma } from '../../../generated/prisma/client.ts';
 import { ForbiddenError } from '../../errors.ts';
 import { appAllowed, hasScope, repoMatchesClaimed, subHasPrefix } from '../../tokens/claims.ts';
 import type { Viewer } from '../../tokens/service.ts';
+import { likeLiteral } from '../access.ts';
 
 const isAdmin = (viewer: Viewer) => hasScope(viewer.claims, 'admin');
 
@@ -38,7 +39,7 @@ export function visibleGitSourcesWhere(viewer: Viewer): Prisma.GitSourceWhereInp
   const c = viewer.claims;
   if (!c.prefixes.includes('')) {
     const ids: Prisma.GitSourceWhereInput[] = [{ appId: null }, ...c.apps.map((a) => ({ appId: a }))];
-    for (const p of c.prefixes) ids.push({ appId: p }, { appId: { startsWith: `${p}.` } });
+    for (const p of c.prefixes) ids.push({ appId: p }, { appId: { startsWith: `${likeLiteral(p)}.` } });
     and.push({ OR: ids });
   }
   return and.length ? { AND: and } : {};
