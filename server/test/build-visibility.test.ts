@@ -14,8 +14,9 @@ let builds: Array<{ id: number; repoName: string; appId: string | null }>;
 let jobIds: number[];
 
 const repoNames = ['r1', 'r2', 'R1'];
-// Prefix edges: exact id, child, sibling with a common start, LIKE wildcards in ids and prefixes.
-const appIds = [null, 'org.a', 'org.a.B', 'org.a.B.C', 'org.ab', 'org.b.App', 'org.b.AppX', 'com.x', 'org.a_b.C', 'orgxa.C', 'org%a.C'];
+// Prefix edges: exact id, child, sibling with a common start, LIKE wildcards in ids and prefixes,
+// ids and prefixes that differ only in case (app ids compare exactly).
+const appIds = [null, 'org.a', 'org.a.B', 'org.a.B.C', 'org.ab', 'org.b.App', 'org.b.AppX', 'com.x', 'org.a_b.C', 'orgxa.C', 'org%a.C', 'org.A.b', 'ORG.a.B'];
 
 before(async () => {
   s = await startTestServer({ 'job-workers': 0 });
@@ -39,8 +40,8 @@ function claimsMatrix(oneBuild: number, scopes = [['build'], ['download'], ['upl
   const out: Claims[] = [];
   const subs = ['', 'build', 'build/', `build/${oneBuild}`, 'build/999999', 'repo', 'build/x'];
   const repos = [[''], ['r1'], ['r1', 'r2'], ['R1'], []];
-  const prefixes = [[''], ['org.a'], ['org.a.B'], ['org'], ['org_a'], ['org%a'], []];
-  const apps = [[], ['org.b.App'], ['org.a.B']];
+  const prefixes = [[''], ['org.a'], ['org.a.B'], ['org'], ['org_a'], ['org%a'], ['ORG.A'], []];
+  const apps = [[], ['org.b.App'], ['org.a.B'], ['org.B.app']];
   for (const sub of subs)
     for (const scope of scopes)
       for (const r of repos)
