@@ -29,7 +29,7 @@ const workerScript = fileURLToPath(new URL('../server/src/jobs/mariadb-backend/t
 const redisUrl = process.env.FMD_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const pgServerUrl = process.env.FMD_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const rounds = Number(process.env.FMD_BENCH_ROUNDS ?? 2);
-const queueSizes = (process.env.FMD_BENCH_QUEUED ?? '1000,10000').split(',').map(Number);
+const queueSizes = (process.env.FMD_BENCH_QUEUED ?? '1000,10000').split(',').map(Number).filter(Boolean); // '' for latency only
 const workers = new Set<ChildProcess>();
 // Agenda refills its queue only on each processEvery tick (and on notifications), so a worker tops
 // out near lockLimit / processEvery: 2 x concurrency every 20 ms here.
@@ -108,10 +108,12 @@ async function openPostgres(): Promise<Store | undefined> {
     },
     workerEnv: (notify) => ({ FMD_WORKER_BACKEND: 'postgres', FMD_WORKER_DB: url.href, FMD_WORKER_NOTIFY: notify ? '1' : '0' }),
     async producer(notify) {
-      const agenda = new Agenda({ backend: new PostgresBackend({ pool, disableNotifications: !notify }) });
+      const producerBackend = new PostgresBackend({ pool, disableNotifications: !notify });
+      const agenda = new Agenda({ backend: producerBackend });
       await agenda.ready;
-      // stop() releases the LISTEN connection; the shared pool stays open.
-      return { agenda, close: () => agenda.stop() };
+      // Agenda connects its channel only in start(), and a producer must not process jobs.
+      await producerBackend.notificationChannel?.connect();
+      return { agenda, close: async () => producerBackend.notificationChannel?.disconnect() };
     },
     async close() {
       await pool.end();
@@ -225,13 +227,13 @@ try {
     `jobs bench: Node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, ` +
       `no-op jobs, worker concurrency 20, lockLimit ${lockLimit}, processEvery ${processEvery} ms, ${rounds} round(s) per figure`,
   );
-  console.log(`${''.padEnd(58)}${stores.map((s) => s.name.padEnd(40)).join('')}`);
+  console.log(`${''.padEnd(72)}${stores.map((s) => s.name.padEnd(40)).join('')}`);
   // Both backends in turn within each round, so load from the rest of the machine falls on both.
   async function row(label: string, measure: (store: Store) => Promise<string>): Promise<void> {
     for (let round = 1; round <= rounds; round++) {
       const cells: string[] = [];
       for (const store of stores) cells.push((await measure(store)).padEnd(40));
-      console.log(`${label.padEnd(50)}round ${round}  ${cells.join('')}`);
+      console.log(`${label.padEnd(64)}round ${round}  ${cells.join('')}`);
     }
   }
   for (const queued of queueSizes) {
