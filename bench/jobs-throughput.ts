@@ -10,7 +10,8 @@
 // Run from the repo root: npm exec -- node bench/jobs-throughput.ts
 //   FMD_BENCH_REDIS_URL  Redis (default redis://127.0.0.1:6379)
 //   FMD_BENCH_PG_URL     PostgreSQL server, user with CREATEDB (default postgres://postgres@127.0.0.1:5432)
-//   FMD_BENCH_QUEUED     queue sizes for throughput (default 1000,10000)
+//   FMD_BENCH_QUEUED     queue sizes for throughput (default 1000,10000; empty: latency only)
+//   FMD_BENCH_ROUNDS     rounds per figure (default 2)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
