@@ -7,6 +7,8 @@
 #   serve-objects.ts   nginx (apt-get install nginx-light): skipped without it
 #   jobs-throughput.ts Redis for its notification latency: a private redis-server is started here
 #                      when FMD_BENCH_REDIS_URL is not set (that figure is skipped without Redis)
+#                      and PostgreSQL at FMD_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432) for its
+#                      @agendajs/postgres-backend column (skipped when unreachable)
 #   git-build.ts       flatpak-builder and bubblewrap (install.sh), busybox-static (--with-test-deps):
 #                      skipped without flatpak-builder; about 10 min (four builds of a 200 MB app)
 #   fuzz.ts            about 15 min for its 20000 cases (FUZZ_CASES=2000 for a short run)
