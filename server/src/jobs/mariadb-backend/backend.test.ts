@@ -382,12 +382,40 @@ describe('locking', () => {
     assert.ok((again.lockedAt?.getTime() ?? 0) > (first.lockedAt?.getTime() ?? 0));
   });
 
-  test('concurrent getNextJobToRun never hands one job to two callers', async () => {
+  test('concurrent getNextJobToRun of several workers never hands one job to two of them', async () => {
     for (let i = 0; i < 10; i++) await repo.saveJob(job({ name: 'cc', data: { i } }), undefined);
-    const got = await Promise.all(Array.from({ length: 20 }, () => next('cc')));
+    // One repository per worker, as each worker process has its own.
+    const workers = Array.from({ length: 20 }, () => new MariaDbBackend({ pool: db.pool }).repository);
+    const now = new Date();
+    const got = await Promise.all(
+      workers.map((w) => w.getNextJobToRun('cc', new Date(now.getTime() + 5000), new Date(now.getTime() - 600_000), now, undefined)),
+    );
     const ids = got.filter((j) => j).map((j) => String(j?._id));
     assert.equal(ids.length, 10);
     assert.equal(new Set(ids).size, 10);
+  });
+
+  test('overlapping getNextJobToRun of one worker lock one job at a time, each locked job handed back', async () => {
+    // Agenda starts a lock attempt on every tick without waiting for the one under way; piled up,
+    // they locked thousands of jobs beyond its lockLimit (bench: 6,661 locked, none run).
+    for (let i = 0; i < 30; i++) await repo.saveJob(job({ name: 'ov', data: { i } }), undefined);
+    await repo.saveJob(job({ name: 'other' }), undefined);
+    const got = await Promise.all([...Array.from({ length: 20 }, () => next('ov')), next('other')]);
+    const ov = got.slice(0, 20).filter((j) => j);
+    assert.equal(ov.length, 1);
+    assert.equal(got[20]?.name, 'other', 'another name is not held up');
+    const [rows] = await db.pool.query<RowDataPacket[]>('SELECT id FROM agenda_jobs WHERE locked_at IS NOT NULL ORDER BY id');
+    assert.deepEqual(rows.map((r) => String(r.id)).sort(), [String(ov[0]?._id), String(got[20]?._id)].sort());
+    // Once it is done, the next attempt locks the next job.
+    const again = await next('ov');
+    assert.ok(again && String(again._id) !== String(ov[0]?._id));
+  });
+
+  test('a job saved while a lock attempt of its name is under way is found by that attempt or the next', async () => {
+    const first = next('late');
+    await repo.saveJob(job({ name: 'late' }), undefined);
+    const got = await Promise.all([first, next('late')]);
+    assert.equal(got.filter((j) => j).length, 1);
   });
 
   test('saveJobState writes the run fields, and throws for a missing job', async () => {

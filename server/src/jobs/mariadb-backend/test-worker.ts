@@ -82,11 +82,21 @@ agenda.define('latency', async (job) => {
   await query('INSERT INTO bench_latency (ms) VALUES (?)', [ms]);
 });
 
-// drain() stops polling and lets running jobs finish their queries before the store closes.
-process.once('SIGTERM', () => {
+// drain() stops the timer but not a queue filling under way, which recurses as long as it locks
+// jobs, and it waits without limit for running jobs; it also leaves jobs locked but not yet run
+// locked for lockLifetime. So the lock queries stop first (polling), drain gets a bound, stop()
+// hands back the locked jobs that did not start, and the store closes after its last statement.
+// A second SIGTERM, or a close that hangs, exits anyway.
+let stopping = false;
+process.on('SIGTERM', () => {
+  if (stopping) process.exit(1);
+  stopping = true;
+  if (backend instanceof MariaDbBackend) backend.repository.polling = false;
+  setTimeout(() => process.exit(1), 30_000).unref();
   void agenda
-    .drain()
+    .drain({ timeout: 10_000, closeConnection: false })
     .catch(() => {})
+    .then(() => agenda.stop(false).catch(() => {}))
     .finally(() => close().catch(() => {}).finally(() => process.exit(0)));
 });
 
