@@ -559,6 +559,12 @@ test('three quick pushes build only the last commit: the first two end SUPERSEDE
   // Each push supersedes what is older and unfinished: the second took the first, the third the second.
   assert.deepEqual(answers[0]!.body.superseded, []);
   const superseded = [...answers[1]!.body.superseded, ...answers[2]!.body.superseded].sort((x: number, y: number) => x - y);
+  if (superseded.length !== 2) {
+    // (what happened to the builds, for the failure message)
+    const rows = await s.services.prisma.build.findMany({ where: { id: { in: [b1!, b2!, b3!] } }, select: { id: true, state: true, stateReason: true } });
+    const about = serverLog.filter((l) => [b1, b2, b3].some((b) => l.includes(`"build":${b}`) || l.includes(`"buildId":${b}`)));
+    assert.fail(`superseded ${JSON.stringify(superseded)}, answers ${JSON.stringify(answers.map((a) => a.body))}, builds ${JSON.stringify(rows)}\n${about.join('')}`);
+  }
   assert.deepEqual(superseded, [b1, b2]);
   for (const [old, by] of [[b1!, [b2, b3]], [b2!, [b3]]] as const) {
     const b = await waitForBuild(old, (x) => x.state !== 'WAITING' && x.state !== 'CLONING' && x.state !== 'BUILDING', 60_000);
