@@ -4,7 +4,7 @@
 // with ostree (mostly small, some large, like a Flatpak app), so the objects are real.
 //
 //   apt-get install nginx-light   # once
-//   cd /work/main && npm exec -- node bench/serve-objects.ts [seconds=10]
+//   from the repository root: npm exec -- node bench/serve-objects.ts [seconds=10]
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';

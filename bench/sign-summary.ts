@@ -4,7 +4,7 @@
 // (flatpak build-update-repo in staging + signing summary and summary.idx + install), and
 // both again with two keys (a rotation overlap).
 //
-//   cd /work/main && npm exec -- node bench/sign-summary.ts [commits=1000]
+//   from the repository root: npm exec -- node bench/sign-summary.ts [commits=1000]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

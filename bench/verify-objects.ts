@@ -4,7 +4,7 @@
 // times verifying every loose object from disk, beside sha256sum over the same
 // object files. The page cache is warmed first, so this measures CPU, not disk.
 //
-//   cd /work/main && npm exec -- node bench/verify-objects.ts [--keep]
+//   from the repository root: npm exec -- node bench/verify-objects.ts [--keep]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
