@@ -43,13 +43,20 @@ type Caller = {
   apps: readonly string[];
   /** the token's jti, when it has one */
   jti?: string;
+  /** a user's token, bound by the user's role (scopes, repos and prefixes above are the role's) */
+  roleBound?: true;
+  /** the access token of a password sign-in */
+  session?: true;
+  /** the user owning the token (the admin user owns the plain tokens here) */
+  user?: string;
 };
 
 // flat-manager's matching rules, written out here so the table does not lean on the code it checks:
 // repos [""] match every repo and [] none; a prefix matches the id and the ids below it.
 const repoCovered = (c: Caller, repo: string) => c.repos.some((r) => r === '' || r === repo);
 const appCovered = (c: Caller, id: string) => c.apps.includes(id) || c.prefixes.some((p) => p === '' || id === p || id.startsWith(`${p}.`));
-const isAdmin = (c: Caller) => c.scopes.includes('admin');
+/** fmd's admin: `admin` on every repo and app id, bound by no role (a repo admin's `admin` is its repos' settings). */
+const isAdmin = (c: Caller) => c.scopes.includes('admin') && c.repos.includes('') && c.prefixes.includes('') && !c.roleBound;
 
 // --- the policy table ------------------------------------------------------------------------
 
@@ -73,6 +80,8 @@ type Rule = {
   noScope?: readonly Refusal[];
   /** how a token whose repos, prefixes or `also` do not cover the target is refused (default: forbidden or hidden) */
   outside?: readonly Refusal[];
+  /** a password sign-in: 'only' these callers (others forbidden); 'also' these whatever their scopes */
+  signedIn?: 'only' | 'also';
 };
 
 type Phase = 'read' | 'write' | 'subscribe';
@@ -94,7 +103,11 @@ type Row = {
 function expected(rule: Rule, c: Caller): 'allowed' | readonly Refusal[] {
   if (rule.public) return 'allowed';
   if (!c.valid) return rule.invalid ?? ['unauthenticated'];
-  if (rule.scopes && !rule.scopes.some((s) => c.scopes.includes(s))) return rule.noScope ?? ['forbidden'];
+  if (rule.signedIn === 'only' && !c.session) return rule.noScope ?? ['forbidden'];
+  // `admin` for a rule with no repos is fmd's; for one naming repos, those repos' administration.
+  const holds = (sc: Scope) => c.scopes.includes(sc) && (sc !== 'admin' || isAdmin(c) || rule.repos !== undefined);
+  const sessionPasses = rule.signedIn === 'also' && c.session;
+  if (rule.scopes && !sessionPasses && !rule.scopes.some(holds)) return rule.noScope ?? ['forbidden'];
   const outside = rule.repos?.some((r) => !repoCovered(c, r)) || rule.apps?.some((a) => !appCovered(c, a)) || (rule.also && !rule.also.test(c));
   if (outside) return rule.outside ?? ['forbidden', 'hidden'];
   return 'allowed';
@@ -146,7 +159,10 @@ const fx = {
   victimList: { jti: '', token: '' },
   victimGqlRevoke: { jti: '', token: '' },
   victimRestRevoke: { jti: '', token: '' },
-  ids: {} as Record<'ApiToken' | 'AuditEntry' | 'Build' | 'BuildSet' | 'Job' | 'Repo' | 'SigningKey' | 'User' | 'GitCredential' | 'GitSource' | 'Webhook' | 'WebhookDelivery', string>,
+  ids: {} as Record<
+    'ApiToken' | 'AuditEntry' | 'Build' | 'BuildSet' | 'Job' | 'Repo' | 'SigningKey' | 'User' | 'GitCredential' | 'GitSource' | 'Webhook' | 'WebhookDelivery' | 'RoleGrant' | 'Session' | 'Invite',
+    string
+  >,
   adminUserId: '',
 };
 
@@ -239,6 +255,16 @@ async function externalToken(name: string): Promise<{ token: string; jti: string
   await gqlOk('{ viewer { tokenId } }', {}, token);
   await pollFor(async () => (await gqlOk('query($t: Boolean) { tokens(first: 100, includeRevoked: $t) { edges { node { tokenId } } } }', { t: true })).tokens.edges.some((e: any) => e.node.tokenId === jti), 10_000, 50);
   return { token, jti };
+}
+
+/** Ids behind the user rows. */
+const ux = { viewerGrant: '', viewerSession: '', target: '', targetGrant: '', targetSession: '', doomed: '', invite: '', doomedInvite: '' };
+
+async function signInAs(user: string): Promise<{ accessToken: string; jti: string; sessionId: string }> {
+  const d = await gqlOk(`mutation($u: String!, $p: String!) { signIn(input: { username: $u, password: $p }) { __typename ... on SignInPayload { accessToken session { id } } ... on Error { message } } }`, { u: user, p: `${user}-password` }, null);
+  assert.equal(d.signIn.__typename, 'SignInPayload', JSON.stringify(d));
+  const jti = (await gqlOk('{ viewer { tokenId } }', {}, d.signIn.accessToken)).viewer.tokenId;
+  return { accessToken: d.signIn.accessToken, jti, sessionId: d.signIn.session.id };
 }
 
 async function createRepo(input: Record<string, unknown>): Promise<void> {
@@ -342,8 +368,51 @@ async function seed(): Promise<void> {
     const t = await mintToken(`matrix ${scope}`, { scopes: [scope] });
     callers.push({ name: `scope ${scope} alone`, token: t.token, jti: t.jti, valid: true, scopes: [scope], ...all });
   }
+  for (const c of callers) if (c.valid) c.user = 'admin';
+  // Users with one role each, signed in with a password: on main, and a publisher of child (whose
+  // promotion parent main grants it nothing). Their claims here are their role's.
+  const roleScopes: Record<string, Scope[]> = {
+    VIEWER: ['download'],
+    UPLOADER: ['download', 'build', 'upload', 'jobs'],
+    PUBLISHER: ['download', 'build', 'upload', 'jobs', 'publish', 'republish', 'reviewcheck'],
+    REPO_ADMIN: ['download', 'build', 'upload', 'jobs', 'publish', 'republish', 'reviewcheck', 'generate', 'tokenmanagement', 'admin'],
+  };
+  const roleUsers: Array<[string, string, string]> = [
+    ['mx-viewer', 'main', 'VIEWER'],
+    ['mx-uploader', 'main', 'UPLOADER'],
+    ['mx-publisher', 'main', 'PUBLISHER'],
+    ['mx-repo-admin', 'main', 'REPO_ADMIN'],
+    ['mx-child-publisher', 'child', 'PUBLISHER'],
+  ];
+  for (const [user, repo, role] of roleUsers) {
+    const made = await gqlOk(`mutation($input: CreateUserInput!) { createUser(input: $input) { __typename ... on CreateUserPayload { user { id roles { id } } } ... on Error { message } } }`, {
+      input: { name: user, password: `${user}-password`, roles: [{ repo, role }] },
+    });
+    assert.equal(made.createUser.__typename, 'CreateUserPayload', JSON.stringify(made));
+    const t = await signInAs(user);
+    callers.push({ name: `user: ${role} of ${repo}`, token: t.accessToken, jti: t.jti, valid: true, scopes: roleScopes[role]!, repos: [repo], prefixes: [''], apps: [], roleBound: true, session: true, user });
+    if (user === 'mx-viewer') {
+      ux.viewerGrant = made.createUser.user.roles[0].id;
+      ux.viewerSession = t.sessionId;
+    }
+  }
+  // A token a publisher minted, after the user was lowered to viewer: it keeps only the viewer's rights.
+  const lowered = await gqlOk(`mutation { createUser(input: { name: "mx-lowered", password: "mx-lowered-password", roles: [{ repo: "main", role: PUBLISHER }] }) { ... on CreateUserPayload { user { id } } } }`);
+  const minted = await mintToken('mx publisher token', { scopes: roleScopes.PUBLISHER, repos: ['main'] }, (await signInAs('mx-lowered')).accessToken);
+  await gqlOk(`mutation($u: ID!) { grantRole(input: { user: $u, repo: "main", role: VIEWER }) { __typename } }`, { u: lowered.createUser.user.id });
+  callers.push({ name: 'token of a publisher lowered to viewer', token: minted.token, jti: minted.jti, valid: true, scopes: roleScopes.VIEWER!, repos: ['main'], prefixes: [''], apps: [], roleBound: true, user: 'mx-lowered' });
+  // Targets of the user rows: a user, a user that may be deleted, a grant that may be revoked, a session and an invite.
+  const target = await gqlOk(`mutation { createUser(input: { name: "mx-target", password: "mx-target-password", roles: [{ repo: "other", role: VIEWER }] }) { ... on CreateUserPayload { user { id roles { id } } } } }`);
+  ux.target = target.createUser.user.id;
+  ux.targetGrant = target.createUser.user.roles[0].id;
+  ux.doomed = (await gqlOk(`mutation { createUser(input: { name: "mx-doomed" }) { ... on CreateUserPayload { user { id } } } }`)).createUser.user.id;
+  ux.targetSession = (await signInAs('mx-target')).sessionId;
+  const invite = await gqlOk(`mutation { createInvite(input: { roles: [{ repo: "main", role: VIEWER }] }) { ... on CreateInvitePayload { invite { id } } } }`);
+  ux.invite = invite.createInvite.invite.id;
+  ux.doomedInvite = (await gqlOk(`mutation { createInvite(input: {}) { ... on CreateInvitePayload { invite { id } } } }`)).createInvite.invite.id;
+
   const adminJti = (await gqlOk('{ viewer { tokenId } }')).viewer.tokenId;
-  callers.push({ name: 'admin (full)', token: s.adminToken, jti: adminJti, valid: true, scopes: [...allScopes], ...all });
+  callers.push({ name: 'admin (full)', token: s.adminToken, jti: adminJti, valid: true, scopes: [...allScopes], ...all, user: 'admin' });
   await pollFor(async () => (await s.gql('{ viewer { name } }', {}, expiring.token)).body.errors?.[0]?.extensions?.reason === 'expired', 30_000, 100);
 
   // Global ids of one node of each type.
@@ -383,6 +452,9 @@ async function seed(): Promise<void> {
     AuditEntry: ids.auditLog.edges[0].node.id,
     Webhook: wx.hook.id,
     WebhookDelivery: wx.delivery,
+    RoleGrant: ux.viewerGrant,
+    Session: ux.viewerSession,
+    Invite: ux.invite,
   };
 }
 
@@ -502,7 +574,7 @@ const dashboard: RestCheck = (r) => (r.status < 500 && r.status !== 401 && r.sta
 
 async function snapshot(): Promise<Record<string, string>> {
   const p = s.services.prisma;
-  const [builds, refs, repos, keys, tokens, jobs, promotions, checks, buildSets, gitCredentials, gitSources, webhooks, webhookDeliveries] = await Promise.all([
+  const [builds, refs, repos, keys, tokens, jobs, promotions, checks, buildSets, gitCredentials, gitSources, webhooks, webhookDeliveries, users, roleGrants, sessions, invites] = await Promise.all([
     p.build.findMany({ orderBy: { id: 'asc' }, select: { id: true, state: true, publishedState: true, extraIds: true, buildLogUrl: true, appId: true, repoId: true } }),
     p.buildRef.findMany({ orderBy: { id: 'asc' }, select: { id: true, buildId: true, refName: true, commit: true } }),
     p.repo.findMany({
@@ -526,8 +598,12 @@ async function snapshot(): Promise<Record<string, string>> {
     p.webhook.findMany({ orderBy: { id: 'asc' }, select: { id: true, url: true, events: true, enabled: true, description: true, secretEncrypted: true } }),
     // (their state moves on in the background: a refused probe adds none)
     p.webhookDelivery.findMany({ orderBy: { id: 'asc' }, select: { id: true } }),
+    p.user.findMany({ orderBy: { id: 'asc' }, select: { id: true, name: true, displayName: true, email: true, isAdmin: true, disabled: true, passwordHash: true, lockedUntil: true } }),
+    p.roleGrant.findMany({ orderBy: { id: 'asc' }, select: { id: true, userId: true, repo: true, prefix: true, role: true } }),
+    p.userSession.findMany({ orderBy: { id: 'asc' }, select: { id: true, endedAt: true } }),
+    p.invite.findMany({ orderBy: { id: 'asc' }, select: { id: true, usedAt: true } }),
   ]);
-  const rows = { builds, refs, repos, keys, tokens, jobs, promotions, checks, buildSets, gitCredentials, gitSources, webhooks, webhookDeliveries };
+  const rows = { builds, refs, repos, keys, tokens, jobs, promotions, checks, buildSets, gitCredentials, gitSources, webhooks, webhookDeliveries, users, roleGrants, sessions, invites };
   return Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, JSON.stringify(v)]));
 }
 
@@ -555,6 +631,9 @@ const tokenManagers = ['tokenmanagement', 'admin'] as const;
 /** Nodes are refused by answering null, whatever the reason. */
 const asNode = (r: Rule): Rule => ({ ...r, invalid: ['hidden', 'unauthenticated'], noScope: ['hidden'], outside: ['hidden'] });
 const onlyAdmins = { test: isAdmin, why: 'only admins see tokens they did not derive' };
+/** A user's jobs are those of the builds its role lets it read (main's here); plain tokens with `jobs` read all. */
+const usersInMain = { test: (c: Caller) => !c.roleBound || repoCovered(c, 'main'), why: "a user reads the jobs of its role's repos" };
+const ownedBy = (user: string) => ({ test: (c: Caller) => isAdmin(c) || c.user === user, why: `only ${user} and admins` });
 /** Who manages a repo's git credentials and sources: tokens that may build into it, and admins. */
 const gitManagers = ['build', 'admin'] as const;
 
@@ -566,11 +645,15 @@ const nodeRules: Record<keyof typeof fx.ids, Rule> = {
   Build: asNode({ scopes: buildReaders, repos: ['main'], apps: [APP_ID] }),
   // visible to whoever may read one of its builds
   BuildSet: asNode({ scopes: buildReaders, repos: ['main'], apps: [APP_ID] }),
-  Job: asNode({ scopes: jobReaders }),
+  Job: asNode({ scopes: jobReaders, also: usersInMain }),
   Repo: asNode({ repos: ['main'] }),
   SigningKey: asNode({}),
-  // the admin user owns every caller's token here: each may see its own user
-  User: asNode({}),
+  // the admin user owns every plain caller's token here: each may see its own user (users see theirs)
+  User: asNode({ also: { test: (c) => c.user === 'admin', why: 'a user sees its own user only' } }),
+  // the viewer user's role and session: that user's and the admins'
+  RoleGrant: asNode({ also: ownedBy('mx-viewer') }),
+  Session: asNode({ also: ownedBy('mx-viewer') }),
+  Invite: asNode({ scopes: ['admin'] }),
   ApiToken: asNode({ scopes: tokenManagers, also: onlyAdmins }),
   GitCredential: asNode({ scopes: gitManagers, repos: ['main'] }),
   GitSource: asNode({ scopes: gitManagers, repos: ['main'], apps: [APP_ID] }),
@@ -593,6 +676,9 @@ const nodeFields: Record<keyof typeof fx.ids, string> = {
   AuditEntry: '... on AuditEntry { action }',
   Webhook: '... on Webhook { url }',
   WebhookDelivery: '... on WebhookDelivery { event }',
+  RoleGrant: '... on RoleGrant { role }',
+  Session: '... on Session { createdAt }',
+  Invite: '... on Invite { expiresAt }',
 };
 const nodeTypes = Object.keys(nodeRules) as Array<keyof typeof fx.ids>;
 const unknownNodeId = () => Buffer.from('SigningKey:987654321').toString('base64');
@@ -621,9 +707,13 @@ function rows(): Row[] {
       d.build === null ? { kind: 'hidden', detail: 'null' } : d.build.number === fx.b1 ? allowed() : unexpected(clip(d.build))));
   add('Query.buildStats', 'buildStats: counts exactly the covered builds', 'read', { scopes: buildReaders }, queryProbe('{ buildStats { total } }', () => ({}), (d, c) =>
     d.buildStats.total === visibleBuilds(c).length ? allowed() : unexpected(`total ${d.buildStats.total}, want ${visibleBuilds(c).length}`)));
-  add('Query.jobs', 'jobs', 'read', { scopes: jobReaders }, queryProbe('{ jobs(first: 100) { totalCount edges { node { number } } } }', () => ({}), (d) =>
-    d.jobs.edges.some((e: any) => e.node.number === fx.commitJob) ? allowed() : unexpected(`jobs without the commit job: ${clip(d.jobs)}`)));
-  add('Query.job', 'job(number: commit job of B1)', 'read', { scopes: jobReaders, outside: ['hidden'] }, queryProbe('query($n: Int!) { job(number: $n) { number } }', () => ({ n: fx.commitJob }), (d) =>
+  add('Query.jobs', 'jobs (none at all: hidden)', 'read', { scopes: jobReaders, also: usersInMain }, queryProbe('{ jobs(first: 100) { totalCount edges { node { number } } } }', () => ({}), (d) =>
+    d.jobs.edges.some((e: any) => e.node.number === fx.commitJob)
+      ? allowed()
+      : d.jobs.totalCount === 0
+        ? { kind: 'hidden', detail: 'no jobs' }
+        : unexpected(`jobs without the commit job: ${clip(d.jobs)}`)));
+  add('Query.job', 'job(number: commit job of B1)', 'read', { scopes: jobReaders, also: usersInMain, outside: ['hidden'] }, queryProbe('query($n: Int!) { job(number: $n) { number } }', () => ({ n: fx.commitJob }), (d) =>
     d.job === null ? { kind: 'hidden', detail: 'null' } : d.job.number === fx.commitJob ? allowed() : unexpected(clip(d.job))));
   add('Query.keys', 'keys: every key (public halves)', 'read', {}, queryProbe('{ keys(first: 100) { edges { node { id } } } }', () => ({}), (d) => {
     const got = d.keys.edges.map((e: any) => e.node.id);
@@ -635,10 +725,10 @@ function rows(): Row[] {
   add('Query.auditLog', 'auditLog: admins only, every write recorded', 'read', { scopes: ['admin'] },
     queryProbe('{ auditLog(first: 5) { totalCount edges { node { action result } } } }', () => ({}), (d) =>
       d.auditLog.totalCount > 0 && d.auditLog.edges.length > 0 ? allowed() : unexpected(`auditLog ${clip(d.auditLog)}`)));
-  add('Query.repo', 'repo(main) { retention }: admins only', 'read', { scopes: ['admin'], noScope: ['forbidden', 'hidden'] },
+  add('Query.repo', "repo(main) { retention }: main's admins only", 'read', { scopes: ['admin'], repos: ['main'], noScope: ['forbidden', 'hidden'] },
     queryProbe('{ repo(name: "main") { name retention { dryRun scheduled { kind } lastRuns(first: 3) { number } } } }', () => ({}), (d) =>
       d.repo === null ? { kind: 'hidden', detail: 'null' } : typeof d.repo.retention?.dryRun === 'boolean' && d.repo.retention.scheduled.length === 3 ? allowed() : unexpected(clip(d.repo))));
-  add('Query.tokens', 'tokens: admins all, others their own and derived', 'read', { scopes: tokenManagers }, queryProbe('{ tokens(first: 100) { edges { node { tokenId } } } }', () => ({}), (d, c) => {
+  add('Query.tokens', 'tokens: admins all, others their own and derived', 'read', { scopes: tokenManagers, signedIn: 'also' }, queryProbe('{ tokens(first: 100) { edges { node { tokenId } } } }', () => ({}), (d, c) => {
     const got: string[] = d.tokens.edges.map((e: any) => e.node.tokenId);
     const victims = [fx.victimList.jti, fx.victimGqlRevoke.jti, fx.victimRestRevoke.jti];
     if (!got.includes(c.jti!)) return unexpected(`its own token is missing from ${got.length} tokens`);
@@ -646,7 +736,7 @@ function rows(): Row[] {
     const leaked = victims.filter((v) => got.includes(v));
     return leaked.length ? unexpected(`sees ${leaked.length} token(s) it did not derive (e.g. ${leaked[0]})`) : allowed();
   }));
-  add('Query.tokens', 'tokens.parent: only a parent the caller may list (others by parentTokenId alone)', 'read', { scopes: tokenManagers },
+  add('Query.tokens', 'tokens.parent: only a parent the caller may list (others by parentTokenId alone)', 'read', { scopes: tokenManagers, signedIn: 'also' },
     queryProbe('{ tokens(first: 100, includeRevoked: true) { edges { node { tokenId parentTokenId parent { tokenId } } } } }', () => ({}), (d, c) => {
       const nodes: { tokenId: string; parentTokenId: string | null; parent: { tokenId: string } | null }[] = d.tokens.edges.map((e: any) => e.node);
       const listed = new Set(nodes.map((n) => n.tokenId));
@@ -728,7 +818,7 @@ function rows(): Row[] {
     mutationProbe('cancelJob', m('cancelJob', 'CancelJobInput'), () => ({ input: { number: 987654321 } }), ['NotFoundError']));
   add('Mutation.createRepo', 'createRepo(mx-<caller>)', 'write', { scopes: ['admin'] },
     mutationProbe('createRepo', m('createRepo', 'CreateRepoInput'), (c) => ({ input: { name: `mx-${callers.indexOf(c)}` } }), ['RepoPayload']));
-  add('Mutation.updateRepo', 'updateRepo(main, title)', 'write', { scopes: ['admin'] },
+  add('Mutation.updateRepo', 'updateRepo(main, title)', 'write', { scopes: ['admin'], repos: ['main'] },
     mutationProbe('updateRepo', m('updateRepo', 'UpdateRepoInput'), (c) => ({ input: { name: 'main', title: `set by ${c.name}` } }), ['RepoPayload']));
   add('Mutation.deleteRepo', 'deleteRepo(doomed)', 'write', { scopes: ['admin'] },
     mutationProbe('deleteRepo', m('deleteRepo', 'DeleteRepoInput'), () => ({ input: { name: 'doomed' } }), ['DeleteRepoPayload', 'NotFoundError']), {
@@ -736,13 +826,13 @@ function rows(): Row[] {
     });
   add('Mutation.setRepoKey', 'setRepoKey(other, spare key)', 'write', { scopes: ['admin'] },
     mutationProbe('setRepoKey', m('setRepoKey', 'SetRepoKeyInput'), () => ({ input: { repo: 'other', keyId: fx.keys.spare.id, overlapSeconds: 0 } }), ['RepoPayload']));
-  add('Mutation.updateRepoRetention', 'updateRepoRetention(main, dryRun)', 'write', { scopes: ['admin'] },
+  add('Mutation.updateRepoRetention', 'updateRepoRetention(main, dryRun)', 'write', { scopes: ['admin'], repos: ['main'] },
     mutationProbe('updateRepoRetention', m('updateRepoRetention', 'UpdateRepoRetentionInput'), () => ({ input: { repo: 'main', dryRun: true } }), ['RepoRetentionPayload']), {
       afterAllowed: async () => ((await s.services.prisma.repo.findUnique({ where: { name: 'main' } }))?.retentionDryRun ? null : 'the setting did not change'),
     });
-  add('Mutation.runRetention', 'runRetention(main, dry run)', 'write', { scopes: ['admin'] },
+  add('Mutation.runRetention', 'runRetention(main, dry run)', 'write', { scopes: ['admin'], repos: ['main'] },
     mutationProbe('runRetention', m('runRetention', 'RunRetentionInput'), () => ({ input: { repo: 'main', dryRun: true } }), ['RetentionJobPayload']));
-  add('Mutation.fsckRepo', 'fsckRepo(other)', 'write', { scopes: ['admin'] },
+  add('Mutation.fsckRepo', 'fsckRepo(other)', 'write', { scopes: ['admin'], repos: ['other'] },
     mutationProbe('fsckRepo', m('fsckRepo', 'FsckRepoInput'), () => ({ input: { repo: 'other' } }), ['RetentionJobPayload']));
   add('Mutation.generateKey', 'generateKey', 'write', { scopes: ['admin'] },
     mutationProbe('generateKey', m('generateKey', 'GenerateKeyInput'), (c) => ({ input: { name: `mx key ${callers.indexOf(c)}` } }), ['KeyPayload']));
@@ -755,12 +845,12 @@ function rows(): Row[] {
     mutationProbe('deleteKey', m('deleteKey', 'DeleteKeyInput'), () => ({ input: { id: fx.keys.doomed.id } }), ['DeleteKeyPayload', 'NotFoundError']));
   add('Mutation.createToken', 'createToken(scopes: [upload]): at most your own rights', 'write', { scopes: ['upload'] },
     mutationProbe('createToken', m('createToken', 'CreateTokenInput'), () => ({ input: { name: 'mx subset', scopes: ['upload'], durationSeconds: 60 } }), ['CreateTokenPayload']));
-  add('Mutation.revokeTokens', 'revokeTokens(a token the caller did not derive)', 'write', { scopes: tokenManagers, also: onlyAdmins },
+  add('Mutation.revokeTokens', 'revokeTokens(a token the caller did not derive)', 'write', { scopes: tokenManagers, signedIn: 'also', also: onlyAdmins },
     mutationProbe('revokeTokens', m('revokeTokens', 'RevokeTokensInput', '... on RevokeTokensPayload { revokedCount }'), () => ({ input: { tokenIds: [fx.victimGqlRevoke.jti] } }), ['RevokeTokensPayload']), {
       afterAllowed: async () => ((await s.services.prisma.apiToken.findUnique({ where: { jti: fx.victimGqlRevoke.jti } }))?.revokedAt ? null : 'the token was not revoked'),
     });
   const preRevoked = new Map<Caller, string>();
-  add('Mutation.revokeTokens', 'revokeTokens(an id fmd never saw): admins pre-revoke it, answered apart', 'write', { scopes: tokenManagers, also: onlyAdmins },
+  add('Mutation.revokeTokens', 'revokeTokens(an id fmd never saw): admins pre-revoke it, answered apart', 'write', { scopes: tokenManagers, signedIn: 'also', also: onlyAdmins },
     async (c) => {
       const jti = randomUUID();
       preRevoked.set(c, jti);
@@ -789,7 +879,7 @@ function rows(): Row[] {
       ownChild.set(c, r?.body.data?.createToken?.apiToken?.tokenId ?? (await mintToken('mx child of admin', { scopes: [], durationSeconds: 600 })).jti);
     }
   };
-  add('Mutation.revokeTokens', 'revokeTokens(a token the caller derived from itself)', 'write', { scopes: tokenManagers },
+  add('Mutation.revokeTokens', 'revokeTokens(a token the caller derived from itself)', 'write', { scopes: tokenManagers, signedIn: 'also' },
     mutationProbe('revokeTokens', m('revokeTokens', 'RevokeTokensInput', '... on RevokeTokensPayload { revokedCount }'), (c) => ({ input: { tokenIds: [ownChild.get(c)!] } }), ['RevokeTokensPayload']),
     { setup: mintChildren });
 
@@ -861,6 +951,57 @@ function rows(): Row[] {
       },
     });
 
+  // --- users, roles, sessions, invites ---
+  const fmdAdmins: Rule = { scopes: ['admin'] };
+  add('Query.users', 'users: admins all, others their own user', 'read', {}, queryProbe('{ users(first: 100) { totalCount edges { node { name } } } }', () => ({}), (d, c) => {
+    const names: string[] = d.users.edges.map((e: any) => e.node.name);
+    if (isAdmin(c)) return ['admin', 'mx-viewer', 'mx-target', 'mx-doomed'].every((n) => names.includes(n)) ? allowed() : unexpected(`an admin sees ${fmtSet(names)}`);
+    return sameSet(names, [c.user]) && d.users.totalCount === 1 ? allowed() : unexpected(`users ${fmtSet(names)}, want [${c.user}]`);
+  }));
+  add('Query.user', 'user(name: mx-viewer)', 'read', { also: ownedBy('mx-viewer'), outside: ['hidden'] }, queryProbe('{ user(name: "mx-viewer") { name roles { role } sessions { id } } }', () => ({}), (d) =>
+    d.user === null ? { kind: 'hidden', detail: 'null' } : d.user.name === 'mx-viewer' && d.user.roles[0]?.role === 'VIEWER' && d.user.sessions.length > 0 ? allowed() : unexpected(clip(d.user))));
+  add('Query.invites', 'invites', 'read', fmdAdmins, queryProbe('{ invites { id } }', () => ({}), (d) =>
+    d.invites.some((i: any) => i.id === ux.invite) ? allowed() : unexpected(clip(d.invites))));
+  // Public: they answer anyone, and act only on what their input names.
+  add('Mutation.signIn', 'signIn(mx-target, its password)', 'write', { public: true },
+    mutationProbe('signIn', m('signIn', 'SignInInput'), () => ({ input: { username: 'mx-target', password: 'mx-target-password' } }), ['SignInPayload']));
+  add('Mutation.refreshSession', 'refreshSession(an unknown refresh token)', 'write', { public: true },
+    mutationProbe('refreshSession', m('refreshSession', 'RefreshSessionInput'), () => ({ input: { refreshToken: 'no-such-refresh-token' } }), ['SignInError']));
+  add('Mutation.acceptInvite', 'acceptInvite(an unknown code)', 'write', { public: true },
+    mutationProbe('acceptInvite', m('acceptInvite', 'AcceptInviteInput'), (c) => ({ input: { code: 'no-such-invite', name: `mx-inv-${callers.indexOf(c)}`, password: 'invited-password' } }), ['SignInError']));
+  // Your own account: a password sign-in only, never a token minted from one.
+  add('Mutation.signOut', 'signOut(a refresh token that is not the caller’s)', 'write', { signedIn: 'only' },
+    mutationProbe('signOut', `mutation { signOut(input: { refreshToken: "not-a-session-of-yours" }) { __typename ... on Error { message } } }`, () => ({}), ['SignOutPayload']));
+  add('Mutation.changePassword', 'changePassword(wrong current password)', 'write', { signedIn: 'only' },
+    mutationProbe('changePassword', m('changePassword', 'ChangePasswordInput'), () => ({ input: { currentPassword: 'not-the-password', newPassword: 'another-password-1' } }), ['InvalidInputError']));
+  add('Mutation.updateProfile', 'updateProfile(displayName)', 'write', { signedIn: 'only' },
+    mutationProbe('updateProfile', m('updateProfile', 'UpdateProfileInput'), (c) => ({ input: { displayName: `set by ${c.name}` } }), ['UpdateProfilePayload']));
+  add('Mutation.revokeSession', "revokeSession(mx-target's session)", 'write', { also: ownedBy('mx-target'), outside: ['hidden'] },
+    mutationProbe('revokeSession', m('revokeSession', 'RevokeSessionInput'), () => ({ input: { session: ux.targetSession } }), ['RevokeSessionPayload']));
+  // fmd's admins only.
+  add('Mutation.createUser', 'createUser(mx-made-<caller>)', 'write', fmdAdmins,
+    mutationProbe('createUser', m('createUser', 'CreateUserInput'), (c) => ({ input: { name: `mx-made-${callers.indexOf(c)}`, roles: [{ repo: 'main', role: 'VIEWER' }] } }), ['CreateUserPayload']));
+  add('Mutation.updateUser', 'updateUser(mx-target, displayName)', 'write', fmdAdmins,
+    mutationProbe('updateUser', m('updateUser', 'UpdateUserInput'), (c) => ({ input: { user: ux.target, displayName: `by ${c.name}` } }), ['UpdateUserPayload']));
+  add('Mutation.setUserPassword', 'setUserPassword(mx-target)', 'write', fmdAdmins,
+    mutationProbe('setUserPassword', m('setUserPassword', 'SetUserPasswordInput'), () => ({ input: { user: ux.target, password: 'mx-target-password' } }), ['SetUserPasswordPayload']));
+  add('Mutation.unlockUser', 'unlockUser(mx-target)', 'write', fmdAdmins,
+    mutationProbe('unlockUser', m('unlockUser', 'UnlockUserInput'), () => ({ input: { user: ux.target } }), ['UnlockUserPayload']));
+  add('Mutation.grantRole', 'grantRole(mx-target, main, VIEWER)', 'write', fmdAdmins,
+    mutationProbe('grantRole', m('grantRole', 'GrantRoleInput'), () => ({ input: { user: ux.target, repo: 'main', role: 'VIEWER' } }), ['GrantRolePayload']));
+  add('Mutation.revokeRole', "revokeRole(mx-target's role on other)", 'write', fmdAdmins,
+    mutationProbe('revokeRole', m('revokeRole', 'RevokeRoleInput'), () => ({ input: { grant: ux.targetGrant } }), ['RevokeRolePayload', 'NotFoundError']), {
+      afterAllowed: async () => ((await s.services.prisma.roleGrant.count({ where: { id: Number(Buffer.from(ux.targetGrant, 'base64').toString().split(':')[1]) } })) === 0 ? null : 'the role is still there'),
+    });
+  add('Mutation.deleteUser', 'deleteUser(mx-doomed)', 'write', fmdAdmins,
+    mutationProbe('deleteUser', m('deleteUser', 'DeleteUserInput'), () => ({ input: { user: ux.doomed } }), ['DeleteUserPayload', 'NotFoundError']), {
+      afterAllowed: async () => ((await s.services.prisma.user.count({ where: { name: 'mx-doomed' } })) === 0 ? null : 'the user is still there'),
+    });
+  add('Mutation.createInvite', 'createInvite(VIEWER of main)', 'write', fmdAdmins,
+    mutationProbe('createInvite', m('createInvite', 'CreateInviteInput'), () => ({ input: { roles: [{ repo: 'main', role: 'VIEWER' }] } }), ['CreateInvitePayload']));
+  add('Mutation.deleteInvite', 'deleteInvite(an unused invite)', 'write', fmdAdmins,
+    mutationProbe('deleteInvite', m('deleteInvite', 'DeleteInviteInput'), () => ({ input: { invite: ux.doomedInvite } }), ['DeleteInvitePayload', 'NotFoundError']));
+
   // --- Subscription (over a real WebSocket) ---
   add('Subscription.buildUpdated', 'buildUpdated(B1)', 'subscribe', { scopes: buildReaders, repos: ['main'], apps: [APP_ID] }, (c) => subscribeProbe(c, `subscription { buildUpdated(number: ${fx.b1}) { number } }`, 'first'));
   add('Subscription.buildsUpdated', 'buildsUpdated(main): only builds the caller may see', 'subscribe', { scopes: buildReaders, repos: ['main'] }, (c) =>
@@ -869,8 +1010,8 @@ function rows(): Row[] {
     subscribeProbe(c, 'subscription { buildsUpdated { number } }', 'allBuilds'));
   add('Subscription.jobsUpdated', 'jobsUpdated: the subscription starts (which jobs it shows: jobs.test.ts)', 'subscribe', { scopes: jobReaders }, (c) =>
     subscribeProbe(c, 'subscription { jobsUpdated { number } }', 'quiet'));
-  add('Subscription.jobUpdated', 'jobUpdated(commit job of B1)', 'subscribe', { scopes: jobReaders }, (c) => subscribeProbe(c, `subscription { jobUpdated(number: ${fx.commitJob}) { number } }`, 'first'));
-  add('Subscription.jobLog', 'jobLog(commit job of B1)', 'subscribe', { scopes: jobReaders }, (c) => subscribeProbe(c, `subscription { jobLog(number: ${fx.commitJob}) { text } }`, 'first'));
+  add('Subscription.jobUpdated', 'jobUpdated(commit job of B1)', 'subscribe', { scopes: jobReaders, also: usersInMain }, (c) => subscribeProbe(c, `subscription { jobUpdated(number: ${fx.commitJob}) { number } }`, 'first'));
+  add('Subscription.jobLog', 'jobLog(commit job of B1)', 'subscribe', { scopes: jobReaders, also: usersInMain }, (c) => subscribeProbe(c, `subscription { jobLog(number: ${fx.commitJob}) { text } }`, 'first'));
   add('Subscription.repoUpdated', 'repoUpdated(main)', 'subscribe', { repos: ['main'] }, (c) => subscribeProbe(c, 'subscription { repoUpdated(name: "main") { name } }', 'first'));
   add('Subscription.tokensChanged', 'tokensChanged', 'subscribe', { scopes: tokenManagers }, (c) => subscribeProbe(c, 'subscription { tokensChanged { kind } }', 'first'));
 
@@ -940,7 +1081,7 @@ function rows(): Row[] {
     restProbe('POST', () => `${v1}/build/${fx.purgeRest}/purge`, { json: () => ({}) }, status(200)), {
       afterAllowed: async () => ((await s.services.prisma.build.findUnique({ where: { id: fx.purgeRest } }))?.state === 'PURGED' ? null : 'the build was not purged'),
     });
-  add(`GET ${v1}/job/:id`, 'the commit job of B1', 'read', { scopes: ['jobs'] }, restProbe('GET', () => `${v1}/job/${fx.commitJob}`, {}, (r) => (r.status === 200 && r.body?.id === fx.commitJob ? true : unexpected(`status ${r.status}`))));
+  add(`GET ${v1}/job/:id`, 'the commit job of B1', 'read', { scopes: ['jobs'], also: usersInMain }, restProbe('GET', () => `${v1}/job/${fx.commitJob}`, {}, (r) => (r.status === 200 && r.body?.id === fx.commitJob ? true : unexpected(`status ${r.status}`))));
   add(`POST ${v1}/job/:id/check/review`, 'a job that is no check: not found once allowed', 'write', { scopes: ['reviewcheck'] },
     restProbe('POST', () => `${v1}/job/${fx.commitJob}/check/review`, { json: () => ({ 'new-status': 'PASSED' }) }, (r, c) =>
       // 404 is success only past the scope check: the probe says which by the caller's scope.
@@ -1003,6 +1144,14 @@ function rows(): Row[] {
   add('USE /build-repo/*', 'GET config of a build of main for org.test.Hello (public-download false)', 'read', { scopes: ['download'], ...onB1 },
     restProbe('GET', () => `/build-repo/${fx.privateBuild}/config`, {}, status(200)));
   add('USE /build-repo/*', 'GET config of a public build of other', 'read', { public: true }, restProbe('GET', () => `/build-repo/${fx.otherBuild}/config`, {}, status(200)));
+  // Last of the writes: it ends the signed-in callers' sessions (their tokens with them).
+  add('Mutation.signOutEverywhere', 'signOutEverywhere (the last write row)', 'write', { signedIn: 'only' },
+    mutationProbe('signOutEverywhere', 'mutation { signOutEverywhere { __typename ... on Error { message } } }', () => ({}), ['SignOutEverywherePayload']), {
+      afterAllowed: async () => {
+        const open = await s.services.prisma.userSession.count({ where: { endedAt: null, user: { name: { in: ['mx-viewer', 'mx-uploader', 'mx-publisher', 'mx-repo-admin', 'mx-child-publisher'] } } } });
+        return open === 0 ? null : `${open} session(s) of the signed-in callers are still open`;
+      },
+    });
   return out;
 }
 
@@ -1177,7 +1326,7 @@ async function waitForJobs(): Promise<void> {
 before(async () => {
   // Its callers' hundreds of refused tokens come from one IP: the authentication-failure limit
   // (rate-limits.test.ts) would answer them 429 instead of what each row expects.
-  s = await startTestServer({ 'delay-update-secs': 0, 'job-poll-ms': 200, 'auth-failure-limit': 1_000_000, 'webhook-attempts': 1, 'webhook-timeout-ms': 2000 });
+  s = await startTestServer({ 'delay-update-secs': 0, 'job-poll-ms': 200, 'auth-failure-limit': 1_000_000, 'webhook-attempts': 1, 'webhook-timeout-ms': 2000, 'session-access-secs': 3600 });
   await seed();
 });
 after(async () => {

@@ -45,7 +45,7 @@ async function createUser(name: string, roles: Array<{ repo?: string; prefix?: s
 }
 
 /** How a refusal reads, as an error result or a top-level error. */
-const refused = (t: string | undefined) => (t === 'ForbiddenError' ? 'FORBIDDEN' : t);
+const refused = (t: string | undefined): string => (t === 'ForbiddenError' ? 'FORBIDDEN' : String(t));
 
 /** The result type of a mutation probing a right: allowed ones go past authorization. */
 async function createBuild(token: string, repo: string, appId?: string): Promise<string> {

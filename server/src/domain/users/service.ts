@@ -39,8 +39,13 @@ export function requireFmdAdmin(viewer: Viewer): void {
   if (!isFmdAdmin(viewer)) throw new ForbiddenError('Not enough permissions: this needs an fmd admin (the "admin" scope on every repo, held by an admin user)', 'admin');
 }
 
-function requireOwner(viewer: Viewer): number {
-  if (viewer.ownerId === null) throw new ForbiddenError('this token belongs to no user (it was minted elsewhere, or before users existed)');
+/**
+ * The user of a password sign-in. Account changes (password, profile, sessions) need one: a
+ * token a user minted, narrower than the user, must not reach the account itself (an admin's
+ * CI token setting the admin's password, say).
+ */
+function requireSignedIn(viewer: Viewer): number {
+  if (viewer.ownerId === null || viewer.sessionId == null) throw new ForbiddenError('this needs a password sign-in (signIn), not an API token');
   return viewer.ownerId;
 }
 
@@ -403,7 +408,7 @@ export class UserService {
 
   /** Ends the caller's session (or the one of `refreshToken`, if it is the caller's). */
   async signOut(viewer: Viewer, refreshToken?: string | null): Promise<boolean> {
-    const userId = requireOwner(viewer);
+    const userId = requireSignedIn(viewer);
     let sessionId = viewer.sessionId ?? null;
     if (refreshToken) {
       const s = await this.prisma.userSession.findUnique({ where: { refreshHash: sha256(refreshToken) } });
@@ -414,7 +419,7 @@ export class UserService {
   }
 
   async signOutEverywhere(viewer: Viewer): Promise<number> {
-    return this.endSessions({ userId: requireOwner(viewer) });
+    return this.endSessions({ userId: requireSignedIn(viewer) });
   }
 
   async revokeSession(viewer: Viewer, sessionId: number): Promise<UserSession> {
@@ -431,7 +436,7 @@ export class UserService {
   }
 
   async changePassword(viewer: Viewer, currentPassword: string, newPassword: string): Promise<{ user: User; endedSessions: number }> {
-    const userId = requireOwner(viewer);
+    const userId = requireSignedIn(viewer);
     const user = await this.prisma.user.findUniqueOrThrow({ where: { id: userId } });
     if (user.passwordHash && !(await verifyPassword(currentPassword.slice(0, 4096), user.passwordHash))) throw new InvalidInputError('the current password is wrong', 'currentPassword');
     if (newPassword === currentPassword) throw new InvalidInputError('the new password is the current one', 'newPassword');
@@ -440,7 +445,7 @@ export class UserService {
   }
 
   async updateProfile(viewer: Viewer, change: { displayName?: string | null; email?: string | null }): Promise<User> {
-    const userId = requireOwner(viewer);
+    const userId = requireSignedIn(viewer);
     const data: { displayName?: string | null; email?: string | null } = {};
     if (change.displayName !== undefined) data.displayName = text(change.displayName, 'displayName') ?? null;
     if (change.email !== undefined) data.email = email(change.email) ?? null;
