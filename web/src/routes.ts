@@ -23,7 +23,7 @@ export const routes: Route<Page>[] = [
   { pattern: '/repos/new', page: newRepoPage },
   { pattern: '/repos/:name', page: repoPage },
   { pattern: '/catalog', page: catalogPage },
-  { pattern: '/catalog/:repo/:id', page: appPage },
+  { pattern: '/catalog/app', page: appPage },
   { pattern: '/keys', page: keysPage },
   { pattern: '/keys/:id', page: keyPage },
   { pattern: '/tokens', page: tokensPage },

@@ -1,5 +1,6 @@
 // The app catalog: the apps of a repo from its appstream data, with search (`/catalog?repo=&q=`,
-// in the URL so links and the back button work), and an app's page (`/catalog/<repo>/<id>`) with
+// in the URL so links and the back button work), and an app's page (`/catalog/app?repo=&id=`: app
+// ids have dots, which the server takes for file names in a path, so they go in the query) with
 // its icon, description, install lines, .flatpakref link, refs, releases, screenshots and the
 // builds that published it. Icons need the token, so they are fetched with it and shown as data URLs.
 import { allNodes, type AppsQuery, type FmdClient } from '@fmd/sdk';
@@ -11,7 +12,7 @@ import { commandLine } from './repos.ts';
 
 type AppSummary = NonNullable<AppsQuery['apps']>[number];
 
-export const appHref = (repo: string, id: string): string => `/catalog/${encodeURIComponent(repo)}/${encodeURIComponent(id)}`;
+export const appHref = (repo: string, id: string): string => `/catalog/app?${new URLSearchParams({ repo, id })}`;
 
 /** The app's icon as an <img> (filled in once fetched with the token), or a placeholder. */
 function appIcon(ctx: PageContext, app: Pick<AppSummary, 'iconUrl' | 'name'>, size: number): HTMLElement {
@@ -92,10 +93,11 @@ export const catalogPage: Page = {
 // --- one app --------------------------------------------------------------------------------
 
 export const appPage: Page = {
-  title: ({ params }) => `App ${params.id}`,
+  title: 'App',
   async render(ctx) {
-    const repoName = ctx.params.repo!;
-    const id = ctx.params.id!;
+    const repoName = ctx.query.get('repo') ?? '';
+    const id = ctx.query.get('id') ?? '';
+    if (!repoName || !id) return h('p', { className: 'empty' }, 'Which app? ', link('/catalog', 'Find it in the catalog'), '.');
     let data;
     try {
       data = await ctx.client.app({ repo: repoName, id }, { signal: ctx.signal });
