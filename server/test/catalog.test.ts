@@ -14,7 +14,7 @@ import { signClaims, secretKey } from '../src/domain/tokens/jwt.ts';
 let s: TestServer;
 let work: string;
 
-const appFields = `id repo kind name summary description developer license homepage arches iconUrl iconSize installCommand flatpakrefUrl
+const appFields = `id repo kind name summary description developer license homepage arches iconUrl iconSize installCommand flatpakrefUrl remoteName flatpakrepoUrl
   releases { version date description } screenshots { url caption isDefault }
   refs { name arch branch commit installedSize downloadSize endOfLife } builds { number publishedState }`;
 
@@ -82,6 +82,9 @@ test('a published app with a metainfo shows in apps and app with its icon, refs 
   assert.deepEqual(a.releases, [{ version: '1.0', date: '2026-11-01', description: 'First release' }]);
   assert.deepEqual(a.screenshots, [{ url: 'https://example.org/hello.png', caption: 'The greeting', isDefault: true }]);
   assert.equal(a.installCommand, `flatpak install fmd-apps ${APP_ID}`);
+  assert.equal(a.remoteName, 'fmd-apps');
+  assert.equal(a.flatpakrepoUrl, '/repo/apps.flatpakrepo');
+  assert.equal((await fetch(`${s.url}${a.flatpakrepoUrl}`)).status, 200);
   assert.equal(a.iconSize, 64);
   assert.equal(a.iconUrl, `/api/catalog/apps/icons/${APP_ID}.png`);
   assert.deepEqual(a.builds, [{ number: build1, publishedState: 'PUBLISHED' }]);

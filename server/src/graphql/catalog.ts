@@ -74,6 +74,11 @@ const AppType = builder.objectRef<AppParent>('App').implement({
       description: 'the .flatpakref file fmd writes when it publishes the app (a path on this server unless base-url is configured)',
       resolve: (p, _a, ctx) => here(ctx, `/repo/${encodeURIComponent(p.repo.name)}/appstream/${encodeURIComponent(p.app.id)}.flatpakref`),
     }),
+    remoteName: t.string({ description: "the remote name clients should give the repo: its suggested remote name, else its name", resolve: (p) => remoteName(p.repo) }),
+    flatpakrepoUrl: t.string({
+      description: "the repo's .flatpakrepo file, for `flatpak remote-add` (a path on this server unless base-url is configured)",
+      resolve: (p, _a, ctx) => here(ctx, `/repo/${encodeURIComponent(p.repo.name)}.flatpakrepo`),
+    }),
     installCommand: t.string({
       description: 'e.g. `flatpak install fmd org.example.App` (the remote: the repo\'s suggested remote name, else its name)',
       resolve: (p) => `flatpak install ${remoteName(p.repo)} ${p.app.id}`,

@@ -7,7 +7,7 @@ import { allNodes, type AppsQuery, type FmdClient } from '@fmd/sdk';
 import type { Page, PageContext } from './page.ts';
 import { errorLine, formatBytes, h, link, shortDate, table, badge, type Child } from '../ui.ts';
 import { field, section } from '../forms.ts';
-import { flatpakrepoUrl, remoteAddCommand, remoteName } from './repos-commands.ts';
+import { remoteAddCommand } from './repos-commands.ts';
 import { commandLine } from './repos.ts';
 
 type AppSummary = NonNullable<AppsQuery['apps']>[number];
@@ -106,11 +106,9 @@ export const appPage: Page = {
       return message ? errorLine(message) : h('div');
     }
     const app = data.app;
-    const repo = data.repo;
-    if (!app || !repo) return h('p', { className: 'empty' }, `No app ${id} in repo ${repoName} that your token may see. `, link('/catalog', 'Back to the catalog'), '.');
+    if (!app) return h('p', { className: 'empty' }, `No app ${id} in repo ${repoName} that your token may see. `, link('/catalog', 'Back to the catalog'), '.');
     const origin = new URL(ctx.client.endpoint).origin;
     const abs = (u: string) => new URL(u, origin).href;
-    const remote = remoteName(repo);
     const flatpakref = abs(app.flatpakrefUrl);
 
     const header = h(
@@ -127,7 +125,7 @@ export const appPage: Page = {
           { className: 'facts' },
           ...([
             ['ID', h('code', {}, app.id)],
-            ['Repo', link(`/repos/${encodeURIComponent(repo.name)}`, repo.name)],
+            ['Repo', link(`/repos/${encodeURIComponent(app.repo)}`, app.repo)],
             ['Developer', app.developer],
             ['License', app.license],
             ['Homepage', app.homepage && /^https?:\/\//.test(app.homepage) ? h('a', { href: app.homepage, rel: 'noopener noreferrer' }, app.homepage) : null],
@@ -143,7 +141,7 @@ export const appPage: Page = {
       : null;
     const install = section(
       'Install',
-      commandLine('Add the remote', remoteAddCommand(remote, flatpakrepoUrl(repo, origin))),
+      commandLine('Add the remote', remoteAddCommand(app.remoteName, abs(app.flatpakrepoUrl))),
       commandLine(`Install ${app.id}`, app.installCommand),
       h('p', {}, 'Or open ', h('a', { href: flatpakref, download: `${app.id}.flatpakref` }, `${app.id}.flatpakref`), ' with a software installer.'),
     );
@@ -184,6 +182,6 @@ export const appPage: Page = {
         'No published builds of this app that your token may read.',
       ),
     );
-    return h('div', { className: 'stack' }, h('p', {}, link(`/catalog?repo=${encodeURIComponent(repo.name)}`, `← Apps in ${repo.name}`)), header, description, install, releases, screenshots, refs, builds);
+    return h('div', { className: 'stack' }, h('p', {}, link(`/catalog?repo=${encodeURIComponent(app.repo)}`, `← Apps in ${app.repo}`)), header, description, install, releases, screenshots, refs, builds);
   },
 };
