@@ -1,4 +1,5 @@
 // The domain services of one fmd process, built once and handed to GraphQL, REST and jobs.
+import os from 'node:os';
 import type { Logger } from 'pino';
 import type { FmdConfig } from './config/index.ts';
 import type { Database } from './db/index.ts';
@@ -28,7 +29,6 @@ import { WebhookService } from './domain/webhooks/service.ts';
 import { buildEvents, repoUpdatedEvent } from './domain/webhooks/events.ts';
 import { RetentionService } from './domain/retention/service.ts';
 import { CatalogService } from './domain/catalog/service.ts';
-import os from 'node:os';
 
 export type Services = {
   config: FmdConfig;
@@ -166,7 +166,7 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     audit: new AuditService({ prisma: db.prisma, log }),
     webhooks,
     retention,
-    catalog: new CatalogService({ prisma: db.prisma, repos, log, tmpDir: os.tmpdir() }),
+    catalog: new CatalogService({ repos, log, tmpDir: os.tmpdir() }),
     async close() {
       gitSources.close();
       await jobEngine.stop();

@@ -10,11 +10,11 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { XMLParser } from 'fast-xml-parser';
 import type { Logger } from 'pino';
-import type { Prisma, PrismaClient } from '../../generated/prisma/client.ts';
+import type { Prisma } from '../../generated/prisma/client.ts';
 import * as ostree from '../../ostree/ostree.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from '../errors.ts';
 import { visibleBuildsWhere } from '../builds/access.ts';
-import { readRefInfos, readRefs, type RefInfo } from '../repos/commits.ts';
+import { readCommit, readRefs, type RefInfo } from '../repos/commits.ts';
 import type { RepoService } from '../repos/service.ts';
 import { isValidAppId } from '../repos/validate.ts';
 import { appAllowed, hasScope } from '../tokens/claims.ts';
@@ -50,15 +50,13 @@ export const MAX_SEARCH_LENGTH = 200;
 const ICON_SIZES = ['128x128', '64x64'];
 
 export class CatalogService {
-  private readonly prisma: PrismaClient;
   private readonly repos: RepoService;
   private readonly log: Logger;
   private readonly tmpDir: string;
   private readonly cache = new Map<string, Loaded>();
   private readonly loading = new Map<string, Promise<Loaded>>();
 
-  constructor(deps: { prisma: PrismaClient; repos: RepoService; log: Logger; tmpDir: string }) {
-    this.prisma = deps.prisma;
+  constructor(deps: { repos: RepoService; log: Logger; tmpDir: string }) {
     this.repos = deps.repos;
     this.log = deps.log;
     this.tmpDir = deps.tmpDir;
@@ -95,14 +93,16 @@ export class CatalogService {
   /** The app's refs in the repo (every branch and arch), with sizes and end-of-life from their commits. */
   async refs(repo: string, app: CatalogApp): Promise<CatalogRef[]> {
     const prefix = `${app.kind}/${app.id}/`;
-    const infos = (await readRefInfos(this.repos.repoPath(repo))).filter((r) => r.ref.startsWith(prefix));
-    return infos
-      .map((r) => {
-        const [kind, id, arch, branch] = r.ref.split('/') as [string, string, string, string];
-        return { ...r, kind, id, arch, branch };
-      })
-      .filter((r) => r.id === app.id && r.branch !== undefined)
-      .sort((a, b) => a.ref.localeCompare(b.ref));
+    const dir = this.repos.repoPath(repo);
+    const out: CatalogRef[] = [];
+    // Only this app's commits are read (each once per process: readCommit caches them).
+    for (const { ref, commit } of await readRefs(dir)) {
+      const parts = ref.split('/');
+      if (!ref.startsWith(prefix) || parts.length !== 4) continue;
+      const info = await readCommit(dir, commit);
+      if (info) out.push({ ...info, ref, kind: parts[0]!, id: parts[1]!, arch: parts[2]!, branch: parts[3]! });
+    }
+    return out.sort((a, b) => a.ref.localeCompare(b.ref));
   }
 
   /** Builds of the app published into the repo that the viewer may read, newest first. */
