@@ -137,6 +137,21 @@ test('a published app with a metainfo shows in apps and app with its icon, refs 
   assert.deepEqual((await gql(`{ app(repo: "apps", id: "${APP_ID}") { builds(first: 1) { number } } }`)).app.builds, [{ number: build2 }]);
 });
 
+test('another branch, marked end-of-life at commit: both refs show, with their sizes and the end of life', { timeout: 300_000 }, async () => {
+  const arch = await defaultArch();
+  const beta = await buildCatalogApp(work, 'beta', { branch: 'beta', metainfo: v1 });
+  const build = await publishOverRest(s.url, s.adminToken, 'apps', beta.repo, { [beta.ref]: beta.commit }, APP_ID, { endoflife: 'beta has ended: use stable' });
+  const app = (await gql(`{ app(repo: "apps", id: "${APP_ID}") { refs { name branch endOfLife installedSize } builds { number } } }`)).app;
+  assert.deepEqual(app.refs.map((r: { name: string; branch: string; endOfLife: string | null }) => [r.name, r.branch, r.endOfLife]), [
+    [`app/${APP_ID}/${arch}/beta`, 'beta', 'beta has ended: use stable'],
+    [`app/${APP_ID}/${arch}/stable`, 'stable', null],
+  ]);
+  assert.ok(app.refs.every((r: { installedSize: number }) => r.installedSize > 0));
+  assert.equal(app.builds[0].number, build);
+  // Still one app, listed once.
+  assert.deepEqual((await gql('{ apps(repo: "apps") { id } }')).apps, [{ id: APP_ID }]);
+});
+
 test('other tokens: another repo or prefix sees no app and gets no icon; no build-reading scope sees no builds', async () => {
   const otherRepo = await token({ repos: ['other'] });
   const otherPrefix = await token({ prefixes: ['org.other'] });

@@ -72,14 +72,15 @@ export async function createSignedRepo(s: TestServer, name: string, extra: Recor
 
 /**
  * create -> push -> commit -> publish -> update-repo over flat-manager's REST API, as CI does it,
- * waiting for each job; answers the build's id. A job that fails throws with its log.
+ * waiting for each job; answers the build's id. `commit`: the commit request's body (`endoflife`, ...).
+ * A job that fails throws with its log.
  */
-export async function publishOverRest(serverUrl: string, token: string, repo: string, srcRepo: string, refs: Record<string, string>, appId?: string): Promise<number> {
+export async function publishOverRest(serverUrl: string, token: string, repo: string, srcRepo: string, refs: Record<string, string>, appId?: string, commit: Record<string, unknown> = {}): Promise<number> {
   const c = new FlatManagerClient(serverUrl, token);
   const build = await c.createBuild(repo, appId);
   await c.push(build.url, srcRepo, refs);
   for (const what of ['commit', 'publish'] as const) {
-    const started = await c.startJob(build.url, what);
+    const started = await c.startJob(build.url, what, what === 'commit' ? commit : {});
     if (started.response.status !== 200) throw new Error(`${what}: ${started.response.status} ${started.response.text}`);
     const done = await c.waitForJob(started.url);
     if (done.job.status !== 2) throw new Error(`${what} job failed:\n${done.log}`);
