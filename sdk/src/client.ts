@@ -88,6 +88,11 @@ export type FmdClient = FmdOperations & {
   request<R, V = Record<string, unknown>>(document: DocumentNode | string, variables?: V, options?: FmdRequestOptions): Promise<R>;
   /** subscribes over graphql-ws; the iterator throws FmdRequestError on errors, `return()` unsubscribes */
   subscribe<R, V = Record<string, unknown>>(document: DocumentNode | string, variables?: V): AsyncIterableIterator<R>;
+  /**
+   * GETs a file the server serves beside its API (an App's `iconUrl`: a path on the server, or a
+   * URL under its base-url) with the client's token; throws FmdRequestError unless it is 2xx.
+   */
+  fetchFile(pathOrUrl: string, options?: { signal?: AbortSignal }): Promise<Blob>;
   /** closes the WebSocket, if one was opened */
   close(): Promise<void>;
 };
@@ -262,6 +267,17 @@ export function createFmdClient(options: FmdClientOptions): FmdClient {
     endpoint,
     request,
     subscribe,
+    async fetchFile(pathOrUrl, opts) {
+      const url = new URL(pathOrUrl, endpoint).href;
+      let res: Response;
+      try {
+        res = await doFetch(url, { headers: authorization ? { authorization } : {}, signal: opts?.signal });
+      } catch (cause) {
+        throw new FmdRequestError(`cannot reach ${url}: ${(cause as Error).message ?? String(cause)}`, { status: 0, cause });
+      }
+      if (!res.ok) throw new FmdRequestError(`GET ${url}: ${res.status} ${res.statusText}`, { status: res.status });
+      return res.blob();
+    },
     async close() {
       const c = ws;
       ws = undefined;

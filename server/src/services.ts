@@ -1,4 +1,5 @@
 // The domain services of one fmd process, built once and handed to GraphQL, REST and jobs.
+import os from 'node:os';
 import type { Logger } from 'pino';
 import type { FmdConfig } from './config/index.ts';
 import type { Database } from './db/index.ts';
@@ -27,6 +28,7 @@ import { AuditService } from './domain/audit/service.ts';
 import { WebhookService } from './domain/webhooks/service.ts';
 import { buildEvents, repoUpdatedEvent } from './domain/webhooks/events.ts';
 import { RetentionService } from './domain/retention/service.ts';
+import { CatalogService } from './domain/catalog/service.ts';
 
 export type Services = {
   config: FmdConfig;
@@ -65,6 +67,8 @@ export type Services = {
   webhooks: WebhookService;
   /** retention settings, runs and schedules (purges, prunes, fsck, global sweeps) */
   retention: RetentionService;
+  /** the apps of each repo, from its appstream data */
+  catalog: CatalogService;
   close(): Promise<void>;
 };
 
@@ -162,6 +166,7 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     audit: new AuditService({ prisma: db.prisma, log }),
     webhooks,
     retention,
+    catalog: new CatalogService({ repos, log, tmpDir: os.tmpdir() }),
     async close() {
       gitSources.close();
       await jobEngine.stop();

@@ -697,6 +697,18 @@ function rows(): Row[] {
   }));
   add('Query.repo', 'repo(name: main)', 'read', { repos: ['main'], outside: ['hidden'] }, queryProbe('{ repo(name: "main") { name } }', () => ({}), (d) =>
     d.repo === null ? { kind: 'hidden', detail: 'null' } : d.repo.name === 'main' ? allowed() : unexpected(clip(d.repo))));
+  // The app catalog: main's appstream lists org.test.Hello (published with the fixture's composed appstream).
+  const catalogCheck = (field: 'apps' | 'app') => (d: any): Got => {
+    const v = d[field];
+    if (v === null) return { kind: 'hidden', detail: 'null' };
+    const ids = field === 'apps' ? v.map((a: any) => a.id) : [v.id];
+    if (ids.includes(APP_ID)) return allowed();
+    return field === 'apps' && ids.length === 0 ? { kind: 'hidden', detail: '[] (the app is hidden)' } : unexpected(clip(v));
+  };
+  add('Query.apps', 'apps(repo: main): org.test.Hello when the repo and the prefix are covered', 'read', { repos: ['main'], apps: [APP_ID], outside: ['hidden'] },
+    queryProbe('{ apps(repo: "main") { id name } }', () => ({}), catalogCheck('apps')));
+  add('Query.app', 'app(repo: main, id: org.test.Hello)', 'read', { repos: ['main'], apps: [APP_ID], outside: ['hidden'] },
+    queryProbe(`{ app(repo: "main", id: "${APP_ID}") { id name } }`, () => ({}), catalogCheck('app')));
   add('Query.builds', 'builds: exactly the covered builds', 'read', { scopes: buildReaders }, queryProbe('{ builds(first: 100) { totalCount edges { node { number } } } }', () => ({}), (d, c) => {
     const got = d.builds.edges.map((e: any) => e.node.number);
     const want = visibleBuilds(c).map((x) => x.id);
@@ -1130,6 +1142,12 @@ function rows(): Row[] {
     restProbe('POST', () => hookPath(987654), { body: pingBody, headers: signed(pingBody, 'ping') }, status(200)));
   add(`POST ${v1}/hooks/git/:source`, 'a signed push to a branch the source does not build: accepted, nothing started', 'write', { public: true },
     restProbe('POST', () => hookPath(hx.source.number), { body: otherBranch, headers: signed(otherBranch, 'push') }, status(202)));
+
+  // --- HTTP: the catalog's icons (GraphQL `app`'s rule; main's test app has no icon, so a caller that may see it gets 404 too) ---
+  const noIcon = { test: () => false, why: "main's org.test.Hello has no icon: 404 for whoever may see the app" };
+  add('GET /api/catalog/:repo/icons/:file', 'GET the icon of org.test.Hello in main', 'read', { also: noIcon, invalid: ['unauthenticated'], outside: ['hidden'] },
+    restProbe('GET', () => `/api/catalog/main/icons/${APP_ID}.png`, {}, (r) => unexpected(`status ${r.status}: ${clip(r.text, 120)}`)));
+  add('USE /api/catalog/*', 'an unknown catalog path is 404 for anyone', 'read', { public: true }, restProbe('GET', () => '/api/catalog/no-such', {}, flatManagerError(404, 'not-found')));
 
   // --- HTTP: repo files (flatpak clients) ---
   const commitPath = (commit: string) => `/repo/main/objects/${commit.slice(0, 2)}/${commit.slice(2)}.commit`;

@@ -164,6 +164,7 @@ function showNav(viewer: Viewer): void {
       ['/builds', 'Builds', can.builds],
       ['/jobs', 'Jobs', can.jobs],
       ['/repos', 'Repos', true],
+      ['/catalog', 'Catalog', true],
       ['/keys', 'Keys', true],
       ['/tokens', 'Tokens', true],
       ['/audit', 'Audit', can.audit],

@@ -9,6 +9,7 @@ import { keyPage, keysPage } from './pages/keys.ts';
 import { tokensPage } from './pages/tokens.ts';
 import { auditPage } from './pages/audit.ts';
 import { webhooksPage } from './pages/webhooks.ts';
+import { appPage, catalogPage } from './pages/catalog.ts';
 import { h, link } from './ui.ts';
 
 export const routes: Route<Page>[] = [
@@ -21,6 +22,8 @@ export const routes: Route<Page>[] = [
   { pattern: '/repos', page: reposPage },
   { pattern: '/repos/new', page: newRepoPage },
   { pattern: '/repos/:name', page: repoPage },
+  { pattern: '/catalog', page: catalogPage },
+  { pattern: '/catalog/app', page: appPage },
   { pattern: '/keys', page: keysPage },
   { pattern: '/keys/:id', page: keyPage },
   { pattern: '/tokens', page: tokensPage },

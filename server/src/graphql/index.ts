@@ -17,6 +17,7 @@ import './git-hooks.ts';
 import './webhooks.ts';
 import './users.ts';
 import './retention.ts';
+import './catalog.ts';
 import { auditMutations } from './audit.ts';
 
 let schema: GraphQLSchema | undefined;

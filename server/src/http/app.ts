@@ -21,6 +21,7 @@ import { buildRepoPath, createBuildRepoRouter } from './build-repo.ts';
 import { createWebRouter, playgroundRedirect } from './web.ts';
 import { createRateLimits } from './rate-limits.ts';
 import { restAudit } from './audit.ts';
+import { catalogPath, createCatalogRouter } from './catalog.ts';
 
 export type HttpServer = {
   server: Server;
@@ -107,6 +108,9 @@ export async function startHttpServer(services: Services, opts: { host: string; 
   // flat-manager's REST API and build repos (test a build before publishing it).
   mountApi(apiV1Path, restAudit(services, apiV1Path), createApiV1Router(services, rateLimits));
   mountApi(buildRepoPath, createBuildRepoRouter(services));
+
+  // The app catalog's icons (the catalog itself is in GraphQL).
+  mountApi(catalogPath, createCatalogRouter(services));
 
   // The web dashboard at /, after every API route.
   app.use(createWebRouter(config, apiPrefixes));

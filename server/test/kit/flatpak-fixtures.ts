@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, symlink, writeFile, copyFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { deflateSync } from 'node:zlib';
 import { runTool } from '../../src/ostree/exec.ts';
 import { buildExport, buildUpdateRepo, flatpakBuilder, isolatedEnv } from '../../src/ostree/flatpak.ts';
 import * as ostree from '../../src/ostree/ostree.ts';
@@ -129,6 +130,73 @@ export async function installTestRuntime(env: NodeJS.ProcessEnv, runtimeRepo: st
   );
 }
 
+/** What the test app's composed appstream says about it. */
+export type TestMetainfo = {
+  name?: string;
+  summary?: string;
+  /** paragraphs */
+  description?: string[];
+  developer?: string;
+  license?: string;
+  homepage?: string;
+  /** newest first */
+  releases?: Array<{ version: string; date: string; description?: string }>;
+  screenshots?: Array<{ url: string; caption?: string }>;
+  /** a 64x64 cached icon of this RGB colour, e.g. [200, 40, 40] */
+  icon?: [number, number, number];
+};
+
+const xmlEscape = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** The app's collection XML as appstream-compose leaves it in share/app-info/xmls. */
+export function composedAppstream(appId: string, bundle: string, m: TestMetainfo = {}): string {
+  const e = xmlEscape;
+  const parts = [`<id>${e(appId)}</id>`, `<name>${e(m.name ?? 'Hello')}</name>`, `<summary>${e(m.summary ?? 'fmd test app')}</summary>`];
+  if (m.description) parts.push(`<description>${m.description.map((p) => `<p>${e(p)}</p>`).join('')}</description>`);
+  if (m.developer) parts.push(`<developer_name>${e(m.developer)}</developer_name>`);
+  if (m.license) parts.push(`<project_license>${e(m.license)}</project_license>`);
+  if (m.homepage) parts.push(`<url type="homepage">${e(m.homepage)}</url>`);
+  if (m.icon) parts.push(`<icon type="cached" width="64" height="64">${e(appId)}.png</icon>`);
+  if (m.screenshots?.length) {
+    parts.push(`<screenshots>${m.screenshots.map((sc, i) => `<screenshot${i === 0 ? ' type="default"' : ''}>${sc.caption ? `<caption>${e(sc.caption)}</caption>` : ''}<image type="source">${e(sc.url)}</image></screenshot>`).join('')}</screenshots>`);
+  }
+  if (m.releases?.length) {
+    parts.push(`<releases>${m.releases.map((r) => `<release version="${e(r.version)}" date="${e(r.date)}">${r.description ? `<description><p>${e(r.description)}</p></description>` : ''}</release>`).join('')}</releases>`);
+  }
+  parts.push(`<bundle type="flatpak">${e(bundle)}</bundle>`);
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<components version="0.8" origin="flatpak"><component type="desktop-application">${parts.join('')}</component></components>\n`;
+}
+
+/** A 64x64 PNG of one colour (RGB, no alpha), made here so the test needs no image tools. */
+export function testIconPng([r, g, b]: [number, number, number], size = 64): Buffer {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf: Buffer) => {
+    let c = 0xffffffff;
+    for (const byte of buf) c = crcTable[(c ^ byte) & 0xff]! ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(size, 0);
+  ihdr.writeUInt32BE(size, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: size }, () => [r, g, b]).flat())]);
+  const raw = Buffer.concat(Array.from({ length: size }, () => row));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
 export interface AppFixture {
   repo: string;
   ref: string;
@@ -149,6 +217,8 @@ export async function buildTestApp(o: {
   message?: string;
   workDir?: string;
   appId?: string;
+  /** the composed appstream of the app (what appstream-compose leaves); default: id, name Hello, a summary */
+  metainfo?: TestMetainfo;
 }): Promise<AppFixture> {
   const arch = await defaultArch();
   const branch = o.branch ?? 'stable';
@@ -176,14 +246,12 @@ export async function buildTestApp(o: {
           'cp hello.sh /app/bin/hello',
           'chmod 755 /app/bin/hello',
           `gzip -c appdata.xml > /app/share/app-info/xmls/${appId}.xml.gz`,
+          ...(o.metainfo?.icon ? ['mkdir -p /app/share/app-info/icons/flatpak/64x64', `cp icon.png /app/share/app-info/icons/flatpak/64x64/${appId}.png`] : []),
         ],
         sources: [
           { type: 'script', 'dest-filename': 'hello.sh', commands: [`echo "${message}"`] },
-          {
-            type: 'inline',
-            'dest-filename': 'appdata.xml',
-            contents: `<?xml version="1.0" encoding="UTF-8"?>\n<components version="0.8" origin="flatpak"><component type="desktop-application"><id>${appId}</id><name>Hello</name><summary>fmd test app</summary><bundle type="flatpak">app/${appId}/${arch}/${branch}</bundle></component></components>\n`,
-          },
+          { type: 'inline', 'dest-filename': 'appdata.xml', contents: composedAppstream(appId, `app/${appId}/${arch}/${branch}`, o.metainfo) },
+          ...(o.metainfo?.icon ? [{ type: 'inline', 'dest-filename': 'icon.png', base64: true, contents: testIconPng(o.metainfo.icon).toString('base64') }] : []),
         ],
       },
     ],

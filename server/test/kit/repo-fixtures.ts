@@ -6,7 +6,8 @@ import path from 'node:path';
 import { runTool } from '../../src/ostree/exec.ts';
 import { buildCommitFrom } from '../../src/ostree/flatpak.ts';
 import type { TestServer } from './server.ts';
-import { APP_ID, buildTestApp, buildTestRuntime, clientEnv, tempDir, type AppFixture } from './flatpak-fixtures.ts';
+import { APP_ID, buildTestApp, buildTestRuntime, clientEnv, tempDir, type AppFixture, type TestMetainfo } from './flatpak-fixtures.ts';
+import { FlatManagerClient } from './flat-manager-client.ts';
 
 export type Builds = { work: string; runtimeRepo: string; appRepo: string; app: AppFixture; runtimeRefs: string[] };
 
@@ -67,4 +68,32 @@ export async function createSignedRepo(s: TestServer, name: string, extra: Recor
     input: { name, collectionId: `org.fmd.${name}`, keyId, ...extra },
   });
   if (r.body.data?.createRepo?.__typename !== 'RepoPayload') throw new Error(`createRepo ${name}: ${JSON.stringify(r.body)}`);
+}
+
+/**
+ * create -> push -> commit -> publish -> update-repo over flat-manager's REST API, as CI does it,
+ * waiting for each job; answers the build's id. `commit`: the commit request's body (`endoflife`, ...).
+ * A job that fails throws with its log.
+ */
+export async function publishOverRest(serverUrl: string, token: string, repo: string, srcRepo: string, refs: Record<string, string>, appId?: string, commit: Record<string, unknown> = {}): Promise<number> {
+  const c = new FlatManagerClient(serverUrl, token);
+  const build = await c.createBuild(repo, appId);
+  await c.push(build.url, srcRepo, refs);
+  for (const what of ['commit', 'publish'] as const) {
+    const started = await c.startJob(build.url, what, what === 'commit' ? commit : {});
+    if (started.response.status !== 200) throw new Error(`${what}: ${started.response.status} ${started.response.text}`);
+    const done = await c.waitForJob(started.url);
+    if (done.job.status !== 2) throw new Error(`${what} job failed:\n${done.log}`);
+    if (what === 'publish') {
+      const update = await c.waitForJob(`${serverUrl}/api/v1/job/${JSON.parse(done.job.results)['update-repo-job']}`);
+      if (update.job.status !== 2) throw new Error(`update-repo job failed:\n${update.log}`);
+    }
+  }
+  return build.id;
+}
+
+/** The test app (org.test.Hello unless `appId`) with `metainfo`, built into a plain repo of its own under `work`. */
+export async function buildCatalogApp(work: string, name: string, o: { appId?: string; branch?: string; metainfo: TestMetainfo }): Promise<AppFixture> {
+  const b = await testBuilds();
+  return buildTestApp({ repo: path.join(work, `${name}-repo`), runtimeRepo: b.runtimeRepo, workDir: path.join(work, `${name}-work`), appId: o.appId, branch: o.branch, metainfo: o.metainfo });
 }

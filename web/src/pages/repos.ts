@@ -484,7 +484,7 @@ function jsonValue(v: unknown): Child {
 }
 
 /** A shell command in a code box with a copy button; the label names both for screen readers. */
-function commandLine(label: string, command: string): HTMLElement {
+export function commandLine(label: string, command: string): HTMLElement {
   const b = copyButton(() => command);
   b.ariaLabel = `Copy: ${label}`;
   return h('div', { className: 'command' }, h('span', { className: 'muted' }, label), h('div', { className: 'command-line' }, h('code', {}, command), b));
