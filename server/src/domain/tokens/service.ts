@@ -161,6 +161,13 @@ export class TokenService {
     this.ownerRights = rightsOf;
   }
 
+  /** What the owner of a known token may do now; null for a token with no owner (or none fmd knows). */
+  async rightsOfToken(jti: string): Promise<OwnerRights | null> {
+    const row = await this.lookup(jti);
+    if (!row?.ownerId || !this.ownerRights) return null;
+    return this.ownerRights(row.ownerId);
+  }
+
   /** The viewer of verified claims: bound by the owner's roles when the token has an owner. */
   private async withOwner(claims: Claims, ownerId: number | null, sessionId: number | null): Promise<Viewer> {
     if (ownerId === null || !this.ownerRights) return { claims, ownerId, grants: null, sessionId };

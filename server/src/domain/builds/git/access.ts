@@ -2,6 +2,7 @@
 // into a repo: the tokens that may create builds there (scope `build`, a sub that covers `build`,
 // the repo among their repos) may manage them, and admins may manage all. A git source that
 // names an app id also needs the token's prefixes (or apps) to cover it, as a build of it would.
+import { requireGrant } from '../../users/roles.ts';
 import { isFmdAdmin } from '../../users/access.ts';
 import type { Prisma } from '../../../generated/prisma/client.ts';
 import { ForbiddenError } from '../../errors.ts';
@@ -19,7 +20,13 @@ function requireBuilder(viewer: Viewer): void {
 
 /** The repos a builder's token names, as a Prisma condition on the repo's name (undefined: all). */
 function repoNames(viewer: Viewer): { name: { in: string[] } } | undefined {
-  return viewer.claims.repos.includes('') ? undefined : { name: { in: viewer.claims.repos } };
+  const claimed = viewer.claims.repos.includes('') ? null : viewer.claims.repos;
+  // A user's token: the repos one of its roles lets it build into.
+  const grants = viewer.grants ?? null;
+  const granted = grants === null || grants.some((g) => g.repo === '' && g.scopes.includes('build')) ? null : grants.filter((g) => g.scopes.includes('build')).map((g) => g.repo);
+  if (claimed === null && granted === null) return undefined;
+  const names = claimed === null ? granted! : granted === null ? claimed : claimed.filter((r) => granted.includes(r));
+  return { name: { in: [...names] } };
 }
 
 /** Credentials a viewer may list: admins all, builders those of their repos. Throws when none can match. */
@@ -51,6 +58,7 @@ export function requireGitCredentialManagement(viewer: Viewer, repo: string): vo
   if (isAdmin(viewer)) return;
   requireBuilder(viewer);
   if (!repoMatchesClaimed(repo, viewer.claims.repos)) throw new ForbiddenError(`Not matching repo '${repo}' in token`);
+  requireGrant(viewer, 'build', { repo });
 }
 
 /** May delete or rotate a git source of `repo` building `appId`. */
@@ -59,6 +67,7 @@ export function requireGitSourceManagement(viewer: Viewer, source: { repo: strin
   requireBuilder(viewer);
   if (!repoMatchesClaimed(source.repo, viewer.claims.repos)) throw new ForbiddenError(`Not matching repo '${source.repo}' in token`);
   if (source.appId && !appAllowed(viewer.claims, source.appId)) throw new ForbiddenError(`Id ${source.appId} not matching prefix in token`);
+  requireGrant(viewer, 'build', { repo: source.repo, appId: source.appId });
 }
 
 /**
@@ -70,6 +79,7 @@ export function requireGitSourceRegistration(viewer: Viewer, source: { repo: str
   requireBuilder(viewer);
   if (!repoMatchesClaimed(source.repo, viewer.claims.repos)) throw new ForbiddenError(`Not matching repo '${source.repo}' in token`);
   if (source.appId && !appAllowed(viewer.claims, source.appId)) throw new ForbiddenError(`Id ${source.appId} not matching prefix in token`);
+  requireGrant(viewer, 'build', { repo: source.repo, appId: source.appId });
   if (!viewer.claims.jti) {
     throw new ForbiddenError('registering a git source needs a token with a token id (jti): its builds act with the token, and stop when it is revoked');
   }

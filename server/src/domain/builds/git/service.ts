@@ -2,7 +2,7 @@
 // then feeds the result into the ordinary commit/check/publish flow of the build. The rules of
 // creating, starting, cancelling, superseding and rebuilding one live here; the build itself is
 // the git-build job (../jobs/git-build.ts), which calls back the helpers at the end of this class.
-import { requireGrant } from '../../users/roles.ts';
+import { grantsAllow, requireGrant } from '../../users/roles.ts';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -135,8 +135,8 @@ export class GitBuildService {
       if (!isValidAppId(appId)) throw new InvalidInputError(`Invalid app id ${appId}`, 'app-id');
       requirePrefix(actor, appId);
     }
-    // A request (not a push acting with a source's stored claims) is bound by its user's roles.
-    if (!input.claims) requireGrant(viewer, 'build', { repo: input.repo, appId });
+    // Bound by its user's roles: the requester's, or, for a push, those of the source's registrant.
+    requireGrant(viewer, 'build', { repo: input.repo, appId });
     const manifestPath = input.manifestPath ?? null;
     if (manifestPath !== null) validateManifestPath(manifestPath);
     const arch = input.arch ?? this.config.buildArches[0]!;
@@ -144,7 +144,7 @@ export class GitBuildService {
     const branch = input.branch ?? null;
     if (branch !== null && !BRANCH_RE.test(branch)) throw new InvalidInputError(`Invalid branch ${branch.slice(0, 80)}`, 'branch');
     // Publishing asked for explicitly needs the right to publish; a repo's policy publishes by itself.
-    if (input.autoPublish && !hasScope(claims, 'publish') && !hasScope(claims, 'admin')) {
+    if (input.autoPublish && ((!hasScope(claims, 'publish') && !hasScope(claims, 'admin')) || !grantsAllow(viewer.grants ?? null, 'publish', { repo: input.repo, appId }))) {
       throw new InvalidInputError('autoPublish needs a token with the "publish" scope', 'auto-publish');
     }
     if (input.autoPublish && input.autoCommit === false) throw new InvalidInputError('autoPublish needs autoCommit', 'auto-publish');

@@ -4,6 +4,8 @@
 // that secret builds the pushed commit with the registering token's rights, and replaces the
 // source's builds that are still waiting, cloning or building (they end SUPERSEDED). When the
 // registering token is revoked or expires the source is disabled: its pushes build nothing.
+import { grantsAllow } from '../../users/roles.ts';
+import type { Scope } from '../../tokens/claims.ts';
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
@@ -123,7 +125,9 @@ export class GitSourceService {
     const arch = input.arch ?? null;
     if (arch !== null && !ARCH_RE.test(arch)) throw new InvalidInputError(`Invalid arch ${arch.slice(0, 40)}`, 'arch');
     const autoPublish = input.autoPublish ?? false;
-    if (autoPublish && !hasScope(viewer.claims, 'publish') && !hasScope(viewer.claims, 'admin')) throw new InvalidInputError('autoPublish needs a token with the "publish" scope', 'autoPublish');
+    if (autoPublish && ((!hasScope(viewer.claims, 'publish') && !hasScope(viewer.claims, 'admin')) || !grantsAllow(viewer.grants ?? null, 'publish', { repo: repo.name, appId: input.appId ?? null }))) {
+      throw new InvalidInputError('autoPublish needs a token with the "publish" scope', 'autoPublish');
+    }
     const credential = input.credential ?? null;
     if (credential !== null) {
       const found = await this.prisma.gitCredential.findFirst({ where: { id: credential, repoId: repo.id }, select: { id: true } });
@@ -131,7 +135,10 @@ export class GitSourceService {
     }
     const secret = webhookSecret(input.secret);
     const c = viewer.claims;
-    const claims: StoredSourceClaims = { jti: c.jti!, sub: c.sub, scope: [...c.scope], prefixes: [...c.prefixes], apps: [...c.apps], repos: [...c.repos], exp: c.exp };
+    // A user's token acts with the scopes its roles give it on this repo, not those of its other roles.
+    const grants = viewer.grants ?? null;
+    const scope = grants === null ? [...c.scope] : c.scope.filter((sc) => grantsAllow(grants, sc as Scope, { repo: repo.name, appId: input.appId ?? null }));
+    const claims: StoredSourceClaims = { jti: c.jti!, sub: c.sub, scope, prefixes: [...c.prefixes], apps: [...c.apps], repos: grants === null ? [...c.repos] : [repo.name], exp: c.exp };
     // The sealed secret is bound to the row's id, known once the row exists.
     const source = await this.prisma.$transaction(async (tx) => {
       const row = await tx.gitSource.create({
@@ -279,7 +286,10 @@ export class GitSourceService {
     if (same) return { status: 200, message: `${push.after} of ${source.branch} is already being built as build ${same.buildId}`, build: same.buildId, superseded: [] };
     const c = source.claims as StoredSourceClaims;
     const claims = { jti: c.jti, sub: c.sub, scope: c.scope, prefixes: c.prefixes, apps: c.apps, repos: c.repos };
-    const actor: Viewer = { claims: { ...c, name: null, token_type: null }, ownerId: null };
+    // The user who registered it: its roles now (lowered or gone since, the push builds nothing).
+    const rights = await this.tokens.rightsOfToken(c.jti);
+    if (rights?.disabled) throw new ForbiddenError('the user who registered this git source is disabled');
+    const actor: Viewer = { claims: { ...c, name: null, token_type: null }, ownerId: null, grants: rights?.grants ?? null };
     const build = await this.builds.create(actor, {
       repo: source.repo.name,
       url: source.url,
