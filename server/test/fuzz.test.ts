@@ -168,7 +168,7 @@ test('regression: token_subset with a sub longer than its column is refused (400
   assert.deepEqual(changed, []);
 });
 
-test('regression: commit with endoflife_rebase or endoflife longer than the builds table holds is refused (400), and the build stays as it was', async () => {
+test('regression: commit with endoflife_rebase or endoflife longer than the builds table holds, or a token_type beyond 32 bits, is refused (400), and the build stays as it was', async () => {
   const s = f.server;
   const created = await rest('POST', '/build', JSON.stringify({ repo: 'fuzz' }));
   assert.equal(created.status, 200, JSON.stringify(created.body));
@@ -180,6 +180,10 @@ test('regression: commit with endoflife_rebase or endoflife longer than the buil
     const eol = await rest('POST', `/build/${id}/commit`, JSON.stringify({ endoflife: 'x'.repeat(70_000) }));
     assert.equal(eol.status, 400, JSON.stringify(eol.body));
     assert.match(eol.body.message, /endoflife is at most 4096 characters/);
+    // a token_type beyond 32 bits (FUZZ_SEED=256712742 FUZZ_CASE=480 answered 500)
+    const tt = await rest('POST', `/build/${id}/commit`, JSON.stringify({ token_type: 31_536_000_000 }));
+    assert.equal(tt.status, 400, JSON.stringify(tt.body));
+    assert.match(tt.body.message, /token_type must be a 32-bit integer/);
     const g = await s.gql(`mutation($i: CommitBuildInput!) { commitBuild(input: $i) { __typename ... on InvalidInputError { message } } }`, { i: { build: id, endOfLifeRebase: 'y'.repeat(256) } });
     assert.equal(g.body.data?.commitBuild?.__typename, 'InvalidInputError', JSON.stringify(g.body));
   });

@@ -397,7 +397,10 @@ export class BuildService {
 
   async commit(viewer: Viewer, id: number, input: CommitInput): Promise<Job> {
     const build = await this.getFor(viewer, id, 'build');
-    if (input.tokenType != null && !Number.isInteger(input.tokenType)) throw new InvalidInputError('token_type must be an integer', 'token_type');
+    // flat-manager's token_type is a 32-bit integer, as the commit's xa.token-type and fmd's column are.
+    if (input.tokenType != null && (!Number.isInteger(input.tokenType) || input.tokenType < -(2 ** 31) || input.tokenType > 2 ** 31 - 1)) {
+      throw new InvalidInputError('token_type must be a 32-bit integer', 'token_type');
+    }
     checkEndOfLife(input);
     requireStep(build, 'commit');
     const eol = { endOfLife: input.endOfLife ?? null, endOfLifeRebase: input.endOfLifeRebase ?? null, tokenType: input.tokenType ?? null };
