@@ -174,7 +174,7 @@ export class BuildStatsService {
         if (duration !== null) g.durations.push(duration);
         for (const k of Object.keys(phases) as (keyof Phases)[]) g.phases[k].push(...mine[k]);
       }
-      if (b.state === 'FAILED') failed(b.stateReason ?? b.jobs.findLast((j) => j.status === 'ENDED' && j.error)?.error, b);
+      if (b.state === 'FAILED') failed(b.stateReason ?? b.jobs.findLast((j) => j.error)?.error, b);
       if (b.publishedState === 'FAILED') failed(b.jobs.findLast((j) => j.kind === 'publish' && j.error)?.error ?? 'publish failed', b);
     }
     const rate = (c: Counts) => (c.succeeded + c.failed ? c.succeeded / (c.succeeded + c.failed) : null);
