@@ -185,31 +185,30 @@ export class DownloadStatsService {
     // A file truncated in place (copytruncate) starts again.
     const fromOffset = saved && Number(saved.offset) <= st.size ? Number(saved.offset) : 0;
     const result: ImportResult = { lines: 0, counted: 0, skipped: 0, fromOffset, toOffset: fromOffset };
-    const fh = await open(file, 'r');
-    try {
-      const input = fh.createReadStream({ start: fromOffset, end: st.size - 1, autoClose: false });
-      let offset = fromOffset;
-      const rl = createInterface({ input, crlfDelay: Infinity });
-      let last: string | null = null;
-      for await (const line of rl) {
-        if (last !== null) {
-          offset += Buffer.byteLength(last) + 1;
-          this.importLine(last, result);
+    if (fromOffset < st.size) {
+      const fh = await open(file, 'r');
+      try {
+        const input = fh.createReadStream({ start: fromOffset, end: st.size - 1, autoClose: false });
+        let offset = fromOffset;
+        let last: string | null = null;
+        for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+          if (last !== null) {
+            offset += Buffer.byteLength(last) + 1;
+            this.importLine(last, result);
+          }
+          last = line;
         }
-        last = line;
-      }
-      if (last !== null) {
         // The last line counts only when it ends with a newline (nginx may be writing it).
         const end = Buffer.alloc(1);
         await fh.read(end, 0, 1, st.size - 1);
-        if (end[0] === 0x0a) {
+        if (last !== null && end[0] === 0x0a) {
           offset += Buffer.byteLength(last) + 1;
           this.importLine(last, result);
         }
+        result.toOffset = offset;
+      } finally {
+        await fh.close();
       }
-      result.toOffset = offset;
-    } finally {
-      await fh.close();
     }
     await this.flush();
     await this.prisma.logImportOffset.upsert({
