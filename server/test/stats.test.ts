@@ -5,7 +5,7 @@
 // statistics split durations into phases and group failure reasons.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startTestServer, type TestServer } from './kit/server.ts';
 import { createSignedRepo, installAndRun, publishTestApp, testBuilds, type Builds } from './kit/repo-fixtures.ts';
@@ -13,6 +13,7 @@ import { APP_ID, clientEnv, tempDir } from './kit/flatpak-fixtures.ts';
 import { runFmd, showRun } from './kit/fmd-command.ts';
 import { runTool } from '../src/ostree/exec.ts';
 import * as ostree from '../src/ostree/ostree.ts';
+import { downloadOf } from '../src/domain/stats/downloads.ts';
 
 let s: TestServer;
 let work: string;
@@ -78,6 +79,13 @@ test('a flatpak install and a flatpak update of the test app show up in its down
   // The runtime was installed too, under its own ref; without appId every ref of the repo shows.
   const all = await downloads({ repo: 'stats' });
   assert.ok(all.refs.some((r: { ref: string; installs: number }) => r.ref.startsWith('runtime/org.test.Platform/') && r.installs === 1), JSON.stringify(all.refs));
+
+  // Every delta superblock of the repo parses to the commits `ostree static-delta list` names.
+  const listed = (await runTool('ostree', ['static-delta', 'list', `--repo=${dir}`])).stdout.split('\n').filter((l) => /^[0-9a-f]{64}/.test(l)).map((l) => l.trim()).sort();
+  const superblocks = (await readdir(path.join(dir, 'deltas'), { recursive: true })).map(String).filter((p) => p.endsWith('/superblock'));
+  const parsed = superblocks.map((p) => downloadOf(`deltas/${p}`)).map((d) => (d ? (d.from ? `${d.from}-${d.commit}` : d.commit) : 'unparsed')).sort();
+  assert.ok(listed.length >= 2 && listed.some((l) => l.includes('-')), `from-scratch and from-to deltas: ${listed.join(', ')}`);
+  assert.deepEqual(parsed, listed);
 
   // A HEAD, a resumed range and a conditional request are no downloads.
   const commitUrl = `${s.url}/repo/stats/objects/${second.slice(0, 2)}/${second.slice(2)}.commit`;

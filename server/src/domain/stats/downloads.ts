@@ -70,6 +70,10 @@ export type DownloadStats = {
   refs: DownloadRefStats[];
 };
 
+/** checksum → ref answers kept in memory at most (then forgotten all at once and asked again) */
+const maxRememberedCommits = 100_000;
+
+type Row = { day: string; repoId: number; ref: string; appId: string; kind: DownloadKind; count: number };
 type Pending = { day: string; repo: string; commit: string; kind: DownloadKind; count: number };
 
 export type ImportResult = { lines: number; counted: number; skipped: number; fromOffset: number; toOffset: number };
@@ -83,6 +87,8 @@ export class DownloadStatsService {
   private readonly pending = new Map<string, Pending>();
   /** "<repo> <commit>" → its ref (commits never change; null: not a ref's commit) */
   private readonly refOfCommit = new Map<string, string | null>();
+  /** resolved counts a flush could not write (the database was away), by "<day> <repo id> <ref> <kind>" */
+  private unwritten = new Map<string, Row>();
   private readonly flushTimer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
 
@@ -104,12 +110,15 @@ export class DownloadStatsService {
     if (!d) return false;
     const update = d.from !== null || (typeof upgradeFrom === 'string' && HEX64.test(upgradeFrom) && upgradeFrom !== d.commit);
     const kind: DownloadKind = update ? 'UPDATE' : 'INSTALL';
-    const day = dayOf(at ?? this.now());
-    const key = `${day} ${repo} ${d.commit} ${kind}`;
-    const p = this.pending.get(key);
-    if (p) p.count++;
-    else this.pending.set(key, { day, repo, commit: d.commit, kind, count: 1 });
+    this.record1({ day: dayOf(at ?? this.now()), repo, commit: d.commit, kind, count: 1 });
     return true;
+  }
+
+  private record1(p: Pending): void {
+    const key = `${p.day} ${p.repo} ${p.commit} ${p.kind}`;
+    const had = this.pending.get(key);
+    if (had) had.count += p.count;
+    else this.pending.set(key, { ...p });
   }
 
   /** The ref a commit of the repo belongs to: its ref binding, else a ref pointing at it now. */
@@ -118,10 +127,11 @@ export class DownloadStatsService {
     if (this.refOfCommit.has(key)) return this.refOfCommit.get(key)!;
     const dir = this.repoPath(repo);
     let ref: string | null = null;
+    // Fails for a commit without a binding (made by plain ostree) as for one not in the repo.
     const binding = await ostree.show(dir, commit, { printMetadataKey: 'ostree.ref-binding' }).catch(() => null);
     const bound = binding ? /'((?:app|runtime)\/[^']+)'/.exec(binding) : null;
     if (bound) ref = bound[1]!;
-    else if (binding !== null) {
+    else {
       for (const r of await ostree.listRefs(dir).catch(() => [] as string[])) {
         if (appIdOfRef(r) && (await ostree.revParse(dir, r).catch(() => null)) === commit) {
           ref = r;
@@ -129,38 +139,57 @@ export class DownloadStatsService {
         }
       }
     }
-    // A commit missing from the repo (binding === null) may arrive later: only remember found ones.
-    if (binding !== null) this.refOfCommit.set(key, ref);
+    // Commits never change: remember the answer (a commit no ref holds yet may be asked again).
+    if (this.refOfCommit.size >= maxRememberedCommits) this.refOfCommit.clear();
+    if (ref || binding !== null) this.refOfCommit.set(key, ref);
     return ref;
   }
 
   /** Writes the counts recorded so far, added to what the database holds. */
   async flush(): Promise<void> {
     if (this.flushing) return this.flushing;
-    if (this.pending.size === 0) return;
+    if (this.pending.size === 0 && this.unwritten.size === 0) return;
     const batch = [...this.pending.values()];
     this.pending.clear();
+    // Rows a failed flush could not write come first; what this one cannot write waits for the next.
+    const rows = this.unwritten;
+    this.unwritten = new Map();
+    const add = (key: string, r: Row) => {
+      const row = rows.get(key);
+      if (row) row.count += r.count;
+      else rows.set(key, r);
+    };
     this.flushing = (async () => {
-      const repos = new Map((await this.prisma.repo.findMany({ where: { name: { in: [...new Set(batch.map((b) => b.repo))] } }, select: { id: true, name: true } })).map((r) => [r.name, r.id]));
-      const rows = new Map<string, { day: string; repoId: number; ref: string; appId: string; kind: DownloadKind; count: number }>();
-      let unknown = 0;
-      for (const b of batch) {
-        const repoId = repos.get(b.repo);
-        const ref = repoId === undefined ? null : await this.refOf(b.repo, b.commit);
-        const appId = ref ? appIdOfRef(ref) : null;
-        if (repoId === undefined || !ref || !appId) {
-          unknown += b.count;
-          continue;
+      let resolved = 0;
+      try {
+        const repos = new Map((await this.prisma.repo.findMany({ where: { name: { in: [...new Set(batch.map((b) => b.repo))] } }, select: { id: true, name: true } })).map((r) => [r.name, r.id]));
+        let unknown = 0;
+        for (const b of batch) {
+          const repoId = repos.get(b.repo);
+          const ref = repoId === undefined ? null : await this.refOf(b.repo, b.commit);
+          const appId = ref ? appIdOfRef(ref) : null;
+          resolved++;
+          if (repoId === undefined || !ref || !appId) {
+            unknown += b.count;
+            continue;
+          }
+          add(`${b.day} ${repoId} ${ref} ${b.kind}`, { day: b.day, repoId, ref, appId, kind: b.kind, count: b.count });
         }
-        const key = `${b.day} ${repoId} ${ref} ${b.kind}`;
-        const row = rows.get(key);
-        if (row) row.count += b.count;
-        else rows.set(key, { day: b.day, repoId, ref, appId, kind: b.kind, count: b.count });
+        for (const [key, r] of rows) {
+          await this.prisma.$executeRaw`INSERT INTO download_stats (day, repo_id, ref, app_id, kind, count) VALUES (${r.day}, ${r.repoId}, ${r.ref}, ${r.appId}, ${r.kind}, ${r.count}) ON DUPLICATE KEY UPDATE count = count + VALUES(count)`;
+          rows.delete(key);
+        }
+        if (unknown) this.log?.debug({ unknown }, 'downloads of commits that are no ref of a repo were not counted');
+      } catch (err) {
+        // The database is away: keep what was not written for the next flush.
+        for (const b of batch.slice(resolved)) this.record1(b);
+        for (const [key, r] of rows) {
+          const row = this.unwritten.get(key);
+          if (row) row.count += r.count;
+          else this.unwritten.set(key, r);
+        }
+        throw err;
       }
-      for (const r of rows.values()) {
-        await this.prisma.$executeRaw`INSERT INTO download_stats (day, repo_id, ref, app_id, kind, count) VALUES (${r.day}, ${r.repoId}, ${r.ref}, ${r.appId}, ${r.kind}, ${r.count}) ON DUPLICATE KEY UPDATE count = count + VALUES(count)`;
-      }
-      if (unknown) this.log?.debug({ unknown }, 'downloads of commits that are no ref of a repo were not counted');
     })().finally(() => {
       this.flushing = undefined;
     });
@@ -210,6 +239,8 @@ export class DownloadStatsService {
         await fh.close();
       }
     }
+    // A flush already under way does not hold these lines: wait for it, then write them.
+    while (this.flushing) await this.flushing.catch(() => undefined);
     await this.flush();
     await this.prisma.logImportOffset.upsert({
       where: { fileKey },
