@@ -4,7 +4,8 @@
 // the client (flatpak sends the header on `flatpak update`) names the commit it upgrades from in
 // Flatpak-Upgrade-From; otherwise an install. The commit is mapped to its ref through the
 // commit's ref binding (ostree.ref-binding, written by flatpak build-export/build-commit-from
-// and by fmd's publish), or else the refs the repo points at now.
+// and by fmd's publish), or else the refs the repo points at now, both read from disk
+// (repos/commits.ts).
 //
 // fmd counts what it serves from /repo/ (record, from the request path: no I/O on the serving
 // path) and batches the counts in memory; flush() writes them per day × repo × ref × kind. When
@@ -14,7 +15,7 @@ import { open, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import type { Logger } from 'pino';
-import * as ostree from '../../ostree/ostree.ts';
+import { deltaCommits, readCommit, readRefs } from '../repos/commits.ts';
 import { appAllowed, hasScope } from '../tokens/claims.ts';
 import type { Viewer } from '../tokens/service.ts';
 import { InvalidInputError } from '../errors.ts';
@@ -25,31 +26,18 @@ export type DownloadKind = 'INSTALL' | 'UPDATE';
 export const maxDownloadStatsDays = 366;
 
 const HEX64 = /^[0-9a-f]{64}$/;
-/** ostree's modified base64 of a checksum: 43 characters, `_` for `/`, no padding. */
-const MB64 = /^[A-Za-z0-9+_]{43}$/;
-
-/** The hex checksum of ostree's modified base64 form, or null. */
-export function checksumOfMb64(s: string): string | null {
-  if (!MB64.test(s)) return null;
-  const bytes = Buffer.from(s.replace(/_/g, '/') + '=', 'base64');
-  return bytes.length === 32 ? bytes.toString('hex') : null;
-}
 
 /**
  * What a request path inside a repo downloads, or null for anything else:
- * `objects/ab/<62 hex>.commit` → that commit; `deltas/<2>/<41>/superblock` → a delta from
- * scratch to a commit; `deltas/<2>/<41>-<43>/superblock` → a delta from one commit to another.
+ * `objects/ab/<62 hex>.commit` → that commit; a static delta's `superblock` → the commit it
+ * leads to, and the one it starts from unless it is a delta from scratch.
  */
 export function downloadOf(relPath: string): { commit: string; from: string | null } | null {
   const obj = /^objects\/([0-9a-f]{2})\/([0-9a-f]{62})\.commit$/.exec(relPath);
   if (obj) return { commit: obj[1]! + obj[2]!, from: null };
-  const delta = /^deltas\/([A-Za-z0-9+_]{2})\/([A-Za-z0-9+_]{41})(?:-([A-Za-z0-9+_]{43}))?\/superblock$/.exec(relPath);
-  if (!delta) return null;
-  const first = checksumOfMb64(delta[1]! + delta[2]!);
-  if (!first) return null;
-  if (delta[3] === undefined) return { commit: first, from: null };
-  const to = checksumOfMb64(delta[3]);
-  return to ? { commit: to, from: first } : null;
+  if (!/^deltas\/[^/]+\/[^/]+\/superblock$/.test(relPath)) return null;
+  const d = deltaCommits(relPath);
+  return d ? { commit: d.to, from: d.from } : null;
 }
 
 /** `app/<id>/<arch>/<branch>` → `<id>`; null for refs that are not flatpak refs. */
@@ -126,22 +114,12 @@ export class DownloadStatsService {
     const key = `${repo} ${commit}`;
     if (this.refOfCommit.has(key)) return this.refOfCommit.get(key)!;
     const dir = this.repoPath(repo);
-    let ref: string | null = null;
-    // Fails for a commit without a binding (made by plain ostree) as for one not in the repo.
-    const binding = await ostree.show(dir, commit, { printMetadataKey: 'ostree.ref-binding' }).catch(() => null);
-    const bound = binding ? /'((?:app|runtime)\/[^']+)'/.exec(binding) : null;
-    if (bound) ref = bound[1]!;
-    else {
-      for (const r of await ostree.listRefs(dir).catch(() => [] as string[])) {
-        if (appIdOfRef(r) && (await ostree.revParse(dir, r).catch(() => null)) === commit) {
-          ref = r;
-          break;
-        }
-      }
-    }
-    // Commits never change: remember the answer (a commit no ref holds yet may be asked again).
+    const info = await readCommit(dir, commit);
+    // Commits made by plain ostree have no binding: the ref pointing at the commit now, if any.
+    const ref = info?.refBindings.find((r) => appIdOfRef(r)) ?? (await readRefs(dir)).find((r) => r.commit === commit && appIdOfRef(r.ref))?.ref ?? null;
+    // Commits never change: remember the answer (one not in the repo may arrive later).
     if (this.refOfCommit.size >= maxRememberedCommits) this.refOfCommit.clear();
-    if (ref || binding !== null) this.refOfCommit.set(key, ref);
+    if (info) this.refOfCommit.set(key, ref);
     return ref;
   }
 
