@@ -29,6 +29,7 @@ import { WebhookService } from './domain/webhooks/service.ts';
 import { buildEvents, repoUpdatedEvent } from './domain/webhooks/events.ts';
 import { RetentionService } from './domain/retention/service.ts';
 import { CatalogService } from './domain/catalog/service.ts';
+import { DownloadStatsService } from './domain/stats/downloads.ts';
 
 export type Services = {
   config: FmdConfig;
@@ -42,6 +43,8 @@ export type Services = {
   repos: RepoService;
   builds: BuildService;
   buildStats: BuildStatsService;
+  /** downloads per day, repo and ref: counted when /repo/ is served, or read from nginx's access log */
+  downloadStats: DownloadStatsService;
   promotions: PromotionService;
   /** builds fmd makes itself from git sources */
   gitBuilds: GitBuildService;
@@ -140,6 +143,7 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
   await gitBuilds.ensureDirs();
   await gitBuilds.sweepWorkDirs().catch((err) => log.warn({ err }, 'could not sweep the work dirs of git builds'));
   registerJobKinds(jobEngine, { prisma: db.prisma, config, jobs: jobEngine, repos, builds, promotions, gitBuilds, webhooks, retention });
+  const downloadStats = new DownloadStatsService({ prisma: db.prisma, repoPath: (name) => repos.repoPath(name), log, flushMs: config.tokenUsageFlushMs });
   const services: Services = {
     config,
     log,
@@ -152,6 +156,7 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     repos,
     builds,
     buildStats: new BuildStatsService(db.prisma),
+    downloadStats,
     promotions,
     gitBuilds,
     scheduler,
@@ -172,6 +177,7 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
       await jobEngine.stop();
       users.close();
       await tokens.close();
+      await downloadStats.close();
       await builds.close();
       await events.close();
     },

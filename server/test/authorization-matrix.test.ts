@@ -314,6 +314,9 @@ async function seed(): Promise<void> {
   fx.appCommitInMain = inMain[b.app.ref];
   fx.runtimeCommitInMain = inMain[Object.keys(runtimeRefs).find((r) => r.startsWith(`runtime/${PLATFORM_ID}/`))!];
   assert.ok(fx.appCommitInMain && fx.runtimeCommitInMain, JSON.stringify(published));
+  // Downloads of both refs in main (as fmd counts them when it serves /repo/), for downloadStats.
+  for (const c of [fx.appCommitInMain, fx.runtimeCommitInMain]) assert.ok(s.services.downloadStats.record('main', `objects/${c.slice(0, 2)}/${c.slice(2)}.commit`));
+  await s.services.downloadStats.flush();
 
   fx.mainNoApp = (await client.createBuild('main')).id;
   fx.otherBuild = (await client.createBuild('other')).id; // no app id: public download
@@ -719,6 +722,13 @@ function rows(): Row[] {
       d.build === null ? { kind: 'hidden', detail: 'null' } : d.build.number === fx.b1 ? allowed() : unexpected(clip(d.build))));
   add('Query.buildStats', 'buildStats: counts exactly the covered builds', 'read', { scopes: buildReaders }, queryProbe('{ buildStats { total } }', () => ({}), (d, c) =>
     d.buildStats.total === visibleBuilds(c).length ? allowed() : unexpected(`total ${d.buildStats.total}, want ${visibleBuilds(c).length}`)));
+  add('Query.downloadStats', 'downloadStats(repo: main): exactly the refs of the covered apps', 'read', { scopes: buildReaders, repos: ['main'], outside: ['hidden'] },
+    queryProbe('{ downloadStats(repo: "main") { installs refs { appId installs } } }', () => ({}), (d, c) => {
+      if (d.downloadStats === null) return { kind: 'hidden', detail: 'null' };
+      const got = d.downloadStats.refs.map((r: any) => r.appId);
+      const want = [APP_ID, PLATFORM_ID].filter((id) => isAdmin(c) || appCovered(c, id));
+      return sameSet(got, want) ? allowed() : unexpected(`refs of ${fmtSet(got)}, want ${fmtSet(want)}`);
+    }));
   add('Query.jobs', 'jobs (none at all: hidden)', 'read', { scopes: jobReaders, also: usersInMain }, queryProbe('{ jobs(first: 100) { totalCount edges { node { number } } } }', () => ({}), (d) =>
     d.jobs.edges.some((e: any) => e.node.number === fx.commitJob)
       ? allowed()

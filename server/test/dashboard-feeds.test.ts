@@ -105,6 +105,67 @@ test('buildStats counts outcomes, success rate and durations per day and per rep
   assert.equal((await s.gql(q, {}, noScope)).body.errors?.[0]?.extensions?.code, 'FORBIDDEN');
 });
 
+test('buildStats splits durations into queue wait, build, commit and publish from the job rows, per app, and groups failure reasons', async () => {
+  const p = s.services.prisma;
+  await createSignedRepo(s, 'gamma');
+  const t0 = new Date(Date.now() - 3600_000);
+  const at = (sec: number) => new Date(t0.getTime() + sec * 1000);
+  type J = { kind: string; status?: 'ENDED' | 'BROKEN'; created: number; started?: number; finished?: number; error?: string };
+  const make = async (appId: string, data: Record<string, unknown>, jobs: J[]) => {
+    const { id } = await client.createBuild('gamma', appId);
+    await p.build.update({ where: { id }, data: { createdAt: t0, ...data } });
+    for (const j of jobs) {
+      await p.job.create({
+        data: { kind: j.kind, status: j.status ?? 'ENDED', buildId: id, repo: 'gamma', contents: {}, error: j.error, createdAt: at(j.created), startedAt: j.started === undefined ? null : at(j.started), finishedAt: j.finished === undefined ? null : at(j.finished) } as never,
+      });
+    }
+    return id;
+  };
+  // uploaded: 60 s upload, commit waits 10 s and runs 30 s, publish waits 5 s and runs 20 s
+  await make('org.a.One', { state: 'READY', publishedState: 'PUBLISHED' }, [
+    { kind: 'commit', created: 60, started: 70, finished: 100 },
+    { kind: 'publish', created: 110, started: 115, finished: 135 },
+  ]);
+  // built from git: waits 20 s, builds 300 s; its commit waits 2 s and runs 20 s
+  await make('org.a.One', { state: 'READY' }, [
+    { kind: 'git-build', created: 0, started: 20, finished: 320 },
+    { kind: 'commit', created: 320, started: 322, finished: 342 },
+  ]);
+  const f1 = await make('org.b.Two', { state: 'FAILED', stateReason: 'error: Failed to download sources: 404 from https://x/12345.tar\nmore' }, []);
+  const f2 = await make('org.b.Two', { state: 'FAILED', stateReason: '\nerror: Failed to download sources: 500 from https://x/999.tar' }, []);
+  const f3 = await make('org.b.Two', { state: 'FAILED' }, [{ kind: 'git-build', status: 'BROKEN', created: 0, error: 'flatpak-builder: exit code 1\nsomething' }]);
+  const f4 = await make('org.a.One', { state: 'READY', publishedState: 'FAILED' }, [{ kind: 'publish', status: 'BROKEN', created: 0, error: 'could not sign: key abc1234def expired' }]);
+
+  const q = `query($repo: String, $days: Int) { buildStats(repo: $repo, days: $days) {
+    total queueWaitSeconds buildSeconds commitSeconds publishSeconds
+    days { day queueWaitSeconds buildSeconds commitSeconds publishSeconds }
+    repos { repo builds succeeded failed successRate queueWaitSeconds buildSeconds commitSeconds publishSeconds }
+    apps { appId builds published succeeded failed successRate queueWaitSeconds buildSeconds commitSeconds publishSeconds }
+    failureReasons { reason count lastBuildNumber } } }`;
+  const r = await s.gql(q, { repo: 'gamma', days: 2 });
+  assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
+  const g = r.body.data.buildStats;
+  const phases = { queueWaitSeconds: (15 + 22) / 2, buildSeconds: (60 + 300) / 2, commitSeconds: (30 + 20) / 2, publishSeconds: 20 };
+  assert.deepEqual({ total: g.total, queueWaitSeconds: g.queueWaitSeconds, buildSeconds: g.buildSeconds, commitSeconds: g.commitSeconds, publishSeconds: g.publishSeconds }, { total: 6, ...phases });
+  assert.deepEqual(g.days.find((d: { day: string }) => d.day === day(t0)), { day: day(t0), ...phases });
+  assert.deepEqual(g.repos, [{ repo: 'gamma', builds: 6, succeeded: 3, failed: 3, successRate: 0.5, ...phases }]);
+  assert.deepEqual(g.apps, [
+    { appId: 'org.a.One', builds: 3, published: 1, succeeded: 3, failed: 0, successRate: 1, ...phases },
+    { appId: 'org.b.Two', builds: 3, published: 0, succeeded: 0, failed: 3, successRate: 0, queueWaitSeconds: null, buildSeconds: null, commitSeconds: null, publishSeconds: null },
+  ]);
+  assert.deepEqual(g.failureReasons, [
+    { reason: 'error: Failed to download sources: N from https://x/N.tar', count: 2, lastBuildNumber: f2 },
+    { reason: 'could not sign: key <hash> expired', count: 1, lastBuildNumber: f4 },
+    { reason: 'flatpak-builder: exit code N', count: 1, lastBuildNumber: f3 },
+  ]);
+  assert.ok(f1 < f2);
+
+  // a token for other apps sees none of them
+  const otherApps = await token({ scopes: ['download'], prefixes: ['org.c'] });
+  const none = (await s.gql(q, { repo: 'gamma', days: 2 }, otherApps)).body.data.buildStats;
+  assert.deepEqual([none.total, none.apps, none.failureReasons], [0, [], []]);
+});
+
 test('buildsUpdated without a repo follows builds in every repo the token reads, and no others', async () => {
   const alphaOnly = await token({ scopes: ['build'], repos: ['alpha'] });
   const admin = socket(s.adminToken);

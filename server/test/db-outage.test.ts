@@ -13,6 +13,8 @@ import { openDatabase } from '../src/db/index.ts';
 import { createServices } from '../src/services.ts';
 import { startHttpServer } from '../src/http/app.ts';
 import { pollFor } from './kit/server.ts';
+import { publishTestApp } from './kit/repo-fixtures.ts';
+import * as ostree from '../src/ostree/ostree.ts';
 
 const quiet = { info() {}, warn() {} };
 
@@ -36,6 +38,10 @@ test('database outage: 503 while it is down, full service once it is back', asyn
     });
   try {
     assert.equal((await tokens()).status, 200);
+    // A repo with the test app, whose commit is downloaded while the database is away.
+    await services.repos.create({ name: 'dl' } as never);
+    const b = await publishTestApp(services.repos.repoPath('dl'));
+    const commit = (await ostree.revParse(services.repos.repoPath('dl'), b.app.ref))!;
     await mariadb.stop();
 
     const down = await tokens();
@@ -46,8 +52,16 @@ test('database outage: 503 while it is down, full service once it is back', asyn
     assert.equal((await fetch(`${http.url}/readyz`)).status, 503);
     assert.equal((await fetch(`${http.url}/healthz`)).status, 200, 'the process itself is fine');
 
+    // Download counts wait in memory while the database is down...
+    assert.ok(services.downloadStats.record('dl', `objects/${commit.slice(0, 2)}/${commit.slice(2)}.commit`));
+    await assert.rejects(services.downloadStats.flush());
+
     mariadb = await startEmbeddedMariaDb(dir, 'fmd', quiet);
     await pollFor(async () => (await tokens()).status === 200, 30_000, 250);
+    // ...and are written once it is back.
+    await services.downloadStats.flush();
+    const rows = await services.prisma.downloadStat.findMany({ select: { ref: true, kind: true, count: true } });
+    assert.deepEqual(rows, [{ ref: b.app.ref, kind: 'INSTALL', count: 1 }]);
     assert.equal((await fetch(`${http.url}/readyz`)).status, 200);
     // Jobs run again too.
     const job = await services.jobs.enqueue('noop', { lines: 1 });

@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { createFmdClient } from '@fmd/sdk';
 import { pollFor, startTestServer, type TestServer } from './kit/server.ts';
 import { createSignedRepo, installAndRun, publishTestApp, testBuilds, type Builds } from './kit/repo-fixtures.ts';
-import { tempDir } from './kit/flatpak-fixtures.ts';
+import { APP_ID, tempDir } from './kit/flatpak-fixtures.ts';
+import { runFmd, showRun } from './kit/fmd-command.ts';
 import { runTool, ToolError } from '../src/ostree/exec.ts';
 import * as ostree from '../src/ostree/ostree.ts';
 
@@ -35,14 +36,15 @@ async function freePort(): Promise<number> {
 }
 
 /** The shipped file with this machine's data dir, fmd's port and a loopback listen port. */
-function adaptConfig(text: string, o: { dataDir: string; fmdPort: number; port: number }): string {
+function adaptConfig(text: string, o: { dataDir: string; fmdPort: number; port: number; statsLog: string }): string {
   const out = text
     .replaceAll('/var/lib/fmd/', `${o.dataDir}/`)
+    .replace('/var/log/nginx/fmd-stats.log fmd_stats;', `${o.statsLog} fmd_stats;`)
     .replace(/server 127\.0\.0\.1:8080;/, `server 127.0.0.1:${o.fmdPort};`)
     .replace(/^\s*listen 80;/m, `    listen 127.0.0.1:${o.port};`)
     .replace(/^\s*listen \[::\]:80;.*$/m, '');
   // Each replacement must have hit, or this tests another file than the one shipped.
-  assert.ok(!/\/var\/lib\/fmd|127\.0\.0\.1:8080|listen (\[::\]:)?80;/.test(out), 'every SITE value was replaced');
+  assert.ok(!/\/var\/lib\/fmd|\/var\/log\/nginx\/fmd-stats|127\.0\.0\.1:8080|listen (\[::\]:)?80;/.test(out), 'every SITE value was replaced');
   return out;
 }
 
@@ -58,7 +60,7 @@ before(async () => {
   await s.services.repos.updateSummary('priv');
 
   const port = await freePort();
-  const conf = adaptConfig(readFileSync(shipped, 'utf8'), { dataDir: s.config.dataDir, fmdPort: Number(new URL(s.url).port), port });
+  const conf = adaptConfig(readFileSync(shipped, 'utf8'), { dataDir: s.config.dataDir, fmdPort: Number(new URL(s.url).port), port, statsLog: path.join(work, 'fmd-stats.log') });
   await writeFile(path.join(work, 'fmd.conf'), conf);
   // As root nginx's workers would run as nobody, who cannot enter the test's 0700 temp dirs.
   await writeFile(
@@ -120,6 +122,23 @@ test('nginx -t accepts the shipped file; flatpak installs a public app through n
   // answer, answered the summary.
   const log = await readFile(path.join(work, 'access.log'), 'utf8');
   assert.match(log, /GET \/repo\/pub\/(objects|deltas)\/\S+ HTTP\/1\.1" 200/);
+});
+
+test('downloads nginx served from disk are counted from its fmd_stats log by fmd stats import-nginx-log', { timeout: 120_000 }, async () => {
+  // The install above went through nginx: its commit and delta fetches are in the stats log, not fmd's counts.
+  const q = `query { downloadStats(repo: "pub", appId: "${APP_ID}") { refs { ref installs updates } } }`;
+  await s.services.downloadStats.flush();
+  assert.deepEqual((await s.gql(q)).body.data.downloadStats.refs, [], 'fmd itself served no commit or delta of pub');
+  const statsLog = path.join(work, 'fmd-stats.log');
+  assert.match(await readFile(statsLog, 'utf8'), /\t200\tGET\t\/repo\/pub\/(objects\/[0-9a-f]{2}\/[0-9a-f]{62}\.commit|deltas\/\S+\/superblock)\t/);
+  const env = { DATABASE_URL: s.dbUrl, FMD_SECRET: s.secret, FMD_DATA_DIR: s.config.dataDir };
+  const r = await runFmd(['stats', 'import-nginx-log', statsLog], env);
+  assert.equal(r.code, 0, showRun(r));
+  assert.deepEqual((await s.gql(q)).body.data.downloadStats.refs, [{ ref: builds.app.ref, installs: 1, updates: 0 }], showRun(r));
+  // Read once: a second run finds nothing new.
+  const again = await runFmd(['stats', 'import-nginx-log', statsLog], env);
+  assert.match(again.stdout, /: 0 new line\(s\)/, showRun(again));
+  assert.deepEqual((await s.gql(q)).body.data.downloadStats.refs, [{ ref: builds.app.ref, installs: 1, updates: 0 }]);
 });
 
 test('caching: objects and from-scratch delta parts immutable from disk; summaries short, from fmd; superblocks medium', async () => {

@@ -114,6 +114,18 @@ so it can run again. Any problem is an \`error:\` line, nothing is written, and 
   --skip-revoked-tokens   do not read database-url (flat-manager's revoked tokens work again!)`,
     load: () => import('./import-flat-manager.ts'),
   },
+  stats: {
+    summary: "count downloads from nginx's access log (stats import-nginx-log)",
+    usage: `usage: fmd stats import-nginx-log FILE...
+
+Counts the downloads (commit object and static delta superblock fetches, as Flathub counts
+installs and updates) in nginx access logs written in the fmd_stats format of
+deploy/nginx/fmd.conf, into the statistics fmd shows (downloadStats, the dashboard). Each file
+is read from where the last import of the same file (device and inode) stopped, up to its last
+whole line: run it from cron or logrotate's prerotate, and a rotated file's remaining lines are
+read once when it is imported under its new name. Exit 1 when a file cannot be read.`,
+    load: () => import('./stats.ts'),
+  },
 };
 
 function overview(): string {

@@ -44,6 +44,7 @@ const nativeTypeSql: Record<string, (args: string[]) => string> = {
   LongText: () => 'longtext',
   TinyText: () => 'tinytext',
   DateTime: (a) => `datetime(${a[0] ?? 0})`,
+  Date: () => 'date',
   Timestamp: (a) => `timestamp(${a[0] ?? 0})`,
   Int: () => 'int(11)',
   UnsignedInt: () => 'int(10) unsigned',

@@ -83,19 +83,19 @@ function notFound(res: Response, what: string): void {
  * to the old file's length (a torn read that matches no signature). Files in a repo are only
  * ever replaced by rename, so an open descriptor always reads one whole version.
  */
-async function sendFile(req: Request, res: Response, file: string, relPath: string): Promise<void> {
+async function sendFile(req: Request, res: Response, file: string, relPath: string): Promise<boolean> {
   const fh = await open(file, 'r').catch(() => null);
-  if (!fh) return notFound(res, relPath);
+  if (!fh) return (notFound(res, relPath), false);
   let streaming = false;
   try {
     const st = await fh.stat();
-    if (!st.isFile()) return notFound(res, relPath);
+    if (!st.isFile()) return (notFound(res, relPath), false);
     const etag = `W/"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
     res.set({ etag, 'last-modified': st.mtime.toUTCString(), 'accept-ranges': 'bytes' });
     // req.fresh compares If-None-Match / If-Modified-Since with the headers set above.
     if (req.fresh) {
       res.status(304).end();
-      return;
+      return false;
     }
     let start = 0;
     let end = st.size - 1;
@@ -107,7 +107,7 @@ async function sendFile(req: Request, res: Response, file: string, relPath: stri
         res.status(416).set({ 'content-range': `bytes */${st.size}`, 'cache-control': 'no-store' });
         res.removeHeader('content-type');
         res.end();
-        return;
+        return false;
       }
       // Several ranges would need multipart/byteranges; clients fetch one at a time, so send all.
       if (Array.isArray(ranges) && ranges.length === 1) {
@@ -119,13 +119,15 @@ async function sendFile(req: Request, res: Response, file: string, relPath: stri
     res.set('content-length', String(st.size === 0 ? 0 : end - start + 1));
     if (req.method === 'HEAD' || st.size === 0) {
       res.end();
-      return;
+      return false;
     }
-    if (res.destroyed) return; // the client left while the file was being opened
+    if (res.destroyed) return false; // the client left while the file was being opened
     const stream = fh.createReadStream({ start, end, autoClose: true });
     streaming = true;
     // pipeline destroys the file stream (closing the descriptor) when the client goes away mid-file.
     pipeline(stream, res, () => void fh.close().catch(() => undefined));
+    // A body from the first byte on: what a download is counted by (a resumed range is not one).
+    return start === 0;
   } finally {
     if (!streaming) await fh.close();
   }
@@ -178,7 +180,9 @@ export function createRepoFilesRouter(services: Services): Router {
 
       res.set('content-type', contentTypeFor(relPath));
       res.set('cache-control', access.private ? 'no-store' : cacheControlFor(relPath));
-      await sendFile(req, res, file, relPath);
+      if (await sendFile(req, res, file, relPath)) {
+        services.downloadStats.record(first, relPath, req.get('flatpak-upgrade-from'));
+      }
     } catch (err) {
       next(err);
     }

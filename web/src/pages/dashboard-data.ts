@@ -58,3 +58,36 @@ export function durationFormat(max: number): (seconds: number) => string {
   if (max < 2 * 3600) return (v) => `${trim(v / 60)} min`;
   return (v) => `${trim(v / 3600)} h`;
 }
+
+export type PhaseDay = { queueWaitSeconds: number | null; buildSeconds: number | null; commitSeconds: number | null; publishSeconds: number | null };
+
+/** Per day, the median seconds of each phase of a build (null on days without one). */
+export function phaseSeries(days: readonly PhaseDay[]): { queue: (number | null)[]; build: (number | null)[]; commit: (number | null)[]; publish: (number | null)[] } {
+  return {
+    queue: days.map((d) => d.queueWaitSeconds),
+    build: days.map((d) => d.buildSeconds),
+    commit: days.map((d) => d.commitSeconds),
+    publish: days.map((d) => d.publishSeconds),
+  };
+}
+
+export type DownloadRef = { repo: string; ref: string; appId: string; installs: number; updates: number };
+export type AppDownloads = { appId: string; installs: number; updates: number; refs: DownloadRef[] };
+
+/** downloadStats' refs summed per app id, the most downloaded first. */
+export function downloadsByApp(refs: readonly DownloadRef[]): AppDownloads[] {
+  const apps = new Map<string, AppDownloads>();
+  for (const r of refs) {
+    const a = apps.get(r.appId) ?? { appId: r.appId, installs: 0, updates: 0, refs: [] };
+    a.installs += r.installs;
+    a.updates += r.updates;
+    a.refs.push(r);
+    apps.set(r.appId, a);
+  }
+  return [...apps.values()].sort((a, b) => b.installs + b.updates - (a.installs + a.updates) || a.appId.localeCompare(b.appId));
+}
+
+/** `app/org.example.App/x86_64/stable` → `x86_64/stable` (the ref's arch and branch). */
+export function archBranch(ref: string): string {
+  return ref.split('/').slice(2).join('/') || ref;
+}

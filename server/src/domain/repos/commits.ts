@@ -117,3 +117,13 @@ export function deltaTargetCommit(relPath: string): string | null {
   const dash = name.indexOf('-');
   return fromModifiedBase64(dash === -1 ? name : name.slice(dash + 1));
 }
+
+/** Both commits of a static delta path: `to` (deltaTargetCommit), and `from` unless it is a delta from scratch. */
+export function deltaCommits(relPath: string): { from: string | null; to: string } | null {
+  const to = deltaTargetCommit(relPath);
+  if (!to) return null;
+  const m = /^deltas\/([A-Za-z0-9+_]{2})\/([A-Za-z0-9+_]+)-/.exec(relPath);
+  if (!m) return relPath.slice('deltas/'.length).split('/')[1]!.includes('-') ? null : { from: null, to };
+  const from = fromModifiedBase64(m[1]! + m[2]!);
+  return from ? { from, to } : null;
+}
