@@ -27,6 +27,7 @@ import { AuditService } from './domain/audit/service.ts';
 import { WebhookService } from './domain/webhooks/service.ts';
 import { buildEvents, repoUpdatedEvent } from './domain/webhooks/events.ts';
 import { RetentionService } from './domain/retention/service.ts';
+import { BundleService } from './domain/bundles/service.ts';
 
 export type Services = {
   config: FmdConfig;
@@ -65,6 +66,8 @@ export type Services = {
   webhooks: WebhookService;
   /** retention settings, runs and schedules (purges, prunes, fsck, global sweeps) */
   retention: RetentionService;
+  /** .flatpak bundles of builds and published refs, made by jobs and cached */
+  bundles: BundleService;
   close(): Promise<void>;
 };
 
@@ -135,7 +138,8 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
   await builds.removeStaleUploads();
   await gitBuilds.ensureDirs();
   await gitBuilds.sweepWorkDirs().catch((err) => log.warn({ err }, 'could not sweep the work dirs of git builds'));
-  registerJobKinds(jobEngine, { prisma: db.prisma, config, jobs: jobEngine, repos, builds, promotions, gitBuilds, webhooks, retention });
+  const bundles = new BundleService({ prisma: db.prisma, config, repos, builds, keys, jobs: jobEngine, log });
+  registerJobKinds(jobEngine, { prisma: db.prisma, config, jobs: jobEngine, repos, builds, promotions, gitBuilds, webhooks, retention, bundles });
   const services: Services = {
     config,
     log,
@@ -162,6 +166,7 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     audit: new AuditService({ prisma: db.prisma, log }),
     webhooks,
     retention,
+    bundles,
     async close() {
       gitSources.close();
       await jobEngine.stop();

@@ -16,6 +16,7 @@ import './build-set.ts';
 import './git-hooks.ts';
 import './webhooks.ts';
 import './retention.ts';
+import './bundle.ts';
 import { auditMutations } from './audit.ts';
 
 let schema: GraphQLSchema | undefined;

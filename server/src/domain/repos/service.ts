@@ -23,7 +23,7 @@ import * as ostree from '../../ostree/ostree.ts';
 import type { ToolRunOptions } from '../../ostree/ostree.ts';
 import { runTool } from '../../ostree/exec.ts';
 import { readGpgSignatures, updateSummarySigned, writeCommitSignatures, commitObjectPath } from '../../ostree/signatures.ts';
-import { deltaTargetCommit, readCommit, readRefInfos, readRefs, type RefInfo } from './commits.ts';
+import { deltaTargetCommit, readCommit, readRefInfos, readRefs, type CommitInfo, type RefInfo } from './commits.ts';
 import { parseDeltaSettings, parseRepoSettings, parseTokenTypes, validateRepoName, type RepoSettings } from './validate.ts';
 
 export type CreateRepoInput = RepoSettings & {
@@ -434,9 +434,17 @@ export class RepoService {
     const commit = m ? m[1]! + m[2]! : deltaTargetCommit(relPath);
     if (!commit) return { private: false };
     const info = await readCommit(this.repoPath(repo.name), commit);
-    if (!info || !types.includes(info.tokenType)) return { private: false };
+    if (!info) return { private: false };
+    return this.authorizeCommitDownload(repo, info, async () => this.downloadClaims(tokenOf()));
+  }
 
-    const claims = await this.downloadClaims(tokenOf());
+  /**
+   * The rule of authorizeDownload for one commit (its token type and ref bindings): public, or a
+   * `download` token covering the repo and the refs. `claims` is asked for only when needed.
+   */
+  async authorizeCommitDownload(repo: Repo, info: Pick<CommitInfo, 'tokenType' | 'refBindings'>, claimsOf: () => Promise<Claims>): Promise<DownloadAccess> {
+    if (!parseTokenTypes(repo.authRequiredTokenTypes).includes(info.tokenType)) return { private: false };
+    const claims = await claimsOf();
     if (!hasScope(claims, 'download')) throw new ForbiddenError('downloading this ref needs a token with the "download" scope', 'download');
     if (!repoMatchesClaimed(repo.name, claims.repos)) throw new ForbiddenError(`the token does not cover repo ${repo.name}`);
     const ids = info.refBindings.map((r) => r.split('/')[1] ?? r);
@@ -444,6 +452,11 @@ export class RepoService {
       throw new ForbiddenError(`the token does not cover ${info.refBindings.join(', ') || 'this commit'}`);
     }
     return { private: true };
+  }
+
+  /** The claims a download is judged by (authorizeDownload's), from a raw token. */
+  downloadClaimsOf(token: string): Promise<Claims> {
+    return this.downloadClaims(token);
   }
 
   private async downloadClaims(token: string): Promise<Claims> {
