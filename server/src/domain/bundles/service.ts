@@ -5,7 +5,8 @@
 // or download one is who may download what it holds: a build by the /build-repo rule
 // (BuildService.getForDownload), a published ref by the /repo rule (RepoService.authorizeCommitDownload).
 import { createHash } from 'node:crypto';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link as fsLink, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { objectPath, readCommitRoot, readDirtree } from '@fmd/sdk/ostree';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { FmdConfig } from '../../config/index.ts';
@@ -248,11 +249,14 @@ export class BundleService {
     try {
       if (bundle.buildId !== null) {
         // A build repo keeps the objects its repo has already in that parent repo, where
-        // build-bundle does not look: the commit is copied into a repo of its own first.
+        // build-bundle does not look (nor ostree's pull-local, which hardlinks metadata from the
+        // build repo's own object dir and fails on those): the commit's objects are linked into
+        // a repo of their own first, from the build repo or its parent.
         const own = path.join(tmp, 'repo');
-        await run.log(`copying ${bundle.ref} (${bundle.commit}) out of the build repo`);
+        await run.log(`gathering the objects of ${bundle.ref} (${bundle.commit}) from the build repo`);
         await ostree.init(own, { mode: 'archive-z2', ...(repo.collectionId ? { collectionId: repo.collectionId } : {}) });
-        await runTool('ostree', [`--repo=${own}`, 'pull-local', '--untrusted', src, bundle.commit], { ...toolRun(run), timeoutMs: 3600_000 });
+        const linked = await linkCommitObjects(own, [src, this.repos.repoPath(repo.name)], bundle.commit);
+        await run.log(`${linked} objects`);
         await ostree.createRef(own, bundle.ref, bundle.commit);
         src = own;
       }
@@ -312,4 +316,46 @@ export class BundleService {
     if (gone.length) this.log.info({ bundles: gone.length }, 'deleted old bundles');
     return gone;
   }
+}
+
+/**
+ * Hardlinks (or copies, across filesystems) every object of `commit` into the archive repo
+ * `dest`, each from the first of `sources` that has it; answers how many. A missing object fails.
+ */
+async function linkCommitObjects(dest: string, sources: readonly string[], commit: string): Promise<number> {
+  const done = new Set<string>();
+  const link = async (name: string, optional = false): Promise<void> => {
+    if (done.has(name)) return;
+    done.add(name);
+    const to = objectPath(dest, name);
+    await mkdir(path.dirname(to), { recursive: true });
+    for (const src of sources) {
+      const from = objectPath(src, name);
+      try {
+        await fsLink(from, to);
+        return;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') return;
+        if (code === 'EXDEV' || code === 'EPERM') {
+          if (await copyFile(from, to).then(() => true, () => false)) return;
+        } else if (code !== 'ENOENT') throw err;
+      }
+    }
+    if (!optional) throw new Error(`object ${name} is in none of ${sources.join(', ')}`);
+    done.delete(name);
+  };
+  await link(`${commit}.commit`);
+  await link(`${commit}.commitmeta`, true);
+  const walk = async (tree: string, meta: string): Promise<void> => {
+    await link(`${meta}.dirmeta`);
+    if (done.has(`${tree}.dirtree`)) return;
+    await link(`${tree}.dirtree`);
+    const t = await readDirtree(dest, tree);
+    for (const f of t.files) await link(`${f.checksum}.filez`);
+    for (const d of t.dirs) await walk(d.tree, d.meta);
+  };
+  const root = await readCommitRoot(dest, commit);
+  await walk(root.tree, root.meta);
+  return done.size;
 }
