@@ -239,3 +239,28 @@ test('bad requests are typed errors that queue nothing', { timeout: 120_000 }, a
   const unauthenticated = await s.gql(`mutation { requestBundle(input: { repo: "main", ref: "${b.app.ref}" }) { __typename } }`, {}, '');
   assert.equal(unauthenticated.body.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
 });
+
+test("the retention sweep deletes the bundles of purged builds (a dry run lists them)", { timeout: 300_000 }, async () => {
+  const build = await client.createBuild('main');
+  await client.push(build.url, b.appRepo, { [b.app.ref]: b.app.commit });
+  const commit = await client.startJob(build.url, 'commit');
+  assert.equal((await client.waitForJob(commit.url)).job.status, 2);
+  const bundle = await madeBundle({ build: build.id });
+  const published = await madeBundle({ repo: 'main', ref: b.app.ref });
+  const purged = await gql(`mutation($n: Int!) { purgeBuild(input: { build: $n }) { __typename } }`, { n: build.id });
+  assert.equal(purged.purgeBuild.__typename, 'BuildPayload');
+  const sweep = async (dryRun: boolean) => {
+    const r = await gql(`mutation($d: Boolean) { runRetention(input: { dryRun: $d }) { __typename ... on RetentionJobPayload { job { number } } } }`, { d: dryRun });
+    await jobEnded(s, r.runRetention.job.number);
+    return (await s.services.jobs.get(r.runRetention.job.number))!.results as { bundles: number[] };
+  };
+  const dry = await sweep(true);
+  assert.ok(dry.bundles.includes(bundle.number), JSON.stringify(dry));
+  assert.ok(!dry.bundles.includes(published.number), 'a published ref made now stays');
+  assert.ok(await s.services.prisma.bundle.findUnique({ where: { id: bundle.number } }));
+  const real = await sweep(false);
+  assert.ok(real.bundles.includes(bundle.number));
+  assert.equal(await s.services.prisma.bundle.findUnique({ where: { id: bundle.number } }), null);
+  assert.equal((await fetch(`${s.url}${bundle.url}`).then(async (r) => (await r.arrayBuffer(), r))).status, 404);
+  assert.equal((await fetch(`${s.url}${published.url}`).then(async (r) => (await r.arrayBuffer(), r))).status, 200);
+});

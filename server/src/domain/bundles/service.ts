@@ -288,33 +288,31 @@ export class BundleService {
   // --- retention -------------------------------------------------------------------------------
 
   /**
-   * Deletes bundles not requested or made for `maxAgeSecs`, those whose build was purged, and
-   * the files of rows that are gone (dry run: only lists them). Returns their ids.
+   * Bundles to delete (the global retention sweep): those of builds purged, superseded or gone,
+   * and, with `maxAgeSecs`, those made (or failed) longer ago; bundles being made stay. Deletes
+   * their rows and files unless `dryRun`; answers their numbers.
    */
-  async sweep(o: { maxAgeSecs: number; dryRun?: boolean }): Promise<number[]> {
-    const before = new Date(Date.now() - o.maxAgeSecs * 1000);
-    const old = await this.prisma.bundle.findMany({
-      where: { OR: [{ updatedAt: { lt: before }, state: { in: ['READY', 'FAILED'] } }, { buildId: { not: null }, state: { in: ['READY', 'FAILED'] } }] },
-      select: { id: true, buildId: true, updatedAt: true },
-      take: 10_000,
-    });
-    const gone: number[] = [];
-    const buildIds = [...new Set(old.map((b) => b.buildId).filter((x): x is number => x !== null))];
-    const purged = new Set(
-      (await this.prisma.build.findMany({ where: { id: { in: buildIds }, state: { in: ['PURGED', 'PURGING', 'SUPERSEDED'] } }, select: { id: true } })).map((b) => b.id),
+  async sweep(o: { maxAgeSecs: number | null; dryRun?: boolean }): Promise<number[]> {
+    const settledStates = { in: ['READY', 'FAILED'] as Array<'READY' | 'FAILED'> };
+    const gone = new Set<number>();
+    if (o.maxAgeSecs !== null) {
+      const before = new Date(Date.now() - o.maxAgeSecs * 1000);
+      for (const b of await this.prisma.bundle.findMany({ where: { state: settledStates, updatedAt: { lt: before } }, select: { id: true }, take: 10_000 })) gone.add(b.id);
+    }
+    const ofBuilds = await this.prisma.bundle.findMany({ where: { state: settledStates, buildId: { not: null } }, select: { id: true, buildId: true }, take: 10_000 });
+    const ids = [...new Set(ofBuilds.map((b) => b.buildId!))];
+    const alive = new Set(
+      (await this.prisma.build.findMany({ where: { id: { in: ids }, state: { notIn: ['PURGED', 'PURGING', 'SUPERSEDED'] } }, select: { id: true } })).map((b) => b.id),
     );
-    const alive = new Set((await this.prisma.build.findMany({ where: { id: { in: buildIds } }, select: { id: true } })).map((b) => b.id));
-    for (const b of old) {
-      const buildGone = b.buildId !== null && (purged.has(b.buildId) || !alive.has(b.buildId));
-      if (b.updatedAt < before || buildGone) gone.push(b.id);
+    for (const b of ofBuilds) if (!alive.has(b.buildId!)) gone.add(b.id);
+    const list = [...gone].sort((a, b) => a - b);
+    if (o.dryRun) return list;
+    for (const id of list) {
+      const { count } = await this.prisma.bundle.deleteMany({ where: { id, state: settledStates } });
+      if (count) await rm(this.filePath(id), { force: true });
     }
-    if (o.dryRun) return gone;
-    for (const id of gone) {
-      await this.prisma.bundle.deleteMany({ where: { id, state: { in: ['READY', 'FAILED'] } } });
-      await rm(this.filePath(id), { force: true });
-    }
-    if (gone.length) this.log.info({ bundles: gone.length }, 'deleted old bundles');
-    return gone;
+    if (list.length) this.log.info({ bundles: list.length }, 'deleted bundles');
+    return list;
   }
 }
 
