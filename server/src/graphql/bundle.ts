@@ -74,7 +74,7 @@ builder.objectField(RepoRefRef, 'bundle', (t) =>
     type: BundleRef,
     nullable: true,
     description: "the bundle of this ref's commit, once requested (null before, or when you may not download the ref)",
-    resolve: (r, _a, ctx) => hidden(ctx.services.bundles.find({ repo: r.repo, ref: r.ref }, asker(ctx))),
+    resolve: (r, _a, ctx) => hidden(ctx.services.bundles.ofPublishedRef(r.repo, r, asker(ctx))),
   }),
 );
 

@@ -81,6 +81,9 @@ export class BundleService {
       const build = await this.builds.getForDownload(target.build, asker.viewer);
       const refs = build.state === 'READY' ? await readRefs(this.builds.buildPath(build.id)).catch(() => []) : [];
       if (build.state !== 'READY') throw new WrongStateError('repo', `Build ${build.id} is ${build.state.toLowerCase()}: only a committed (ready) build can be bundled`, 'ready', build.state.toLowerCase());
+      if (refs.length === 0 && build.publishedState === 'PUBLISHED') {
+        throw new InvalidInputError(`build ${build.id} is published and its build repo is gone: ask for the bundle of the published ref (repo ${build.repo.name} and the ref)`, 'build');
+      }
       const bundleable = refs.filter((r) => REF_RE.test(r.ref));
       let ref = target.ref ?? null;
       if (ref === null) {
@@ -112,10 +115,16 @@ export class BundleService {
     return createHash('sha256').update(id).digest('hex');
   }
 
-  /** The bundle of a target if one was requested (any state), or null; access as for a request. */
-  async find(target: BundleTarget, asker: BundleAsker): Promise<Bundle | null> {
-    const r = await this.resolve(target, asker);
-    return this.prisma.bundle.findUnique({ where: { key: BundleService.keyOf(r) } });
+  /**
+   * The bundle of a published ref's commit as listed (RepoRef.bundle: no lookup of the ref), or
+   * null; NotFoundError/ForbiddenError when the asker may not download it.
+   */
+  async ofPublishedRef(repoName: string, r: { ref: string; commit: string; tokenType: number }, asker: BundleAsker): Promise<Bundle | null> {
+    if (!REF_RE.test(r.ref)) return null;
+    const repo = await this.repos.servedRepo(repoName);
+    if (!repo) throw new NotFoundError('repo', repoName);
+    await this.authorizeRepo(repo, r, asker);
+    return this.prisma.bundle.findUnique({ where: { key: BundleService.keyOf({ repo, buildId: null, ref: r.ref, commit: r.commit }) } });
   }
 
   /** The bundles of a build's refs the asker may download (none when it may not). */
