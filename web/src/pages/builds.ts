@@ -423,7 +423,7 @@ export const buildPage: Page = {
       );
       fill(refsCard, 
         h('h2', {}, 'Refs'),
-        table(['Ref', 'Commit', ''], refRows, b.source && !b.refs.length ? 'No refs yet: they come when the git build has built them.' : 'No refs uploaded yet.'),
+        table(['Ref', 'Commit', 'Bundle'], refRows, b.source && !b.refs.length ? 'No refs yet: they come when the git build has built them.' : 'No refs uploaded yet.'),
         pubRows.length ? h('h3', {}, 'Published') : null,
         pubRows.length ? table(['Ref', 'Commit in the repo'], pubRows, '') : null,
         promoRows.length ? h('h3', {}, 'Promotions') : null,
