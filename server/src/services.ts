@@ -30,6 +30,7 @@ import { buildEvents, repoUpdatedEvent } from './domain/webhooks/events.ts';
 import { RetentionService } from './domain/retention/service.ts';
 import { CatalogService } from './domain/catalog/service.ts';
 import { DownloadStatsService } from './domain/stats/downloads.ts';
+import { BundleService } from './domain/bundles/service.ts';
 
 export type Services = {
   config: FmdConfig;
@@ -72,6 +73,8 @@ export type Services = {
   retention: RetentionService;
   /** the apps of each repo, from its appstream data */
   catalog: CatalogService;
+  /** .flatpak bundles of builds and published refs, made by jobs and cached */
+  bundles: BundleService;
   close(): Promise<void>;
 };
 
@@ -142,7 +145,8 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
   await builds.removeStaleUploads();
   await gitBuilds.ensureDirs();
   await gitBuilds.sweepWorkDirs().catch((err) => log.warn({ err }, 'could not sweep the work dirs of git builds'));
-  registerJobKinds(jobEngine, { prisma: db.prisma, config, jobs: jobEngine, repos, builds, promotions, gitBuilds, webhooks, retention });
+  const bundles = new BundleService({ prisma: db.prisma, config, repos, builds, keys, jobs: jobEngine, log });
+  registerJobKinds(jobEngine, { prisma: db.prisma, config, jobs: jobEngine, repos, builds, promotions, gitBuilds, webhooks, retention, bundles });
   const downloadStats = new DownloadStatsService({ prisma: db.prisma, repoPath: (name) => repos.repoPath(name), log, flushMs: config.tokenUsageFlushMs });
   const services: Services = {
     config,
@@ -172,6 +176,7 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     webhooks,
     retention,
     catalog: new CatalogService({ repos, log, tmpDir: os.tmpdir() }),
+    bundles,
     async close() {
       gitSources.close();
       await jobEngine.stop();

@@ -155,6 +155,8 @@ const fx = {
   setBuild: 0,
   commitJob: 0,
   appCommitInMain: '',
+  /** the .flatpak bundle of org.test.Hello (token type 1) published in main, made */
+  bundle: 0,
   runtimeCommitInMain: '',
   victimList: { jti: '', token: '' },
   victimGqlRevoke: { jti: '', token: '' },
@@ -317,6 +319,13 @@ async function seed(): Promise<void> {
   // Downloads of both refs in main (as fmd counts them when it serves /repo/), for downloadStats.
   for (const c of [fx.appCommitInMain, fx.runtimeCommitInMain]) assert.ok(s.services.downloadStats.record('main', `objects/${c.slice(0, 2)}/${c.slice(2)}.commit`));
   await s.services.downloadStats.flush();
+
+  // Its bundle, made once here: the rows below read and download it.
+  const seeder = await mintToken('matrix bundle seeder', { scopes: ['download'], repos: ['main'], prefixes: [''] });
+  const asked = await gqlOk(`mutation($r: String!) { requestBundle(input: { repo: "main", ref: $r }) { __typename ... on RequestBundlePayload { bundle { number } } ... on Error { message } } }`, { r: b.app.ref }, seeder.token);
+  assert.equal(asked.requestBundle.__typename, 'RequestBundlePayload', JSON.stringify(asked));
+  fx.bundle = asked.requestBundle.bundle.number;
+  await pollFor(async () => (await s.services.prisma.bundle.findUnique({ where: { id: fx.bundle } }))?.state === 'READY', 180_000, 100);
 
   fx.mainNoApp = (await client.createBuild('main')).id;
   fx.otherBuild = (await client.createBuild('other')).id; // no app id: public download
@@ -720,6 +729,17 @@ function rows(): Row[] {
   add('Query.build', 'build(number: B1) in main, org.test.Hello', 'read', { scopes: buildReaders, repos: ['main'], apps: [APP_ID], outside: ['hidden'] },
     queryProbe('query($n: Int!) { build(number: $n) { number } }', () => ({ n: fx.b1 }), (d) =>
       d.build === null ? { kind: 'hidden', detail: 'null' } : d.build.number === fx.b1 ? allowed() : unexpected(clip(d.build))));
+  add('Query.bundle', 'bundle(the bundle of the app ref of main, token type 1)', 'read', { scopes: ['download'], repos: ['main'], apps: [APP_ID], noScope: ['hidden'], outside: ['hidden'] },
+    queryProbe('query($n: Int!) { bundle(number: $n) { number url } }', () => ({ n: fx.bundle }), (d) =>
+      d.bundle === null ? { kind: 'hidden', detail: 'null' } : d.bundle.number === fx.bundle && d.bundle.url === `/bundles/${fx.bundle}/${APP_ID}.flatpak` ? allowed() : unexpected(clip(d.bundle))));
+  add('Query.repo', 'repo(main).refs.bundle: null unless the caller may download the app', 'read', { repos: ['main'], scopes: ['download'], apps: [APP_ID], noScope: ['hidden'], outside: ['hidden'] },
+    queryProbe('query($r: String!) { repo(name: "main") { refs(prefix: $r) { edges { node { bundle { number } } } } } }', () => ({ r: b.app.ref }), (d) => {
+      const got = d.repo?.refs.edges[0]?.node.bundle;
+      return d.repo === null || got === null ? { kind: 'hidden', detail: 'null' } : got?.number === fx.bundle ? allowed() : unexpected(clip(d.repo));
+    }));
+  add('Query.build', 'build(B1).bundles: empty unless the caller may download B1 (published: its build repo is gone, so none)', 'read', { scopes: buildReaders, repos: ['main'], apps: [APP_ID], outside: ['hidden'] },
+    queryProbe('query($n: Int!) { build(number: $n) { bundles { number } } }', () => ({ n: fx.b1 }), (d) =>
+      d.build === null ? { kind: 'hidden', detail: 'null' } : Array.isArray(d.build.bundles) && d.build.bundles.length === 0 ? allowed() : unexpected(clip(d.build))));
   add('Query.buildStats', 'buildStats: counts exactly the covered builds', 'read', { scopes: buildReaders }, queryProbe('{ buildStats { total } }', () => ({}), (d, c) =>
     d.buildStats.total === visibleBuilds(c).length ? allowed() : unexpected(`total ${d.buildStats.total}, want ${visibleBuilds(c).length}`)));
   add('Query.downloadStats', 'downloadStats(repo: main): exactly the refs of the covered apps', 'read', { scopes: buildReaders, repos: ['main'], outside: ['hidden'] },
@@ -836,6 +856,9 @@ function rows(): Row[] {
     mutationProbe('reviewCheck', m('reviewCheck', 'ReviewCheckInput'), () => ({ input: { job: fx.commitJob, status: 'PASSED' } }), ['NotFoundError']));
   add('Mutation.promoteBuild', 'promoteBuild(B1 -> child)', 'write', { scopes: ['publish'], repos: ['main', 'child'], apps: [APP_ID] },
     mutationProbe('promoteBuild', m('promoteBuild', 'PromoteBuildInput'), () => ({ input: { build: fx.b1, targetRepo: 'child' } }), ['PromoteBuildPayload', 'WrongStateError', 'BuildBusyError']));
+  // Bundles: the rule of downloading what they hold (here a token-type-1 ref of main: a download token covering main and the app).
+  add('Mutation.requestBundle', 'requestBundle(main, the app ref; made already)', 'write', { scopes: ['download'], repos: ['main'], apps: [APP_ID], outside: ['forbidden'] },
+    mutationProbe('requestBundle', m('requestBundle', 'RequestBundleInput'), () => ({ input: { repo: 'main', ref: b.app.ref } }), ['RequestBundlePayload']));
   add('Mutation.cancelJob', 'cancelJob(unknown job): not found once allowed', 'write', { scopes: ['jobs', 'admin'] },
     mutationProbe('cancelJob', m('cancelJob', 'CancelJobInput'), () => ({ input: { number: 987654321 } }), ['NotFoundError']));
   add('Mutation.createRepo', 'createRepo(mx-<caller>)', 'write', { scopes: ['admin'] },
@@ -1167,6 +1190,11 @@ function rows(): Row[] {
     restProbe('GET', () => commitPath(fx.appCommitInMain), {}, status(200)));
   add('USE /repo/*', 'GET the runtime commit (token type 1) in main', 'read', { scopes: ['download'], repos: ['main'], apps: [PLATFORM_ID], outside: ['forbidden'] },
     restProbe('GET', () => commitPath(fx.runtimeCommitInMain), {}, status(200)));
+
+  // --- HTTP: bundles (what they hold decides: a token-type-1 ref of main needs a download token covering it; unknown or not yours is 404) ---
+  add('USE /bundles/*', 'GET the bundle of the app ref (token type 1) of main', 'read', { scopes: ['download'], repos: ['main'], apps: [APP_ID], invalid: ['hidden', 'unauthenticated'], noScope: ['hidden'], outside: ['hidden'] },
+    restProbe('GET', () => `/bundles/${fx.bundle}/${APP_ID}.flatpak`, {}, (r) => (r.status === 200 && r.headers['content-disposition'] === `attachment; filename="${APP_ID}.flatpak"` ? true : unexpected(`status ${r.status}: ${clip(r.text, 80)}`))));
+  add('USE /bundles/*', 'HEAD of an unknown bundle is 404 for anyone', 'read', { public: true }, restProbe('HEAD', () => '/bundles/987654/x.flatpak', {}, status(404)));
 
   // --- HTTP: build repos (testing a build before it is published) ---
   add('USE /build-repo/*', 'GET config of a build of main for org.test.Hello (public-download false)', 'read', { scopes: ['download'], ...onB1 },

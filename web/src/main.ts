@@ -217,6 +217,7 @@ function renderPage(url: URL): void {
   };
   const ctx: PageContext = {
     client: s.client,
+    download: (url, signal) => fetch(new URL(url, new URL(s.connection.url, location.href)), { headers: { authorization: `Bearer ${s.connection.token}` }, signal }),
     viewer: s.viewer,
     params: m.params,
     query: m.query,

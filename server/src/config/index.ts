@@ -138,6 +138,8 @@ const configSchema = z
     'audit-retention-days': z.coerce.number().int().min(0).max(100_000).default(0),
     /** webhook deliveries that ended longer ago than this are deleted (0 = kept) */
     'webhook-delivery-retention-days': z.coerce.number().int().min(0).max(100_000).default(0),
+    /** .flatpak bundles made longer ago than this are deleted (0 = kept; bundles of purged builds always go) */
+    'bundle-retention-days': z.coerce.number().int().min(0).max(100_000).default(30),
   })
   .strict();
 
@@ -206,6 +208,7 @@ export type FmdConfig = {
   jobLogRetentionDays: number;
   auditRetentionDays: number;
   webhookDeliveryRetentionDays: number;
+  bundleRetentionDays: number;
 };
 
 /** Environment variables that override file keys. */
@@ -269,6 +272,7 @@ const envKeys: Record<string, keyof z.input<typeof configSchema>> = {
   FMD_JOB_LOG_RETENTION_DAYS: 'job-log-retention-days',
   FMD_AUDIT_RETENTION_DAYS: 'audit-retention-days',
   FMD_WEBHOOK_DELIVERY_RETENTION_DAYS: 'webhook-delivery-retention-days',
+  FMD_BUNDLE_RETENTION_DAYS: 'bundle-retention-days',
 };
 
 /** Keys whose environment variable is a comma-separated list. */
@@ -409,6 +413,7 @@ export function loadConfig(
     jobLogRetentionDays: c['job-log-retention-days'],
     auditRetentionDays: c['audit-retention-days'],
     webhookDeliveryRetentionDays: c['webhook-delivery-retention-days'],
+    bundleRetentionDays: c['bundle-retention-days'],
   };
 }
 

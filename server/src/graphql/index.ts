@@ -18,6 +18,7 @@ import './webhooks.ts';
 import './users.ts';
 import './retention.ts';
 import './catalog.ts';
+import './bundle.ts';
 import { auditMutations } from './audit.ts';
 
 let schema: GraphQLSchema | undefined;

@@ -17,7 +17,7 @@ import { parseAutoPromote, parseTokenTypes, type AutoPromoteRule } from '../doma
 const admin = { scope: 'admin' } as const;
 const repoAdmins = { repoAdmin: true } as const;
 
-const RepoRefRef = builder.objectRef<RefInfo>('RepoRef').implement({
+export const RepoRefRef = builder.objectRef<RefInfo & { repo: string }>('RepoRef').implement({
   description: 'A ref of a repo and the commit it points at, as on disk.',
   fields: (t) => ({
     name: t.exposeString('ref', { description: 'e.g. app/org.example.App/x86_64/stable' }),
@@ -107,7 +107,7 @@ export const RepoRef = builder.prismaNode('Repo', {
       resolve: async (r, args, ctx) => {
         const refs = await ctx.services.repos.refs(r.name);
         const list = args.prefix ? refs.filter((x) => x.ref.startsWith(args.prefix!)) : refs;
-        return resolveArrayConnection({ args }, list);
+        return resolveArrayConnection({ args }, list.map((x) => ({ ...x, repo: r.name })));
       },
     }),
   }),

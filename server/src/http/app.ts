@@ -18,6 +18,7 @@ import { tokenOf } from './auth.ts';
 import { adminJobsPath, adminJobsRouter } from './admin-jobs.ts';
 import { apiV1Path, createApiV1Router } from './api-v1/index.ts';
 import { buildRepoPath, createBuildRepoRouter } from './build-repo.ts';
+import { bundlesPath, createBundlesRouter } from './bundles.ts';
 import { createWebRouter, playgroundRedirect } from './web.ts';
 import { createRateLimits } from './rate-limits.ts';
 import { restAudit } from './audit.ts';
@@ -108,6 +109,8 @@ export async function startHttpServer(services: Services, opts: { host: string; 
   // flat-manager's REST API and build repos (test a build before publishing it).
   mountApi(apiV1Path, restAudit(services, apiV1Path), createApiV1Router(services, rateLimits));
   mountApi(buildRepoPath, createBuildRepoRouter(services));
+  // .flatpak bundles of builds and published refs (requested over GraphQL: requestBundle).
+  mountApi(bundlesPath, createBundlesRouter(services));
 
   // The app catalog's icons (the catalog itself is in GraphQL).
   mountApi(catalogPath, createCatalogRouter(services));

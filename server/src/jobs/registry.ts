@@ -23,6 +23,8 @@ import { webhookDeliverJob } from '../domain/webhooks/jobs/deliver.ts';
 import type { RetentionService } from '../domain/retention/service.ts';
 import { repoFsckJob } from '../domain/retention/jobs/repo-fsck.ts';
 import { retentionSweepJob } from '../domain/retention/jobs/retention-sweep.ts';
+import type { BundleService } from '../domain/bundles/service.ts';
+import { bundleJob } from '../domain/bundles/jobs/bundle.ts';
 import type { JobEngine } from './engine.ts';
 
 /** The services job handlers call. */
@@ -36,6 +38,7 @@ export type JobServices = {
   gitBuilds: GitBuildService;
   webhooks: WebhookService;
   retention: RetentionService;
+  bundles: BundleService;
 };
 
 export type JobKindDefinitions = { [K in keyof JobPayloads]: JobKindDefinition<JobPayloads[K]> };
@@ -55,6 +58,7 @@ export function jobKindDefinitions(s: JobServices): JobKindDefinitions {
     'webhook-deliver': webhookDeliverJob(s),
     'retention-sweep': retentionSweepJob(s),
     'repo-fsck': repoFsckJob(s),
+    bundle: bundleJob(s),
   };
 }
 

@@ -63,7 +63,7 @@ export function promoteTargets(b: Pick<Build, 'repo' | 'promotions'>, repos: rea
 
 export const buildStates: BuildState[] = ['WAITING', 'CLONING', 'BUILDING', 'UPLOADING', 'COMMITTING', 'VALIDATING', 'READY', 'FAILED', 'CANCELLED', 'SUPERSEDED', 'PURGING', 'PURGED'];
 export const publishedStates: PublishedState[] = ['UNPUBLISHED', 'PUBLISHING', 'PUBLISHED', 'FAILED'];
-export const jobKinds = ['git-build', 'commit', 'publish', 'check', 'promote', 'update-repo', 'republish', 'prune', 'delete-repo', 'noop', 'retention-sweep', 'repo-fsck'];
+export const jobKinds = ['git-build', 'commit', 'publish', 'check', 'promote', 'update-repo', 'republish', 'prune', 'delete-repo', 'noop', 'retention-sweep', 'repo-fsck', 'bundle'];
 export const jobStatuses = ['NEW', 'STARTED', 'ENDED', 'BROKEN'] as const;
 
 /** Does a build (from a live event) belong in a list filtered by `query`? */

@@ -363,9 +363,53 @@ export const buildPage: Page = {
       );
     };
 
+    /** "Download .flatpak": asks for the bundle, waits while its job makes it, then saves it. */
+    // Kept across re-renders of the refs card (live updates), so a download under way stays in view.
+    const bundleCells = new Map<string, HTMLElement>();
+    const bundleButton = (ref: string) => {
+      const cached = bundleCells.get(ref);
+      if (cached) return cached;
+      const button = h('button', { type: 'button', className: 'small secondary', ariaLabel: `Download ${ref} as a .flatpak bundle` }, 'Download .flatpak');
+      const status = h('span', { className: 'bundle-status', role: 'status' });
+      button.addEventListener('click', () => void getBundle(ref, button, status));
+      const cell = h('span', {}, button, ' ', status);
+      bundleCells.set(ref, cell);
+      return cell;
+    };
+    const getBundle = async (ref: string, button: HTMLButtonElement, status: HTMLElement) => {
+      button.disabled = true;
+      try {
+        const r = (await ctx.client.requestBundle({ input: { build: number, ref } })).requestBundle;
+        if (isErrorResult(r)) throw new Error(r.message);
+        let bundle = r.bundle;
+        while (bundle.state !== 'READY') {
+          if (bundle.state === 'FAILED') throw new Error(bundle.error ?? 'making the bundle failed');
+          fill(status, 'Making the bundle', bundle.job ? h('span', {}, ' (job ', link(`/jobs/${bundle.job.number}`, `#${bundle.job.number}`), ')') : '', '…');
+          await new Promise((done) => setTimeout(done, 1000));
+          if (ctx.signal.aborted) return;
+          const again = (await ctx.client.bundle({ number: bundle.number }, { signal: ctx.signal })).bundle;
+          if (!again) throw new Error('the bundle is gone');
+          bundle = again;
+        }
+        fill(status, 'Downloading…');
+        const res = await ctx.download(bundle.url!, ctx.signal);
+        if (!res.ok) throw new Error(`the download answered HTTP ${res.status}`);
+        const file = h('a', { href: URL.createObjectURL(await res.blob()), download: bundle.fileName }, bundle.fileName);
+        fill(status, 'Saved ', file, ` (${bundle.size ?? 0} bytes): flatpak install --bundle ${bundle.fileName}`);
+        file.click();
+      } catch (err) {
+        if (ctx.signal.aborted) return;
+        fill(status, h('span', { className: 'error' }, `Could not get the bundle: ${err instanceof Error ? err.message : ctx.failed(err)}`));
+      } finally {
+        button.disabled = false;
+      }
+    };
+
     const renderRefs = () => {
       const b = build;
-      const refRows = b.refs.map((r) => h('tr', {}, h('td', {}, h('code', {}, r.name)), h('td', {}, shortCommit(r.commit))));
+      // A committed build's app and runtime refs download as single-file bundles.
+      const bundleable = (ref: string) => b.state === 'READY' && /^(app|runtime)\//.test(ref);
+      const refRows = b.refs.map((r) => h('tr', {}, h('td', {}, h('code', {}, r.name)), h('td', {}, shortCommit(r.commit)), h('td', {}, bundleable(r.name) ? bundleButton(r.name) : '')));
       const pubRows = b.publishedRefs.map((r) => h('tr', {}, h('td', {}, h('code', {}, r.ref)), h('td', {}, shortCommit(r.commit))));
       const promoRows = b.promotions.map((p) =>
         h(
@@ -379,7 +423,7 @@ export const buildPage: Page = {
       );
       fill(refsCard, 
         h('h2', {}, 'Refs'),
-        table(['Ref', 'Commit'], refRows, b.source && !b.refs.length ? 'No refs yet: they come when the git build has built them.' : 'No refs uploaded yet.'),
+        table(['Ref', 'Commit', 'Bundle'], refRows, b.source && !b.refs.length ? 'No refs yet: they come when the git build has built them.' : 'No refs uploaded yet.'),
         pubRows.length ? h('h3', {}, 'Published') : null,
         pubRows.length ? table(['Ref', 'Commit in the repo'], pubRows, '') : null,
         promoRows.length ? h('h3', {}, 'Promotions') : null,

@@ -16,6 +16,8 @@ export function readable(viewer: Pick<Viewer, 'scopes'>): { builds: boolean; job
 
 export type PageContext = {
   client: FmdClient;
+  /** GETs a file of the server (a .flatpak bundle) with the session's token */
+  download(url: string, signal?: AbortSignal): Promise<Response>;
   viewer: Viewer;
   /** the `:name` segments of the route */
   params: Params;

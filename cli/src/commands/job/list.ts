@@ -6,7 +6,7 @@ import { table } from '../../output.ts';
 import { fetchPages, morePages, pageFlags, type Page } from '../../pages.ts';
 
 const statuses = ['NEW', 'STARTED', 'ENDED', 'BROKEN'] as const;
-const kinds = ['commit', 'publish', 'promote', 'update-repo', 'republish', 'check', 'prune', 'delete-repo', 'noop', 'git-build', 'retention-sweep', 'repo-fsck'];
+const kinds = ['commit', 'publish', 'promote', 'update-repo', 'republish', 'check', 'prune', 'delete-repo', 'noop', 'git-build', 'retention-sweep', 'repo-fsck', 'bundle'];
 
 export default class JobList extends FmdCommand<typeof JobList> {
   static override description = 'List jobs, newest first.';

@@ -47,6 +47,7 @@ export const jobKindCode: Record<string, number> = {
   'webhook-deliver': 11,
   'retention-sweep': 12,
   'repo-fsck': 13,
+  bundle: 14,
 } satisfies Record<JobKind, number>;
 
 /** flat-manager's CheckStatus tags (review_check's `new-status.status`). */

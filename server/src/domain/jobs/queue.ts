@@ -14,6 +14,7 @@ import type { UpdateRepoPayload } from '../repos/jobs/update-repo.ts';
 import type { RepoFsckPayload } from '../retention/jobs/repo-fsck.ts';
 import type { RetentionSweepPayload } from '../retention/jobs/retention-sweep.ts';
 import type { NoopPayload } from './noop.ts';
+import type { BundlePayload } from '../bundles/jobs/bundle.ts';
 import type { WebhookDeliverPayload } from '../webhooks/jobs/deliver.ts';
 
 /**
@@ -35,10 +36,11 @@ export type JobPayloads = {
   'webhook-deliver': WebhookDeliverPayload;
   'retention-sweep': RetentionSweepPayload;
   'repo-fsck': RepoFsckPayload;
+  bundle: BundlePayload;
 };
 export type JobKind = keyof JobPayloads;
 
-export const jobKinds = ['commit', 'publish', 'promote', 'update-repo', 'republish', 'check', 'prune', 'delete-repo', 'noop', 'git-build', 'webhook-deliver', 'retention-sweep', 'repo-fsck'] as const satisfies readonly JobKind[];
+export const jobKinds = ['commit', 'publish', 'promote', 'update-repo', 'republish', 'check', 'prune', 'delete-repo', 'noop', 'git-build', 'webhook-deliver', 'retention-sweep', 'repo-fsck', 'bundle'] as const satisfies readonly JobKind[];
 
 /**
  * Kinds that touch a repo's published state: at most one of them runs per repo at a time. (fsck
@@ -49,11 +51,13 @@ export const repoSerializedKinds: readonly JobKind[] = ['publish', 'promote', 'u
 /**
  * The file lock (under `<data-dir>/locks/`) a job holds while it runs, and hands to every tool it
  * starts (ostree/lock.ts): a job that takes over from a dead worker waits until the dead one's
- * tools are gone too. Repo jobs lock their repo; a commit locks its build's repo.
+ * tools are gone too. Repo jobs lock their repo; a commit locks its build's repo; a bundle locks
+ * the repo it reads (its build's, else the published repo).
  */
 export function fileLockOf(job: Pick<Job, 'kind' | 'repo' | 'buildId'>): string | null {
   if (job.repo && repoSerializedKinds.includes(job.kind as JobKind)) return `repo-${job.repo}`;
   if (job.kind === 'commit' && job.buildId !== null) return `build-${job.buildId}`;
+  if (job.kind === 'bundle') return job.buildId !== null ? `build-${job.buildId}` : job.repo ? `repo-${job.repo}` : null;
   return null;
 }
 

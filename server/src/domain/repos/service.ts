@@ -25,7 +25,7 @@ import * as ostree from '../../ostree/ostree.ts';
 import type { ToolRunOptions } from '../../ostree/ostree.ts';
 import { runTool } from '../../ostree/exec.ts';
 import { readGpgSignatures, updateSummarySigned, writeCommitSignatures, commitObjectPath } from '../../ostree/signatures.ts';
-import { deltaTargetCommit, readCommit, readRefInfos, readRefs, type RefInfo } from './commits.ts';
+import { deltaTargetCommit, readCommit, readRefInfos, readRefs, type CommitInfo, type RefInfo } from './commits.ts';
 import { parseDeltaSettings, parseRepoSettings, parseTokenTypes, validateRepoName, type RepoSettings } from './validate.ts';
 
 export type CreateRepoInput = RepoSettings & {
@@ -436,9 +436,18 @@ export class RepoService {
     const commit = m ? m[1]! + m[2]! : deltaTargetCommit(relPath);
     if (!commit) return { private: false };
     const info = await readCommit(this.repoPath(repo.name), commit);
-    if (!info || !types.includes(info.tokenType)) return { private: false };
+    if (!info) return { private: false };
+    return this.authorizeCommitDownload(repo, info, () => this.downloadViewerOf(tokenOf()));
+  }
 
-    const { claims, grants } = await this.downloadViewer(tokenOf());
+  /**
+   * The rule of authorizeDownload for one commit (its token type and ref bindings): public, or a
+   * `download` token covering the repo and the refs (and, a user's token, a role allowing it).
+   * The viewer is asked for only when needed.
+   */
+  async authorizeCommitDownload(repo: Repo, info: Pick<CommitInfo, 'tokenType' | 'refBindings'>, viewerOf: () => Promise<DownloadViewer>): Promise<DownloadAccess> {
+    if (!parseTokenTypes(repo.authRequiredTokenTypes).includes(info.tokenType)) return { private: false };
+    const { claims, grants } = await viewerOf();
     if (!hasScope(claims, 'download')) throw new ForbiddenError('downloading this ref needs a token with the "download" scope', 'download');
     if (!repoMatchesClaimed(repo.name, claims.repos)) throw new ForbiddenError(`the token does not cover repo ${repo.name}`);
     const ids = info.refBindings.map((r) => r.split('/')[1] ?? r);
@@ -448,7 +457,8 @@ export class RepoService {
     return { private: true };
   }
 
-  private async downloadViewer(token: string): Promise<{ claims: Claims; grants: readonly Grant[] | null }> {
+  /** Who a download is judged as (authorizeDownload's rule), from a raw token. */
+  async downloadViewerOf(token: string): Promise<DownloadViewer> {
     // flat-manager's repo-secret signs download tokens when it is set; otherwise they are API tokens.
     if (this.config.repoSecret) return { claims: await verifyToken(token, secretKey(this.config.repoSecret)), grants: null };
     const viewer = await this.tokens.authenticate(token);
@@ -494,3 +504,6 @@ async function dropDeltasTo(repoPath: string, commits: Set<string>, run: ToolRun
 }
 
 export type { RefInfo };
+
+/** A download's token: its claims and, a user's token, the user's roles. */
+export type DownloadViewer = { claims: Claims; grants: readonly Grant[] | null };

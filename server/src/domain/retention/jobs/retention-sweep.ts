@@ -1,12 +1,13 @@
 // The retention-sweep job. With a repo: purges the repo's builds that were never published and
 // are older than its purgeBuildsAfterDays. Without one: the global sweep (work dirs of failed git
-// builds, the build-cache budget, job logs and audit entries past their age). A dry run lists what
+// builds, the build-cache budget, job logs and audit entries past their age, .flatpak bundles). A dry run lists what
 // it would delete, in its log and results, and deletes nothing. Idempotent: what a crashed run
 // deleted is simply not found again.
 import type { FmdConfig } from '../../../config/index.ts';
 import type { JobKindDefinition, JobRun } from '../../jobs/queue.ts';
 import type { RepoService } from '../../repos/service.ts';
 import type { RetentionService } from '../service.ts';
+import type { BundleService } from '../../bundles/service.ts';
 
 export type RetentionSweepPayload = {
   /** the repo whose builds to purge; none: the global sweep */
@@ -16,7 +17,7 @@ export type RetentionSweepPayload = {
   scheduled?: boolean;
 };
 
-export type RetentionSweepJobDeps = { config: FmdConfig; repos: RepoService; retention: RetentionService };
+export type RetentionSweepJobDeps = { config: FmdConfig; repos: RepoService; retention: RetentionService; bundles: BundleService };
 
 export function retentionSweepJob(deps: RetentionSweepJobDeps): JobKindDefinition<RetentionSweepPayload> {
   return { recovery: 'requeue', handler: (run) => (run.contents.repo === undefined ? globalSweep(deps, run) : repoSweep(deps, run, run.contents.repo)) };
@@ -58,7 +59,7 @@ async function repoSweep({ repos, retention }: RetentionSweepJobDeps, run: JobRu
   return { dryRun, purgeBuildsAfterDays: days, builds, skipped };
 }
 
-async function globalSweep({ config, retention }: RetentionSweepJobDeps, run: JobRun<RetentionSweepPayload>): Promise<Record<string, unknown>> {
+async function globalSweep({ config, retention, bundles }: RetentionSweepJobDeps, run: JobRun<RetentionSweepPayload>): Promise<Record<string, unknown>> {
   const dryRun = run.contents.dryRun ?? config.retentionDryRun;
   const would = (done: string, todo: string) => (dryRun ? todo : done);
   await run.log(`Global retention sweep${dryRun ? ' (dry run: nothing is deleted)' : ''}`);
@@ -96,5 +97,8 @@ async function globalSweep({ config, retention }: RetentionSweepJobDeps, run: Jo
     await run.log(`webhook delivery attempts of deliveries over before ${r.before.toISOString()}: ${r.count} ${would('deleted', 'to delete')}`);
   } else await run.log('webhook deliveries: kept (webhook-delivery-retention-days)');
 
-  return { dryRun, workDirs, buildCache: cache, jobLogs, audit, webhookDeliveries };
+  const gone = await bundles.sweep({ maxAgeSecs: config.bundleRetentionDays > 0 ? config.bundleRetentionDays * 86400 : null, dryRun });
+  await run.log(`.flatpak bundles of builds gone${config.bundleRetentionDays > 0 ? ` or made more than ${config.bundleRetentionDays} day(s) ago` : ''} (bundle-retention-days): ${gone.length} ${would('deleted', 'to delete')}${gone.length ? `: ${gone.join(', ')}` : ''}`);
+
+  return { dryRun, workDirs, buildCache: cache, jobLogs, audit, webhookDeliveries, bundles: gone };
 }
