@@ -209,6 +209,9 @@ export function createFmdClient(options: FmdClientOptions): FmdClient {
   let ws: WsClient | undefined;
   let socket: WebSocket | undefined;
   let refreshing: Promise<void> | undefined;
+  /** whether the socket is re-opened once after the server refused a session's token */
+  let socketAuthRetry: 'none' | 'pending' | 'used' = 'none';
+  let sessionEnded = false;
 
   /** Renews the session's tokens; concurrent calls share one renewal. */
   function refresh(): Promise<void> {
@@ -304,9 +307,18 @@ export function createFmdClient(options: FmdClientOptions): FmdClient {
     ws ??= createClient({
       url: endpoint.replace(/^http/, 'ws'),
       webSocketImpl: options.webSocketImpl,
-      // A function: each (re-)connect sends the current access token, renewed first when due.
+      // A function: each (re-)connect sends the current access token, renewed first when due (or
+      // when the server refused the last one: see `closed`). A session that cannot be renewed
+      // sends its last token, which the server refuses for good (4403).
       connectionParams: async () => {
-        await fresh();
+        try {
+          if (socketAuthRetry === 'pending') {
+            socketAuthRetry = 'used';
+            await refresh();
+          } else await fresh();
+        } catch {
+          sessionEnded = true;
+        }
         const auth = authorization();
         return auth ? { authorization: auth } : {};
       },
@@ -316,16 +328,24 @@ export function createFmdClient(options: FmdClientOptions): FmdClient {
         opened: (s) => {
           socket = s as WebSocket;
         },
-        ...(options.onConnectionChange
-          ? {
-              connecting: (retry: boolean) => options.onConnectionChange!({ state: 'connecting', retry }),
-              connected: () => options.onConnectionChange!({ state: 'connected' }),
-              closed: (e: unknown) => options.onConnectionChange!(isCloseEvent(e) ? { state: 'closed', code: e.code, reason: e.reason } : { state: 'closed', code: 1006, reason: 'connection lost' }),
-            }
-          : {}),
+        connecting: (retry: boolean) => options.onConnectionChange?.({ state: 'connecting', retry }),
+        connected: () => {
+          socketAuthRetry = 'none';
+          options.onConnectionChange?.({ state: 'connected' });
+        },
+        closed: (e: unknown) => {
+          let change: ConnectionChange = isCloseEvent(e) ? { state: 'closed', code: e.code, reason: e.reason } : { state: 'closed', code: 1006, reason: 'connection lost' };
+          // A session's socket refused at connection_init (its access token expired meanwhile):
+          // renewed and re-opened once, reported as a restart rather than a refusal.
+          if (session && !sessionEnded && change.code === 4403 && socketAuthRetry === 'none') {
+            socketAuthRetry = 'pending';
+            change = { state: 'closed', code: 4205, reason: 'renewing the session' };
+          }
+          options.onConnectionChange?.(change);
+        },
       },
-      // 4403: the server rejected the token; retrying cannot help.
-      shouldRetry: (e) => !(isCloseEvent(e) && e.code === 4403),
+      // 4403: the server rejected the token; retrying cannot help (unless a session renews it).
+      shouldRetry: (e) => !(isCloseEvent(e) && e.code === 4403) || socketAuthRetry === 'pending',
     });
     return ws;
   }
