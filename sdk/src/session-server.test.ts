@@ -12,7 +12,8 @@ before(async () => {
   server = await startTestServer();
   const admin = createFmdClient({ url: server.url, token: server.adminToken });
   for (const name of ['sess-a', 'sess-b', 'sess-c']) {
-    const r = (await admin.createUser({ input: { name, password: `${name}-password` } })).createUser;
+    // sess-b is an admin: it follows tokensChanged.
+    const r = (await admin.createUser({ input: { name, password: `${name}-password`, isAdmin: name === 'sess-b' } })).createUser;
     assert.ok(isResult(r, 'CreateUserPayload'), JSON.stringify(r));
   }
 });
@@ -49,9 +50,9 @@ describe('sessions in the SDK', () => {
 
   test('an "expired" answer renews the session and sends the request again', async () => {
     const s = await signIn('sess-b');
-    // A real expired token (a one-second token minted by the session, expired since): the
+    // A real expired token (a one-second token, expired since) in place of the access token: the
     // client believes it good for an hour, so only the server's answer makes it renew.
-    const minted = (await createFmdClient({ url: server.url, token: s.accessToken }).createToken({ input: { name: 'short', scopes: [], durationSeconds: 1 } })).createToken;
+    const minted = (await createFmdClient({ url: server.url, token: server.adminToken }).createToken({ input: { name: 'short', scopes: ['download'], durationSeconds: 1 } })).createToken;
     assert.ok(isResult(minted, 'CreateTokenPayload'), JSON.stringify(minted));
     await new Promise((r) => setTimeout(r, 2100));
     const expired = await createFmdClient({ url: server.url, token: minted.token }).viewer().catch((e: unknown) => e);
@@ -71,12 +72,12 @@ describe('sessions in the SDK', () => {
       url: server.url,
       session: { accessToken: minted.token, refreshToken: client.sessionTokens()!.refreshToken, accessTokenExpiresAt: new Date(Date.now() + 3_600_000).toISOString() },
     });
-    const events = stale.tokensChanged();
+    const events = stale.tokensChanged()[Symbol.asyncIterator]();
     const first = events.next();
     // A token change the subscription sees, made once it runs.
     const admin = createFmdClient({ url: server.url, token: server.adminToken });
     let seen: IteratorResult<unknown> | undefined;
-    void first.then((r) => (seen = r));
+    void first.then((r: IteratorResult<unknown>) => (seen = r));
     for (let i = 0; i < 50 && !seen; i++) {
       await admin.createToken({ input: { name: `poke ${i}`, scopes: ['download'], durationSeconds: 60 } });
       await new Promise((r) => setTimeout(r, 200));
