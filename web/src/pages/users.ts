@@ -304,7 +304,7 @@ function inviteForm(ctx: PageContext, created: HTMLElement, reload: () => Promis
     },
     done: async (r) => {
       form.reset();
-      const url = r.invite.url ?? `${location.origin}/invite/${encodeURIComponent(r.invite.code ?? '')}`;
+      const url = new URL(r.invite.url ?? `/invite/${encodeURIComponent(r.invite.code ?? '')}`, location.origin).href;
       const input = h('input', { name: 'inviteUrl', readOnly: true, value: url, spellcheck: false });
       input.onfocus = () => input.select();
       const copy = copyButton(() => url, 'Copy link');

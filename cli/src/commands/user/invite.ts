@@ -23,7 +23,9 @@ export default class UserInvite extends FmdCommand<typeof UserInvite> {
     });
     if (isErrorResult(result)) this.failWith(result);
     this.log(`invite ${result.invite.id}, until ${result.invite.expiresAt}:`);
-    this.log(result.invite.url ?? result.invite.code ?? '');
-    return result;
+    // Without fmd's base-url the server answers a path: on this server.
+    const url = new URL(result.invite.url ?? `/invite/${result.invite.code ?? ''}`, this.serverUrl()).href;
+    this.log(url);
+    return { ...result, invite: { ...result.invite, url } };
   }
 }
