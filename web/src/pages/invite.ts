@@ -17,7 +17,7 @@ export function invitePage(code: string, url: string, onSignedIn: (tokens: Sessi
     field('User name', h('input', { name: 'name', required: true, autocomplete: 'username', pattern: userNamePattern.source }), 'lower-case letters, digits, ".", "_" and "-"'),
     field('Display name', h('input', { name: 'displayName', autocomplete: 'name' }), 'optional'),
     field('Email', h('input', { name: 'email', type: 'email', autocomplete: 'email' }), 'optional'),
-    field('Password', h('input', { name: 'password', type: 'password', required: true, autocomplete: 'new-password', minLength: 10 }), 'at least 10 characters'),
+    field('Password', h('input', { name: 'password', type: 'password', required: true, autocomplete: 'new-password', minLength: 10, placeholder: 'at least 10 characters' })),
     field('Password again', h('input', { name: 'passwordAgain', type: 'password', required: true, autocomplete: 'new-password' })),
     submit,
   );

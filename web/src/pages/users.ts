@@ -64,7 +64,8 @@ function sessionsTable(ctx: PageContext, notice: HTMLElement, sessions: readonly
 
 function passwordFields(prefix = ''): HTMLElement[] {
   return [
-    field(`${prefix}Password`, h('input', { name: 'newPassword', type: 'password', autocomplete: 'new-password', required: true, minLength: 10 }), 'at least 10 characters'),
+    // (no hint inside the label: the inputs' names stay "Password" and "Password again")
+    field(`${prefix}Password`, h('input', { name: 'newPassword', type: 'password', autocomplete: 'new-password', required: true, minLength: 10, placeholder: 'at least 10 characters' })),
     field(`${prefix}Password again`, h('input', { name: 'newPasswordAgain', type: 'password', autocomplete: 'new-password', required: true })),
   ];
 }
