@@ -135,7 +135,7 @@ function showSignIn(message?: string, tried?: Partial<Connection> & { username?:
   };
   document.title = 'Sign in · fmd';
   app.replaceChildren(form);
-  (tried?.username !== undefined ? password : tried?.token ? token : username).focus();
+  (tried?.username !== undefined ? password : tried?.token && !tried.refreshToken ? token : username).focus();
 }
 
 /** Signs in with a password: the session's tokens go to this tab's storage, renewed as they near expiry. */
