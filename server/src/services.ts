@@ -78,7 +78,7 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     events,
     previous: config.previousSecret ? { key: secretKey(config.previousSecret.secret), until: config.previousSecret.until } : undefined,
   });
-  const users = new UserService(db.prisma, tokens);
+  const users = new UserService(db.prisma, tokens, { config, events });
   let masterKey: string | undefined;
   const masterKeyOf = () => (masterKey ??= resolveMasterKey(config));
   const keys = new KeyService(db.prisma, masterKeyOf);
@@ -165,6 +165,7 @@ export async function createServices(config: FmdConfig, db: Database, log: Logge
     async close() {
       gitSources.close();
       await jobEngine.stop();
+      users.close();
       await tokens.close();
       await builds.close();
       await events.close();

@@ -40,6 +40,18 @@ SIGTERM or SIGINT lets running jobs finish (30 s), then exits 0.`,
                   like \`prisma migrate resolve\``,
     load: () => import('./migrate.ts'),
   },
+  user: {
+    summary: 'create users, set passwords, unlock accounts (no token needed)',
+    usage: `usage: fmd user create NAME [--admin] [--role [REPO:[PREFIX:]]ROLE]... [--display-name TEXT] [--email ADDR] [--password-file FILE | --no-password]
+       fmd user set-password NAME [--password-file FILE]
+       fmd user unlock NAME
+       fmd user list
+
+The password is read from --password-file, else from stdin (one line). Roles: VIEWER, UPLOADER,
+PUBLISHER, REPO_ADMIN; REPO and PREFIX default to every repo and every app id ("*").
+  --admin         the user administers fmd (users, keys, repos) with no role bounds`,
+    load: () => import('./user.ts'),
+  },
   token: {
     summary: 'mint an API token directly in the database (token mint)',
     usage: `usage: fmd token mint --name NAME --scope SCOPE[,SCOPE...] [--repo REPO]... [--prefix PREFIX]...

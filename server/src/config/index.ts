@@ -118,6 +118,14 @@ const configSchema = z
     'webhook-attempts': z.coerce.number().int().min(1).max(20).default(5),
     /** the wait before a delivery's second attempt; each later one waits 5 times longer (capped at 6 h) */
     'webhook-retry-base-ms': z.coerce.number().int().min(1).default(10_000),
+    /** lifetime of the access token a password sign-in (or a refresh) gives */
+    'session-access-secs': z.coerce.number().int().min(10).max(86_400).default(900),
+    /** lifetime of a sign-in's refresh token: the session ends when it has not been refreshed for this long */
+    'session-refresh-secs': z.coerce.number().int().min(60).max(366 * 86_400).default(30 * 86_400),
+    /** failed password sign-ins in a row that lock an account */
+    'signin-max-failures': z.coerce.number().int().min(1).max(1000).default(5),
+    /** how long a locked account stays locked */
+    'signin-lockout-secs': z.coerce.number().int().min(1).max(30 * 86_400).default(900),
     /** how often the global retention sweep and each repo's build purge run (0 = never on a schedule) */
     'retention-interval-secs': z.coerce.number().int().min(0).max(366 * 86_400).default(86_400),
     /** the global sweep only reports what it would delete */
@@ -188,6 +196,10 @@ export type FmdConfig = {
   webhookTimeoutMs: number;
   webhookAttempts: number;
   webhookRetryBaseMs: number;
+  sessionAccessSecs: number;
+  sessionRefreshSecs: number;
+  signinMaxFailures: number;
+  signinLockoutSecs: number;
   retentionIntervalSecs: number;
   retentionDryRun: boolean;
   buildCacheBudgetBytes: number;
@@ -247,6 +259,10 @@ const envKeys: Record<string, keyof z.input<typeof configSchema>> = {
   FMD_WEBHOOK_TIMEOUT_MS: 'webhook-timeout-ms',
   FMD_WEBHOOK_ATTEMPTS: 'webhook-attempts',
   FMD_WEBHOOK_RETRY_BASE_MS: 'webhook-retry-base-ms',
+  FMD_SESSION_ACCESS_SECS: 'session-access-secs',
+  FMD_SESSION_REFRESH_SECS: 'session-refresh-secs',
+  FMD_SIGNIN_MAX_FAILURES: 'signin-max-failures',
+  FMD_SIGNIN_LOCKOUT_SECS: 'signin-lockout-secs',
   FMD_RETENTION_INTERVAL_SECS: 'retention-interval-secs',
   FMD_RETENTION_DRY_RUN: 'retention-dry-run',
   FMD_BUILD_CACHE_BUDGET_BYTES: 'build-cache-budget-bytes',
@@ -383,6 +399,10 @@ export function loadConfig(
     webhookTimeoutMs: c['webhook-timeout-ms'],
     webhookAttempts: c['webhook-attempts'],
     webhookRetryBaseMs: c['webhook-retry-base-ms'],
+    sessionAccessSecs: c['session-access-secs'],
+    sessionRefreshSecs: c['session-refresh-secs'],
+    signinMaxFailures: c['signin-max-failures'],
+    signinLockoutSecs: c['signin-lockout-secs'],
     retentionIntervalSecs: c['retention-interval-secs'],
     retentionDryRun: c['retention-dry-run'],
     buildCacheBudgetBytes: c['build-cache-budget-bytes'],

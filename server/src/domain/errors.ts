@@ -39,6 +39,19 @@ export class AuthenticationError extends DomainError {
   }
 }
 
+export type SignInProblem = 'BAD_CREDENTIALS' | 'LOCKED' | 'DISABLED' | 'BAD_REFRESH_TOKEN' | 'BAD_INVITE';
+
+/** A password sign-in, a session refresh or an invite was refused. */
+export class SignInError extends DomainError {
+  readonly reason: SignInProblem;
+  readonly lockedUntil: Date | null;
+  constructor(reason: SignInProblem, message: string, lockedUntil: Date | null = null) {
+    super('invalid-token', message);
+    this.reason = reason;
+    this.lockedUntil = lockedUntil;
+  }
+}
+
 /** The token is valid but does not grant this. */
 export class ForbiddenError extends DomainError {
   readonly requiredScope: string | undefined;

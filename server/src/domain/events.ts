@@ -46,6 +46,8 @@ export class MemoryEventBus implements EventBus {
 
 export const topics = {
   tokensChanged: 'tokens.changed',
+  /** a user's roles, admin flag or disabled flag changed (payload: { userIds }) */
+  usersChanged: 'users.changed',
   /** a repo's summary changed (payload: RepoUpdatedEvent); one topic per repo name */
   repoUpdated: (repo: string) => `repo.updated.${repo}`,
 } as const;

@@ -12,11 +12,12 @@ import type { GraphQLContext } from './context.ts';
 import { resolveVisibleNodes } from './node.ts';
 import type { Scope } from '../domain/tokens/claims.ts';
 import { hasScope } from '../domain/tokens/claims.ts';
+import { isFmdAdmin } from '../domain/users/access.ts';
 
 export const builder = new SchemaBuilder<{
   PrismaTypes: PrismaTypes;
   Context: GraphQLContext;
-  AuthScopes: { authenticated: boolean; scope: Scope; anyScope: readonly Scope[] };
+  AuthScopes: { authenticated: boolean; scope: Scope; anyScope: readonly Scope[]; repoAdmin: boolean };
   DefaultFieldNullability: false;
   Scalars: {
     DateTime: { Input: Date; Output: Date | string };
@@ -49,7 +50,10 @@ export const builder = new SchemaBuilder<{
   scopeAuth: {
     authScopes: (ctx) => ({
       authenticated: ctx.viewer !== null,
-      scope: (scope: Scope) => ctx.viewer !== null && hasScope(ctx.viewer.claims, scope),
+      // `admin` alone is fmd's administration (every repo, no roles bounding it); a repo's
+      // administration is `repoAdmin` here and `requireRepoAdmin` in the domain.
+      scope: (scope: Scope) => ctx.viewer !== null && (scope === 'admin' ? isFmdAdmin(ctx.viewer) : hasScope(ctx.viewer.claims, scope)),
+      repoAdmin: () => ctx.viewer !== null && hasScope(ctx.viewer.claims, 'admin'),
       anyScope: (scopes: readonly Scope[]) => ctx.viewer !== null && scopes.some((s) => hasScope(ctx.viewer!.claims, s)),
     }),
     // Unauthenticated and forbidden are told apart, with flat-manager's error-type.

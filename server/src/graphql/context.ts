@@ -15,6 +15,8 @@ export type GraphQLContext = {
   requestId: string;
   /** the client's address (for the audit log), when known */
   clientIp: string | null;
+  /** the client's User-Agent header (HTTP), kept with a password sign-in's session */
+  userAgent?: string | null;
   /** the error to raise when an auth scope check fails */
   authorizationError(message: string): GraphQLError;
   /**

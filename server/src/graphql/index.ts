@@ -15,6 +15,7 @@ import './git-build.ts';
 import './build-set.ts';
 import './git-hooks.ts';
 import './webhooks.ts';
+import './users.ts';
 import './retention.ts';
 import { auditMutations } from './audit.ts';
 

@@ -1,6 +1,7 @@
 // Relay's `node` and `nodes`: a global id resolves through the visibility rule of its type, the
 // same rule the type's own queries use. An id that is malformed, of an unknown type, unknown or
 // not visible to the caller is null, so an answer never says which.
+import { isFmdAdmin } from '../domain/users/access.ts';
 import { brandWithType } from '@pothos/core';
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { queryFromInfo } from '@pothos/plugin-prisma';
@@ -43,7 +44,7 @@ export function rowId(typename: string, id: string | number, field: string): num
 const loaders: Record<string, Loader> = {
   // the audit log is the admins'
   AuditEntry: ({ services }, viewer, ids, query) => {
-    if (!hasScope(viewer.claims, 'admin')) throw new ForbiddenError('the audit log is for admins', 'admin');
+    if (!isFmdAdmin(viewer)) throw new ForbiddenError('the audit log is for admins', 'admin');
     return services.prisma.auditEntry.findMany({ ...query, where: byId(ids) });
   },
   ApiToken: async ({ services }, viewer, ids, query) =>
@@ -57,6 +58,14 @@ const loaders: Record<string, Loader> = {
   Repo: ({ services }, viewer, ids, query) => services.prisma.repo.findMany({ ...query, where: { AND: [byId(ids), services.repos.visibleWhere(viewer)] } }),
   SigningKey: ({ services }, viewer, ids, query) => services.prisma.signingKey.findMany({ ...query, where: { AND: [byId(ids), visibleKeysWhere(viewer)] } }),
   User: ({ services }, viewer, ids, query) => services.prisma.user.findMany({ ...query, where: { AND: [byId(ids), visibleUsersWhere(viewer)] } }),
+  // a user's roles and sessions: its own, and every user's for admins
+  RoleGrant: ({ services }, viewer, ids, query) => services.prisma.roleGrant.findMany({ ...query, where: { AND: [byId(ids), { user: visibleUsersWhere(viewer) }] } }),
+  Session: ({ services }, viewer, ids, query) =>
+    services.prisma.userSession.findMany({ ...query, where: { AND: [byId(ids), { endedAt: null }, isFmdAdmin(viewer) ? {} : { userId: viewer.ownerId ?? -1 }] } }),
+  Invite: ({ services }, viewer, ids, query) => {
+    if (!isFmdAdmin(viewer)) throw new ForbiddenError('invites are for admins', 'admin');
+    return services.prisma.invite.findMany({ ...query, where: byId(ids) });
+  },
   Webhook: ({ services }, viewer, ids, query) => services.prisma.webhook.findMany({ ...query, where: { AND: [byId(ids), visibleWebhooksWhere(viewer)] } }),
   WebhookDelivery: ({ services }, viewer, ids, query) =>
     services.prisma.webhookDelivery.findMany({ ...query, where: { AND: [byId(ids), { webhook: visibleWebhooksWhere(viewer) }] } }),

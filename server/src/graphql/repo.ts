@@ -2,6 +2,7 @@
 // job), set the signing key (with a rotation overlap), and summary-change events.
 import { resolveArrayConnection } from '@pothos/plugin-relay';
 import { builder } from './builder.ts';
+import { requireRepoAdmin } from '../domain/users/access.ts';
 import { countFor, startCount } from './connections.ts';
 import type { GraphQLContext } from './context.ts';
 import { keyIdFromInput } from './key.ts';
@@ -14,6 +15,7 @@ import type { RefInfo, RepoUpdatedEvent } from '../domain/repos/service.ts';
 import { parseAutoPromote, parseTokenTypes, type AutoPromoteRule } from '../domain/repos/validate.ts';
 
 const admin = { scope: 'admin' } as const;
+const repoAdmins = { repoAdmin: true } as const;
 
 const RepoRefRef = builder.objectRef<RefInfo>('RepoRef').implement({
   description: 'A ref of a repo and the commit it points at, as on disk.',
@@ -222,11 +224,12 @@ builder.mutationField('updateRepo', (t) =>
   t.field({
     type: RepoPayload,
     description: 'Changes settings (omitted fields are kept, null clears). Summary metadata changes reach the summary through an update-repo job (in the payload).',
-    authScopes: admin,
+    authScopes: repoAdmins,
     errors: { types: [NotFoundError, InvalidInputError, UnavailableError] },
     args: { input: t.arg({ type: UpdateRepoInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const { name, ...rest } = input;
+      requireRepoAdmin(ctx.viewer!, name);
       return ctx.services.repos.update(name, settingsFrom(rest) as Parameters<GraphQLContext['services']['repos']['update']>[1]);
     },
   }),

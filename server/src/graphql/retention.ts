@@ -1,12 +1,14 @@
 // Retention: a repo's settings (purge age, prune and fsck schedules, dry run) with its queued and
 // latest runs, changing them, and starting a run now. Admins only, as repo settings are.
 import { builder } from './builder.ts';
+import { requireRepoAdmin } from '../domain/users/access.ts';
+import { requireFmdAdmin } from '../domain/users/service.ts';
 import { JobRef } from './job.ts';
 import { RepoRef } from './repo.ts';
 import type { Job, Repo } from '../generated/prisma/client.ts';
 import { InvalidInputError, NotFoundError } from '../domain/errors.ts';
 
-const admin = { scope: 'admin' } as const;
+const repoAdmins = { repoAdmin: true } as const;
 
 const ScheduledRunRef = builder.objectRef<{ kind: string; job: Job | null }>('ScheduledRetentionRun').implement({
   description: "One of a repo's retention schedules and its run queued (or running) now.",
@@ -44,9 +46,12 @@ builder.objectField(RepoRef, 'retention', (t) =>
   t.field({
     type: RepoRetentionRef,
     nullable: true,
-    authScopes: admin,
-    description: 'retention settings and runs (admin tokens only: others get an error and null)',
-    resolve: (r) => r,
+    authScopes: repoAdmins,
+    description: "retention settings and runs (the repo's admins only: others get an error and null)",
+    resolve: (r, _args, ctx) => {
+      requireRepoAdmin(ctx.viewer!, r.name);
+      return r;
+    },
   }),
 );
 
@@ -71,11 +76,12 @@ builder.mutationField('updateRepoRetention', (t) =>
   t.field({
     type: RepoRetentionPayload,
     description: "Changes a repo's retention settings (omitted fields are kept, null turns one off) and re-times its schedules.",
-    authScopes: admin,
+    authScopes: repoAdmins,
     errors: { types: [NotFoundError, InvalidInputError] },
     args: { input: t.arg({ type: UpdateRepoRetentionInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
       const { repo, ...rest } = input;
+      requireRepoAdmin(ctx.viewer!, repo);
       const settings: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(rest)) if (v !== undefined) settings[k] = v;
       return { repo: await ctx.services.retention.update(repo, settings) };
@@ -98,10 +104,14 @@ builder.mutationField('runRetention', (t) =>
   t.field({
     type: RetentionJobPayload,
     description: 'Starts a retention run now, as a retention-sweep job.',
-    authScopes: admin,
+    authScopes: repoAdmins,
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: RunRetentionInput, required: true }) },
-    resolve: async (_r, { input }, ctx) => ({ job: await ctx.services.retention.runNow(input.repo ?? null, input.dryRun ?? null) }),
+    resolve: async (_r, { input }, ctx) => {
+      if (input.repo == null) requireFmdAdmin(ctx.viewer!);
+      else requireRepoAdmin(ctx.viewer!, input.repo);
+      return { job: await ctx.services.retention.runNow(input.repo ?? null, input.dryRun ?? null) };
+    },
   }),
 );
 
@@ -111,9 +121,12 @@ builder.mutationField('fsckRepo', (t) =>
   t.field({
     type: RetentionJobPayload,
     description: 'Starts an `ostree fsck` of the repo now (a repo-fsck job: it fails, naming the problems, when the repo is damaged).',
-    authScopes: admin,
+    authScopes: repoAdmins,
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: FsckRepoInput, required: true }) },
-    resolve: async (_r, { input }, ctx) => ({ job: await ctx.services.retention.fsckNow(input.repo) }),
+    resolve: async (_r, { input }, ctx) => {
+      requireRepoAdmin(ctx.viewer!, input.repo);
+      return { job: await ctx.services.retention.fsckNow(input.repo) };
+    },
   }),
 );

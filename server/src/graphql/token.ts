@@ -10,7 +10,8 @@ import type { ApiToken } from '../generated/prisma/client.ts';
 import type { Revocation, TokenChange } from '../domain/tokens/service.ts';
 
 const managerScopes = ['tokenmanagement', 'admin'] as const;
-const tokenManagers = { anyScope: managerScopes } as const;
+// the domain decides (requireTokenManagement): tokenmanagement or admin tokens, and signed-in users for their own tokens
+const tokenManagers = { authenticated: true } as const;
 
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
 

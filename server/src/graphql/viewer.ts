@@ -13,7 +13,7 @@ export const UserRef = builder.prismaNode('User', {
       type: 'ApiToken',
       cursor: 'id',
       description: 'tokens of this user that you may manage',
-      authScopes: { anyScope: ['tokenmanagement', 'admin'] },
+      authScopes: { authenticated: true },
       resolve: async (query, user, _args, ctx) =>
         ctx.services.prisma.apiToken.findMany({
           ...query,

@@ -8,7 +8,8 @@ import { rowId } from './node.ts';
 import { eventsOf, webhookEvents, type WebhookWithRepo } from '../domain/webhooks/service.ts';
 import type { WebhookDelivery } from '../generated/prisma/client.ts';
 
-const admins = { scope: 'admin' } as const;
+/** the domain decides which repos (requireWebhookManagement, visibleWebhooksWhere) */
+const admins = { repoAdmin: true } as const;
 const errors = { types: [NotFoundError, InvalidInputError, ForbiddenError] };
 
 const WebhookDeliveryStateEnum = builder.enumType('WebhookDeliveryState', {

@@ -1,5 +1,6 @@
 // Agendash, Agenda's job dashboard, at /admin/jobs for admins. Browsers log in with HTTP
 // Basic auth (any user name, the admin token as password); tools send a Bearer token.
+import { isFmdAdmin } from '../domain/users/access.ts';
 import { Router, type RequestHandler } from 'express';
 import { createExpressMiddleware } from 'agendash';
 import type { Services } from '../services.ts';
@@ -13,7 +14,7 @@ function adminOnly(services: Services): RequestHandler {
   return async (req, res, next) => {
     try {
       const viewer = await viewerOf(services, req, { basic: true });
-      if (!hasScope(viewer.claims, 'admin')) throw new ForbiddenError('the job dashboard needs a token with the admin scope', 'admin');
+      if (!isFmdAdmin(viewer)) throw new ForbiddenError('the job dashboard needs a token with the admin scope', 'admin');
       next();
     } catch (err) {
       // The error table answers; the Basic challenge makes browsers ask for the token.

@@ -1,5 +1,6 @@
 // The HTTP server: one port for GraphQL (HTTP + WebSocket), the flat-manager REST API,
 // repo files, metrics, health checks and the web dashboard.
+import { isFmdAdmin } from '../domain/users/access.ts';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
@@ -164,7 +165,7 @@ function metricsHandler(services: Services, on: 'api-port' | 'own-port'): Reques
         const token = tokenOf(req, config.tokenPrefix);
         if (!isMetricsToken(token)) {
           const viewer = await services.tokens.authenticate(token);
-          if (!hasScope(viewer.claims, 'admin')) throw new ForbiddenError('metrics need a token with the admin scope (or the metrics token)', 'admin');
+          if (!isFmdAdmin(viewer)) throw new ForbiddenError('metrics need a token with the admin scope (or the metrics token)', 'admin');
         }
       } else if (expected && !isMetricsToken(tokenOf(req, ''))) {
         throw new AuthenticationError('bad-signature', 'wrong metrics token');

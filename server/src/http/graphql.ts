@@ -169,7 +169,7 @@ export async function createGraphQLEndpoint(
             const limited = await opts.rateLimits.authFailure(req.ip).catch(() => null);
             if (limited) throw rateLimited(limited);
           }
-          return createContext(services, viewer, failure, requestIdOf(req), req.ip ?? null);
+          return { ...createContext(services, viewer, failure, requestIdOf(req), req.ip ?? null), userAgent: req.get('user-agent') ?? null };
         },
       });
       for (const [key, value] of response.headers) res.setHeader(key, value);

@@ -1,5 +1,6 @@
 // flat-manager's token rules for builds: a required `sub` (build, build/<id>) with a scope,
 // the token's repos, and the app-id prefixes a build's app id and refs must match.
+import { isFmdAdmin } from '../users/access.ts';
 import { ForbiddenError } from '../errors.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
 import { appAllowed, hasScope, repoMatchesClaimed, subHasPrefix, type Scope } from '../tokens/claims.ts';
@@ -41,7 +42,16 @@ export const noRows = { id: { in: [] as number[] } };
  * (buildVisible, for subscription fan-out) apply the same rule: `null` for all builds, else
  * each present condition must hold. `none` matches no build.
  */
-export type BuildVisibility = null | 'none' | { id?: number; repos?: readonly string[]; apps?: { apps: readonly string[]; prefixes: readonly string[] } };
+export type BuildVisibility =
+  | null
+  | 'none'
+  | {
+      id?: number;
+      repos?: readonly string[];
+      apps?: { apps: readonly string[]; prefixes: readonly string[] };
+      /** the token owner's roles: one must cover the build's repo ("" every repo) and app id ("" every id) */
+      roles?: ReadonlyArray<{ repo: string; prefix: string }>;
+    };
 
 /**
  * Which builds a viewer may read, on every way in (list, `build`, `node`, subscriptions):
@@ -51,7 +61,7 @@ export type BuildVisibility = null | 'none' | { id?: number; repos?: readonly st
  */
 export function buildVisibility(viewer: Viewer): BuildVisibility {
   const c = viewer.claims;
-  if (hasScope(c, 'admin')) return null;
+  if (isFmdAdmin(viewer)) return null;
   if (!buildReaderScopes.some((s) => hasScope(c, s))) {
     throw new ForbiddenError(`Not enough permissions: needs one of the scopes ${buildReaderScopes.join(', ')}`, 'build');
   }
@@ -61,6 +71,12 @@ export function buildVisibility(viewer: Viewer): BuildVisibility {
   if (sub !== undefined) v.id = sub;
   if (!c.repos.includes('')) v.repos = c.repos;
   if (!c.prefixes.includes('')) v.apps = { apps: c.apps, prefixes: c.prefixes };
+  // Every role reads; the roles' cross products (one role's repo with another's prefix) are out.
+  const grants = viewer.grants ?? null;
+  if (grants !== null) {
+    if (grants.length === 0) return 'none';
+    if (!grants.some((g) => g.repo === '' && g.prefix === '')) v.roles = grants.map((g) => ({ repo: g.repo, prefix: g.prefix }));
+  }
   return Object.keys(v).length ? v : null;
 }
 
@@ -88,6 +104,13 @@ export function buildVisibilityWhere(v: BuildVisibility): Prisma.BuildWhereInput
     for (const p of v.apps.prefixes) ids.push({ appId: p }, { appId: { startsWith: `${likeLiteral(p)}.` } });
     and.push({ OR: ids });
   }
+  if (v.roles) {
+    and.push({
+      OR: v.roles.map((g) => ({
+        AND: [g.repo === '' ? {} : { repo: { name: g.repo } }, g.prefix === '' ? {} : { OR: [{ appId: null }, { appId: g.prefix }, { appId: { startsWith: `${likeLiteral(g.prefix)}.` } }] }],
+      })),
+    });
+  }
   return { AND: and };
 }
 
@@ -103,6 +126,7 @@ export function buildVisible(v: BuildVisibility, build: { id: number; repoName: 
   if (v.id !== undefined && build.id !== v.id) return false;
   if (v.repos && !v.repos.includes(build.repoName)) return false;
   if (v.apps && build.appId !== null && !v.apps.apps.includes(build.appId) && !v.apps.prefixes.some((p) => build.appId === p || build.appId!.startsWith(`${p}.`))) return false;
+  if (v.roles && !v.roles.some((g) => (g.repo === '' || g.repo === build.repoName) && (build.appId === null || g.prefix === '' || build.appId === g.prefix || build.appId.startsWith(`${g.prefix}.`)))) return false;
   return true;
 }
 

@@ -1,6 +1,7 @@
 // Which actions a viewer may take on a build now: the state machine allows them (lifecycle.ts)
 // and the token covers them (access.ts), checked as the mutations check them first. Clients show
 // their buttons from this instead of repeating the rules; the mutations still decide.
+import { requireGrant } from '../users/roles.ts';
 import type { BuildState, PublishedState } from '../../generated/prisma/client.ts';
 import { ForbiddenError } from '../errors.ts';
 import type { Scope } from '../tokens/claims.ts';
@@ -25,6 +26,7 @@ function covers(viewer: Viewer, b: ActionableBuild, scope: Scope): boolean {
   try {
     requireClaims(viewer, `build/${b.id}`, scope);
     requireBuildAccess(viewer, { repoName: b.repoName, appId: b.appId });
+    requireGrant(viewer, scope, { repo: b.repoName, appId: b.appId });
     return true;
   } catch (err) {
     if (err instanceof ForbiddenError) return false;

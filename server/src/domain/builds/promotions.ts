@@ -3,6 +3,7 @@
 // job's steps (build-commit-from into the repo, .flatpakref and screenshots, a shared update-repo
 // job) but is not the build's publish for flat-manager's clients. A repo's `autoPromote` rule
 // does it on its own whenever a build lands in its parent. Chains work: a build promoted into stable can go on to stable's children.
+import { requireGrant } from '../users/roles.ts';
 import type { Logger } from 'pino';
 import type { Build, BuildRef, Job, Prisma, PrismaClient, Promotion, Repo } from '../../generated/prisma/client.ts';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
@@ -48,6 +49,7 @@ export class PromotionService {
     const build = await this.builds.getFor(viewer, buildId, 'publish');
     if (typeof targetName !== 'string' || !targetName) throw new InvalidInputError('the target repo is required', 'targetRepo');
     requireRepo(viewer, targetName);
+    requireGrant(viewer, 'publish', { repo: targetName, appId: build.appId });
     const target = await this.repos.get(targetName).catch((err: unknown) => {
       throw err instanceof NotFoundError ? new InvalidInputError(`repo ${targetName} does not exist`, 'targetRepo') : err;
     });

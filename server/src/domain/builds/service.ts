@@ -4,6 +4,7 @@
 // published by a job into the main repo, after which an update-repo job (debounced per repo)
 // signs, makes deltas and writes the summary. REST and GraphQL call the requests here; the job
 // bodies are in jobs/<kind>.ts and call the helpers at the end of this class.
+import { requireGrant } from '../users/roles.ts';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -136,6 +137,7 @@ export class BuildService {
     requireClaims(viewer, `build/${id}`, scopes);
     const build = await this.get(id);
     requireBuildAccess(viewer, { repoName: build.repo.name, appId: build.appId });
+    requireGrant(viewer, scopes, { repo: build.repo.name, appId: build.appId });
     return build;
   }
 
@@ -237,6 +239,7 @@ export class BuildService {
       if (!isValidAppId(appId)) throw new InvalidInputError(`Invalid app id ${appId}`, 'app-id');
       requirePrefix(viewer, appId);
     }
+    requireGrant(viewer, 'build', { repo: input.repo, appId });
     if (input.buildLogUrl != null && input.buildLogUrl.length > 1024) throw new InvalidInputError('build-log-url is too long', 'build-log-url');
     const repo = await this.repos.get(input.repo);
     const build = await this.prisma.build.create({
@@ -355,6 +358,7 @@ export class BuildService {
       // The build's app id was checked against the token; its refs must belong to it.
       requirePrefix(viewer, input.ref.split('/')[1]!);
     }
+    if (!input.ref.startsWith('screenshots/')) requireGrant(viewer, 'upload', { repo: build.repo.name, appId: input.ref.split('/')[1]! });
     requireStep(build, 'upload');
     if (typeof input.commit !== 'string' || !REF_COMMIT_RE.test(input.commit)) throw new InvalidInputError(`Invalid commit ${String(input.commit).slice(0, 80)}`, 'commit');
     const rel = path.join('objects', input.commit.slice(0, 2), `${input.commit.slice(2)}.commit`);
@@ -499,6 +503,7 @@ export class BuildService {
     checkEndOfLife(input);
     requirePrefix(viewer, input.app);
     requireRepo(viewer, repoName);
+    requireGrant(viewer, 'republish', { repo: repoName, appId: input.app });
     await this.repos.get(repoName);
     return this.jobs.enqueue(
       'republish',
@@ -510,6 +515,7 @@ export class BuildService {
   async prune(viewer: Viewer, repoName: string): Promise<Job> {
     requireClaims(viewer, 'build', 'generate');
     requireRepo(viewer, repoName);
+    requireGrant(viewer, 'generate', { repo: repoName });
     await this.repos.get(repoName);
     return this.jobs.enqueue('prune', { repo: repoName }, { repo: repoName });
   }
@@ -519,8 +525,9 @@ export class BuildService {
     requireClaims(viewer, 'build', 'reviewcheck');
     const status = checkStatusFromWire[input.status] ?? (['PENDING', 'PASSED', 'FAILED', 'REVIEW_REQUIRED'].includes(input.status) ? (input.status as CheckStatus) : null);
     if (!status) throw new InvalidInputError(`unknown check status ${input.status}`, 'new-status');
-    const check = await this.prisma.check.findFirst({ where: { jobId } });
+    const check = await this.prisma.check.findFirst({ where: { jobId }, include: { build: { select: { appId: true, repo: { select: { name: true } } } } } });
     if (!check) throw new NotFoundError('check of job', String(jobId));
+    requireGrant(viewer, 'reviewcheck', { repo: check.build.repo.name, appId: check.build.appId });
     const results = { ...(check.results as object | null), ...(input.reason != null ? { reason: input.reason } : {}), ...(input.results != null ? { results: input.results } : {}), reviewed: true };
     await this.prisma.check.update({ where: { id: check.id }, data: { status, results } });
     await this.updateAfterChecks(check.buildId);

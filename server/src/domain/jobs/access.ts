@@ -1,4 +1,5 @@
 // Who may read which jobs (their contents, results and logs).
+import { isFmdAdmin } from '../users/access.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
 import { ForbiddenError } from '../errors.ts';
 import { buildVisibility, buildVisibilityWhere, buildVisible, noRows, type BuildVisibility } from '../builds/access.ts';
@@ -12,8 +13,10 @@ import type { Viewer } from '../tokens/service.ts';
  */
 export function jobVisibility(viewer: Viewer): null | { builds: BuildVisibility } {
   const c = viewer.claims;
-  if (hasScope(c, 'admin') || (hasScope(c, 'jobs') && subHasPrefix('build', c.sub))) return null;
-  if (hasScope(c, 'build')) return { builds: buildVisibility(viewer) };
+  const boundByRoles = (viewer.grants ?? null) !== null;
+  if (isFmdAdmin(viewer) || (hasScope(c, 'jobs') && subHasPrefix('build', c.sub) && !boundByRoles)) return null;
+  // A user's token: the jobs of the builds its roles let it read.
+  if (hasScope(c, 'build') || (boundByRoles && hasScope(c, 'jobs'))) return { builds: buildVisibility(viewer) };
   throw new ForbiddenError('Not enough permissions: needs the "jobs" scope (or "build" for the jobs of your builds)', 'jobs');
 }
 

@@ -2,6 +2,8 @@
 // <data-dir>/repos/<name>. The rules live here: validation, create/update/delete (deletion
 // of files by a job, after the row is marked), signing keys and their rotation, the signed
 // summary update, the .flatpakrepo file, and who may download a private ref.
+import { grantsAllow, type Grant } from '../users/roles.ts';
+import { isFmdAdmin } from '../users/access.ts';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -93,7 +95,7 @@ export class RepoService {
   visibleWhere(viewer: Viewer): Prisma.RepoWhereInput {
     const base: Prisma.RepoWhereInput = { status: 'ACTIVE' };
     // As in flat-manager: [""] matches every repo, [] none.
-    if (hasScope(viewer.claims, 'admin') || viewer.claims.repos.includes('')) return base;
+    if (isFmdAdmin(viewer) || viewer.claims.repos.includes('')) return base;
     return { ...base, name: { in: viewer.claims.repos } };
   }
 
@@ -106,7 +108,7 @@ export class RepoService {
 
   async getVisible(viewer: Viewer, name: string): Promise<Repo> {
     const repo = await this.get(name);
-    if (!hasScope(viewer.claims, 'admin') && !repoMatchesClaimed(name, viewer.claims.repos)) {
+    if (!isFmdAdmin(viewer) && !repoMatchesClaimed(name, viewer.claims.repos)) {
       throw new NotFoundError('repo', name);
     }
     return repo;
@@ -436,20 +438,21 @@ export class RepoService {
     const info = await readCommit(this.repoPath(repo.name), commit);
     if (!info || !types.includes(info.tokenType)) return { private: false };
 
-    const claims = await this.downloadClaims(tokenOf());
+    const { claims, grants } = await this.downloadViewer(tokenOf());
     if (!hasScope(claims, 'download')) throw new ForbiddenError('downloading this ref needs a token with the "download" scope', 'download');
     if (!repoMatchesClaimed(repo.name, claims.repos)) throw new ForbiddenError(`the token does not cover repo ${repo.name}`);
     const ids = info.refBindings.map((r) => r.split('/')[1] ?? r);
-    if (ids.length === 0 || !ids.every((id) => appAllowed(claims, id))) {
+    if (ids.length === 0 || !ids.every((id) => appAllowed(claims, id) && grantsAllow(grants, 'download', { repo: repo.name, appId: id }))) {
       throw new ForbiddenError(`the token does not cover ${info.refBindings.join(', ') || 'this commit'}`);
     }
     return { private: true };
   }
 
-  private async downloadClaims(token: string): Promise<Claims> {
+  private async downloadViewer(token: string): Promise<{ claims: Claims; grants: readonly Grant[] | null }> {
     // flat-manager's repo-secret signs download tokens when it is set; otherwise they are API tokens.
-    if (this.config.repoSecret) return verifyToken(token, secretKey(this.config.repoSecret));
-    return (await this.tokens.authenticate(token)).claims;
+    if (this.config.repoSecret) return { claims: await verifyToken(token, secretKey(this.config.repoSecret)), grants: null };
+    const viewer = await this.tokens.authenticate(token);
+    return { claims: viewer.claims, grants: viewer.grants ?? null };
   }
 }
 

@@ -7,19 +7,33 @@
 // which every process (through Redis when configured) answers by dropping the same entries and
 // re-checking its open WebSocket sessions. A revocation written to the database by anything
 // else (an older fmd, a hand-written UPDATE) is seen within `revocationCacheMs` (default 60 s).
+import { isFmdAdmin } from '../users/access.ts';
 import { randomUUID } from 'node:crypto';
 import type { PrismaClient, ApiToken, Prisma } from '../../generated/prisma/client.ts';
 import { AuthenticationError, ForbiddenError, InvalidInputError, NotFoundError } from '../errors.ts';
 import { topics, type EventBus } from '../events.ts';
 import { allScopes, claimsSchema, hasScope, subsetViolation, type Claims } from './claims.ts';
 import { signClaims, verifyToken } from './jwt.ts';
+import { grantsViolation, narrowClaims, type Grant } from '../users/roles.ts';
 
 /** Who is calling: the verified claims and, when known, the token's database row. */
 export type Viewer = {
+  /** the token's claims, cut down to its owner's roles when it has an owner bound by roles */
   claims: Claims;
   /** owner user id of the token row, when the token was minted by fmd */
   ownerId: number | null;
+  /**
+   * The roles of the token's owner, each operation on a repo and app must be allowed by one
+   * (`requireGrant`); null or absent: not bound by roles (an fmd admin's token, or one signed
+   * elsewhere with the shared secret).
+   */
+  grants?: readonly Grant[] | null;
+  /** the password sign-in this access token belongs to */
+  sessionId?: number | null;
 };
+
+/** What a token's owner may do now: read for every request (cached), so lowering a role reaches its tokens. */
+export type OwnerRights = { disabled: boolean; grants: readonly Grant[] | null };
 
 export type NewToken = {
   name: string;
@@ -33,7 +47,7 @@ export type NewToken = {
   tokenType?: number | null;
 };
 
-type TokenRow = Pick<ApiToken, 'jti' | 'ownerId' | 'revokedAt' | 'parentJti'>;
+type TokenRow = Pick<ApiToken, 'jti' | 'ownerId' | 'revokedAt' | 'parentJti' | 'sessionId'>;
 
 /** What a revocation did: known tokens revoked now (not those revoked before), and jtis fmd had never seen, recorded as revoked. */
 export type Revocation = { revokedCount: number; preRevokedTokenIds: string[] };
@@ -140,20 +154,39 @@ export class TokenService {
     }
   }
 
+  private ownerRights: ((ownerId: number) => Promise<OwnerRights>) | undefined;
+
+  /** Where the rights of a token's owner come from (the user service, set once at start-up). */
+  bindOwnerRights(rightsOf: (ownerId: number) => Promise<OwnerRights>): void {
+    this.ownerRights = rightsOf;
+  }
+
+  /** The viewer of verified claims: bound by the owner's roles when the token has an owner. */
+  private async withOwner(claims: Claims, ownerId: number | null, sessionId: number | null): Promise<Viewer> {
+    if (ownerId === null || !this.ownerRights) return { claims, ownerId, grants: null, sessionId };
+    const rights = await this.ownerRights(ownerId);
+    if (rights.disabled) throw new AuthenticationError('revoked', 'the user owning this token is disabled');
+    if (rights.grants === null) return { claims, ownerId, grants: null, sessionId };
+    return { claims: narrowClaims(claims, rights.grants), ownerId, grants: rights.grants, sessionId };
+  }
+
   async authenticate(token: string): Promise<Viewer> {
     const claims = await this.verify(token);
     let ownerId: number | null = null;
+    let sessionId: number | null = null;
     if (claims.jti) {
       const { row, chain } = await this.unrevoked(claims.jti);
       ownerId = row?.ownerId ?? null;
+      sessionId = row?.sessionId ?? null;
       const at = this.now();
       this.pendingUse.set(claims.jti, { claims, at });
       // flat-manager's subset tokens carry their parent's jti, so using one shows as a use of the
       // parent (last_used in tokens/get_list); fmd's have their own jti and bump their ancestors.
       for (const parent of chain) this.pendingUse.set(parent.jti, { claims: this.pendingUse.get(parent.jti)?.claims ?? null, at });
     }
-    return { claims, ownerId };
+    return this.withOwner(claims, ownerId, sessionId);
   }
+
 
   /**
    * Throws the AuthenticationError `authenticate` would for this viewer's token now (expired,
@@ -179,7 +212,7 @@ export class TokenService {
     const cached = this.rows.get(jti);
     if (cached && Date.now() - cached.at < this.revocationCacheMs) return cached.row;
     const seen = this.revocations;
-    const row = await this.prisma.apiToken.findUnique({ where: { jti }, select: { jti: true, ownerId: true, revokedAt: true, parentJti: true } });
+    const row = await this.prisma.apiToken.findUnique({ where: { jti }, select: { jti: true, ownerId: true, revokedAt: true, parentJti: true, sessionId: true } });
     // Read before a revocation committed, it would keep a revoked token alive for the cache's lifetime.
     if (seen !== this.revocations) return row;
     if (this.rows.size >= maxCachedRows) this.rows.delete(this.rows.keys().next().value!);
@@ -251,7 +284,10 @@ export class TokenService {
   }
 
   /** Mints a token and records it. Callers check rights first (see createSubset). */
-  async mint(t: NewToken, opts: { ownerId?: number | null; parentJti?: string | null } = {}): Promise<{ token: string; row: ApiToken }> {
+  async mint(
+    t: NewToken,
+    opts: { ownerId?: number | null; parentJti?: string | null; sessionId?: number | null } = {},
+  ): Promise<{ token: string; row: ApiToken }> {
     validateNewToken(t);
     const jti = randomUUID();
     const claims: Claims = {
@@ -278,6 +314,7 @@ export class TokenService {
         expiresAt: new Date(claims.exp * 1000),
         ownerId: opts.ownerId ?? null,
         parentJti: opts.parentJti ?? null,
+        sessionId: opts.sessionId ?? null,
       },
     });
     return { token: await signClaims(claims, this.key), row };
@@ -291,11 +328,21 @@ export class TokenService {
    */
   async createSubset(viewer: Viewer, t: Omit<NewToken, 'sub'> & { sub?: string }): Promise<{ token: string; row: ApiToken }> {
     validateNewToken({ ...t, duration: Math.max(t.duration, 1) });
-    const parent = viewer.claims;
+    // A signed-in user's tokens belong to the user, not to the session's short-lived access
+    // token: they may outlive it, and signing out does not revoke them (the roles still bound them).
+    const fromSession = viewer.sessionId != null && viewer.ownerId !== null;
+    const parent = fromSession ? { ...viewer.claims, exp: Number.MAX_SAFE_INTEGER } : viewer.claims;
     const exp = Math.floor(this.now().getTime() / 1000) + Math.max(t.duration, 0);
     const req = { sub: t.sub ?? parent.sub, scope: t.scope, exp, prefixes: t.prefixes, apps: t.apps, repos: t.repos };
     const why = subsetViolation(parent, req);
     if (why) throw new ForbiddenError(`the new token must be a subset of yours: ${why}`);
+    // A token a user mints never exceeds the user's roles (and is cut down to them on every use).
+    if (viewer.ownerId !== null && this.ownerRights) {
+      const rights = await this.ownerRights(viewer.ownerId);
+      const claimed = { scope: t.scope, repos: t.repos ?? parent.repos, prefixes: t.prefixes ?? parent.prefixes, apps: t.apps ?? parent.apps };
+      const beyond = grantsViolation(rights.grants, claimed);
+      if (beyond) throw new ForbiddenError(`the new token must stay within your roles: ${beyond}`);
+    }
     return this.mint(
       {
         ...t,
@@ -305,7 +352,7 @@ export class TokenService {
         repos: t.repos ?? parent.repos,
         tokenType: t.tokenType ?? parent.token_type ?? null,
       },
-      { ownerId: viewer.ownerId, parentJti: parent.jti ?? null },
+      { ownerId: viewer.ownerId, parentJti: fromSession ? null : (parent.jti ?? null) },
     );
   }
 
@@ -321,7 +368,7 @@ export class TokenService {
     requireTokenManagement(viewer);
     const wanted = [...new Set(jtis)];
     if (wanted.length === 0) return { revokedCount: 0, preRevokedTokenIds: [] };
-    const admin = hasScope(viewer.claims, 'admin');
+    const admin = isFmdAdmin(viewer);
     const visible = await this.prisma.apiToken.findMany({ where: { AND: [{ jti: { in: wanted } }, await this.visibleTokensWhere(viewer)] }, select: { jti: true } });
     const visibleSet = new Set(visible.map((k) => k.jti));
     const missing = wanted.filter((j) => !visibleSet.has(j));
@@ -341,6 +388,18 @@ export class TokenService {
   }
 
   /**
+   * Revokes tokens for fmd itself (a session ending, a user deleted): no rights are checked, and
+   * every process stops accepting them at once.
+   */
+  async revokeInternally(jtis: readonly string[]): Promise<number> {
+    if (jtis.length === 0) return 0;
+    const res = await this.prisma.apiToken.updateMany({ where: { jti: { in: [...jtis] }, revokedAt: null }, data: { revokedAt: this.now() } });
+    this.forget(jtis);
+    await this.events?.publish(topics.tokensChanged, { kind: 'REVOKED', tokenIds: [...jtis] } satisfies TokenChange);
+    return res.count;
+  }
+
+  /**
    * `tokens.changed` as a viewer may see it: the ids of tokens it may list (`visibleTokensWhere`),
    * and no event when none is left. `return()` unsubscribes at once.
    */
@@ -348,7 +407,7 @@ export class TokenService {
     requireTokenManagement(viewer);
     if (!this.events) throw new Error('the token service has no event bus');
     const source = this.events.subscribe<TokenChange>(topics.tokensChanged);
-    const admin = hasScope(viewer.claims, 'admin');
+    const admin = isFmdAdmin(viewer);
     const it: AsyncIterableIterator<TokenChange> = {
       next: async () => {
         for (;;) {
@@ -382,21 +441,23 @@ export class TokenService {
    * viewer that may not list tokens at all (createToken answers such callers too).
    */
   async parentWhere(viewer: Viewer, parentJti: string): Promise<Prisma.ApiTokenWhereInput | null> {
-    if (!hasScope(viewer.claims, 'tokenmanagement') && !hasScope(viewer.claims, 'admin')) return null;
+    if (!hasScope(viewer.claims, 'tokenmanagement') && !hasScope(viewer.claims, 'admin') && viewer.sessionId == null) return null;
     return { AND: [{ jti: parentJti }, await this.visibleTokensWhere(viewer)] };
   }
 
   async visibleTokensWhere(viewer: Viewer): Promise<Prisma.ApiTokenWhereInput> {
     requireTokenManagement(viewer);
-    if (hasScope(viewer.claims, 'admin')) return {};
-    if (!viewer.claims.jti) return { jti: { in: [] } };
+    if (isFmdAdmin(viewer)) return {};
+    // A signed-in user lists every token the user owns.
+    const owned: Prisma.ApiTokenWhereInput[] = viewer.sessionId != null && viewer.ownerId !== null ? [{ ownerId: viewer.ownerId }] : [];
+    if (!viewer.claims.jti) return owned.length ? owned[0]! : { jti: { in: [] } };
     const jtis = [viewer.claims.jti];
     for (let frontier = jtis, depth = 0; frontier.length && depth < maxLineage; depth++) {
       const children = await this.prisma.apiToken.findMany({ where: { parentJti: { in: frontier } }, select: { jti: true } });
       frontier = children.map((c) => c.jti).filter((j) => !jtis.includes(j));
       jtis.push(...frontier);
     }
-    return { jti: { in: jtis } };
+    return owned.length ? { OR: [{ jti: { in: jtis } }, ...owned] } : { jti: { in: jtis } };
   }
 
   async close(): Promise<void> {
@@ -407,6 +468,8 @@ export class TokenService {
 }
 
 function requireTokenManagement(viewer: Viewer): void {
+  // A signed-in user manages the user's own tokens whatever the roles (visibleTokensWhere).
+  if (viewer.sessionId != null && viewer.ownerId !== null) return;
   if (!hasScope(viewer.claims, 'tokenmanagement') && !hasScope(viewer.claims, 'admin')) {
     throw new ForbiddenError('this needs a token with the "tokenmanagement" or "admin" scope', 'tokenmanagement');
   }

@@ -4,10 +4,9 @@
 // global webhook (no repo) receives every repo's events and needs an unrestricted admin.
 import type { Prisma } from '../../generated/prisma/client.ts';
 import { ForbiddenError } from '../errors.ts';
-import { hasScope, repoMatchesClaimed } from '../tokens/claims.ts';
+import { hasScope } from '../tokens/claims.ts';
+import { adminRepos, isFmdAdmin, requireRepoAdmin } from '../users/access.ts';
 import type { Viewer } from '../tokens/service.ts';
-
-const unrestricted = (viewer: Viewer) => viewer.claims.repos.includes('');
 
 function requireAdmin(viewer: Viewer): void {
   if (!hasScope(viewer.claims, 'admin')) throw new ForbiddenError('Not enough permissions: webhooks need the "admin" scope', 'admin');
@@ -16,16 +15,17 @@ function requireAdmin(viewer: Viewer): void {
 /** Webhooks a viewer may list and read. Throws for a token without `admin`. */
 export function visibleWebhooksWhere(viewer: Viewer): Prisma.WebhookWhereInput {
   requireAdmin(viewer);
-  if (unrestricted(viewer)) return {};
-  return { repo: { name: { in: viewer.claims.repos } } };
+  const repos = adminRepos(viewer);
+  if (repos === null) return isFmdAdmin(viewer) ? {} : { repoId: { not: null } };
+  return { repo: { name: { in: [...repos] } } };
 }
 
 /** May create, change, delete or test a webhook of `repo` (null: a global one). */
 export function requireWebhookManagement(viewer: Viewer, repo: string | null): void {
   requireAdmin(viewer);
   if (repo === null) {
-    if (!unrestricted(viewer)) throw new ForbiddenError('a global webhook (no repo) needs an admin token for every repo');
+    if (!isFmdAdmin(viewer)) throw new ForbiddenError('a global webhook (no repo) needs an fmd admin');
     return;
   }
-  if (!repoMatchesClaimed(repo, viewer.claims.repos)) throw new ForbiddenError(`Not matching repo '${repo}' in token`);
+  requireRepoAdmin(viewer, repo);
 }

@@ -234,6 +234,8 @@ export function createApiV1Router(services: Services, rateLimits?: RateLimits): 
   router.get('/job/:id', async (req, res) => {
     const viewer = await viewerOf(req);
     requireClaims(viewer, 'build', 'jobs');
+    // A user's token: only the jobs of the builds its roles let it read.
+    if ((viewer.grants ?? null) !== null) await services.jobRecords.getFor(viewer, idParam(req));
     res.json(await jobBody(idParam(req), await logOffset(req, res)));
   });
 

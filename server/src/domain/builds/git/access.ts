@@ -2,13 +2,14 @@
 // into a repo: the tokens that may create builds there (scope `build`, a sub that covers `build`,
 // the repo among their repos) may manage them, and admins may manage all. A git source that
 // names an app id also needs the token's prefixes (or apps) to cover it, as a build of it would.
+import { isFmdAdmin } from '../../users/access.ts';
 import type { Prisma } from '../../../generated/prisma/client.ts';
 import { ForbiddenError } from '../../errors.ts';
 import { appAllowed, hasScope, repoMatchesClaimed, subHasPrefix } from '../../tokens/claims.ts';
 import type { Viewer } from '../../tokens/service.ts';
 import { likeLiteral } from '../access.ts';
 
-const isAdmin = (viewer: Viewer) => hasScope(viewer.claims, 'admin');
+const isAdmin = (viewer: Viewer) => isFmdAdmin(viewer);
 
 /** The token may create builds somewhere (flat-manager's has_token_claims("build", "build")). */
 function requireBuilder(viewer: Viewer): void {

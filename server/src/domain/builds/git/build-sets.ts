@@ -3,6 +3,7 @@
 // is created (keys, cycles, each build's own rules through GitBuildService.create); its builds
 // are created in dependency order, and none starts before the set is sealed, so a set that fails
 // half-way is removed instead of leaving some of its builds running.
+import { requireGrant } from '../../users/roles.ts';
 import type { Logger } from 'pino';
 import type { BuildSet, BuildState, Prisma, PrismaClient } from '../../../generated/prisma/client.ts';
 import { InvalidInputError } from '../../errors.ts';
@@ -53,6 +54,7 @@ export class BuildSetService {
     requireClaims(viewer, 'build', 'build');
     if (typeof input.repo !== 'string' || !input.repo) throw new InvalidInputError('"repo" is required', 'repo');
     requireRepo(viewer, input.repo);
+    requireGrant(viewer, 'build', { repo: input.repo });
     const name = input.name ?? null;
     if (name !== null && (name.length > 255 || !name.trim())) throw new InvalidInputError('a build set name is 1 to 255 characters', 'name');
     if (!Array.isArray(input.builds) || input.builds.length === 0) throw new InvalidInputError('a build set needs at least one build', 'builds');

@@ -2,6 +2,7 @@
 // then feeds the result into the ordinary commit/check/publish flow of the build. The rules of
 // creating, starting, cancelling, superseding and rebuilding one live here; the build itself is
 // the git-build job (../jobs/git-build.ts), which calls back the helpers at the end of this class.
+import { requireGrant } from '../../users/roles.ts';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -134,6 +135,8 @@ export class GitBuildService {
       if (!isValidAppId(appId)) throw new InvalidInputError(`Invalid app id ${appId}`, 'app-id');
       requirePrefix(actor, appId);
     }
+    // A request (not a push acting with a source's stored claims) is bound by its user's roles.
+    if (!input.claims) requireGrant(viewer, 'build', { repo: input.repo, appId });
     const manifestPath = input.manifestPath ?? null;
     if (manifestPath !== null) validateManifestPath(manifestPath);
     const arch = input.arch ?? this.config.buildArches[0]!;
