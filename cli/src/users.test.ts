@@ -47,6 +47,9 @@ describe('fmdc with user accounts', () => {
   });
 
   test('an admin creates, lists, shows, changes, grants to, unlocks and deletes users', async () => {
+    // Grants name existing repos: refused before the repo exists.
+    failed(await fmdc(['user', 'create', 'early', '--no-password', '--grant', 'viewer:stable'], { env: admin }), 1);
+    assert.equal((await fmdc(['repo', 'create', 'stable'], { env: admin })).code, 0);
     const created = json<{ user: { name: string; roles: { role: string; repo: string | null; prefix: string }[] } }>(
       await fmdc(['user', 'create', 'alice', '--password-stdin', '--display-name', 'Alice A.', '--grant', 'uploader:stable:org.example', '--json'], { env: admin, input: 'alice-password-1\n' }),
     );
@@ -77,7 +80,7 @@ describe('fmdc with user accounts', () => {
     json(await fmdc(['user', 'unlock', 'alice', '--json'], { env: admin }));
     const missing = await fmdc(['user', 'show', 'nobody', '--json'], { env: admin });
     failed(missing, 1);
-    assert.match(missing.stdout, /no user "nobody"/);
+    assert.match(JSON.parse(missing.stdout).error.message, /no user "nobody"/);
 
     json(await fmdc(['user', 'create', 'temp', '--no-password', '--json'], { env: admin }));
     failed(await fmdc(['user', 'delete', 'temp'], { env: admin }), 2); // no terminal, no --yes
