@@ -3,7 +3,7 @@
 import { createFmdClient } from '@fmd/sdk';
 import { h, showFormErrors, describeError } from '../ui.ts';
 import { field, optional, value } from '../forms.ts';
-import { passwordProblem, signInProblemMessage, userNamePattern } from './users-logic.ts';
+import { passwordProblem, signInProblemMessage, userNameInputPattern } from './users-logic.ts';
 
 export type SessionTokens = { token: string; refreshToken: string; accessTokenExpiresAt: string };
 
@@ -14,7 +14,7 @@ export function invitePage(code: string, url: string, onSignedIn: (tokens: Sessi
     { className: 'card signin', ariaLabel: 'Accept invite' },
     h('h2', {}, 'You are invited to fmd'),
     h('p', {}, 'Choose your user name and password. The roles the invite gives come with the account.'),
-    field('User name', h('input', { name: 'name', required: true, autocomplete: 'username', pattern: userNamePattern.source }), 'lower-case letters, digits, ".", "_" and "-"'),
+    field('User name', h('input', { name: 'name', required: true, autocomplete: 'username', pattern: userNameInputPattern }), 'lower-case letters, digits, ".", "_" and "-"'),
     field('Display name', h('input', { name: 'displayName', autocomplete: 'name' }), 'optional'),
     field('Email', h('input', { name: 'email', type: 'email', autocomplete: 'email' }), 'optional'),
     field('Password', h('input', { name: 'password', type: 'password', required: true, autocomplete: 'new-password', minLength: 10, placeholder: 'at least 10 characters' })),

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { grantLabel, inviteCode, passwordProblem, readGrant, signInProblemMessage, userState } from './users-logic.ts';
+import { userNameInputPattern, userNamePattern, grantLabel, inviteCode, passwordProblem, readGrant, signInProblemMessage, userState } from './users-logic.ts';
 
 const now = Date.parse('2026-12-03T12:00:00Z');
 
@@ -41,4 +41,9 @@ test('the invite code from the dashboard path or the #/invite/ link', () => {
   assert.equal(inviteCode(new URL('https://fmd.example/web/#/invite/abc%2D123')), 'abc-123');
   assert.equal(inviteCode(new URL('https://fmd.example/invites')), undefined);
   assert.equal(inviteCode(new URL('https://fmd.example/')), undefined);
+});
+
+test("the input's pattern (v flag) takes the same names as the server", () => {
+  const input = new RegExp(`^(?:${userNameInputPattern})$`, 'v');
+  for (const name of ['alice', 'a', 'ci-bot.2', 'x_y', 'Alice', '-a', 'a b', 'a'.repeat(64)]) assert.equal(input.test(name), userNamePattern.test(name), name);
 });

@@ -75,6 +75,8 @@ export function passwordProblem(password: string, again: string): string | null 
 
 /** User names as the server takes them. */
 export const userNamePattern = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+/** The same for an input's `pattern` attribute (whole value, `v` flag: "-" escaped in a class). */
+export const userNameInputPattern = '[a-z0-9][a-z0-9._\\-]{0,62}';
 
 /** The invite code in a link: `/invite/<code>` (the dashboard's own) or `#/invite/<code>` (`/web/#/invite/<code>`, as fmd's invite URLs may read). */
 export function inviteCode(url: URL): string | undefined {

@@ -4,7 +4,7 @@ import { allNodes, type InviteFieldsFragment, type RoleGrantFieldsFragment, type
 import type { Page, PageContext } from './page.ts';
 import { badge, confirmInline, copyButton, errorLine, h, link, shortDate, table } from '../ui.ts';
 import { checkbox, checked, field, FieldError, fill, onSubmit, optional, section, select, value } from '../forms.ts';
-import { GrantError, grantLabel, passwordProblem, readGrant, roleLabel, roles, userNamePattern, userState } from './users-logic.ts';
+import { GrantError, grantLabel, passwordProblem, readGrant, roleLabel, roles, userNameInputPattern, userState } from './users-logic.ts';
 
 type FullUser = NonNullable<UserQuery['user']>;
 
@@ -236,7 +236,7 @@ function createUserForm(ctx: PageContext): HTMLElement {
     h(
       'div',
       { className: 'form-grid' },
-      field('User name', h('input', { name: 'name', required: true, autocomplete: 'off', pattern: userNamePattern.source }), 'lower-case letters, digits, ".", "_" and "-"'),
+      field('User name', h('input', { name: 'name', required: true, autocomplete: 'off', pattern: userNameInputPattern }), 'lower-case letters, digits, ".", "_" and "-"'),
       field('Display name', h('input', { name: 'displayName', autocomplete: 'off' })),
       field('Email', h('input', { name: 'email', type: 'email', autocomplete: 'off' })),
       ...passwordFields(),
