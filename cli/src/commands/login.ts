@@ -24,12 +24,13 @@ The token comes from --token, --token-file, or standard input (piped, or typed a
   static override flags = {
     url: Flags.string({ description: 'the fmd (or flat-manager) server URL', required: true }),
     user: Flags.string({ description: 'sign in as this user with a password (asked for without echo)', exclusive: ['token', 'token-file'] }),
-    'password-stdin': Flags.boolean({ description: 'with --user: read the password from the first line of standard input', default: false, dependsOn: ['user'] }),
+    'password-stdin': Flags.boolean({ description: 'with --user: read the password from the first line of standard input', default: false }),
   };
 
   async run(): Promise<{ profile: string; url: string; viewer?: ViewerQuery['viewer']; user?: SignInFieldsFragment['user']; session?: SignInFieldsFragment['session'] }> {
     const url = this.serverUrl(); // --url, required here
     if (this.flags.user) return this.signIn(url, this.flags.user);
+    if (this.flags['password-stdin']) this.error('--password-stdin goes with --user.', { exit: exitCodes.usage, suggestions: ['Sign in with `fmdc login --url <server> --user <name> --password-stdin`.'] });
     const token = this.flags.token ?? (this.flags['token-file'] ? await readTokenFile(this.flags['token-file']) : await this.readToken());
     const client = createFmdClient({ url, token });
     let viewer: ViewerQuery['viewer'];
