@@ -10,7 +10,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { createFmdClient, FmdRequestError, type ErrorResult, type FmdClient } from '@fmd/sdk';
-import { ConfigError, ProfileStore, Settings, type TokenSource } from './config.ts';
+import { ConfigError, ProfileStore, Settings, type Profile, type TokenSource } from './config.ts';
 import { FlatManagerError, type FollowedJob } from '@fmd/sdk/push';
 import { FlatManagerVerbs, TracedRestClient, type Trace } from './rest.ts';
 
@@ -67,7 +67,7 @@ export abstract class FmdCommand<T extends typeof Command> extends Command {
   /** flags, environment and the selected profile */
   protected settings!: Settings;
   #server: { url: string; from: string } | undefined;
-  #auth: { token: string; from: TokenSource } | undefined;
+  #auth: { token: string; from: TokenSource; session?: Profile } | undefined;
   #client: FmdClient | undefined;
   #restClients: TracedRestClient[] = [];
   #failure: unknown;
@@ -120,11 +120,38 @@ export abstract class FmdCommand<T extends typeof Command> extends Command {
     this.error(`no API token given for ${url}.`, { exit: exitCodes.auth, suggestions: [tokenHelp] });
   }
 
-  /** A client for the server with the token; fails with a hint when no token was given. */
+  /**
+   * A client for the server with the token; fails with a hint when no token was given. A
+   * profile's password sign-in is renewed as needed, and the renewed tokens are stored.
+   */
   protected client(): FmdClient {
     const token = this.apiToken();
-    this.#client ??= createFmdClient({ url: this.serverUrl(), token, ...(this.trace() && { fetch: this.tracedFetch(this.trace()!) }) });
+    const session = this.#auth?.session;
+    const fetch = this.trace() && { fetch: this.tracedFetch(this.trace()!) };
+    if (session?.refreshToken) {
+      const profileName = this.settings.profileName;
+      const store = this.settings.store;
+      this.#client ??= createFmdClient({
+        url: this.serverUrl(),
+        session: {
+          accessToken: session.token,
+          refreshToken: session.refreshToken,
+          accessTokenExpiresAt: session.accessTokenExpiresAt,
+          refreshTokenExpiresAt: session.refreshTokenExpiresAt,
+          onTokens: async (t) => {
+            await store.set(profileName, { ...session, token: t.accessToken, refreshToken: t.refreshToken, accessTokenExpiresAt: t.accessTokenExpiresAt, refreshTokenExpiresAt: t.refreshTokenExpiresAt });
+          },
+        },
+        ...fetch,
+      });
+    }
+    this.#client ??= createFmdClient({ url: this.serverUrl(), token, ...fetch });
     return this.#client;
+  }
+
+  /** The stored password sign-in in use, if the token is one. */
+  protected storedSession(): Profile | undefined {
+    return this.#auth?.session;
   }
 
   /**
@@ -248,6 +275,13 @@ export abstract class FmdCommand<T extends typeof Command> extends Command {
         exit: exitCodes.unreachable,
         code: 'unreachable',
         suggestions: [`Check the server URL (--url, FMDC_URL or the profile; ${url}) and that the server is running.`],
+      });
+    }
+    if (err.code === 'UNAUTHENTICATED' && this.#auth?.session && err.errors.some((e) => e.extensions?.reason === 'session-ended')) {
+      return new Errors.CLIError(`your session with ${this.#server?.url} has ended (signed out, or it expired): ${err.message}`, {
+        exit: exitCodes.auth,
+        code: 'session-ended',
+        suggestions: [`Sign in again: \`fmdc login --url ${this.#server?.url} --user ${this.#auth.session.user ?? '<name>'}\`.`],
       });
     }
     if (err.code === 'UNAUTHENTICATED') {

@@ -14,7 +14,12 @@ import path from 'node:path';
 export const defaultServerUrl = 'http://localhost:8080';
 export const defaultProfileName = 'default';
 
-export type Profile = { url: string; token: string };
+/**
+ * A stored login: an API token, or (after `fmdc login --user`) a password sign-in's session:
+ * `token` is then its short-lived access token, renewed with `refreshToken` as needed (and
+ * written back here).
+ */
+export type Profile = { url: string; token: string; refreshToken?: string; accessTokenExpiresAt?: string; refreshTokenExpiresAt?: string; user?: string };
 type ProfilesFile = { profiles: Record<string, Profile> };
 
 /** The variables fmdc reads, read once. */
@@ -89,7 +94,10 @@ export class ProfileStore {
     }
     const profiles: Record<string, Profile> = {};
     for (const [name, p] of Object.entries(parsed.profiles ?? {})) {
-      if (p && typeof p.url === 'string' && typeof p.token === 'string') profiles[name] = { url: p.url, token: p.token };
+      if (!p || typeof p.url !== 'string' || typeof p.token !== 'string') continue;
+      const profile: Profile = { url: p.url, token: p.token };
+      for (const k of ['refreshToken', 'accessTokenExpiresAt', 'refreshTokenExpiresAt', 'user'] as const) if (typeof p[k] === 'string') profile[k] = p[k];
+      profiles[name] = profile;
     }
     return profiles;
   }
@@ -174,14 +182,14 @@ export class Settings {
     return { url: defaultServerUrl, from: 'the default' };
   }
 
-  /** The token for requests to `url`, or undefined when there is none. */
-  async token(url: string): Promise<{ token: string; from: TokenSource } | undefined> {
+  /** The token for requests to `url`, or undefined when there is none; `session` when it is the profile's password sign-in. */
+  async token(url: string): Promise<{ token: string; from: TokenSource; session?: Profile } | undefined> {
     if (this.given.token) return { token: this.given.token, from: '--token' };
     if (this.given.tokenFile) return { token: await readTokenFile(this.given.tokenFile), from: '--token-file' };
     if (this.env.repoToken) return { token: this.env.repoToken, from: 'REPO_TOKEN' };
     if (this.env.token) return { token: this.env.token, from: 'FMDC_TOKEN' };
     const p = await this.selectedProfile();
-    if (p && sameOrigin(p.url, url)) return { token: p.token, from: 'profile' };
+    if (p && sameOrigin(p.url, url)) return { token: p.token, from: 'profile', ...(p.refreshToken && { session: p }) };
     return undefined;
   }
 }

@@ -59,3 +59,32 @@ export class NotInteractiveError extends Error {
     super('stdin is not a terminal');
   }
 }
+
+/** The first `n` lines of standard input, without their line breaks (a password may have spaces). */
+export async function readStdinLines(n: number): Promise<string[]> {
+  let text = '';
+  for await (const chunk of process.stdin) text += String(chunk);
+  return text.split(/\r?\n/).slice(0, n);
+}
+
+/** The first line of standard input. */
+export async function readStdinLine(): Promise<string> {
+  return (await readStdinLines(1))[0] ?? '';
+}
+
+/**
+ * A password: the first line of stdin with `fromStdin`, else typed twice (with `confirm`) at a
+ * prompt without echo. Throws NotInteractiveError when there is no terminal to ask on.
+ */
+export async function askPassword(o: { fromStdin: boolean; question: string; confirm?: boolean }): Promise<string> {
+  if (o.fromStdin) return readStdinLine();
+  const first = await askSecret(o.question);
+  if (o.confirm && (await askSecret('Again, to confirm: ')) !== first) throw new PasswordMismatchError();
+  return first;
+}
+
+export class PasswordMismatchError extends Error {
+  constructor() {
+    super('the two passwords differ');
+  }
+}

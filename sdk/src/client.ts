@@ -2,7 +2,7 @@
 // (subscriptions). Runs in Node 24 (global fetch and WebSocket) and in browsers.
 import { parse, print, type DocumentNode, type GraphQLFormattedError, type OperationDefinitionNode } from 'graphql';
 import { createClient, type Client as WsClient } from 'graphql-ws';
-import { getSdk, type Sdk } from './generated/graphql.ts';
+import { getSdk, RefreshSessionDocument, type RefreshSessionMutation, type Sdk } from './generated/graphql.ts';
 
 export type FmdClientOptions = {
   /** the server's base URL (`http://host:8080`) or its GraphQL endpoint (`.../graphql`) */
@@ -27,7 +27,63 @@ export type FmdClientOptions = {
   reconnectAttempts?: number;
   /** Told each time the WebSocket's state changes, for a connection indicator. */
   onConnectionChange?: (change: ConnectionChange) => void;
+  /**
+   * A password sign-in's session (what `signIn` answered) in place of `token`: the client sends
+   * the access token and renews both tokens with `refreshSession` when the access token is less
+   * than a minute from expiry, or when the server answers UNAUTHENTICATED with reason "expired"
+   * (the request is then sent again, once). Concurrent renewals are one. `onTokens` is told the
+   * new tokens (the old refresh token no longer works: store these). The WebSocket re-opens with
+   * the new access token. When the session cannot be renewed (ended, signed out everywhere), the
+   * request fails with an UNAUTHENTICATED FmdRequestError whose reason is "session-ended".
+   */
+  session?: FmdSession;
 };
+
+/** The tokens of a session: `signIn`'s and `refreshSession`'s answer carry them. */
+export type FmdSessionTokens = {
+  accessToken: string;
+  refreshToken: string;
+  /** when the access token expires; read from the token (a JWT's `exp`) when not given */
+  accessTokenExpiresAt?: string | undefined;
+  refreshTokenExpiresAt?: string | undefined;
+};
+
+export type FmdSession = FmdSessionTokens & {
+  /** told the tokens after each renewal */
+  onTokens?: (tokens: Required<FmdSessionTokens>) => void | Promise<void>;
+};
+
+/** Renew the access token when it expires in less than this. */
+export const sessionRefreshMarginMs = 60_000;
+
+/** When an access token (a JWT) expires, in ms since the epoch; undefined when it does not say. */
+export function accessTokenExpiry(tokens: Pick<FmdSessionTokens, 'accessToken' | 'accessTokenExpiresAt'>): number | undefined {
+  if (tokens.accessTokenExpiresAt) {
+    const t = Date.parse(tokens.accessTokenExpiresAt);
+    if (!Number.isNaN(t)) return t;
+  }
+  try {
+    const part = tokens.accessToken.split('.')[1] ?? '';
+    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='));
+    const exp = (JSON.parse(json) as { exp?: unknown }).exp;
+    return typeof exp === 'number' ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a session's access token should be renewed before it is used at `now`. */
+export function needsRefresh(tokens: Pick<FmdSessionTokens, 'accessToken' | 'accessTokenExpiresAt'>, now = Date.now()): boolean {
+  const exp = accessTokenExpiry(tokens);
+  return exp !== undefined && exp - now < sessionRefreshMarginMs;
+}
+
+/** An UNAUTHENTICATED answer because the access token expired (which a session renews). */
+export function isExpiredTokenError(err: unknown): boolean {
+  if (err instanceof FmdRequestError) return err.code === 'UNAUTHENTICATED' && err.errors.some((e) => e.extensions?.reason === 'expired');
+  if (Array.isArray(err)) return err.some((e: GraphQLFormattedError) => e?.extensions?.code === 'UNAUTHENTICATED' && e.extensions?.reason === 'expired');
+  return false;
+}
 
 /**
  * `connecting` (the first open, or `retry` after a loss), `connected`, or `closed` (`code` 1000
@@ -95,6 +151,10 @@ export type FmdClient = FmdOperations & {
   fetchFile(pathOrUrl: string, options?: { signal?: AbortSignal }): Promise<Blob>;
   /** closes the WebSocket, if one was opened */
   close(): Promise<void>;
+  /** the session's current tokens (after renewals), when the client was made with `session` */
+  sessionTokens(): Required<FmdSessionTokens> | undefined;
+  /** renews the session now (joins a renewal under way); throws when it cannot be renewed */
+  renewSession(): Promise<void>;
 };
 
 /** Accepts a base URL or the endpoint itself. */
@@ -141,17 +201,70 @@ function errorsMessage(errors: readonly GraphQLFormattedError[], fallback: strin
 export function createFmdClient(options: FmdClientOptions): FmdClient {
   const endpoint = graphqlEndpoint(options.url);
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const authorization = options.token ? `Bearer ${options.token}` : undefined;
+  const staticAuthorization = options.token ? `Bearer ${options.token}` : undefined;
+  let session: Required<FmdSessionTokens> | undefined = options.session
+    ? {
+        accessToken: options.session.accessToken,
+        refreshToken: options.session.refreshToken,
+        accessTokenExpiresAt: options.session.accessTokenExpiresAt ?? new Date(accessTokenExpiry(options.session) ?? 0).toISOString(),
+        refreshTokenExpiresAt: options.session.refreshTokenExpiresAt ?? '',
+      }
+    : undefined;
+  const authorization = () => (session ? `Bearer ${session.accessToken}` : staticAuthorization);
   let ws: WsClient | undefined;
+  let socket: WebSocket | undefined;
+  let refreshing: Promise<void> | undefined;
+  /** whether the socket is re-opened once after the server refused a session's token */
+  let socketAuthRetry: 'none' | 'pending' | 'used' = 'none';
+  let sessionEnded = false;
+
+  /** Renews the session's tokens; concurrent calls share one renewal. */
+  function refresh(): Promise<void> {
+    refreshing ??= (async () => {
+      const s = session!;
+      // Sent without the (expiring) access token: refreshSession needs none.
+      const answer = await requestOnce<RefreshSessionMutation, unknown>(RefreshSessionDocument, { input: { refreshToken: s.refreshToken } }, undefined, null);
+      const r = answer.refreshSession;
+      if (r.__typename !== 'SignInPayload') {
+        const message = `the session ended: ${(r as { message?: string }).message ?? (r as { __typename: string }).__typename}`;
+        throw new FmdRequestError(message, { status: 401, operationName: 'RefreshSession', errors: [{ message, extensions: { code: 'UNAUTHENTICATED', errorType: 'invalid-token', reason: 'session-ended' } }] });
+      }
+      session = { accessToken: r.accessToken, accessTokenExpiresAt: r.accessTokenExpiresAt, refreshToken: r.refreshToken, refreshTokenExpiresAt: r.refreshTokenExpiresAt };
+      await options.session?.onTokens?.({ ...session });
+      // The socket authenticated with the old access token: re-open it with the new one (graphql-ws
+      // starts its subscriptions again).
+      if (socket && socket.readyState === 1) socket.close(4205, 'session renewed');
+    })().finally(() => {
+      refreshing = undefined;
+    });
+    return refreshing;
+  }
+
+  /** Renews first when the access token is about to expire. */
+  async function fresh(): Promise<void> {
+    if (session && needsRefresh(session)) await refresh();
+  }
 
   const attempts = Math.max(1, options.retry?.attempts ?? 3);
   const firstDelayMs = options.retry?.delayMs ?? 250;
 
   async function request<R, V>(document: DocumentNode | string, variables?: V, opts?: FmdRequestOptions): Promise<R> {
     const { kind } = operationOf(document);
+    let renewed = false;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await requestOnce<R, V>(document, variables, opts);
+        await fresh();
+        const sent = session?.accessToken;
+        try {
+          return await requestOnce<R, V>(document, variables, opts);
+        } catch (e) {
+          // The server refused the expired token before running anything: renew (unless another
+          // request already did) and send it again, once.
+          if (!session || renewed || !isExpiredTokenError(e)) throw e;
+          renewed = true;
+          if (session.accessToken === sent) await refresh();
+          return await requestOnce<R, V>(document, variables, opts);
+        }
       } catch (e) {
         const transient = e instanceof FmdRequestError && (e.status === 0 || e.status >= 500) && !opts?.signal?.aborted;
         if (kind !== 'query' || !transient || attempt >= attempts) throw e;
@@ -160,13 +273,13 @@ export function createFmdClient(options: FmdClientOptions): FmdClient {
     }
   }
 
-  async function requestOnce<R, V>(document: DocumentNode | string, variables?: V, opts?: FmdRequestOptions): Promise<R> {
+  async function requestOnce<R, V>(document: DocumentNode | string, variables?: V, opts?: FmdRequestOptions, auth: string | null | undefined = authorization()): Promise<R> {
     const { name } = operationOf(document);
     let res: Response;
     try {
       res = await doFetch(endpoint, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...(authorization ? { authorization } : {}) },
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...(auth ? { authorization: auth } : {}) },
         body: JSON.stringify({ query: source(document), variables: variables ?? {}, operationName: name }),
         signal: opts?.signal ?? null,
       });
@@ -199,25 +312,65 @@ export function createFmdClient(options: FmdClientOptions): FmdClient {
     ws ??= createClient({
       url: endpoint.replace(/^http/, 'ws'),
       webSocketImpl: options.webSocketImpl,
-      connectionParams: authorization ? { authorization } : {},
+      // A function: each (re-)connect sends the current access token, renewed first when due (or
+      // when the server refused the last one: see `closed`). A session that cannot be renewed
+      // sends its last token, which the server refuses for good (4403).
+      connectionParams: async () => {
+        try {
+          if (socketAuthRetry === 'pending') {
+            socketAuthRetry = 'used';
+            await refresh();
+          } else await fresh();
+        } catch {
+          sessionEnded = true;
+        }
+        const auth = authorization();
+        return auth ? { authorization: auth } : {};
+      },
       lazy: true,
       retryAttempts: options.reconnectAttempts ?? 5,
-      on: options.onConnectionChange
-        ? {
-            connecting: (retry) => options.onConnectionChange!({ state: 'connecting', retry }),
-            connected: () => options.onConnectionChange!({ state: 'connected' }),
-            closed: (e) => options.onConnectionChange!(isCloseEvent(e) ? { state: 'closed', code: e.code, reason: e.reason } : { state: 'closed', code: 1006, reason: 'connection lost' }),
+      on: {
+        opened: (s) => {
+          socket = s as WebSocket;
+        },
+        connecting: (retry: boolean) => options.onConnectionChange?.({ state: 'connecting', retry }),
+        connected: () => {
+          socketAuthRetry = 'none';
+          options.onConnectionChange?.({ state: 'connected' });
+        },
+        closed: (e: unknown) => {
+          let change: ConnectionChange = isCloseEvent(e) ? { state: 'closed', code: e.code, reason: e.reason } : { state: 'closed', code: 1006, reason: 'connection lost' };
+          // A session's socket refused at connection_init (its access token expired meanwhile):
+          // renewed and re-opened once, reported as a restart rather than a refusal.
+          if (session && !sessionEnded && change.code === 4403 && socketAuthRetry === 'none') {
+            socketAuthRetry = 'pending';
+            change = { state: 'closed', code: 4205, reason: 'renewing the session' };
           }
-        : {},
-      // 4403: the server rejected the token; retrying cannot help.
-      shouldRetry: (e) => !(isCloseEvent(e) && e.code === 4403),
+          options.onConnectionChange?.(change);
+        },
+      },
+      // 4403: the server rejected the token; retrying cannot help (unless a session renews it).
+      shouldRetry: (e) => !(isCloseEvent(e) && e.code === 4403) || socketAuthRetry === 'pending',
     });
     return ws;
   }
 
   function subscribe<R, V>(document: DocumentNode | string, variables?: V): AsyncIterableIterator<R> {
     const { name } = operationOf(document);
-    const inner = wsClient().iterate<R>({ query: source(document), variables: (variables ?? {}) as Record<string, unknown>, operationName: name ?? null });
+    const start = () => wsClient().iterate<R>({ query: source(document), variables: (variables ?? {}) as Record<string, unknown>, operationName: name ?? null });
+    let inner = start();
+    let sent = session?.accessToken;
+    let renewed = false;
+    /** A subscription the server ended because the access token expired starts again after a renewal, once per token. */
+    const renew = async (): Promise<boolean> => {
+      if (!session || renewed) return false;
+      renewed = true;
+      await inner.return?.();
+      if (session.accessToken === sent) await refresh();
+      sent = session.accessToken;
+      inner = start();
+      return true;
+    };
     const toError = (e: unknown): FmdRequestError => {
       if (e instanceof FmdRequestError) return e;
       if (isCloseEvent(e)) {
@@ -228,19 +381,22 @@ export function createFmdClient(options: FmdClientOptions): FmdClient {
       return new FmdRequestError(`subscription ${name ?? ''} failed: ${(e as Error)?.message ?? String(e)}`, { status: 0, operationName: name, cause: e });
     };
     const it: AsyncIterableIterator<R> = {
-      async next() {
+      async next(): Promise<IteratorResult<R, undefined>> {
         let r: IteratorResult<{ data?: R | null; errors?: readonly GraphQLFormattedError[] }>;
         try {
           r = await inner.next();
         } catch (e) {
+          if (isExpiredTokenError(e) && (await renew())) return it.next();
           throw toError(e);
         }
         if (r.done) return { done: true, value: undefined };
         const errors = r.value.errors ?? [];
         if (errors.length || r.value.data == null) {
+          if (isExpiredTokenError(errors) && (await renew())) return it.next();
           await inner.return?.();
           throw new FmdRequestError(errorsMessage(errors, 'subscription event without data'), { status: 200, errors, operationName: name });
         }
+        if (sent === session?.accessToken) renewed = false;
         return { done: false, value: r.value.data };
       },
       async return() {
@@ -271,7 +427,9 @@ export function createFmdClient(options: FmdClientOptions): FmdClient {
       const url = new URL(pathOrUrl, endpoint).href;
       let res: Response;
       try {
-        res = await doFetch(url, { headers: authorization ? { authorization } : {}, signal: opts?.signal });
+        await fresh();
+        const auth = authorization();
+        res = await doFetch(url, { headers: auth ? { authorization: auth } : {}, signal: opts?.signal });
       } catch (cause) {
         throw new FmdRequestError(`cannot reach ${url}: ${(cause as Error).message ?? String(cause)}`, { status: 0, cause });
       }
@@ -281,7 +439,13 @@ export function createFmdClient(options: FmdClientOptions): FmdClient {
     async close() {
       const c = ws;
       ws = undefined;
+      socket = undefined;
       await c?.dispose();
+    },
+    sessionTokens: () => (session ? { ...session } : undefined),
+    async renewSession() {
+      if (!session) throw new Error('this client has no session (make it with the `session` option)');
+      await refresh();
     },
   };
 }

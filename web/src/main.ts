@@ -6,6 +6,8 @@ import { describeError, errorLine, h, isAuthFailure } from './ui.ts';
 import { match, startRouter } from './router.ts';
 import { routes, notFound } from './routes.ts';
 import { readable, type Page, type PageContext, type Viewer } from './pages/page.ts';
+import { invitePage } from './pages/invite.ts';
+import { inviteCode, signInProblemMessage } from './pages/users-logic.ts';
 
 const app = document.querySelector<HTMLElement>('#app')!;
 const nav = document.querySelector<HTMLElement>('#nav')!;
@@ -17,6 +19,8 @@ type Session = { client: FmdClient; viewer: Viewer; connection: Connection; reco
 
 /** How often the shell asks whether the token still works, for pages that make no request for a while. */
 const tokenCheckMs = 60_000;
+/** A password session checks more often: each check renews its access token when less than a minute is left. */
+const sessionCheckMs = 30_000;
 let session: Session | undefined;
 let leavePage: AbortController | undefined;
 let router: ReturnType<typeof startRouter>;
@@ -92,71 +96,145 @@ function onConnectionChange(change: ConnectionChange): void {
 
 // --- sign-in ---------------------------------------------------------------------------------
 
-/** The sign-in form; after a failed attempt it keeps what was tried (`tried`), so a retry goes to the same server. */
-function showSignIn(message?: string, tried?: Connection): void {
+/**
+ * The sign-in form: a user name and password, or an API token (whichever is filled in; the token
+ * wins). After a failed attempt it keeps what was tried (`tried`), so a retry goes to the same
+ * server; the password is never kept.
+ */
+function showSignIn(message?: string, tried?: Partial<Connection> & { username?: string }): void {
   nav.hidden = true;
   const url = h('input', { name: 'url', type: 'url', required: true, value: tried?.url ?? location.origin });
-  const token = h('input', { name: 'token', type: 'password', required: true, placeholder: 'eyJ…', autocomplete: 'off', value: tried?.token ?? '' });
+  const username = h('input', { name: 'username', type: 'text', autocomplete: 'username', value: tried?.username ?? '' });
+  const password = h('input', { name: 'password', type: 'password', autocomplete: 'current-password' });
+  const token = h('input', { name: 'token', type: 'password', placeholder: 'eyJ…', autocomplete: 'off', value: tried?.refreshToken ? '' : (tried?.token ?? '') });
   const submit = h('button', { type: 'submit' }, 'Sign in');
   const form = h(
     'form',
     { className: 'card signin', ariaLabel: 'Sign in' },
     h('h2', {}, 'Sign in'),
     message && errorLine(message),
+    h('label', {}, 'User name', username),
+    h('label', {}, 'Password', password),
+    h('p', { className: 'muted or' }, 'or'),
     h('label', {}, 'API token', token),
-    h('details', { open: Boolean(tried && tried.url !== location.origin) }, h('summary', {}, 'Another server'), h('label', {}, 'Server URL', url)),
+    h('details', { open: Boolean(tried?.url && tried.url !== location.origin) }, h('summary', {}, 'Another server'), h('label', {}, 'Server URL', url)),
     submit,
-    h('p', { className: 'muted' }, 'fmd prints an admin token at its first start; `fmdc token create` makes narrower ones. The token is kept in this tab only and forgotten when you sign out or close it.'),
+    h('p', { className: 'muted' }, 'Sign in with your user name and password, or with an API token: fmd prints an admin token at its first start; `fmdc token create` makes narrower ones. The session is kept in this tab only and forgotten when you sign out or close it.'),
   );
   form.onsubmit = async (e) => {
     e.preventDefault();
+    const server = url.value.trim();
+    if (!token.value.trim() && !(username.value.trim() && password.value)) {
+      showSignIn('Enter your user name and password, or an API token.', { url: server, username: username.value.trim() });
+      return;
+    }
     submit.disabled = true;
-    await signIn({ url: url.value.trim(), token: token.value.trim() });
+    if (token.value.trim()) await signIn({ url: server, token: token.value.trim() });
+    else await passwordSignIn(server, username.value.trim(), password.value);
     submit.disabled = false;
   };
   document.title = 'Sign in · fmd';
   app.replaceChildren(form);
-  token.focus();
+  (tried?.username !== undefined ? password : tried?.token && !tried.refreshToken ? token : username).focus();
+}
+
+/** Signs in with a password: the session's tokens go to this tab's storage, renewed as they near expiry. */
+async function passwordSignIn(url: string, username: string, password: string): Promise<void> {
+  const client = createFmdClient({ url });
+  try {
+    const r = (await client.signIn({ input: { username, password } })).signIn;
+    if (r.__typename !== 'SignInPayload') {
+      const problem = r.__typename === 'SignInError' ? signInProblemMessage({ reason: r.signInProblem, message: r.message, lockedUntil: r.lockedUntil }) : r.message;
+      showSignIn(problem, { url, username });
+      return;
+    }
+    await signIn({ url, token: r.accessToken, refreshToken: r.refreshToken, accessTokenExpiresAt: r.accessTokenExpiresAt });
+  } catch (err) {
+    showSignIn(await describeUnreachable(url, err), { url, username });
+  } finally {
+    await client.close();
+  }
+}
+
+/** A client for a connection: a password sign-in's session renews itself (and is stored again each time). */
+function clientFor(connection: Connection): FmdClient {
+  const common = { url: connection.url, reconnectAttempts: Infinity, onConnectionChange };
+  if (!connection.refreshToken) return createFmdClient({ ...common, token: connection.token });
+  const client: FmdClient = createFmdClient({
+    ...common,
+    session: {
+      accessToken: connection.token,
+      refreshToken: connection.refreshToken,
+      accessTokenExpiresAt: connection.accessTokenExpiresAt,
+      onTokens: (t) => {
+        const renewed = { url: connection.url, token: t.accessToken, refreshToken: t.refreshToken, accessTokenExpiresAt: t.accessTokenExpiresAt };
+        if (session?.client === client) session.connection = renewed;
+        saveConnection(storage, renewed);
+      },
+    },
+  });
+  return client;
 }
 
 async function signIn(connection: Connection): Promise<void> {
-  const client = createFmdClient({ ...connection, reconnectAttempts: Infinity, onConnectionChange });
+  const client = clientFor(connection);
   let viewer: Viewer;
   try {
     viewer = (await client.viewer()).viewer;
   } catch (err) {
     await client.close();
     forgetConnection(storage);
-    showSignIn(await describeUnreachable(connection.url, err), connection);
+    showSignIn(isAuthFailure(err) && connection.refreshToken ? 'Your session has ended. Sign in again.' : await describeUnreachable(connection.url, err), connection);
     return;
   }
   saveConnection(storage, connection);
   // A revoked or expired token ends the session at the next request or live event; a page that
-  // makes neither (a form left open) learns it from this check.
-  const checkTimer = setInterval(() => {
-    client.viewer().catch((err: unknown) => {
-      if (isAuthFailure(err) && session?.client === client) signOut('The server rejected the token (revoked or expired). Sign in again.');
-    });
-  }, tokenCheckMs);
+  // makes neither (a form left open) learns it from this check, which also renews a password
+  // session's access token before it expires.
+  const checkTimer = setInterval(
+    () => {
+      client.viewer().catch((err: unknown) => {
+        if (isAuthFailure(err) && session?.client === client) signOut('The server rejected the token (revoked or expired). Sign in again.');
+      });
+    },
+    connection.refreshToken ? sessionCheckMs : tokenCheckMs,
+  );
   session = { client, viewer, connection, reconnectListeners: new Set(), checkTimer };
   showNav(viewer);
   renderPage(new URL(location.href));
 }
 
-function signOut(message?: string): void {
+/**
+ * Ends the session in this tab. `end`: also on the server, this session (`one`, a password
+ * sign-in's) or every session of the user (`everywhere`).
+ */
+function signOut(message?: string, end?: 'one' | 'everywhere'): void {
   const s = session;
   session = undefined;
   if (s) clearInterval(s.checkTimer);
   leavePage?.abort();
   forgetConnection(storage);
-  void s?.client.close();
   setLive('idle');
+  if (s && end) {
+    const ending = end === 'everywhere' ? s.client.signOutEverywhere().then((r) => r.signOutEverywhere) : s.client.signOut({ input: { refreshToken: s.connection.refreshToken ?? null } }).then((r) => r.signOut);
+    void ending
+      .then((r) => {
+        if ('errorType' in r && !session) showSignIn(`Signed out here, but the server answered: ${r.message}`);
+      })
+      .catch((err: unknown) => {
+        if (!isAuthFailure(err) && !session) showSignIn(`Signed out here, but the server could not end the session: ${describeError(err)}`);
+      })
+      .finally(() => void s.client.close());
+  } else void s?.client.close();
   showSignIn(message);
 }
 
 function showNav(viewer: Viewer): void {
+  const passwordSession = Boolean(session?.connection.refreshToken);
   const signOutButton = h('button', { type: 'button', className: 'secondary small' }, 'Sign out');
-  signOutButton.onclick = () => signOut();
+  signOutButton.onclick = () => signOut(undefined, passwordSession ? 'one' : undefined);
+  const everywhereButton = viewer.user && h('button', { type: 'button', className: 'secondary small', title: `End every session of ${viewer.user.name}, in every browser` }, 'Sign out everywhere');
+  if (everywhereButton) everywhereButton.onclick = () => signOut(undefined, 'everywhere');
   const can = readable(viewer);
   const links = (
     [
@@ -169,12 +247,19 @@ function showNav(viewer: Viewer): void {
       ['/tokens', 'Tokens', true],
       ['/audit', 'Audit', can.audit],
       ['/webhooks', 'Webhooks', can.webhooks],
+      ['/users', 'Users', Boolean(viewer.user?.isAdmin)],
     ] as const
   ).filter(([, , shown]) => shown);
   nav.replaceChildren(
     h('ul', {}, ...links.map(([href, label]) => h('li', {}, h('a', { href }, label))), h('li', {}, h('a', { href: '/playground' }, 'Playground'))),
-    h('span', { className: 'who', title: `token ${viewer.tokenId ?? '(no id)'}${viewer.user ? ` of ${viewer.user.name}` : ''}` }, viewer.name ?? viewer.user?.name ?? viewer.subject),
+    h(
+      'span',
+      { className: 'who', title: `token ${viewer.tokenId ?? '(no id)'}${viewer.user ? ` of ${viewer.user.name}` : ''}` },
+      'Signed in as ',
+      viewer.user ? h('a', { href: '/profile' }, viewer.user.name) : (viewer.name ?? viewer.subject),
+    ),
     signOutButton,
+    ...(everywhereButton ? [everywhereButton] : []),
   );
   nav.hidden = false;
 }
@@ -261,6 +346,18 @@ router = startRouter((url) => {
   if (session) renderPage(url);
 });
 setLive('idle');
+// An invite link (`/invite/<code>`, or `#/invite/<code>` as fmd's invite URLs may say) shows
+// its form without signing in; accepting it signs the new user in.
+const invited = inviteCode(new URL(location.href));
 const saved = loadConnection(storage);
-if (saved) void signIn(saved);
+if (invited) {
+  nav.hidden = true;
+  document.title = 'Accept an invite · fmd';
+  app.replaceChildren(
+    invitePage(invited, location.origin, async (tokens) => {
+      history.replaceState(null, '', '/');
+      await signIn({ url: location.origin, ...tokens });
+    }),
+  );
+} else if (saved) void signIn(saved);
 else showSignIn();

@@ -10,6 +10,7 @@ import { tokensPage } from './pages/tokens.ts';
 import { auditPage } from './pages/audit.ts';
 import { webhooksPage } from './pages/webhooks.ts';
 import { appPage, catalogPage } from './pages/catalog.ts';
+import { profilePage, userPage, usersPage } from './pages/users.ts';
 import { h, link } from './ui.ts';
 
 export const routes: Route<Page>[] = [
@@ -29,6 +30,9 @@ export const routes: Route<Page>[] = [
   { pattern: '/tokens', page: tokensPage },
   { pattern: '/audit', page: auditPage },
   { pattern: '/webhooks', page: webhooksPage },
+  { pattern: '/profile', page: profilePage },
+  { pattern: '/users', page: usersPage },
+  { pattern: '/users/:name', page: userPage },
 ];
 
 export const notFound: Page = {

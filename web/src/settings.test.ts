@@ -27,3 +27,11 @@ test('garbage in storage is ignored', () => {
   storage.setItem('fmd.connection', JSON.stringify({ url: 'http://x' }));
   assert.equal(loadConnection(storage), undefined);
 });
+
+test("a password sign-in's session keeps its refresh token and expiry", () => {
+  const storage = memoryStorage();
+  saveConnection(storage, { url: 'http://x', token: 'access', refreshToken: 'refresh', accessTokenExpiresAt: '2026-12-03T12:15:00.000Z' });
+  assert.deepEqual(loadConnection(storage), { url: 'http://x', token: 'access', refreshToken: 'refresh', accessTokenExpiresAt: '2026-12-03T12:15:00.000Z' });
+  saveConnection(storage, { url: 'http://x', token: 'api-token' });
+  assert.deepEqual(loadConnection(storage), { url: 'http://x', token: 'api-token' });
+});

@@ -230,7 +230,7 @@ export function useBrowser(o: BrowserOptions = {}): BrowserTest {
       if (!page.url().startsWith(server!.url)) await page.goto(`${server!.url}/`);
       await page.getByLabel('API token').fill(token);
       await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.getByRole('button', { name: 'Sign out' }).waitFor();
+      await page.getByRole('button', { name: 'Sign out', exact: true }).waitFor();
     },
 
     async screenshot(page, name) {
