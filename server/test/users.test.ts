@@ -244,3 +244,23 @@ test('fmd user create makes an account with no token; the last admin cannot be d
   const self = await ok(`mutation($u: ID!) { updateUser(input: { user: $u, isAdmin: false }) { __typename ... on InvalidInputError { message } } }`, { u: me });
   assert.equal(self.updateUser.__typename, 'InvalidInputError');
 });
+
+test("roles on two repos with two prefixes do not combine: another role's prefix shows nothing of this repo's apps", async () => {
+  await createUser('hank', [
+    { repo: 'main', prefix: 'org.a', role: 'VIEWER' },
+    { repo: 'other', prefix: 'org.b', role: 'VIEWER' },
+  ]);
+  const repos = await s.services.prisma.repo.findMany({ where: { name: { in: ['main', 'other'] } } });
+  const day = new Date(new Date().toISOString().slice(0, 10));
+  for (const repo of repos) {
+    for (const appId of ['org.a.App', 'org.b.App']) {
+      await s.services.prisma.downloadStat.create({ data: { day, repoId: repo.id, ref: `app/${appId}/x86_64/stable`, appId, kind: 'INSTALL', count: 1 } });
+    }
+  }
+  const t = (await signIn('hank', 'hank-password-1')).accessToken;
+  const seen = async (repo: string) => (await ok(`query($r: String!) { downloadStats(repo: $r) { refs { appId } } }`, { r: repo }, t)).downloadStats.refs.map((r: any) => r.appId);
+  assert.deepEqual(await seen('main'), ['org.a.App']);
+  assert.deepEqual(await seen('other'), ['org.b.App']);
+  const all = await ok('{ downloadStats(repo: "main") { refs { appId } } }');
+  assert.equal(all.downloadStats.refs.length, 2, 'an admin sees both');
+});

@@ -4,6 +4,8 @@
 // refs: every process reads the same refs on disk, so all of them answer the same, and a new
 // update-repo (new appstream commits) is seen by the next request. Visibility: the repo's (the
 // token's repos) and the app id's (the token's prefixes and apps), as for builds.
+import { isFmdAdmin } from '../users/access.ts';
+import { grantsAllow } from '../users/roles.ts';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -17,7 +19,7 @@ import { visibleBuildsWhere } from '../builds/access.ts';
 import { readCommit, readRefs, type RefInfo } from '../repos/commits.ts';
 import type { RepoService } from '../repos/service.ts';
 import { isValidAppId } from '../repos/validate.ts';
-import { appAllowed, hasScope } from '../tokens/claims.ts';
+import { appAllowed } from '../tokens/claims.ts';
 import type { Viewer } from '../tokens/service.ts';
 
 export type CatalogRelease = { version: string; date: string | null; description: string | null };
@@ -69,7 +71,7 @@ export class CatalogService {
     const loaded = await this.load(repo);
     const out: CatalogApp[] = [];
     for (const app of loaded.apps.values()) {
-      if (!this.appVisible(viewer, app.id)) continue;
+      if (!this.appVisible(viewer, repo, app.id)) continue;
       const text = [app.id, app.name, app.summary ?? '', app.developer ?? ''].join('\n').toLowerCase();
       if (words.every((w) => text.includes(w))) out.push(app);
     }
@@ -80,7 +82,7 @@ export class CatalogService {
   async app(viewer: Viewer, repo: string, id: string): Promise<CatalogApp | null> {
     checkAppId(id);
     if (!(await this.visibleRepo(viewer, repo))) return null;
-    if (!this.appVisible(viewer, id)) return null;
+    if (!this.appVisible(viewer, repo, id)) return null;
     return (await this.load(repo)).apps.get(id) ?? null;
   }
 
@@ -134,8 +136,9 @@ export class CatalogService {
     }
   }
 
-  private appVisible(viewer: Viewer, id: string): boolean {
-    return hasScope(viewer.claims, 'admin') || appAllowed(viewer.claims, id);
+  /** The token's prefixes or apps allow the id, and for a user's token one of its roles on the repo does too. */
+  private appVisible(viewer: Viewer, repo: string, id: string): boolean {
+    return isFmdAdmin(viewer) || (appAllowed(viewer.claims, id) && grantsAllow(viewer.grants ?? null, 'download', { repo, appId: id }));
   }
 
   /** The repo's appstream as of its current appstream2 commits (read once per set of commits, per process). */

@@ -11,12 +11,14 @@
 // path) and batches the counts in memory; flush() writes them per day × repo × ref × kind. When
 // nginx serves /repo/ from disk, `fmd stats import-nginx-log` reads nginx's access log in the
 // documented `fmd_stats` format (deploy/nginx/fmd.conf) into the same counts.
+import { isFmdAdmin } from '../users/access.ts';
+import { grantsAllow } from '../users/roles.ts';
 import { open, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import type { Logger } from 'pino';
 import { deltaCommits, readCommit, readRefs } from '../repos/commits.ts';
-import { appAllowed, hasScope } from '../tokens/claims.ts';
+import { appAllowed } from '../tokens/claims.ts';
 import type { Viewer } from '../tokens/service.ts';
 import { InvalidInputError } from '../errors.ts';
 import { REPO_NAME_RE } from '../repos/validate.ts';
@@ -257,7 +259,7 @@ export class DownloadStatsService {
     if (!Number.isInteger(days) || days < 1 || days > maxDownloadStatsDays) throw new InvalidInputError(`days must be a whole number from 1 to ${maxDownloadStatsDays}`, 'days');
     if (o.appId !== undefined && o.appId !== null && (o.appId.length === 0 || o.appId.length > 255)) throw new InvalidInputError('appId must be 1 to 255 characters', 'appId');
     const c = viewer.claims;
-    const admin = hasScope(c, 'admin');
+    const admin = isFmdAdmin(viewer);
     const readable = (repo: string) => admin || c.repos.includes('') || c.repos.includes(repo);
     if (o.repo !== undefined && o.repo !== null) {
       const r = await this.prisma.repo.findUnique({ where: { name: o.repo }, select: { name: true, status: true } });
@@ -287,7 +289,7 @@ export class DownloadStatsService {
     let installs = 0;
     let updates = 0;
     for (const r of rows) {
-      if (!readable(r.repo.name) || !(admin || appAllowed(c, r.appId))) continue;
+      if (!readable(r.repo.name) || !(admin || (appAllowed(c, r.appId) && grantsAllow(viewer.grants ?? null, 'download', { repo: r.repo.name, appId: r.appId })))) continue;
       const field = r.kind === 'INSTALL' ? 'installs' : 'updates';
       if (field === 'installs') installs += r.count;
       else updates += r.count;
